@@ -1,0 +1,61 @@
+"""Analog MVM kernel time / its lower bound (BLAS GEMM on the same shapes x input planes).
+
+The bound: for every input plane, the crossbars' column sums are one batched float32
+GEMM (row chunks, vectors, rows) @ (row chunks, rows, slices*outputs); no simulator of a
+non-linear (per-plane, per-slice) ADC can do less arithmetic. Both are timed here, in one
+run, on the same shapes; the ratio is printed. Run: python benchmarks/bench_mvm.py
+"""
+from __future__ import annotations
+
+import time
+
+import cimsim  # noqa: F401  (sets OpenBLAS thread behaviour before numpy loads)
+
+import numpy as np
+
+from cimsim.config.arch import ArchSpec
+from cimsim.kernels.mvm import analog_mvm
+
+
+def best_of(fn, repeat: int = 7) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def case(label: str, m: int, k: int, n: int, arch: ArchSpec, read_noise: bool) -> None:
+    rng = np.random.default_rng(0)
+    rows, s = arch.crossbar.rows, arch.slices
+    chunks = -(-k // rows)
+    x = np.zeros((m, chunks * rows), np.int32)
+    x[:, :k] = rng.integers(0, 2 ** arch.dac.input_bits, (m, k))
+    g = rng.normal(0, 1, (chunks, rows, s * n)).astype(np.float32)
+    planes = arch.input_planes
+    kw = dict(n_out=n, planes=planes, bit_serial=arch.dac.bit_serial,
+              bits_per_cell=arch.device.bits_per_cell, step=0.5, code_lo=-128.0, code_hi=127.0,
+              sigma_cell=0.05 if read_noise else 0.0, key=7)
+    t_kernel = best_of(lambda: analog_mvm(x, g, **kw))
+    xt = np.ascontiguousarray(x.astype(np.float32).reshape(m, chunks, rows).transpose(1, 0, 2))
+    t_gemm = best_of(lambda: np.matmul(xt, g))
+    bound = t_gemm * planes
+    print(f"{label:34s} M={m:5d} K={k:4d} N={n:3d} planes={planes}  kernel {t_kernel * 1e3:8.2f} ms"
+          f"  bound {bound * 1e3:8.2f} ms  ratio {t_kernel / bound:5.2f}")
+
+
+def main() -> None:
+    arch = ArchSpec()
+    print("analog MVM kernel / (numpy float32 GEMM x input planes), best of 7, same process")
+    for noise in (False, True):
+        tag = "read noise" if noise else "no read noise"
+        case(f"default 64x64 tile ({tag})", 1024, 64, arch.weights_per_crossbar_column_group,
+             arch, noise)
+        case(f"ResNet-8 s3 conv 3x3x64->64 ({tag})", 1024, 576, 64, arch, noise)
+        case(f"ResNet-8 s1 conv 3x3x16->16 ({tag})", 16384, 144, 16, arch, noise)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Loading and validating the arch and workload YAMLs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from .arch import ArchSpec
+from .schema import Source, build, load_yaml, set_path, to_dict
+from .workload import WorkloadSpec
+
+__all__ = ["ArchSpec", "WorkloadSpec", "Loaded", "load_arch", "load_workload", "load_any", "to_dict"]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated spec with where it came from."""
+
+    spec: Any
+    path: str
+    sha256: str
+
+
+def _apply_overrides(data: dict, overrides: dict[str, str], file: str) -> None:
+    for key, text in overrides.items():
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(file, key, "a YAML value after '='", text) from None
+        set_path(data, key, value)
+
+
+def _load(cls: type, path: str | Path, overrides: dict[str, str] | None) -> Loaded:
+    data, src, sha = load_yaml(path)
+    if overrides:
+        _apply_overrides(data, overrides, str(path))
+        sha = hashlib.sha256(f"{sha}{sorted(overrides.items())}".encode()).hexdigest()
+    return Loaded(build(cls, data, src), str(path), sha)
+
+
+def load_arch(path: str | Path, overrides: dict[str, str] | None = None) -> Loaded:
+    return _load(ArchSpec, path, overrides)
+
+
+def load_workload(path: str | Path, overrides: dict[str, str] | None = None) -> Loaded:
+    return _load(WorkloadSpec, path, overrides)
+
+
+def load_any(path: str | Path) -> Loaded:
+    """Validate a file as arch or workload, telling them apart by their keys."""
+    data, src, _ = load_yaml(path)
+    arch_keys = {"crossbar", "device", "adc", "dac", "chip", "tile"}
+    cls = ArchSpec if arch_keys & set(data) else WorkloadSpec
+    return Loaded(build(cls, data, src), str(path), "")
+
+
+def from_text(cls: type, text: str, file: str = "<string>") -> Any:
+    """Build a spec from YAML text (used by tests and the Python API)."""
+    node = yaml.safe_load(text) or {}
+    return build(cls, node, Source(file))

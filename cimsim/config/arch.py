@@ -1,0 +1,195 @@
+"""Architecture spec: the chip YAML maps 1:1 onto these frozen dataclasses.
+
+Units are in the key names (us = microsiemens, pj, fj, ns, kib, mhz). Defaults
+are those of the shipped default chip (arch/rram_64x64.yaml), whose comments
+give the source of every number.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .schema import Source, spec
+
+
+@dataclass(frozen=True)
+class StuckAtSpec:
+    """Fractions of cells stuck at the low (g_min) or high (g_max) conductance."""
+
+    low_rate: float = spec(0.001, lo=0.0, hi=1.0, doc="fraction of cells stuck at g_min")
+    high_rate: float = spec(0.001, lo=0.0, hi=1.0, doc="fraction of cells stuck at g_max")
+
+    def validate(self, src: Source, path: tuple) -> None:
+        if self.low_rate + self.high_rate > 1.0:
+            raise src.error(path, "low_rate + high_rate <= 1", self.low_rate + self.high_rate)
+
+
+@dataclass(frozen=True)
+class WritePulseSpec:
+    """One programming pulse on one cell."""
+
+    pulse_energy_pj: float = spec(10.9, lo=0.0, doc="energy of one write pulse on one cell")
+    pulse_ns: float = spec(100.0, lo=0.0, lo_open=True, doc="duration of one write pulse")
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """NVM cell physics. Variation and noise are relative to the range g_max - g_min."""
+
+    kind: str = spec("rram", choices=("rram", "pcm"))
+    g_min_us: float = spec(1.0, lo=0.0, doc="lowest programmable conductance")
+    g_max_us: float = spec(40.0, lo=0.0, lo_open=True, doc="highest programmable conductance")
+    bits_per_cell: int = spec(2, lo=1, hi=8, doc="levels per cell = 2**bits_per_cell")
+    program_sigma: float = spec(0.05, lo=0.0, hi=1.0,
+                                doc="std of programmed conductance / (g_max - g_min), per cell")
+    read_sigma: float = spec(0.01, lo=0.0, hi=1.0,
+                             doc="std of read noise / (g_max - g_min), per cell per read")
+    stuck_at: StuckAtSpec = spec(StuckAtSpec())
+    endurance_cycles: float = spec(1e6, lo=1.0, doc="writes a cell survives")
+    write: WritePulseSpec = spec(WritePulseSpec())
+
+    def validate(self, src: Source, path: tuple) -> None:
+        if self.g_max_us <= self.g_min_us:
+            raise src.error(path + ("g_max_us",), f"a value > g_min_us = {self.g_min_us:g}",
+                            self.g_max_us)
+
+    @property
+    def levels(self) -> int:
+        """Highest level index L: a cell stores 0..L."""
+        return 2 ** self.bits_per_cell - 1
+
+    @property
+    def g_step_us(self) -> float:
+        return (self.g_max_us - self.g_min_us) / self.levels
+
+
+@dataclass(frozen=True)
+class CrossbarSpec:
+    """One crossbar array: rows are driven by DACs, columns sensed by ADCs."""
+
+    rows: int = spec(64, lo=2, hi=4096)
+    cols: int = spec(64, lo=2, hi=4096)
+    weight_bits: int = spec(8, lo=2, hi=16, doc="signed weight precision, sign included")
+    differential: bool = spec(True, doc="signed weights as (G+, G-) column pairs; "
+                              "false: offset encoding with digital offset correction")
+    cell_read_energy_fj: float = spec(1.83, lo=0.0, doc="energy per cell per read (one input plane)")
+    read_latency_ns: float = spec(100.0, lo=0.0, lo_open=True,
+                                  doc="DAC drive + array settle + sample-and-hold, per input plane")
+
+
+@dataclass(frozen=True)
+class DacSpec:
+    """Row drivers: bit-serial (1 bit per plane) or multi-bit (one plane per value)."""
+
+    input_bits: int = spec(8, lo=1, hi=16, doc="activation precision (unsigned)")
+    bit_serial: bool = spec(True, doc="true: input_bits 1-bit planes; false: one multi-bit plane")
+    energy_pj: float = spec(0.00039, lo=0.0, doc="energy per row driven per plane")
+
+
+@dataclass(frozen=True)
+class AdcSpec:
+    """Column ADCs, time-shared by the columns of one crossbar."""
+
+    bits: int = spec(8, lo=1, hi=24)
+    per_crossbar: int = spec(8, lo=1, doc="ADCs per crossbar; columns are multiplexed onto them")
+    energy_pj: float = spec(1.5625, lo=0.0, doc="energy per conversion (one column, one plane)")
+    latency_ns: float = spec(0.78125, lo=0.0, lo_open=True, doc="time per conversion")
+    range_fraction: float = spec(0.5, lo=0.0, hi=1.0, lo_open=True,
+                                 doc="ADC full scale / largest possible column sum; < 1 clips")
+
+
+@dataclass(frozen=True)
+class WriteDriverSpec:
+    """Programming circuitry of a tile."""
+
+    per_tile: int = spec(1, lo=1)
+    parallel_cells: int = spec(64, lo=1, doc="cells one driver pulses at once (one row)")
+    energy_pj: float = spec(1.0, lo=0.0, doc="driver overhead energy per pulse operation")
+
+
+@dataclass(frozen=True)
+class SramBufferSpec:
+    """The chip's SRAM buffer: activations (and, for training, auxiliary state)."""
+
+    capacity_kib: float = spec(256.0, lo=0.0, lo_open=True)
+    read_pj_per_bit: float = spec(0.067, lo=0.0)
+    write_pj_per_bit: float = spec(0.067, lo=0.0)
+    bytes_per_cycle: int = spec(32, lo=1, doc="bandwidth of one port")
+    ports: int = spec(2, lo=1)
+
+
+@dataclass(frozen=True)
+class DigitalSpec:
+    """Digital periphery: shift-add of ADC outputs, and vector ops (BN, ReLU, pool, add)."""
+
+    shift_add_energy_pj: float = spec(0.039, lo=0.0, doc="per shift-add of one ADC output")
+    op_energy_pj: float = spec(0.05, lo=0.0, doc="per elementwise vector op on one element")
+    lanes: int = spec(64, lo=1, doc="vector elements processed per cycle")
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    crossbars: int = spec(8, lo=1, doc="crossbars per tile")
+
+
+@dataclass(frozen=True)
+class NocSpec:
+    bytes_per_cycle: int = spec(4, lo=1)
+    energy_pj_per_bit: float = spec(1.09, lo=0.0)
+
+
+@dataclass(frozen=True)
+class ChipSpec:
+    tiles: int = spec(64, lo=1)
+    noc: NocSpec = spec(NocSpec())
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A whole chip."""
+
+    name: str = spec("chip")
+    clock_mhz: float = spec(1000.0, lo=0.0, lo_open=True)
+    device: DeviceSpec = spec(DeviceSpec())
+    crossbar: CrossbarSpec = spec(CrossbarSpec())
+    dac: DacSpec = spec(DacSpec())
+    adc: AdcSpec = spec(AdcSpec())
+    write_driver: WriteDriverSpec = spec(WriteDriverSpec())
+    sram_buffer: SramBufferSpec = spec(SramBufferSpec())
+    digital: DigitalSpec = spec(DigitalSpec())
+    tile: TileSpec = spec(TileSpec())
+    chip: ChipSpec = spec(ChipSpec())
+
+    def validate(self, src: Source, path: tuple) -> None:
+        if self.columns_per_weight > self.crossbar.cols:
+            raise src.error(path + ("crossbar", "cols"),
+                            f"at least {self.columns_per_weight} columns (one weight's slices"
+                            f"{' x 2 differential' if self.crossbar.differential else ''})",
+                            self.crossbar.cols)
+
+    @property
+    def magnitude_bits(self) -> int:
+        """Bits stored in the cells for one weight (sign handled by the pair or the offset)."""
+        return self.crossbar.weight_bits - 1 if self.crossbar.differential else self.crossbar.weight_bits
+
+    @property
+    def slices(self) -> int:
+        """Cells (per polarity) holding one weight."""
+        return math.ceil(self.magnitude_bits / self.device.bits_per_cell)
+
+    @property
+    def columns_per_weight(self) -> int:
+        return self.slices * (2 if self.crossbar.differential else 1)
+
+    @property
+    def weights_per_crossbar_column_group(self) -> int:
+        """Output channels one crossbar holds side by side."""
+        return self.crossbar.cols // self.columns_per_weight
+
+    @property
+    def input_planes(self) -> int:
+        return self.dac.input_bits if self.dac.bit_serial else 1
+
+    @property
+    def clock_ghz(self) -> float:
+        return self.clock_mhz / 1000.0

@@ -1,0 +1,232 @@
+"""A small typed schema: YAML mappings -> frozen dataclasses, with located errors.
+
+Every config class is a frozen dataclass whose fields are declared with `spec()`
+(default, range, choices, doc). `build()` walks the YAML data, rejects unknown
+keys with a did-you-mean, checks types and ranges, and reports the file, line
+and key path of every error. Cross-field rules live in each class's `validate()`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+MISSING = dataclasses.MISSING
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+def spec(default: Any = MISSING, *, lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, choices: tuple | None = None, doc: str = "") -> Any:
+    """Declare a config field: default, inclusive range [lo, hi] (lo_open: (lo, hi]), choices."""
+    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices, "doc": doc}
+    if dataclasses.is_dataclass(default) or isinstance(default, (list, dict)):
+        value = default
+        return dataclasses.field(default_factory=lambda: value, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+class Source:
+    """Where config values came from: the file name and the line of each key path."""
+
+    def __init__(self, file: str, lines: dict[tuple, int] | None = None) -> None:
+        self.file = file
+        self.lines = lines or {}
+
+    def line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def error(self, path: tuple, expected: str, got: Any = None, note: str = "") -> ConfigError:
+        return ConfigError(self.file, keypath(path), expected, got, self.line(path), note)
+
+
+def keypath(path: tuple) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _to_python(node: yaml.Node, path: tuple, lines: dict, file: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict = {}
+        for knode, vnode in node.value:
+            key = _to_python(knode, path, {}, file)
+            if not isinstance(key, str):
+                raise ConfigError(file, keypath(path), "string keys", key, knode.start_mark.line + 1)
+            if key in out:
+                raise ConfigError(file, keypath(path + (key,)), "each key once", None,
+                                  knode.start_mark.line + 1, "duplicate key")
+            lines[path + (key,)] = knode.start_mark.line + 1
+            out[key] = _to_python(vnode, path + (key,), lines, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, path + (i,), lines, file) for i, v in enumerate(node.value)]
+    return _SCALARS.construct_object(node, deep=True)
+
+
+def load_yaml(path: str | Path) -> tuple[dict, Source, str]:
+    """Read a YAML mapping; return (data, source with line numbers, sha256 of the bytes)."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(file, "", "an existing file", None, note="file not found") from None
+    except OSError as exc:
+        raise ConfigError(file, "", "a readable file", None, note=exc.strerror or str(exc)) from None
+    try:
+        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+    except UnicodeDecodeError:
+        raise ConfigError(file, "", "UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(file, "", "valid YAML", None, mark.line + 1 if mark else None,
+                          problem) from None
+    if node is None:
+        raise ConfigError(file, "", "a YAML mapping", "empty file")
+    lines: dict[tuple, int] = {}
+    data = _to_python(node, (), lines, file)
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "a YAML mapping at the top level", type(data).__name__, 1)
+    return data, Source(file, lines), hashlib.sha256(raw).hexdigest()
+
+
+def _type_name(tp: Any) -> str:
+    if tp is int:
+        return "integer"
+    if tp is float:
+        return "number"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "string"
+    if dataclasses.is_dataclass(tp):
+        return "mapping"
+    return str(tp)
+
+
+def _range_text(meta: dict, base: str) -> str:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is None and hi is None:
+        return base
+    if hi is None:
+        return f"{base} {'>' if meta.get('lo_open') else '>='} {lo:g}"
+    if lo is None:
+        return f"{base} <= {hi:g}"
+    return f"{base} in {'(' if meta.get('lo_open') else '['}{lo:g}, {hi:g}]"
+
+
+def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(args[0], value, path, src, meta)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise src.error(path, f"a list of {_type_name(item)}", value)
+        return tuple(_convert(item, v, path + (i,), src, {}) for i, v in enumerate(value))
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        if not isinstance(value, list):
+            raise src.error(path, f"a list of {_type_name(item)}", value)
+        return tuple(_convert(item, v, path + (i,), src, {}) for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise src.error(path, "a mapping", value)
+        return build(tp, value, src, path)
+    choices = meta.get("choices")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise src.error(path, "true or false", value)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise src.error(path, _range_text(meta, "integer"), value)
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise src.error(path, _range_text(meta, "number"), value,
+                            note="write the number alone: the unit is in the key name"
+                            if isinstance(value, str) else "")
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise src.error(path, "one of " + ", ".join(choices) if choices else "string", value)
+    if choices is not None and value not in choices:
+        raise src.error(path, "one of " + ", ".join(map(str, choices)), value)
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and (value <= lo if meta.get("lo_open") else value < lo):
+        raise src.error(path, _range_text(meta, _type_name(tp)), value)
+    if hi is not None and value > hi:
+        raise src.error(path, _range_text(meta, _type_name(tp)), value)
+    return value
+
+
+def build(cls: type, data: dict, src: Source, path: tuple = ()) -> Any:
+    """Build (and validate) dataclass `cls` from a YAML mapping."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
+            note = f"did you mean '{close[0]}'?" if close else ""
+            raise src.error(path + (key,), "one of the keys " + ", ".join(fields), None,
+                            note=f"unknown key '{key}'" + (f"; {note}" if note else ""))
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], path + (name,), src, dict(f.metadata))
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise src.error(path + (name,), f"a value for required key '{name}'",
+                            note=f.metadata.get("doc", ""))
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):
+        obj.validate(src, path)
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass -> plain JSON-able dict (tuples become lists)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def set_path(data: dict, dotted: str, value: Any) -> None:
+    """Override one key path (a.b.c, list items as a.0.b) in nested YAML data."""
+    parts = dotted.split(".")
+    cur: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = int(part) if isinstance(cur, list) and part.isdigit() else part
+        try:
+            cur = cur[nxt]
+        except (KeyError, IndexError, TypeError):
+            if isinstance(cur, dict):
+                cur[nxt] = {}
+                cur = cur[nxt]
+            else:
+                raise ConfigError("--set", ".".join(parts[: i + 1]), "an existing key path") from None
+    last = parts[-1]
+    if isinstance(cur, list) and last.isdigit():
+        cur[int(last)] = value
+    elif isinstance(cur, dict):
+        cur[last] = value
+    else:
+        raise ConfigError("--set", dotted, "a key path into a mapping")

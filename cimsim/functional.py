@@ -1,0 +1,144 @@
+"""Functional model: a trained network programmed onto crossbars, run image by image.
+
+Weight layers (conv, linear) run through `AnalogLayer`, which holds the layer's
+programmed conductances and calls the analog MVM kernel; every other node runs
+digitally. The run emits a `Trace` of counted operations; it knows nothing of time
+or energy.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .config.arch import ArchSpec
+from .device.conductance import ProgrammedArray, encode_levels, program, quantise_weights
+from .kernels.mvm import analog_mvm
+from .mapping import LayerMap
+from .nn.layers import Conv2d, Linear, Net
+from .trace import NodeTrace, Trace
+
+SEED_STREAM_PROGRAM = 1   # rng stream ids under the workload seed
+SEED_STREAM_READ = 2
+
+
+class AnalogLayer:
+    """One weight matrix on its crossbars: quantise inputs, analog MVM, rescale, count."""
+
+    def __init__(self, name: str, w: np.ndarray, arch: ArchSpec, lmap: LayerMap, x_max: float,
+                 rng: np.random.Generator, read_key: int) -> None:
+        self.name, self.arch, self.lmap = name, arch, lmap
+        xb, dev = arch.crossbar, arch.device
+        self.k, self.n = w.shape
+        self.w_int, self.w_scale = quantise_weights(w, xb.weight_bits)
+        self.cells: ProgrammedArray = program(encode_levels(self.w_int, arch), arch, rng)
+        self.x_levels = 2 ** arch.dac.input_bits - 1
+        self.x_scale = (x_max / self.x_levels) if x_max > 0 else 1.0
+        self.read_key = read_key
+        self.calls = 0
+        self.counts = NodeTrace(name, "", ())
+        self._load_g()
+        # ADC: full scale = range_fraction x the largest possible column sum of one crossbar.
+        plane_max = 1 if arch.dac.bit_serial else self.x_levels
+        full_scale = arch.adc.range_fraction * xb.rows * dev.levels * plane_max
+        if xb.differential:
+            self.code_lo, self.code_hi = -(2.0 ** (arch.adc.bits - 1)), 2.0 ** (arch.adc.bits - 1) - 1
+            self.step = full_scale / 2 ** (arch.adc.bits - 1)
+        else:
+            self.code_lo, self.code_hi = 0.0, 2.0 ** arch.adc.bits - 1
+            self.step = full_scale / (2 ** arch.adc.bits - 1)
+        cells_per_column = 2 if xb.differential else 1
+        self.sigma_cell = dev.read_sigma * dev.levels * math.sqrt(cells_per_column)
+
+    def _load_g(self) -> None:
+        """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel."""
+        rows, chunks = self.arch.crossbar.rows, self.lmap.row_chunks
+        eff = self.cells.effective()                       # (S, K, N)
+        s = eff.shape[0]
+        g = np.zeros((s, chunks * rows, self.n), np.float32)
+        g[:, : self.k] = eff
+        self.g = np.ascontiguousarray(
+            g.reshape(s, chunks, rows, self.n).transpose(1, 2, 0, 3).reshape(chunks, rows, s * self.n))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """x (M, K) float activations -> y (M, N) float32 through the crossbars."""
+        arch, lm = self.arch, self.lmap
+        m = x.shape[0]
+        parts = [(1.0, x)]
+        if np.any(x < 0):                     # signed inputs: positive and negative passes
+            parts = [(1.0, np.maximum(x, 0)), (-1.0, np.maximum(-x, 0))]
+        y = np.zeros((m, self.n), np.float64)
+        rows_pad = lm.row_chunks * arch.crossbar.rows
+        for sign, xp in parts:
+            codes = np.zeros((m, rows_pad), np.int32)
+            codes[:, : self.k] = np.clip(np.rint(xp / self.x_scale), 0, self.x_levels)
+            self.calls += 1
+            acc, clipped = analog_mvm(
+                codes, self.g, n_out=self.n, planes=arch.input_planes,
+                bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
+                step=self.step, code_lo=self.code_lo, code_hi=self.code_hi,
+                sigma_cell=self.sigma_cell, key=self.read_key * 1_000_003 + self.calls)
+            if not arch.crossbar.differential:
+                acc -= 2.0 ** (arch.crossbar.weight_bits - 1) * codes.sum(1, keepdims=True)
+            y += sign * acc
+            self._count(m, clipped)
+        return (y * (self.x_scale * self.w_scale)).astype(np.float32)
+
+    def _count(self, m: int, clipped: int) -> None:
+        c, lm, planes = self.counts, self.lmap, self.arch.input_planes
+        pair = 2 if self.arch.crossbar.differential else 1
+        reads = m * planes
+        c.vectors += m
+        c.planes = planes
+        c.crossbar_reads += reads * lm.crossbars
+        c.cell_reads += reads * sum(lm.rows_used) * sum(lm.cols_used)
+        c.dac_drives += reads * sum(lm.rows_used) * lm.col_groups
+        conversions = reads * lm.row_chunks * sum(lm.cols_used) // pair
+        c.adc_conversions += conversions
+        c.shift_adds += conversions
+        c.adc_clipped += clipped
+
+
+def act_bytes(arch: ArchSpec) -> int:
+    """Bytes per stored activation (the DAC input precision, rounded up to bytes)."""
+    return math.ceil(arch.dac.input_bits / 8)
+
+
+def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec,
+        batch: int = 64) -> tuple[np.ndarray, Trace]:
+    """Run images x through the chip; return logits and the phase's trace."""
+    for e in engines.values():
+        e.counts = NodeTrace(e.name, "", ())
+    nb = act_bytes(arch)
+    traces = {n.name: NodeTrace(n.name, n.kind, n.inputs, images=len(x)) for n in net.nodes}
+    for n in net.weight_layers():
+        n.engine = engines[n.name]
+    try:
+        outs = []
+        for i in range(0, len(x), batch):
+            acts = {"input": x[i:i + batch]}
+            for n in net.nodes:
+                xs = [acts[k] for k in n.inputs]
+                out = n.forward(xs, train=False)
+                acts[n.name] = out
+                t = traces[n.name]
+                per = out.size
+                t.sram_read_bytes += sum(v.size for v in xs) * nb
+                t.sram_write_bytes += per * nb
+                if isinstance(n, (Conv2d, Linear)):
+                    t.noc_bytes += (xs[0].size + per) * nb
+                    t.digital_ops += per if isinstance(n, Linear) else 0   # bias add
+                else:
+                    t.digital_ops += per * (2 if n.kind == "bn" else 1) if n.kind != "avgpool" \
+                        else xs[0].size
+            outs.append(acts[net.output])
+    finally:
+        for n in net.weight_layers():
+            n.engine = None
+    for name, e in engines.items():
+        t, c = traces[name], e.counts
+        for key in ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "adc_conversions",
+                    "adc_clipped", "shift_adds"):
+            setattr(t, key, getattr(c, key))
+        t.planes = c.planes
+    return np.concatenate(outs), Trace([traces[n.name] for n in net.nodes])

@@ -1,0 +1,104 @@
+"""Weights to crossbars and tiles.
+
+A weight matrix (K rows = k*k*Cin, N columns = Cout) is cut into row chunks of
+`crossbar.rows` and column groups of `weights_per_crossbar_column_group` output
+channels (each channel takes `slices` columns, x2 for differential pairs). Each
+layer gets whole tiles of its own (as ISAAC and NeuroSim place layers), so
+layers never contend for a crossbar and run as a pipeline.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .config.arch import ArchSpec
+from .errors import FitError
+
+
+@dataclass(frozen=True)
+class LayerMap:
+    name: str
+    rows: int              # K
+    cols: int              # N (weights per row)
+    row_chunks: int        # crossbars stacked along K
+    col_groups: int        # crossbars side by side along N
+    first_tile: int
+    tiles: int
+    rows_used: tuple[int, ...]   # rows used in each row chunk
+    cols_used: tuple[int, ...]   # physical columns used in each column group
+
+    @property
+    def crossbars(self) -> int:
+        return self.row_chunks * self.col_groups
+
+    @property
+    def cells_used(self) -> int:
+        return sum(self.rows_used) * sum(self.cols_used)
+
+    @property
+    def max_cols_per_crossbar(self) -> int:
+        return max(self.cols_used)
+
+
+@dataclass(frozen=True)
+class ChipMap:
+    layers: tuple[LayerMap, ...]
+    tiles_used: int
+    tiles_total: int
+    cells_per_tile: int
+
+    def layer(self, name: str) -> LayerMap:
+        return next(lm for lm in self.layers if lm.name == name)
+
+    @property
+    def cells_used(self) -> int:
+        return sum(lm.cells_used for lm in self.layers)
+
+    @property
+    def crossbars_used(self) -> int:
+        return sum(lm.crossbars for lm in self.layers)
+
+    def summary(self) -> dict:
+        allocated = self.tiles_used * self.cells_per_tile
+        return {
+            "tiles_used": self.tiles_used,
+            "tiles_total": self.tiles_total,
+            "crossbars_used": self.crossbars_used,
+            "cells_used": self.cells_used,
+            "utilisation_of_allocated_tiles": self.cells_used / allocated if allocated else 0.0,
+            "utilisation_of_chip": self.cells_used / (self.tiles_total * self.cells_per_tile),
+            "layers": [{"name": lm.name, "rows": lm.rows, "cols": lm.cols,
+                        "crossbars": lm.crossbars, "row_chunks": lm.row_chunks,
+                        "col_groups": lm.col_groups, "tiles": lm.tiles,
+                        "first_tile": lm.first_tile, "cells_used": lm.cells_used}
+                       for lm in self.layers],
+        }
+
+
+def _split(total: int, size: int) -> tuple[int, ...]:
+    n = math.ceil(total / size)
+    return tuple(min(size, total - i * size) for i in range(n))
+
+
+def map_layers(shapes: list[tuple[str, int, int]], arch: ArchSpec) -> ChipMap:
+    """Place (name, K, N) weight matrices on the chip; FitError if the chip is too small."""
+    xb, per_tile = arch.crossbar, arch.tile.crossbars
+    group = arch.weights_per_crossbar_column_group
+    layers, tile = [], 0
+    for name, k, n in shapes:
+        rows_used = _split(k, xb.rows)
+        cols_used = tuple(w * arch.columns_per_weight for w in _split(n, group))
+        crossbars = len(rows_used) * len(cols_used)
+        tiles = math.ceil(crossbars / per_tile)
+        layers.append(LayerMap(name, k, n, len(rows_used), len(cols_used), tile, tiles,
+                               rows_used, cols_used))
+        tile += tiles
+    if tile > arch.chip.tiles:
+        worst = sorted(layers, key=lambda lm: -lm.tiles)[:3]
+        detail = ", ".join(f"{lm.name}: {lm.tiles}" for lm in worst)
+        raise FitError(
+            f"the network does not fit the chip: it needs {tile} tiles of {per_tile} "
+            f"{xb.rows}x{xb.cols} crossbars (largest layers: {detail}) but chip.tiles is "
+            f"{arch.chip.tiles}; raise chip.tiles in the arch file to at least {tile}, "
+            f"or shrink model.width / model.depth in the workload")
+    return ChipMap(tuple(layers), tile, arch.chip.tiles, per_tile * xb.rows * xb.cols)

@@ -1,0 +1,45 @@
+"""Model builders."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config.workload import ModelSpec
+from .layers import Add, BatchNorm, Conv2d, GlobalAvgPool, Linear, Net, Node, ReLU
+
+
+def resnet(depth: int, width: int, in_ch: int, classes: int, seed: int) -> Net:
+    """CIFAR-style ResNet (He et al. 2016): 3 stages of (depth-2)/6 basic blocks,
+    widths w, 2w, 4w, stride 2 between stages, 1x1 projection shortcuts."""
+    rng = np.random.default_rng(seed)
+    nodes: list[Node] = []
+
+    def conv_bn(name: str, inp: str, cin: int, cout: int, k: int, stride: int, relu: bool) -> str:
+        nodes.append(Conv2d(f"{name}.conv", inp, cin, cout, k, stride, k // 2, rng))
+        nodes.append(BatchNorm(f"{name}.bn", f"{name}.conv", cout))
+        if relu:
+            nodes.append(ReLU(f"{name}.relu", (f"{name}.bn",)))
+            return f"{name}.relu"
+        return f"{name}.bn"
+
+    x = conv_bn("stem", "input", in_ch, width, 3, 1, True)
+    cin = width
+    blocks = (depth - 2) // 6
+    for stage in range(3):
+        cout = width * 2 ** stage
+        for blk in range(blocks):
+            name = f"s{stage + 1}b{blk + 1}"
+            stride = 2 if stage > 0 and blk == 0 else 1
+            h = conv_bn(f"{name}.a", x, cin, cout, 3, stride, True)
+            h = conv_bn(f"{name}.b", h, cout, cout, 3, 1, False)
+            short = x if (stride == 1 and cin == cout) else conv_bn(f"{name}.sc", x, cin, cout, 1,
+                                                                  stride, False)
+            nodes.append(Add(f"{name}.add", (h, short)))
+            nodes.append(ReLU(f"{name}.out", (f"{name}.add",)))
+            x, cin = f"{name}.out", cout
+    nodes.append(GlobalAvgPool("pool", (x,)))
+    nodes.append(Linear("fc", "pool", cin, classes, rng))
+    return Net(nodes)
+
+
+def build_model(spec: ModelSpec, in_ch: int, classes: int, seed: int) -> Net:
+    return resnet(spec.depth, spec.width, in_ch, classes, seed)

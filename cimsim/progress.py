@@ -1,0 +1,21 @@
+"""Progress bars on long work: tqdm on a terminal, silent otherwise or with --quiet."""
+from __future__ import annotations
+
+import sys
+from typing import Iterable, TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+QUIET = False
+
+
+def progress(it: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterable[T]:
+    return tqdm(it, desc=desc, total=total, unit=unit, leave=False,
+                disable=QUIET or not sys.stderr.isatty())
+
+
+def say(msg: str) -> None:
+    """A status line on stderr (the report summary goes to stdout)."""
+    if not QUIET:
+        print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,52 @@
+"""The operation trace: what the functional run did, counted per network node.
+
+It is the only thing the functional model hands to the timing and energy models.
+Counts are totals over a phase; every image of a phase does the same work, so
+per-image counts are totals / images (the timing model replays images one by one).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class NodeTrace:
+    name: str
+    kind: str                    # conv, linear, bn, relu, add, avgpool, ...
+    inputs: tuple[str, ...]
+    images: int = 0
+    # analog weight layers
+    vectors: int = 0             # input vectors (im2col rows) sent through the crossbars;
+                                 # a signed input counts twice (positive and negative pass)
+    planes: int = 0              # input planes per vector (bit-serial: input_bits, else 1)
+    crossbar_reads: int = 0      # one crossbar evaluated for one plane of one vector
+    cell_reads: int = 0          # cells in the used sub-array per crossbar read
+    dac_drives: int = 0          # rows driven per crossbar read
+    adc_conversions: int = 0     # column conversions
+    adc_clipped: int = 0         # conversions that hit the ADC range
+    shift_adds: int = 0          # ADC outputs shifted and accumulated
+    # digital vector unit (BN, ReLU, residual add, pooling, bias)
+    digital_ops: int = 0
+    # data movement
+    sram_read_bytes: int = 0
+    sram_write_bytes: int = 0
+    noc_bytes: int = 0
+
+    def per_image(self, key: str) -> float:
+        return getattr(self, key) / self.images if self.images else 0.0
+
+
+@dataclass
+class Trace:
+    """The trace of one phase; nodes in execution (topological) order."""
+
+    nodes: list[NodeTrace] = field(default_factory=list)
+
+    def node(self, name: str) -> NodeTrace:
+        return next(n for n in self.nodes if n.name == name)
+
+    def total(self, key: str) -> int:
+        return sum(getattr(n, key) for n in self.nodes)
+
+    def to_rows(self) -> list[dict]:
+        return [{**asdict(n), "inputs": list(n.inputs)} for n in self.nodes]
