@@ -40,7 +40,7 @@ class DeviceSpec:
     g_min_us: float = spec(1.0, lo=0.0, doc="lowest programmable conductance")
     g_max_us: float = spec(40.0, lo=0.0, lo_open=True, doc="highest programmable conductance")
     bits_per_cell: int = spec(2, lo=1, hi=8, doc="levels per cell = 2**bits_per_cell")
-    program_sigma: float = spec(0.05, lo=0.0, hi=1.0,
+    program_sigma: float = spec(0.02, lo=0.0, hi=1.0,
                                 doc="std of programmed conductance / (g_max - g_min), per cell")
     read_sigma: float = spec(0.01, lo=0.0, hi=1.0,
                              doc="std of read noise / (g_max - g_min), per cell per read")
@@ -73,7 +73,7 @@ class CrossbarSpec:
     differential: bool = spec(True, doc="signed weights as (G+, G-) column pairs; "
                               "false: offset encoding with digital offset correction")
     cell_read_energy_fj: float = spec(1.83, lo=0.0, doc="energy per cell per read (one input plane)")
-    read_latency_ns: float = spec(100.0, lo=0.0, lo_open=True,
+    read_latency_ns: float = spec(10.0, lo=0.0, lo_open=True,
                                   doc="DAC drive + array settle + sample-and-hold, per input plane")
 
 
@@ -91,10 +91,10 @@ class AdcSpec:
     """Column ADCs, time-shared by the columns of one crossbar."""
 
     bits: int = spec(8, lo=1, hi=24)
-    per_crossbar: int = spec(8, lo=1, doc="ADCs per crossbar; columns are multiplexed onto them")
+    per_crossbar: int = spec(1, lo=1, doc="ADCs per crossbar; columns are multiplexed onto them")
     energy_pj: float = spec(1.5625, lo=0.0, doc="energy per conversion (one column, one plane)")
     latency_ns: float = spec(0.78125, lo=0.0, lo_open=True, doc="time per conversion")
-    range_fraction: float = spec(0.5, lo=0.0, hi=1.0, lo_open=True,
+    range_fraction: float = spec(0.25, lo=0.0, hi=1.0, lo_open=True,
                                  doc="ADC full scale / largest possible column sum; < 1 clips")
 
 
@@ -104,14 +104,14 @@ class WriteDriverSpec:
 
     per_tile: int = spec(1, lo=1)
     parallel_cells: int = spec(64, lo=1, doc="cells one driver pulses at once (one row)")
-    energy_pj: float = spec(1.0, lo=0.0, doc="driver overhead energy per pulse operation")
+    energy_pj: float = spec(0.0, lo=0.0, doc="driver overhead per pulse operation (on top of the cell pulse energy)")
 
 
 @dataclass(frozen=True)
 class SramBufferSpec:
     """The chip's SRAM buffer: activations (and, for training, auxiliary state)."""
 
-    capacity_kib: float = spec(256.0, lo=0.0, lo_open=True)
+    capacity_kib: float = spec(64.0, lo=0.0, lo_open=True)
     read_pj_per_bit: float = spec(0.067, lo=0.0)
     write_pj_per_bit: float = spec(0.067, lo=0.0)
     bytes_per_cycle: int = spec(32, lo=1, doc="bandwidth of one port")
@@ -123,7 +123,7 @@ class DigitalSpec:
     """Digital periphery: shift-add of ADC outputs, and vector ops (BN, ReLU, pool, add)."""
 
     shift_add_energy_pj: float = spec(0.039, lo=0.0, doc="per shift-add of one ADC output")
-    op_energy_pj: float = spec(0.05, lo=0.0, doc="per elementwise vector op on one element")
+    op_energy_pj: float = spec(0.1, lo=0.0, doc="per elementwise vector op on one element")
     lanes: int = spec(64, lo=1, doc="vector elements processed per cycle")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import re
 import types
 import typing
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..errors import ConfigError
 
 MISSING = dataclasses.MISSING
 _SCALARS = yaml.constructor.SafeConstructor()
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def spec(default: Any = MISSING, *, lo: float | None = None, hi: float | None = None,
@@ -159,6 +161,8 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise src.error(path, _range_text(meta, "integer"), value)
     elif tp is float:
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            value = float(value)   # PyYAML (YAML 1.1) reads 1.0e6 as a string; accept it
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise src.error(path, _range_text(meta, "number"), value,
                             note="write the number alone: the unit is in the key name"

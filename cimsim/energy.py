@@ -1,0 +1,47 @@
+"""Energy = trace counts x per-action costs owned by the chip's components.
+
+Dynamic energy only: leakage is not modelled (the per-action figures of the shipped
+arch files are dynamic energies per operation).
+"""
+from __future__ import annotations
+
+from .hw.chip import Chip
+from .trace import NodeTrace, Trace
+
+COMPONENTS = ("crossbar", "dac", "adc", "shift_add", "digital", "sram_read", "sram_write", "noc")
+
+
+def node_energy_pj(n: NodeTrace, chip: Chip) -> dict[str, float]:
+    """Energy of one node's work, per component, in pJ."""
+    tile, sram, noc, dig = chip.tile, chip.sram, chip.noc, chip.digital
+    return {
+        "crossbar": n.cell_reads * tile.cell_read_pj(),
+        "dac": n.dac_drives * tile.dac_drive_pj(),
+        "adc": n.adc_conversions * tile.adc_conversion_pj(),
+        "shift_add": n.shift_adds * tile.shift_add_pj(),
+        "digital": n.digital_ops * dig.op_pj(),
+        "sram_read": sram.read_pj(n.sram_read_bytes),
+        "sram_write": sram.write_pj(n.sram_write_bytes),
+        "noc": noc.transfer_pj(n.noc_bytes),
+    }
+
+
+def phase_energy(trace: Trace, chip: Chip) -> dict:
+    """Totals per component and per node (pJ), and per image."""
+    per_node = {n.name: node_energy_pj(n, chip) for n in trace.nodes}
+    per_comp = {c: sum(e[c] for e in per_node.values()) for c in COMPONENTS}
+    total = sum(per_comp.values())
+    images = trace.nodes[0].images if trace.nodes else 0
+    return {
+        "total_pj": total,
+        "per_image_pj": total / images if images else 0.0,
+        "per_component_pj": per_comp,
+        "per_node_pj": {k: sum(v.values()) for k, v in per_node.items()},
+    }
+
+
+def programming_energy_pj(pulses: int, driver_ops: int, chip: Chip) -> dict[str, float]:
+    tile = chip.tile
+    cells = pulses * tile.write_pulse_pj()
+    drivers = driver_ops * tile.driver_op_pj()
+    return {"total_pj": cells + drivers, "cell_pulses_pj": cells, "write_drivers_pj": drivers}

@@ -1,0 +1,4 @@
+"""The chip's components; each owns its per-action costs (energy, latency) in one place."""
+from .chip import Chip, cycles
+
+__all__ = ["Chip", "cycles"]

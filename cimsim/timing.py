@@ -1,0 +1,115 @@
+"""Timing model: a SimPy discrete-event replay of a phase's trace on the chip.
+
+Resources: each weight layer's tiles (its crossbars, exclusive to it), the SRAM
+buffer (ports), the digital vector unit and the NoC. Images flow through the
+network's nodes in order; a node starts on an image when that image's inputs are
+ready and, while it runs, streams its data: it holds its compute resource (tiles or
+digital unit), an SRAM port and (weight layers) the NoC concurrently, each for the
+closed-form time of its share of the work, and finishes when all three have. Events
+are coarse: one per resource per node per image, never one per cycle. Shared
+resources serve the oldest image first (priority = image index), non-preemptively.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from .hw.chip import Chip
+from .mapping import ChipMap
+from .trace import NodeTrace, Trace
+
+WEIGHT_KINDS = ("conv", "linear")
+
+
+@dataclass
+class StageTimes:
+    """Closed-form busy cycles of one node on one image, per resource."""
+
+    compute: int
+    sram: int
+    noc: int
+    resource: str            # which compute resource: a layer's tiles or the digital unit
+    crossbar_busy: int = 0   # array-read busy cycles (for utilisation)
+    adc_busy: int = 0        # ADC busy cycles
+
+
+def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap) -> StageTimes:
+    """Per-image cycles of node n on each resource it uses."""
+    sram = chip.sram.access_cycles(n.per_image("sram_read_bytes") + n.per_image("sram_write_bytes"))
+    if n.kind in WEIGHT_KINDS:
+        lm = cmap.layer(n.name)
+        vp = round(n.per_image("vectors")) * n.planes
+        tile = chip.tile
+        return StageTimes(tile.mvm_cycles(lm, vp), sram, chip.noc.transfer_cycles(n.per_image("noc_bytes")),
+                          f"tiles:{n.name}", vp * tile.read_cycles(), vp * tile.adc_cycles(lm))
+    return StageTimes(chip.digital.op_cycles(n.per_image("digital_ops")), sram, 0, "digital")
+
+
+@dataclass
+class TimingResult:
+    makespan_cycles: int
+    image_latency_cycles: list[int]
+    busy_cycles: dict[str, int]
+    capacity: dict[str, int]
+    intervals: list[tuple[str, int, int, int]] = field(default_factory=list)  # (res, image, t0, t1)
+    events: int = 0
+
+
+def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
+             record_images: int = 4) -> TimingResult:
+    """Replay `images` images (default: the phase's count) through the chip."""
+    env = simpy.Environment()
+    arch = chip.arch
+    n_img = trace.nodes[0].images if images is None else images
+    times = {n.name: stage_times(n, chip, cmap) for n in trace.nodes}
+    res: dict[str, simpy.PriorityResource] = {
+        "sram": simpy.PriorityResource(env, capacity=arch.sram_buffer.ports),
+        "noc": simpy.PriorityResource(env, capacity=1),
+        "digital": simpy.PriorityResource(env, capacity=1),
+    }
+    for st in times.values():
+        if st.resource not in res:
+            res[st.resource] = simpy.PriorityResource(env, capacity=1)
+    busy = {k: 0 for k in res}
+    intervals: list[tuple[str, int, int, int]] = []
+    counter = [0]
+    first_start = [0] * n_img
+
+    def hold(name: str, dur: int, img: int, mark: bool = False):
+        with res[name].request(priority=img) as req:
+            yield req
+            t0 = env.now
+            if mark:
+                first_start[img] = int(t0)
+            yield env.timeout(dur)
+            busy[name] += dur
+            counter[0] += 1
+            if img < record_images:
+                intervals.append((name, img, t0, env.now))
+
+    end = [0] * n_img
+    first, out = trace.nodes[0], trace.nodes[-1].name
+    done: list[dict[str, simpy.Process]] = [{} for _ in range(n_img)]
+
+    def stage(img: int, n: NodeTrace):
+        deps = [done[img][i] for i in n.inputs if i != "input"]
+        if deps:
+            yield simpy.AllOf(env, deps)
+        st = times[n.name]
+        parts = [env.process(hold(st.resource, st.compute, img, n is first))]
+        if st.sram:
+            parts.append(env.process(hold("sram", st.sram, img)))
+        if st.noc:
+            parts.append(env.process(hold("noc", st.noc, img)))
+        yield simpy.AllOf(env, parts)
+        if n.name == out:
+            end[img] = int(env.now)
+
+    for img in range(n_img):
+        for n in trace.nodes:
+            done[img][n.name] = env.process(stage(img, n))
+    env.run()
+    cap = {k: (arch.sram_buffer.ports if k == "sram" else 1) for k in res}
+    lat = [end[i] - first_start[i] for i in range(n_img)]
+    return TimingResult(int(env.now), lat, busy, cap, intervals, counter[0])
