@@ -5,11 +5,10 @@ GEMM (row chunks, vectors, rows) @ (row chunks, rows, slices*outputs); no simula
 non-linear (per-plane, per-slice) ADC can do less arithmetic. Both are timed here, in one
 run, on the same shapes; the ratio is printed. Run: python benchmarks/bench_mvm.py
 """
-from __future__ import annotations
+# isort: skip_file
+import cimsim  # noqa: F401  (first: sets OpenBLAS thread behaviour before numpy loads)
 
 import time
-
-import cimsim  # noqa: F401  (sets OpenBLAS thread behaviour before numpy loads)
 
 import numpy as np
 

@@ -5,8 +5,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = False) -> None:

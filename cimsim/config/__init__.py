@@ -1,8 +1,8 @@
 """Loading and validating the arch and workload YAMLs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

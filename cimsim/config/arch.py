@@ -104,7 +104,7 @@ class WriteDriverSpec:
 
     per_tile: int = spec(1, lo=1)
     parallel_cells: int = spec(64, lo=1, doc="cells one driver pulses at once (one row)")
-    energy_pj: float = spec(0.0, lo=0.0, doc="driver overhead per pulse operation (on top of the cell pulse energy)")
+    energy_pj: float = spec(0.0, lo=0.0, doc="driver overhead per pulse operation (beyond the cell pulse)")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ import numpy as np
 from numba import njit, prange
 
 
-
 @njit(cache=True, inline="always")
 def _mix(z: np.uint64) -> np.uint64:
     """splitmix64 finaliser: a well-mixed 64-bit hash of z."""

@@ -8,7 +8,7 @@ which is how the chip model runs a trained network.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

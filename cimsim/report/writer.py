@@ -29,7 +29,8 @@ def summary(report: dict) -> str:
     """A short human summary of a report."""
     m, mp, dp = report["model"], report["mapping"], report["deploy"]
     lines = [
-        f"model {m['name']}: {m['parameters']} parameters, float test accuracy {m['float_test_accuracy']:.4f}",
+        f"model {m['name']}: {m['parameters']} parameters, "
+        f"float test accuracy {m['float_test_accuracy']:.4f}",
         f"mapping: {mp['tiles_used']}/{mp['tiles_total']} tiles, {mp['crossbars_used']} crossbars, "
         f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used",
         f"programming: {dp['pulses']} pulses, {_si(dp['energy']['total_pj'] * 1e-12, 'J')}, "

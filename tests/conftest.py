@@ -1,0 +1,36 @@
+"""Shared fixtures. The pretrain cache lives in a per-session folder so tests are hermetic."""
+import os
+import tempfile
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # as cimsim/__init__ does, before numpy
+os.environ["CIMSIM_CACHE"] = tempfile.mkdtemp(prefix="cimsim-test-cache-")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def inference_workload():
+    from cimsim.config import load_workload
+
+    return load_workload(ROOT / "workloads" / "resnet_inference.yaml")
+
+
+@pytest.fixture(scope="session")
+def trained(inference_workload):
+    """(net, dataset) of the shipped inference workload, pretrained once per session."""
+    from cimsim.nn.data import load_dataset
+    from cimsim.nn.train import pretrained_model
+
+    w = inference_workload.spec
+    data = load_dataset(w.dataset, w.seed)
+    net, _ = pretrained_model(w, data)
+    return net, data

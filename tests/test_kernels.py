@@ -1,0 +1,127 @@
+"""The analog MVM kernel against its numpy reference, closed forms and statistics."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from cimsim.config.arch import AdcSpec, ArchSpec, DacSpec, DeviceSpec, StuckAtSpec
+from cimsim.functional import AnalogLayer
+from cimsim.kernels.mvm import analog_mvm, analog_mvm_reference, gauss_array
+from cimsim.mapping import map_layers
+
+
+def kw(n_out, planes=8, bit_serial=True, step=0.37, lo=-128.0, hi=127.0, sigma=0.0, bpc=2):
+    return dict(n_out=n_out, planes=planes, bit_serial=bit_serial, bits_per_cell=bpc, step=step,
+                code_lo=lo, code_hi=hi, sigma_cell=sigma)
+
+
+@pytest.mark.parametrize("bit_serial, planes, step", [(True, 8, 0.37), (False, 1, 3.1), (True, 4, 1.0)])
+def test_kernel_matches_reference_without_noise(bit_serial, planes, step):
+    rng = np.random.default_rng(1)
+    m, chunks, rows, n, s = 37, 3, 16, 5, 4
+    x = rng.integers(0, 2 ** planes if bit_serial else 256, (m, chunks * rows)).astype(np.int32)
+    g = rng.normal(0, 1.5, (chunks, rows, s * n)).astype(np.float32)
+    args = kw(n, planes, bit_serial, step, lo=-6.0, hi=6.0)     # narrow range: some codes clip
+    y, clipped = analog_mvm(x, g, key=3, **args)
+    ref = analog_mvm_reference(x, g, **args)
+    np.testing.assert_allclose(y, ref, rtol=1e-9, atol=1e-6)
+    assert clipped > 0
+
+
+def test_clipping_saturates_and_counts():
+    m, rows, n, s, L = 4, 8, 3, 2, 3
+    x = np.full((m, rows), 255, np.int32)
+    g = np.full((1, rows, s * n), float(L), np.float32)     # every partial sum = rows * L = 24
+    y, clipped = analog_mvm(x, g, key=0, **kw(n, step=1.0, lo=-10.0, hi=10.0))
+    assert clipped == m * 8 * s * n                          # every conversion clipped
+    expected = 10.0 * sum(2 ** p for p in range(8)) * sum(4 ** k for k in range(s))
+    np.testing.assert_array_equal(y, np.full((m, n), expected))
+
+
+def test_blocking_and_seed_determinism():
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (50, 64)).astype(np.int32)
+    g = rng.normal(0, 1, (1, 64, 12)).astype(np.float32)
+    a, _ = analog_mvm(x, g, key=9, **kw(3, sigma=0.3))
+    b, _ = analog_mvm(x, g, key=9, block_bytes=4 * 8 * 12 * 7, **kw(3, sigma=0.3))  # 7 vectors/block
+    c, _ = analog_mvm(x, g, key=10, **kw(3, sigma=0.3))
+    np.testing.assert_array_equal(a, b)
+    assert np.any(a != c)
+
+
+def test_noise_stream_is_standard():
+    z = gauss_array(np.uint64(12345), 200_000)
+    n = len(z)
+    # Irwin-Hall(8) standardised: variance of the sample variance is (kurtosis - 1)/n = 1.85/n
+    assert abs(z.mean()) < 5 / np.sqrt(n)
+    assert abs(z.var() - 1) < 5 * np.sqrt(1.85 / n)
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / np.sqrt(n)
+
+
+def _noise_sd(x, planes, chunks, rows, s, sigma, bpc=2):
+    """Analytic std of each output: independent column noises, weighted by shift-add."""
+    var = np.zeros(x.shape[0])
+    for p in range(planes):
+        bits = ((x >> p) & 1).reshape(x.shape[0], chunks, rows).sum(2)      # sum of x^2 per chunk
+        for si in range(s):
+            var += (2.0 ** p * 2.0 ** (si * bpc)) ** 2 * sigma ** 2 * bits.sum(1)
+    return np.sqrt(var)
+
+
+def test_read_noise_matches_analytic_sigma_and_per_cell_reference():
+    rng = np.random.default_rng(3)
+    m, chunks, rows, n, s, sigma = 400, 2, 32, 25, 2, 0.2
+    x = rng.integers(0, 256, (m, chunks * rows)).astype(np.int32)
+    g = rng.normal(0, 1, (chunks, rows, s * n)).astype(np.float32)
+    args = kw(n, step=1e-4, lo=-1e9, hi=1e9)
+    clean, _ = analog_mvm(x, g, key=1, **args)
+    noisy, _ = analog_mvm(x, g, key=1, **{**args, "sigma_cell": sigma})
+    sd = _noise_sd(x, 8, chunks, rows, s, sigma)[:, None]
+    z = ((noisy - clean) / sd).ravel()
+    N = z.size                                             # 10,000 standardised residuals
+    assert abs(z.mean()) < 5 / np.sqrt(N)
+    assert abs(z.var() - 1) < 5 * np.sqrt(2 / N)           # SE of a sample variance ~ sqrt(2/N)
+    # the per-cell Gaussian draws of the numpy reference give the same spread
+    ref = analog_mvm_reference(x[:100], g, **{**args, "sigma_cell": sigma},
+                               rng=np.random.default_rng(4))
+    zr = ((ref - clean[:100]) / sd[:100]).ravel()
+    assert abs(zr.var() - 1) < 5 * np.sqrt(2 / zr.size)
+
+
+def ideal_arch(**adc) -> ArchSpec:
+    a = ArchSpec()
+    return dataclasses.replace(
+        a, device=dataclasses.replace(a.device, program_sigma=0.0, read_sigma=0.0,
+                                      stuck_at=StuckAtSpec(0.0, 0.0)),
+        adc=dataclasses.replace(a.adc, bits=24, range_fraction=1.0, **adc))
+
+
+@pytest.mark.parametrize("arch", [
+    ideal_arch(),
+    dataclasses.replace(ideal_arch(), dac=DacSpec(input_bits=6, bit_serial=False)),
+    dataclasses.replace(ideal_arch(), crossbar=dataclasses.replace(ArchSpec().crossbar,
+                                                                    differential=False)),
+    dataclasses.replace(ideal_arch(), device=DeviceSpec(bits_per_cell=3, program_sigma=0.0,
+                                                        read_sigma=0.0, stuck_at=StuckAtSpec(0, 0))),
+], ids=["bit-serial", "multi-bit-dac", "offset-encoding", "3-bit-cells"])
+def test_ideal_chip_reproduces_matmul_within_quantisation_bound(arch):
+    rng = np.random.default_rng(5)
+    k, n, m = 150, 20, 60
+    w = rng.normal(0, 0.2, (k, n)).astype(np.float32)
+    x = np.abs(rng.normal(0, 1, (m, k))).astype(np.float32)
+    x[0, 0] = -0.5                               # one negative input: exercises the signed path
+    cmap = map_layers([("l", k, n)], arch)
+    layer = AnalogLayer("l", w, arch, cmap.layer("l"), float(np.abs(x).max()), rng, 0)
+    y = layer(x)
+    sx, sw = layer.x_scale, layer.w_scale
+    # input and weight rounding: |x w - xq wq| <= |x| sw/2 + |w| sx/2 + sx sw/4 per term
+    bound = np.abs(x) @ np.full((k, n), sw / 2) + np.full((m, k), sx / 2) @ np.abs(w) + k * sx * sw / 4
+    # ADC rounding: step/2 per conversion, weighted by the shift-add, per row chunk and pass
+    planes = arch.input_planes
+    pw = sum(2.0 ** p for p in range(planes)) if arch.dac.bit_serial else 1.0
+    sl = sum(2.0 ** (s * arch.device.bits_per_cell) for s in range(arch.slices))
+    bound += 2 * layer.step / 2 * pw * sl * cmap.layer("l").row_chunks * sx * sw
+    err = np.abs(y - x @ w)
+    assert np.all(err <= bound * (1 + 1e-5) + 1e-6), (err / bound).max()
+    assert err.max() > 0                          # quantisation is really there
+    assert layer.counts.adc_clipped == 0

@@ -1,0 +1,74 @@
+"""The SimPy timing model against closed-form cycle counts (numbers from the YAML by hand)."""
+import dataclasses
+
+import pytest
+
+from cimsim.config import load_arch
+from cimsim.hw.chip import Chip
+from cimsim.mapping import map_layers
+from cimsim.timing import simulate, stage_times
+from cimsim.trace import NodeTrace, Trace
+
+
+@pytest.fixture
+def arch(root):
+    return load_arch(root / "arch" / "rram_64x64.yaml").spec
+
+
+def layer(name, inp, images, vectors, sram=0, noc=0):
+    return NodeTrace(name, "linear", (inp,), images=images, vectors=vectors * images, planes=8,
+                     sram_read_bytes=sram * images, noc_bytes=noc * images)
+
+
+def test_isolated_mvm_equals_closed_form(arch):
+    # 100x10 layer: rows (64, 36), 10 weights -> column groups of 8 and 2 weights (64 and 16 columns).
+    # Busiest crossbar: 64 columns = 32 differential pairs on 1 ADC: 32 x 0.78125 ns = 25 cycles;
+    # array read 10 ns = 10 cycles at 1 GHz. One vector x 8 planes through a 2-stage pipeline:
+    # 10 + 25 + 7 x 25 = 210 cycles.
+    cmap = map_layers([("fc", 100, 10)], arch)
+    res = simulate(Trace([layer("fc", "input", 1, 1)]), Chip(arch), cmap)
+    assert res.makespan_cycles == 210
+    assert res.image_latency_cycles == [210]
+    # with data movement: 1000 bytes over one 32 B/cycle SRAM port = 32 cycles (< 210, overlapped);
+    # 1000 bytes over the 4 B/cycle NoC = 250 cycles: the NoC now bounds the stage
+    res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000, noc=1000)]), Chip(arch), cmap)
+    assert res.makespan_cycles == 250
+
+
+def test_halving_adcs_doubles_the_adc_bound_stage(arch):
+    arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, per_crossbar=2))
+    half = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, per_crossbar=1))
+    cmap = map_layers([("fc", 64, 8)], arch)
+    n = layer("fc", "input", 1, 100)
+    st2, st1 = stage_times(n, Chip(arch), cmap), stage_times(n, Chip(half), cmap)
+    assert st1.adc_busy == 2 * st2.adc_busy == 2 * 800 * 16     # 800 vector-planes x 16 conversions
+    t2 = simulate(Trace([n]), Chip(arch), cmap).makespan_cycles
+    t1 = simulate(Trace([n]), Chip(half), cmap).makespan_cycles
+    assert (t2, t1) == (10 + 16 * 800, 10 + 32 * 800)         # fill + 800 x ADC stage
+
+
+def test_pipeline_steady_state_throughput(arch):
+    # two layers in a chain: stage a (1 vector) and b (3 vectors); N images pipeline as
+    # a + b + (N - 1) x max(a, b)
+    cmap = map_layers([("l1", 64, 8), ("l2", 64, 8)], arch)
+    chip = Chip(arch)
+    n_img = 10
+    tr = Trace([layer("l1", "input", n_img, 1), layer("l2", "l1", n_img, 3)])
+    a = stage_times(tr.nodes[0], chip, cmap).compute
+    b = stage_times(tr.nodes[1], chip, cmap).compute
+    assert (a, b) == (10 + 25 + 7 * 25, 10 + 25 + 23 * 25)
+    res = simulate(tr, chip, cmap)
+    assert res.makespan_cycles == a + b + (n_img - 1) * max(a, b)
+    assert res.image_latency_cycles[0] == a + b
+    assert res.busy_cycles["tiles:l2"] == n_img * b
+
+
+def test_shared_sram_port_serialises_parallel_branches(arch):
+    one_port = dataclasses.replace(arch, sram_buffer=dataclasses.replace(arch.sram_buffer, ports=1))
+    cmap = map_layers([], one_port)
+    mk = lambda name: NodeTrace(name, "relu", ("input",), images=1, sram_read_bytes=3200,
+                                digital_ops=64)
+    tr = Trace([mk("a"), mk("b")])
+    # each branch: 100 SRAM cycles and 1 digital cycle; one port: the second waits for the first
+    assert simulate(tr, Chip(one_port), cmap).makespan_cycles == 200
+    assert simulate(tr, Chip(arch), cmap).makespan_cycles == 100   # two ports: in parallel
