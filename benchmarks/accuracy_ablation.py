@@ -4,8 +4,7 @@ Runs the shipped inference workload on arch/rram_64x64.yaml with every non-ideal
 switched to ideal, then each one alone, then all of them (the shipped chip). Prints one
 line per case. Run: python benchmarks/accuracy_ablation.py
 """
-# isort: skip_file
-import cimsim  # noqa: F401  (first: sets OpenBLAS thread behaviour before numpy loads)
+from __future__ import annotations
 
 import dataclasses
 from pathlib import Path

@@ -5,8 +5,7 @@ GEMM (row chunks, vectors, rows) @ (row chunks, rows, slices*outputs); no simula
 non-linear (per-plane, per-slice) ADC can do less arithmetic. Both are timed here, in one
 run, on the same shapes; the ratio is printed. Run: python benchmarks/bench_mvm.py
 """
-# isort: skip_file
-import cimsim  # noqa: F401  (first: sets OpenBLAS thread behaviour before numpy loads)
+from __future__ import annotations
 
 import time
 
@@ -16,7 +15,7 @@ from cimsim.config.arch import ArchSpec
 from cimsim.kernels.mvm import analog_mvm
 
 
-def best_of(fn, repeat: int = 7) -> float:
+def best_of(fn, repeat: int = 15) -> float:
     fn()
     times = []
     for _ in range(repeat):
@@ -47,11 +46,12 @@ def case(label: str, m: int, k: int, n: int, arch: ArchSpec, read_noise: bool) -
 
 def main() -> None:
     arch = ArchSpec()
-    print("analog MVM kernel / (numpy float32 GEMM x input planes), best of 7, same process")
+    print("analog MVM kernel / (numpy float32 GEMM x input planes), best of 15, same process")
     for noise in (False, True):
         tag = "read noise" if noise else "no read noise"
-        case(f"default 64x64 tile ({tag})", 1024, 64, arch.weights_per_crossbar_column_group,
-             arch, noise)
+        for m in (1024, 16384):
+            case(f"default 64x64 tile ({tag})", m, 64, arch.weights_per_crossbar_column_group,
+                 arch, noise)
         case(f"ResNet-8 s3 conv 3x3x64->64 ({tag})", 1024, 576, 64, arch, noise)
         case(f"ResNet-8 s1 conv 3x3x16->16 ({tag})", 16384, 144, 16, arch, noise)
 

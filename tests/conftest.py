@@ -2,7 +2,6 @@
 import os
 import tempfile
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # as cimsim/__init__ does, before numpy
 os.environ["CIMSIM_CACHE"] = tempfile.mkdtemp(prefix="cimsim-test-cache-")
 
 from pathlib import Path  # noqa: E402

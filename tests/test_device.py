@@ -8,7 +8,8 @@ from cimsim.config.arch import ArchSpec, CrossbarSpec, DeviceSpec, StuckAtSpec
 from cimsim.device.conductance import encode_levels, program, quantise_weights
 
 
-@pytest.mark.parametrize("differential, bits, bpc", [(True, 8, 2), (False, 8, 2), (True, 6, 4), (False, 5, 3)])
+@pytest.mark.parametrize("differential, bits, bpc",
+                         [(True, 8, 2), (False, 8, 2), (True, 6, 4), (False, 5, 3)])
 def test_slices_reassemble_the_weight(differential, bits, bpc):
     arch = dataclasses.replace(ArchSpec(), crossbar=CrossbarSpec(weight_bits=bits, differential=differential),
                                device=DeviceSpec(bits_per_cell=bpc))

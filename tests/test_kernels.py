@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cimsim.config.arch import AdcSpec, ArchSpec, DacSpec, DeviceSpec, StuckAtSpec
+from cimsim.config.arch import ArchSpec, DacSpec, DeviceSpec, StuckAtSpec
 from cimsim.functional import AnalogLayer
 from cimsim.kernels.mvm import analog_mvm, analog_mvm_reference, gauss_array
 from cimsim.mapping import map_layers

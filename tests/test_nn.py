@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 
 from cimsim.nn.data import resize_bilinear
-from cimsim.nn.layers import (Add, BatchNorm, Conv2d, GlobalAvgPool, Linear, MaxPool2, Net, ReLU,
-                              im2col, softmax_xent)
+from cimsim.nn.layers import (
+    Add,
+    BatchNorm,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    MaxPool2,
+    Net,
+    ReLU,
+    im2col,
+    softmax_xent,
+)
 
 
 def direct_conv(x, w, k, stride, pad):

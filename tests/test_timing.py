@@ -66,9 +66,8 @@ def test_pipeline_steady_state_throughput(arch):
 def test_shared_sram_port_serialises_parallel_branches(arch):
     one_port = dataclasses.replace(arch, sram_buffer=dataclasses.replace(arch.sram_buffer, ports=1))
     cmap = map_layers([], one_port)
-    mk = lambda name: NodeTrace(name, "relu", ("input",), images=1, sram_read_bytes=3200,
-                                digital_ops=64)
-    tr = Trace([mk("a"), mk("b")])
+    tr = Trace([NodeTrace(name, "relu", ("input",), images=1, sram_read_bytes=3200, digital_ops=64)
+                for name in ("a", "b")])
     # each branch: 100 SRAM cycles and 1 digital cycle; one port: the second waits for the first
     assert simulate(tr, Chip(one_port), cmap).makespan_cycles == 200
     assert simulate(tr, Chip(arch), cmap).makespan_cycles == 100   # two ports: in parallel

@@ -14,15 +14,20 @@ Maths, in integer "level" units (one unit = one conductance step of one cell):
 Read noise is the sum of independent per-cell noises, so one draw per column output
 with sigma_col**2 = cells_per_column * (read_sigma * L)**2 * sum_r plane[m, r]**2 is exact
 in its first two moments. The draw is counter-based (a splitmix64 hash of seed, call, and
-output index), so results do not depend on thread scheduling. The kernel sums 8 uniform
-variates (Irwin-Hall): exact variance, kurtosis 2.85 instead of 3, tails bounded at
-+-4.9 sigma. That is ~15x cheaper than Box-Muller here; the column noise is itself a sum of
-cell noises, so the CLT shape is in keeping with the physics (docs/design.md).
+output index), so results do not depend on thread scheduling. The kernel sums the 8 bytes
+of one 64-bit hash (Irwin-Hall of 8 uniforms, in steps of 0.005 sigma): exact mean and
+variance, kurtosis 2.85 instead of 3, tails bounded at +-4.9 sigma. That is ~20x cheaper
+than Box-Muller here; the column noise is itself a sum of cell noises, so the CLT shape is
+in keeping with the physics (docs/design.md).
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
+from threadpoolctl import ThreadpoolController
 
 
 @njit(cache=True, inline="always")
@@ -35,22 +40,16 @@ def _mix(z: np.uint64) -> np.uint64:
 
 
 @njit(cache=True, inline="always")
-def _u4(h: np.uint64) -> np.float32:
-    """Sum of the four 16-bit fields of h: 4 uniform variates on 0..65535."""
-    m = np.uint64(0xFFFF)
-    return np.float32((h & m) + ((h >> np.uint64(16)) & m) + ((h >> np.uint64(32)) & m)
-                      + (h >> np.uint64(48)))
-
-
-@njit(cache=True, inline="always")
 def _gauss_raw(key: np.uint64, idx: np.uint64) -> np.float32:
-    """Sum of 8 uniforms on 0..65535 for (key, idx); mean 8*65535/2, variance 8*(65536**2-1)/12."""
-    i2 = idx * np.uint64(2)
-    return _u4(_mix(key ^ i2)) + _u4(_mix(key ^ (i2 + np.uint64(1))))
+    """Sum of the 8 bytes of one hash of (key, idx): 8 uniform variates on 0..255
+    (SWAR: pairwise byte sums, then one multiply adds the four 16-bit lanes)."""
+    h = _mix(key ^ idx)
+    lanes = (h & np.uint64(0x00FF00FF00FF00FF)) + ((h >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF))
+    return np.float32((lanes * np.uint64(0x0001000100010001)) >> np.uint64(48))
 
 
-_IH_MEAN = 4.0 * 65535.0
-_IH_SCALE = 1.0 / np.sqrt(8.0 * (65536.0 ** 2 - 1.0) / 12.0)
+_IH_MEAN = 8 * 255 / 2
+_IH_SCALE = 1.0 / np.sqrt(8 * (256 ** 2 - 1) / 12)
 
 
 @njit(cache=True)
@@ -62,16 +61,18 @@ def gauss_array(key: np.uint64, n: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def adc_shift_add(partial: np.ndarray, sigma_col: np.ndarray, y: np.ndarray, n_out: int,
-                  step: float, code_lo: float, code_hi: float, plane_weight: np.ndarray,
+@njit(cache=True, nogil=True, fastmath=True)
+def adc_shift_add(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y: np.ndarray,
+                  n_out: int, step: float, code_lo: float, code_hi: float, plane_weight: np.ndarray,
                   bits_per_cell: int, key: np.uint64, m0: int, m_total: int) -> int:
     """Read noise, ADC and shift-add of every plane; accumulates into y (M, n_out).
 
     partial: (C, P*M, S*n_out) float32 column sums, plane-major along the second axis;
-    sigma_col: (P, C, M) noise std per output; m0: index of this block's first vector among
-    m_total (keeps the noise stream independent of blocking). The inner loops are
-    branch-free so that they vectorise. Returns the number of conversions that clipped.
+    sum_sq: (P, C, M) sum of squared plane inputs per crossbar read, so that each column
+    output's noise std is sigma_cell * sqrt(sum_sq); m0: index of this block's first vector
+    among m_total (keeps the noise stream independent of blocking). The column loop is
+    branch-free over all S*n_out columns so that it vectorises; slices are folded after it.
+    Returns the number of conversions that clipped.
     """
     n_chunks, pm, sn = partial.shape
     n_planes = plane_weight.shape[0]
@@ -81,48 +82,66 @@ def adc_shift_add(partial: np.ndarray, sigma_col: np.ndarray, y: np.ndarray, n_o
     lo, hi = np.float32(code_lo), np.float32(code_hi)
     scale = np.float32(_IH_SCALE)
     mean = np.float32(_IH_MEAN)
+    col_weight = np.empty(sn, np.float32)            # 2**(s * bits_per_cell) of column j
+    for j in range(sn):
+        col_weight[j] = np.float32(2.0 ** ((j // n_out) * bits_per_cell))
+    codes = np.zeros(sn, np.float32)
     clipped = 0
-    for m in prange(m_vec):
-        nclip = 0
+    for m in range(m_vec):
         for p in range(n_planes):
             for c in range(n_chunks):
-                sd = np.float32(sigma_col[p, c, m]) * scale
-                base = np.uint64(((p * n_chunks + c) * m_total + m0 + m) * sn)
+                sd = np.float32(sigma_cell * np.sqrt(sum_sq[p, c, m])) * scale
                 row = p * m_vec + m
-                for s in range(n_slices):
-                    w = step * plane_weight[p] * (2.0 ** (s * bits_per_cell))
-                    j0 = s * n_out
-                    if sd > 0:
-                        for n in range(n_out):
-                            z = _gauss_raw(key, base + np.uint64(j0 + n)) - mean
-                            q = np.floor((partial[c, row, j0 + n] + sd * z) * inv + np.float32(0.5))
-                            qc = min(max(q, lo), hi)
-                            nclip += qc != q
-                            y[m, n] += qc * w
-                    else:
-                        for n in range(n_out):
-                            q = np.floor(partial[c, row, j0 + n] * inv + np.float32(0.5))
-                            qc = min(max(q, lo), hi)
-                            nclip += qc != q
-                            y[m, n] += qc * w
-        clipped += nclip
+                if sd > 0:
+                    base = np.uint64(((p * n_chunks + c) * m_total + m0 + m) * sn)
+                    for j in range(sn):
+                        z = _gauss_raw(key, base + np.uint64(j)) - mean
+                        q = np.floor((partial[c, row, j] + sd * z) * inv + np.float32(0.5))
+                        qc = min(max(q, lo), hi)
+                        clipped += qc != q
+                        codes[j] += qc * col_weight[j]
+                else:
+                    for j in range(sn):
+                        q = np.floor(partial[c, row, j] * inv + np.float32(0.5))
+                        qc = min(max(q, lo), hi)
+                        clipped += qc != q
+                        codes[j] += qc * col_weight[j]
+            w = step * plane_weight[p]
+            for s in range(n_slices):
+                for n in range(n_out):
+                    y[m, n] += codes[s * n_out + n] * w
+            codes[:] = 0
     return clipped
 
 
-@njit(cache=True, parallel=True)
-def bit_planes(x_int: np.ndarray, planes: int, bit_serial: bool, n_chunks: int) -> np.ndarray:
-    """(M, C*R) codes -> (C, P*M, R) float32 planes: bit p of each code (or the code itself),
-    laid out as one batched GEMM operand per crossbar row chunk."""
+@njit(cache=True, nogil=True, fastmath=True)
+def bit_planes(x_int: np.ndarray, planes: int, bit_serial: bool,
+               n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M, C*R) codes -> planes (C, P*M, R) float32, bit p of each code (or the code itself),
+    laid out as one batched GEMM operand per crossbar row chunk; and sum_r plane**2 (P, C, M),
+    which sets each column output's read-noise variance."""
     m, k = x_int.shape
     rows = k // n_chunks
     out = np.empty((n_chunks, planes * m, rows), np.float32)
-    for i in prange(m):
+    sq = np.zeros((planes, n_chunks, m), np.float32)
+    for i in range(m):
         for c in range(n_chunks):
+            xs = x_int[i, c * rows:(c + 1) * rows]
             for p in range(planes):
-                for r in range(rows):
-                    v = x_int[i, c * rows + r]
-                    out[c, p * m + i, r] = (v >> p) & 1 if bit_serial else v
-    return out
+                dst = out[c, p * m + i]
+                acc = np.float32(0.0)
+                if bit_serial:
+                    for r in range(rows):
+                        b = np.float32((xs[r] >> p) & 1)
+                        dst[r] = b
+                        acc += b
+                else:
+                    for r in range(rows):
+                        b = np.float32(xs[r])
+                        dst[r] = b
+                        acc += b * b
+                sq[p, c, i] = acc
+    return out, sq
 
 
 def plane_of(x_int: np.ndarray, p: int, bit_serial: bool) -> np.ndarray:
@@ -132,34 +151,54 @@ def plane_of(x_int: np.ndarray, p: int, bit_serial: bool) -> np.ndarray:
     return x_int.astype(np.float32)
 
 
+def _workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+_POOL: ThreadPoolExecutor | None = None
+_BLAS = ThreadpoolController()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(_workers(), thread_name_prefix="cimsim-mvm")
+    return _POOL
+
+
 def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit_serial: bool,
                bits_per_cell: int, step: float, code_lo: float, code_hi: float,
-               sigma_cell: float, key: int, block_bytes: int = 8 << 20) -> tuple[np.ndarray, int]:
+               sigma_cell: float, key: int, block_bytes: int = 512 << 10) -> tuple[np.ndarray, int]:
     """y (M, n_out) float64 in (x code x weight code) units, and the count of clipped conversions.
 
     x_int: (M, C*R) integer codes (rows padded to whole crossbars); g: (C, R, S*n_out) float32.
-    Per block of vectors: one batched BLAS GEMM over all planes gives every crossbar's column
-    sums, then one numba call adds noise, quantises and shift-adds. `key` seeds the read noise.
+    Vectors are cut into cache-sized blocks; each block is one batched BLAS GEMM over all
+    input planes (every crossbar's column sums), then one numba call that adds read noise,
+    quantises and shift-adds. Blocks run on a pool of threads (one per core), each with a
+    single-threaded BLAS, so GEMM and kernel share a core's cache and never contend for cores.
+    `key` seeds the read noise; results do not depend on the blocking or the thread count.
     """
     n_chunks, rows, sn = g.shape
     m = x_int.shape[0]
     y = np.zeros((m, n_out), np.float64)
     weights = np.array([2.0 ** p if bit_serial else 1.0 for p in range(planes)])
     ukey = np.uint64(_mix(np.uint64(key % 2**64)))
-    block = max(1, min(m, block_bytes // (4 * planes * n_chunks * sn)))
-    clipped = 0
-    for m0 in range(0, m, block):
+    per_vector = 4 * planes * n_chunks * sn
+    block = max(1, min(-(-m // (2 * _workers())), block_bytes // per_vector))
+
+    def one(m0: int) -> int:
         xb = x_int[m0:m0 + block]
         mb = xb.shape[0]
-        xt = bit_planes(xb, planes, bit_serial, n_chunks)                          # (C, P*mb, R)
-        partial = np.matmul(xt, g)                                               # (C, P*mb, S*N)
-        if sigma_cell > 0:
-            sq = np.einsum("cmr,cmr->cm", xt, xt).reshape(n_chunks, planes, mb)     # sum of x**2
-            sig = (sigma_cell * np.sqrt(sq)).transpose(1, 0, 2).astype(np.float32)
-        else:
-            sig = np.zeros((planes, n_chunks, mb), np.float32)
-        clipped += adc_shift_add(partial, np.ascontiguousarray(sig), y[m0:m0 + mb], n_out, step,
-                                 code_lo, code_hi, weights, bits_per_cell, ukey, m0, m)
+        xt, sq = bit_planes(xb, planes, bit_serial, n_chunks)     # (C, P*mb, R), (P, C, mb)
+        partial = np.matmul(xt, g)                                # (C, P*mb, S*N)
+        return adc_shift_add(partial, sq, sigma_cell, y[m0:m0 + mb], n_out, step, code_lo, code_hi,
+                             weights, bits_per_cell, ukey, m0, m)
+
+    starts = range(0, m, block)
+    if len(starts) == 1:
+        return y, one(0)
+    with _BLAS.limit(limits=1, user_api="blas"):
+        clipped = sum(_pool().map(one, starts))
     return y, clipped
 
 
