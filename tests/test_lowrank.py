@@ -1,0 +1,71 @@
+"""The streaming rank-r kernel against exact sums, its numpy reference and statistics."""
+import numpy as np
+import pytest
+
+from cimsim.kernels.lowrank import factors, lowrank_reference, lowrank_update
+
+
+def run(us, vs, r, unbiased, kappa=1e9, qbits=0, key=1, dtype=np.float64):
+    ql, qr, cx = np.zeros((r, us.shape[1]), dtype), np.zeros((r, vs.shape[1]), dtype), np.zeros(r)
+    skipped = lowrank_update(ql, qr, cx, us.astype(dtype), vs.astype(dtype), unbiased, kappa, qbits,
+                             np.uint64(key), 0)
+    left, right = factors(ql, qr, cx)
+    return left @ right.T, skipped, (ql, qr, cx)
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_at_most_r_terms_are_exact(unbiased):
+    rng = np.random.default_rng(0)
+    us, vs = rng.normal(size=(4, 30)), rng.normal(size=(4, 20))
+    approx, skipped, _ = run(us, vs, 4, unbiased)
+    np.testing.assert_allclose(approx, us.T @ vs, atol=1e-10)
+    np.testing.assert_allclose(lowrank_reference(us, vs, 4, unbiased, 1e9), us.T @ vs, atol=1e-10)
+    assert skipped == 0
+
+
+def test_biased_kernel_matches_reference_beyond_rank():
+    rng = np.random.default_rng(1)
+    us, vs = rng.normal(size=(15, 25)), rng.normal(size=(15, 18))
+    approx, _, _ = run(us, vs, 3, False)
+    ref = lowrank_reference(us, vs, 3, False, 1e9)
+    np.testing.assert_allclose(approx, ref, atol=1e-9)
+    assert np.linalg.norm(approx - us.T @ vs) > 0.1 * np.linalg.norm(us.T @ vs)   # really truncated
+
+
+def test_unbiased_mean_converges_to_exact_sum():
+    rng = np.random.default_rng(2)
+    us, vs = rng.normal(size=(10, 12)), rng.normal(size=(10, 9))
+    exact = us.T @ vs
+    n = 2000
+    est = np.stack([run(us, vs, 2, True, key=k + 1)[0] for k in range(n)])
+    mean = est.mean(0)
+    # standard error of the mean, per entry; the error norm of an unbiased mean is about
+    # sqrt(sum of SE^2); allow 3x (a chi statistic with 108 dof rarely exceeds 1.3x its mean)
+    se = est.std(0, ddof=1) / np.sqrt(n)
+    bound = 3 * np.sqrt((se ** 2).sum())
+    assert np.linalg.norm(mean - exact) < bound
+    biased = run(us, vs, 2, False)[0]
+    assert np.linalg.norm(biased - exact) > 3 * bound       # the test can tell bias apart
+
+
+def test_kappa_gate_skips_ill_conditioned_terms():
+    rng = np.random.default_rng(3)
+    u, v = rng.normal(size=(1, 16)), rng.normal(size=(1, 8))
+    us, vs = np.vstack([u, u]), np.vstack([v, v])             # second term lies in the span
+    approx, skipped, _ = run(us, vs, 2, False, kappa=100.0)
+    assert skipped == 1
+    np.testing.assert_allclose(approx, u.T @ v, atol=1e-9)    # only the first term was folded
+    _, skipped, _ = run(us, vs, 2, False, kappa=1e30)
+    assert skipped == 0
+
+
+def test_sixteen_bit_state_stays_on_its_grid():
+    rng = np.random.default_rng(4)
+    us, vs = rng.normal(size=(20, 40)), rng.normal(size=(20, 30))
+    q16, _, (ql, qr, _) = run(us, vs, 4, False, qbits=16, dtype=np.float32)
+    exact_state = run(us, vs, 4, False)[0]
+    for q in (ql, qr):
+        codes = q / np.abs(q).max() * (2 ** 15 - 1)
+        np.testing.assert_allclose(codes, np.round(codes), atol=2e-3)
+    # 16-bit bases perturb the result by ~2^-15 relative per step
+    assert np.linalg.norm(q16 - exact_state) < 1e-3 * np.linalg.norm(exact_state)
