@@ -37,7 +37,8 @@ class AnalogLayer:
         self.read_key = read_key
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
-        self._load_g()
+        self.writes = np.zeros(self.cells.g.shape, np.int32)     # per-cell writes after deployment
+        self.refresh()
         # ADC: full scale = range_fraction x the largest possible column sum of one crossbar.
         plane_max = 1 if arch.dac.bit_serial else self.x_levels
         full_scale = arch.adc.range_fraction * xb.rows * dev.levels * plane_max
@@ -59,6 +60,20 @@ class AnalogLayer:
         g[:, : self.k] = eff
         self.g = np.ascontiguousarray(
             g.reshape(s, chunks, rows, self.n).transpose(1, 2, 0, 3).reshape(chunks, rows, s * self.n))
+
+    def effective_weights(self) -> np.ndarray:
+        """(K, N) float weights the cells hold now (programming error, faults, drift included)."""
+        eff = self.cells.effective().astype(np.float64)
+        b = self.arch.device.bits_per_cell
+        w = sum(eff[s] * 2.0 ** (s * b) for s in range(eff.shape[0]))
+        if not self.arch.crossbar.differential:
+            w = w - 2.0 ** (self.arch.crossbar.weight_bits - 1)
+        return (w * self.w_scale).astype(np.float32)
+
+    def refresh(self) -> None:
+        """Re-read the cells after they changed (writes, drift)."""
+        self._load_g()
+        self.w_eff = self.effective_weights()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x (M, K) float activations -> y (M, N) float32 through the crossbars."""

@@ -19,8 +19,9 @@ from .nn.data import Dataset, load_dataset
 from .nn.layers import Net
 from .nn.train import pretrain_key, pretrained_model
 from .progress import say
-from .timing import simulate, stage_times
+from .timing import simulate, simulate_online, stage_times
 from .trace import Trace
+from .train.online import run_online
 
 
 @dataclass
@@ -139,6 +140,111 @@ def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: W
     }
 
 
+def _histogram(counts: np.ndarray) -> dict:
+    """Writes per cell in power-of-two bins: [0], [1], [2, 3], [4, 7], ..."""
+    top = int(counts.max()) if counts.size else 0
+    edges = [0, 1] + [2 ** k for k in range(1, max(1, int(np.log2(max(top, 1))) + 2))]
+    edges = sorted(set(edges + [top + 1]))
+    hist, _ = np.histogram(counts, bins=edges)
+    return {"bin_lo": edges[:-1], "bin_hi_exclusive": edges[1:], "cells": hist.tolist()}
+
+
+def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w: WorkloadSpec,
+                    arch_file: str, wall: WallClock) -> dict:
+    """Online learning on the chip: accuracy over time, writes, endurance, aux memory, cost."""
+    a = chip.arch
+    before = {k: e.writes.copy() for k, e in dep.engines.items()}
+    t0 = time.perf_counter()
+    res = run_online(dep.net, dep.engines, data, ph, a, w.seed, arch_file)
+    wall.add("functional", t0)
+    n = ph.samples
+    # online accuracy: EMA (started at the first sample) and per window
+    ema, acc = [], 0.0
+    for i, c in enumerate(res.correct):
+        acc = float(c) if i == 0 else ph.ema * acc + (1 - ph.ema) * float(c)
+        ema.append(acc)
+    win = ph.window_samples
+    windows = [{"start": s, "end": min(n, s + win), "accuracy": float(res.correct[s:s + win].mean()),
+                "segment": res.segments[s]} for s in range(0, n, win)]
+    boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
+    # writes and endurance
+    per_layer, all_counts = {}, []
+    for k, e in dep.engines.items():
+        d = (e.writes - before[k]).ravel()
+        all_counts.append(d)
+        per_layer[k] = {"cells": int(d.size), "writes": int(d.sum()), "max_per_cell": int(d.max()),
+                        "mean_per_cell": float(d.mean()), "cells_worn_total": int((e.cells.stuck == 2).sum())}
+    counts = np.concatenate(all_counts)
+    wmax = int(counts.max()) if counts.size else 0
+    endurance = a.device.endurance_cycles
+    life_samples = endurance * n / wmax if wmax else None
+    rule = res.rule
+    # cost: forward of one sample (identical for every sample) x samples, plus learning
+    x1 = data.split(ph.split)[0][:1]
+    _, tr1 = run(dep.net, dep.engines, x1, a)
+    fwd = phase_energy(tr1, chip)
+    pulses = int(counts.sum())
+    comp = {k: v * n for k, v in fwd["per_component_pj"].items()}
+    comp["digital"] += res.digital_ops * chip.digital.op_pj()
+    comp["sram_read"] += chip.sram.read_pj(res.sram_read_bytes)
+    comp["sram_write"] += chip.sram.write_pj(res.sram_write_bytes)
+    prog = programming_energy_pj(pulses, 0, chip)
+    comp["write_pulses"] = prog["total_pj"]
+    total = sum(comp.values())
+    t1 = time.perf_counter()
+    fwd_t = simulate(tr1, chip, dep.cmap, images=1)
+    learn = [chip.digital.op_cycles(res.digital_ops / max(n, 1))] * n
+    on = simulate_online(fwd_t.makespan_cycles, learn, res.writes_per_sample, chip, dep.cmap)
+    wall.add("timing", t1)
+    lrt = {}
+    if rule is not None and hasattr(rule, "state"):
+        lrt = {"terms_skipped_by_kappa": rule.skipped, "write_attempts": rule.attempts,
+               "attempts_below_rho_min": rule.rejected}
+    return {
+        "name": ph.name, "kind": ph.kind, "split": ph.split, "samples": n,
+        "algorithm": ph.algorithm.name, "scenario": ph.scenario.kind,
+        "accuracy": {
+            "online_ema_final": ema[-1],
+            "online_mean": float(res.correct.mean()),
+            "last_window": windows[-1]["accuracy"],
+            "windows": windows,
+            "segment_boundaries": boundaries,
+        },
+        "writes": {
+            "total_cell_writes": pulses,
+            "max_per_cell": wmax,
+            "mean_per_cell": float(counts.mean()) if counts.size else 0.0,
+            "density": pulses / (counts.size * n) if counts.size and n else 0.0,
+            "histogram": _histogram(counts),
+            "per_layer": per_layer,
+            "write_events": int(sum(len(d) for d in res.writes_per_sample)),
+            "cells_worn": int(rule.cells_worn) if rule else 0,
+        },
+        "endurance": {
+            "budget_cycles": endurance,
+            "samples_to_first_wear_out": life_samples,
+            "years_to_first_wear_out": (life_samples / ph.sample_rate_hz / (365.25 * 86400)
+                                        if life_samples else None),
+            "at_sample_rate_hz": ph.sample_rate_hz,
+        },
+        "aux_memory": {
+            "peak_bytes": rule.aux_bytes if rule else 0,
+            "dense_accumulator_bytes": getattr(rule, "dense_bytes", 0),
+            "sram_capacity_bytes": chip.sram.capacity_bytes,
+        },
+        "lrt": lrt,
+        "drift_events": res.drift_events,
+        "energy": {"total_pj": total, "per_sample_pj": total / n, "per_component_pj": comp},
+        "latency": {
+            "total_cycles": on.makespan_cycles, "total_s": chip.seconds(on.makespan_cycles),
+            "per_sample_mean_cycles": float(np.mean(on.image_latency_cycles)),
+            "forward_cycles": fwd_t.makespan_cycles,
+            "busy_cycles": on.busy_cycles, "simpy_events": on.events,
+        },
+        "ema_series": {"every": max(1, n // 500), "values": ema[:: max(1, n // 500)]},
+    }
+
+
 def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> dict:
     """Run every phase of the workload on the chip; return the report (plain JSON data)."""
     wall = wall or WallClock()
@@ -156,8 +262,13 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> 
     wall.add("program", t0)
     phases = []
     for ph in w.phases:
-        say(f"phase {ph.name}: {ph.kind} on {ph.split}")
-        phases.append(run_phase(ph, dep, data, chip, wall))
+        if ph.kind == "train":
+            say(f"phase {ph.name}: online {ph.algorithm.name} on a {ph.scenario.kind} stream "
+                f"of {ph.samples} samples")
+            phases.append(run_train_phase(ph, dep, data, chip, w, arch.path, wall))
+        else:
+            say(f"phase {ph.name}: {ph.kind} on {ph.split}")
+            phases.append(run_phase(ph, dep, data, chip, wall))
     return {
         "cimsim_version": __version__,
         "inputs": {

@@ -113,3 +113,47 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
     cap = {k: (arch.sram_buffer.ports if k == "sram" else 1) for k in res}
     lat = [end[i] - first_start[i] for i in range(n_img)]
     return TimingResult(int(env.now), lat, busy, cap, intervals, counter[0])
+
+
+def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[dict[str, int]],
+                    chip: Chip, cmap: ChipMap) -> TimingResult:
+    """Batch-1 online training: per sample, a forward pass (its isolated latency), the
+    digital learning step on the vector unit, then the sample's writes: each written layer
+    holds its tiles while its write drivers pulse its cells (tiles of a layer in parallel,
+    layers in parallel). The next sample starts when all of this is done."""
+    env = simpy.Environment()
+    res = {"digital": simpy.Resource(env, 1)}
+    for lm in cmap.layers:
+        res[f"tiles:{lm.name}"] = simpy.Resource(env, 1)
+    busy = {k: 0 for k in res}
+    busy["forward"] = 0
+    counter = [0]
+    lat: list[int] = []
+
+    def hold(name: str, dur: int):
+        with res[name].request() as req:
+            yield req
+            yield env.timeout(dur)
+            busy[name] += dur
+            counter[0] += 1
+
+    def program(t: int):
+        for i in range(len(writes)):
+            t0 = env.now
+            yield env.timeout(forward_cycles)
+            busy["forward"] += forward_cycles
+            if learn_cycles[i]:
+                yield env.process(hold("digital", learn_cycles[i]))
+            parts = []
+            for name, cells in writes[i].items():
+                lm = cmap.layer(name)
+                parts.append(env.process(hold(f"tiles:{name}",
+                                              chip.tile.program_cycles(-(-cells // lm.tiles)))))
+            if parts:
+                yield simpy.AllOf(env, parts)
+            lat.append(int(env.now - t0))
+
+    env.process(program(0))
+    env.run()
+    cap = {k: 1 for k in busy}
+    return TimingResult(int(env.now), lat, busy, cap, [], counter[0])

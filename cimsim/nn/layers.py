@@ -75,6 +75,7 @@ class Conv2d(Node):
         self.W = (rng.standard_normal((fan_in, cout)) * np.sqrt(2.0 / fan_in)).astype(np.float32)
         self.dW = np.zeros_like(self.W)
         self.engine: Engine | None = None
+        self.want_dW = True    # LRT folds the per-pixel terms instead of forming dW
 
     def params(self) -> dict[str, np.ndarray]:
         return {"W": self.W}
@@ -95,7 +96,9 @@ class Conv2d(Node):
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
         shape, flat, (b, oh, ow) = self._cache
         g2 = g.reshape(-1, self.cout)
-        self.dW[...] = flat.T @ g2
+        self.terms = (flat, g2)          # one rank-1 term per output pixel (for LRT)
+        if self.want_dW:
+            self.dW[...] = flat.T @ g2
         dcols = (g2 @ self.W.T).reshape(b, oh, ow, -1)
         return [col2im(dcols, shape, self.k, self.stride, self.pad)]
 
@@ -109,6 +112,7 @@ class Linear(Node):
         self.b = np.zeros(fout, np.float32)
         self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
         self.engine: Engine | None = None
+        self.want_dW = True
 
     def params(self) -> dict[str, np.ndarray]:
         return {"W": self.W, "b": self.b}
@@ -124,7 +128,9 @@ class Linear(Node):
         return y + self.b
 
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
-        self.dW[...] = self._x.T @ g
+        self.terms = (self._x, g)
+        if self.want_dW:
+            self.dW[...] = self._x.T @ g
         self.db[...] = g.sum(0)
         return [g @ self.W.T]
 
@@ -140,6 +146,7 @@ class BatchNorm(Node):
         self.mean, self.var = np.zeros(c, np.float32), np.ones(c, np.float32)
         self.dgamma, self.dbeta = np.zeros_like(self.gamma), np.zeros_like(self.beta)
         self.momentum, self.eps = momentum, eps
+        self.streaming_eta: float | None = None   # set: normalise by running stats, update by EMA
 
     def params(self) -> dict[str, np.ndarray]:
         return {"gamma": self.gamma, "beta": self.beta, "mean": self.mean, "var": self.var}
@@ -152,6 +159,17 @@ class BatchNorm(Node):
         if not train:
             return (x - self.mean) / np.sqrt(self.var + self.eps) * self.gamma + self.beta
         axes = tuple(range(x.ndim - 1))
+        if self.streaming_eta is not None:
+            # streaming BN (LRT): running statistics normalise; each sample updates them
+            inv = 1.0 / np.sqrt(self.var + self.eps)
+            xh = (x - self.mean) * inv
+            self._cache = (xh, inv, None)
+            eta = self.streaming_eta
+            mu, msq = x.mean(axes), (x * x).mean(axes)
+            self.var[...] = eta * (self.var + self.mean ** 2) + (1 - eta) * msq
+            self.mean[...] = eta * self.mean + (1 - eta) * mu
+            self.var[...] = np.maximum(self.var - self.mean ** 2, 0.0)
+            return xh * self.gamma + self.beta
         mu, var = x.mean(axes), x.var(axes)
         self.mean += self.momentum * (mu - self.mean)
         self.var += self.momentum * (var - self.var)
@@ -162,9 +180,12 @@ class BatchNorm(Node):
 
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
         xh, inv, axes = self._cache
-        self.dgamma[...] = (g * xh).sum(axes)
-        self.dbeta[...] = g.sum(axes)
+        red = tuple(range(g.ndim - 1))
+        self.dgamma[...] = (g * xh).sum(red)
+        self.dbeta[...] = g.sum(red)
         gx = g * self.gamma
+        if axes is None:                  # streaming: statistics are constants
+            return [gx * inv]
         return [inv * (gx - gx.mean(axes) - xh * (gx * xh).mean(axes))]
 
 

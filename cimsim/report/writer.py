@@ -37,6 +37,9 @@ def summary(report: dict) -> str:
         f"{_si(dp['time_s'], 's')}, {dp['stuck_cells']} stuck cells",
     ]
     for ph in report["phases"]:
+        if ph["kind"] == "train":
+            lines.append(_train_line(ph))
+            continue
         lat, en = ph["latency"], ph["energy"]
         comp = en["per_component_pj"]
         top = sorted(comp, key=lambda k: -comp[k])[:3]
@@ -47,3 +50,14 @@ def summary(report: dict) -> str:
             f"latency {_si(lat['first_image_latency_s'], 's')}/image, "
             f"throughput {lat['throughput_images_per_s']:.4g} images/s")
     return "\n".join(lines)
+
+
+def _train_line(ph: dict) -> str:
+    acc, wr, en, end = ph["accuracy"], ph["writes"], ph["energy"], ph["endurance"]
+    years = end["years_to_first_wear_out"]
+    life = f"{years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years else "no writes"
+    return (f"phase {ph['name']} ({ph['algorithm']}, {ph['scenario']}, {ph['samples']} samples): "
+            f"online accuracy {acc['online_ema_final']:.4f} (EMA), last window {acc['last_window']:.4f} | "
+            f"max writes/cell {wr['max_per_cell']}, density {wr['density']:.2e}, "
+            f"aux memory {ph['aux_memory']['peak_bytes']} B | "
+            f"energy {_si(en['per_sample_pj'] * 1e-12, 'J')}/sample | lifetime {life}")

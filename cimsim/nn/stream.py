@@ -1,0 +1,87 @@
+"""Online data streams: digits with elastic distortions and scenario transforms.
+
+Every sample is drawn (with replacement) from a split, elastically distorted (Simard et
+al. 2003: a random displacement field smoothed by a Gaussian), and, in the distribution
+shift scenario, transformed by the current segment's shift. Deterministic by seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter, map_coordinates
+
+from ..config.workload import ScenarioSpec
+
+# segments of the distribution-shift scenario, cycled in this order (PAPERS.md, LRT)
+SHIFTS = ("none", "spatial", "background", "noise", "spatial+noise", "background+noise",
+          "spatial+background")
+
+
+def elastic(img: np.ndarray, alpha: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Displace pixels by a smooth random field (Gaussian-filtered, std alpha pixels)."""
+    h, w = img.shape
+    if alpha <= 0:
+        return img
+    dx, dy = (gaussian_filter(rng.uniform(-1, 1, (h, w)), sigma) for _ in range(2))
+    norm = alpha / max(float(np.sqrt((dx ** 2 + dy ** 2).mean() / 2)), 1e-9)   # std = alpha px
+    dx, dy = dx * norm, dy * norm
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return map_coordinates(img, [yy + dy, xx + dx], order=1, mode="constant").astype(np.float32)
+
+
+def spatial(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rotation ~10 deg, shift ~2 px (at 28 px; scaled to the image), scale 0.9-1.1."""
+    h, w = img.shape
+    ang = np.deg2rad(rng.normal(0, 10))
+    scale = rng.uniform(0.9, 1.1)
+    shift = rng.normal(0, 2 * h / 28, 2)
+    c, s = np.cos(ang) / scale, np.sin(ang) / scale
+    yy, xx = np.meshgrid(np.arange(h) - (h - 1) / 2, np.arange(w) - (w - 1) / 2, indexing="ij")
+    sy = c * yy - s * xx + (h - 1) / 2 - shift[0]
+    sx = s * yy + c * xx + (w - 1) / 2 - shift[1]
+    return map_coordinates(img, [sy, sx], order=1, mode="constant").astype(np.float32)
+
+
+def background(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A linear gradient background with random direction, contrast and offset."""
+    h, w = img.shape
+    yy, xx = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    ang = rng.uniform(0, 2 * np.pi)
+    grad = (np.cos(ang) * yy + np.sin(ang) * xx) * rng.uniform(0.1, 0.4) + rng.uniform(0.0, 0.3)
+    contrast = rng.uniform(0.6, 1.0)
+    return np.clip(img * contrast + grad, 0, None).astype(np.float32)
+
+
+def noise(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.clip(img + rng.normal(0, rng.uniform(0.03, 0.3), img.shape), 0, None).astype(np.float32)
+
+
+def apply_shift(img: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    for part in kind.split("+"):
+        if part == "spatial":
+            img = spatial(img, rng)
+        elif part == "background":
+            img = background(img, rng)
+        elif part == "noise":
+            img = noise(img, rng)
+    return img
+
+
+def segment_of(t: int, sc: ScenarioSpec) -> str:
+    if sc.kind != "distribution_shift":
+        return "none"
+    return SHIFTS[(t // sc.segment_samples) % len(SHIFTS)]
+
+
+def make_stream(x: np.ndarray, y: np.ndarray, n: int, sc: ScenarioSpec,
+                seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """n samples (n, H, W, C), labels, and each sample's segment name."""
+    rng = np.random.default_rng([seed, 7])
+    idx = rng.integers(0, len(x), n)
+    out = np.empty((n,) + x.shape[1:], np.float32)
+    segs = []
+    for t in range(n):
+        img = elastic(x[idx[t], ..., 0], sc.elastic_alpha_px, sc.elastic_sigma_px, rng)
+        seg = segment_of(t, sc)
+        out[t, ..., 0] = apply_shift(img, seg, rng)
+        segs.append(seg)
+    return out, y[idx], segs

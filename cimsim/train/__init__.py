@@ -1,0 +1,1 @@
+"""On-chip learning: rules (what is written and when) and the online training loop."""

@@ -1,0 +1,96 @@
+"""Online phase: a stream of samples, batch size 1, predict then train, on the chip.
+
+Forward passes run through the simulated crossbars; gradients are computed digitally with
+the weights the cells actually hold (programming error, faults, drift included); the rule
+decides what is written. Drift scenarios act on the cells between samples.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config.arch import ArchSpec
+from ..config.workload import PhaseSpec
+from ..device.write import analog_drift, digital_drift
+from ..functional import AnalogLayer
+from ..nn.data import Dataset
+from ..nn.layers import BatchNorm, Net, softmax_xent
+from ..nn.stream import make_stream
+from ..progress import progress
+from ..trace import NodeTrace
+from .rules import Rule, make_rule
+
+
+class OnlineResult:
+    """Everything the online loop measured (turned into the report by study.py)."""
+
+    def __init__(self, n: int) -> None:
+        self.correct = np.zeros(n, bool)
+        self.segments: list[str] = []
+        self.writes_per_sample: list[dict[str, int]] = []
+        self.digital_ops = 0
+        self.sram_read_bytes = 0
+        self.sram_write_bytes = 0
+        self.drift_events = 0
+        self.forward: dict[str, NodeTrace] = {}
+        self.rule: Rule | None = None
+
+
+def _drift(engines: dict[str, AnalogLayer], arch: ArchSpec, ph: PhaseSpec, rng: np.random.Generator) -> None:
+    sc = ph.scenario
+    for e in engines.values():
+        if sc.kind == "analog_drift":
+            analog_drift(e.cells, sc.drift_sigma * arch.device.levels, arch.device.levels, rng)
+        else:
+            digital_drift(e.cells, sc.flip_rate, arch.device.bits_per_cell, rng)
+        e.refresh()
+
+
+def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: PhaseSpec, arch: ArchSpec,
+               seed: int, arch_file: str) -> OnlineResult:
+    sp = ph.algorithm
+    x, y = data.split(ph.split)
+    xs, ys, segs = make_stream(x, y, ph.samples, ph.scenario, seed)
+    rule = make_rule(sp, net, engines, arch, seed, arch_file)
+    res = OnlineResult(ph.samples)
+    res.rule, res.segments = rule, segs
+    rng = np.random.default_rng([seed, 13])
+    learning = sp.name != "none"
+    for n in net.nodes:
+        if isinstance(n, BatchNorm):
+            n.streaming_eta = 1.0 - 1.0 / sp.bn_eta_samples if learning else None
+    for n in net.weight_layers():
+        n.engine = engines[n.name]
+        n.W = engines[n.name].w_eff
+        engines[n.name].counts = NodeTrace(n.name, "", ())
+    drift = ph.scenario.kind in ("analog_drift", "digital_drift")
+    try:
+        for t in progress(range(ph.samples), f"online {sp.name}", unit="sample"):
+            if drift and t > 0 and t % ph.scenario.drift_every_samples == 0:
+                _drift(engines, arch, ph, rng)
+                res.drift_events += 1
+            logits = net.forward(xs[t:t + 1], train=learning)
+            res.correct[t] = int(logits[0].argmax()) == ys[t]
+            if learning:
+                _, g = softmax_xent(logits, ys[t:t + 1])
+                net.backward(g)
+                for n in net.weight_layers():        # digital backprop MACs (dX, and dW for SGD)
+                    f, g2 = n.terms
+                    res.digital_ops += f.size * g2.shape[-1] * (2 if n.want_dW else 1)
+                log = rule.step(t)
+                res.writes_per_sample.append(log.writes)
+                res.digital_ops += log.digital_ops
+                res.sram_read_bytes += log.sram_read_bytes
+                res.sram_write_bytes += log.sram_write_bytes
+            else:
+                res.writes_per_sample.append({})
+            if drift or learning:
+                for n in net.weight_layers():
+                    n.W = engines[n.name].w_eff
+    finally:
+        for n in net.nodes:
+            if isinstance(n, BatchNorm):
+                n.streaming_eta = None
+            elif hasattr(n, "engine"):
+                n.engine = None
+    res.forward = {name: e.counts for name, e in engines.items()}
+    return res

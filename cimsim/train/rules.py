@@ -1,0 +1,214 @@
+"""On-chip learning rules: what is written to the NVM, when, and what lives in SRAM.
+
+- none: inference only (nothing trained, BN statistics frozen).
+- bias_only: biases and BN parameters (high-endurance memory) by per-sample SGD.
+- sgd: bias_only + every weight update written at once (one write per cell per sample
+  whose quantised update is non-zero).
+- lrt: bias_only + a rank-r accumulator per weight matrix in SRAM, written every B samples
+  if enough entries change (Gural et al. 2020; PAPERS.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config.arch import ArchSpec
+from ..config.workload import AlgorithmSpec
+from ..device.write import write_weights
+from ..errors import FitError
+from ..functional import AnalogLayer
+from ..kernels.lowrank import factors, lowrank_update
+from ..nn.layers import BatchNorm, Conv2d, Linear, Net
+
+
+@dataclass
+class StepLog:
+    """What one sample's learning step did (for the trace and the timing model)."""
+
+    writes: dict[str, int] = field(default_factory=dict)    # layer -> cells written
+    digital_ops: int = 0                                     # learning arithmetic
+    sram_read_bytes: int = 0
+    sram_write_bytes: int = 0
+
+
+class Rule:
+    """Base: per-sample SGD of biases and BN parameters (high-endurance memory)."""
+
+    trains_bias = True
+
+    def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec):
+        self.spec, self.net, self.engines, self.arch = spec, net, engines, arch
+        self.cells_worn = 0
+        for n in net.weight_layers():
+            n.want_dW = self.wants_dense_gradient()
+
+    def wants_dense_gradient(self) -> bool:
+        return False
+
+    @property
+    def aux_bytes(self) -> int:
+        return 0
+
+    def _bias_step(self, log: StepLog) -> None:
+        lr = self.spec.bias_lr
+        for n in self.net.nodes:
+            if isinstance(n, Linear):
+                n.b -= lr * n.db
+                log.digital_ops += 2 * n.b.size
+            elif isinstance(n, BatchNorm):
+                n.gamma -= lr * n.dgamma
+                n.beta -= lr * n.dbeta
+                log.digital_ops += 4 * n.gamma.size
+
+    def step(self, t: int) -> StepLog:
+        log = StepLog()
+        if self.trains_bias:
+            self._bias_step(log)
+        self.weight_step(t, log)
+        return log
+
+    def weight_step(self, t: int, log: StepLog) -> None:
+        """Weight updates of this rule (none for bias_only)."""
+
+    def write(self, name: str, delta: np.ndarray, log: StepLog) -> None:
+        """Quantise an update of the normalised weights (W / max|W|, the [-1, 1) grid of the
+        LRT paper) to the layer's weight codes and write the cells that change."""
+        e = self.engines[name]
+        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
+        d = np.rint(delta * qmax).astype(np.int32)
+        if not d.any():
+            return
+        new = np.clip(e.w_int + d, -qmax, qmax)
+        res = write_weights(e.cells, e.writes, new, self.arch, self.arch.device.endurance_cycles)
+        e.w_int = new
+        e.refresh()
+        self.cells_worn += res.cells_worn
+        if res.cells_written:
+            log.writes[name] = log.writes.get(name, 0) + res.cells_written
+
+
+class NoLearning(Rule):
+    trains_bias = False
+
+
+class BiasOnly(Rule):
+    pass
+
+
+class Sgd(Rule):
+    def wants_dense_gradient(self) -> bool:
+        return True
+
+    def weight_step(self, t: int, log: StepLog) -> None:
+        for n in self.net.weight_layers():
+            w_max = self.engines[n.name].w_scale * (2 ** (self.arch.crossbar.weight_bits - 1) - 1)
+            # SGD on normalised weights W/w_max: their gradient is w_max * dW
+            self.write(n.name, -self.spec.lr * w_max * n.dW, log)
+            log.digital_ops += 2 * n.dW.size
+
+
+@dataclass
+class LrtState:
+    ql: np.ndarray
+    qr: np.ndarray
+    cx: np.ndarray
+    batch: int
+    samples: int = 0
+    terms: int = 0
+    norm_avg: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    norm_count: int = 0
+
+
+class Lrt(Rule):
+    """Streaming rank-r gradient accumulation, written every B samples (LRT)."""
+
+    def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
+                 seed: int, capacity_bytes: int, arch_file: str = "arch"):
+        super().__init__(spec, net, engines, arch)
+        r = spec.rank
+        self.state = {n.name: LrtState(np.zeros((r, n.W.shape[0]), np.float32),
+                                       np.zeros((r, n.W.shape[1]), np.float32), np.zeros(r),
+                                       spec.batch_conv if isinstance(n, Conv2d) else spec.batch_fc)
+                      for n in net.weight_layers()}
+        self.key = np.uint64(int(np.random.SeedSequence([seed, 11]).generate_state(1)[0]))
+        self.skipped = self.attempts = self.rejected = 0
+        per_rank = sum(st.ql.shape[1] + st.qr.shape[1] for st in self.state.values()) * spec.state_bits / 8
+        if self.aux_bytes > capacity_bytes:
+            fit = int(capacity_bytes // per_rank)
+            raise FitError(
+                f"{arch_file}: sram_buffer.capacity_kib: rank {r} needs {self.aux_bytes} bytes of L/R "
+                f"factors but the SRAM buffer holds {capacity_bytes}; rank {fit} would fit "
+                f"(algorithm.rank), or enlarge sram_buffer.capacity_kib")
+
+    @property
+    def aux_bytes(self) -> int:
+        return int(sum(st.ql.size + st.qr.size for st in self.state.values()) * self.spec.state_bits / 8)
+
+    @property
+    def dense_bytes(self) -> int:
+        return int(sum(st.ql.shape[1] * st.qr.shape[1] for st in self.state.values())
+                   * self.spec.state_bits / 8)
+
+    def _max_norm(self, st: LrtState, left: np.ndarray, right: np.ndarray) -> tuple:
+        """x / max(max|x| + eps, bias-corrected running mean of max|x|), beta = 0.999."""
+        beta, eps = 0.999, 1e-4
+        st.norm_count += 1
+        out = []
+        for i, x in enumerate((left, right)):
+            peak = float(np.abs(x).max())
+            st.norm_avg[i] = beta * st.norm_avg[i] + (1 - beta) * peak
+            avg = st.norm_avg[i] / (1 - beta ** st.norm_count)
+            out.append(x / max(peak + eps, avg))
+        return out[0], out[1]
+
+    def weight_step(self, t: int, log: StepLog) -> None:
+        sp = self.spec
+        for n in self.net.weight_layers():
+            st = self.state[n.name]
+            us, vs = n.terms
+            us = np.ascontiguousarray(us.reshape(-1, us.shape[-1]), np.float32)
+            vs = np.ascontiguousarray(vs.reshape(-1, vs.shape[-1]), np.float32)
+            self.skipped += lowrank_update(st.ql, st.qr, st.cx, us, vs, sp.unbiased, sp.kappa,
+                                           sp.state_bits, self.key, st.terms)
+            k, r = len(us), sp.rank
+            st.terms += k
+            st.samples += 1
+            dims = st.ql.shape[1] + st.qr.shape[1]
+            log.digital_ops += k * dims * (5 * r + 2) + k * 40 * (r + 1) ** 3
+            state_bytes = int(r * dims * sp.state_bits / 8)
+            log.sram_read_bytes += k * state_bytes
+            log.sram_write_bytes += k * state_bytes
+            if st.samples % st.batch == 0:
+                self._attempt(n.name, st, log)
+
+    def _attempt(self, name: str, st: LrtState, log: StepLog) -> None:
+        sp = self.spec
+        self.attempts += 1
+        left, right = factors(st.ql.astype(np.float64), st.qr.astype(np.float64), st.cx)
+        if sp.max_norm:
+            left, right = self._max_norm(st, left, right)
+            delta = -sp.lr * np.sqrt(st.samples) * (left @ right.T)
+        else:
+            delta = -sp.lr * (left @ right.T) / np.sqrt(st.samples)   # lr sqrt(n) x mean gradient
+        log.digital_ops += 2 * delta.size
+        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
+        if not sp.max_norm:
+            delta = delta * self.engines[name].w_scale * qmax    # gradient w.r.t. normalised weights
+        changed = np.count_nonzero(np.rint(delta * qmax))
+        if changed <= sp.rho_min * delta.size:
+            self.rejected += 1
+            return
+        self.write(name, delta, log)
+        st.ql[...] = 0.0
+        st.qr[...] = 0.0
+        st.cx[...] = 0.0
+        st.samples = 0
+
+
+def make_rule(spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
+              seed: int, arch_file: str) -> Rule:
+    if spec.name == "lrt":
+        cap = int(arch.sram_buffer.capacity_kib * 1024)
+        return Lrt(spec, net, engines, arch, seed, cap, arch_file)
+    return {"none": NoLearning, "bias_only": BiasOnly, "sgd": Sgd}[spec.name](spec, net, engines, arch)
