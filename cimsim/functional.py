@@ -114,6 +114,16 @@ class AnalogLayer:
         c.adc_clipped += clipped
 
 
+def _digital_ops(kind: str, n_in: int, n_out: int) -> int:
+    """Vector-unit operations of a digital node: BN 2 per element (scale, shift), pooling one
+    per input element, ReLU / add one per output, flatten none (a view)."""
+    if kind == "flatten":
+        return 0
+    if kind in ("avgpool", "maxpool"):
+        return n_in
+    return 2 * n_out if kind == "bn" else n_out
+
+
 def act_bytes(arch: ArchSpec) -> int:
     """Bytes per stored activation (the DAC input precision, rounded up to bytes)."""
     return math.ceil(arch.dac.input_bits / 8)
@@ -144,8 +154,7 @@ def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec
                     t.noc_bytes += (xs[0].size + per) * nb
                     t.digital_ops += per if isinstance(n, Linear) else 0   # bias add
                 else:
-                    t.digital_ops += per * (2 if n.kind == "bn" else 1) if n.kind != "avgpool" \
-                        else xs[0].size
+                    t.digital_ops += _digital_ops(n.kind, xs[0].size, per)
             outs.append(acts[net.output])
     finally:
         for n in net.weight_layers():

@@ -276,7 +276,7 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> 
             "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(w)},
         },
         "model": {
-            "name": f"{w.model.name}-{w.model.depth}",
+            "name": f"{w.model.name}-{w.model.depth}" if w.model.name == "resnet" else w.model.name,
             "parameters": int(sum(v.size for k, v in net.state().items()
                                   if k.endswith((".W", ".b", ".gamma", ".beta")))),
             "float_test_accuracy": float_acc,

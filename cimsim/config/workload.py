@@ -16,12 +16,13 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str = spec("resnet", choices=("resnet",))
-    depth: int = spec(8, lo=8, hi=56, doc="ResNet depth 6n+2 (8, 14, 20, ...)")
-    width: int = spec(16, lo=2, hi=256, doc="channels of the first stage (doubles per stage)")
+    name: str = spec("resnet", choices=("resnet", "lrt_cnn"))
+    depth: int = spec(8, lo=8, hi=56, doc="resnet: depth 6n+2 (8, 14, 20, ...)")
+    width: int = spec(16, lo=2, hi=256, doc="resnet: first-stage channels (doubling); lrt_cnn: channels")
+    hidden: int = spec(256, lo=2, hi=4096, doc="lrt_cnn: units of the hidden FC layer")
 
     def validate(self, src: Source, path: tuple) -> None:
-        if (self.depth - 2) % 6:
+        if self.name == "resnet" and (self.depth - 2) % 6:
             raise src.error(path + ("depth",), "6n+2 (8, 14, 20, 26, ...)", self.depth)
 
 
@@ -67,7 +68,7 @@ class ScenarioSpec:
 
     kind: str = spec("control", choices=("control", "distribution_shift", "analog_drift",
                                          "digital_drift"))
-    elastic_alpha_px: float = spec(1.0, lo=0.0, doc="elastic displacement std (pixels)")
+    elastic_alpha_px: float = spec(0.4, lo=0.0, doc="elastic displacement std (pixels)")
     elastic_sigma_px: float = spec(2.0, lo=0.1, doc="elastic distortion smoothness (pixels)")
     segment_samples: int = spec(1000, lo=1, doc="distribution_shift: samples per segment")
     drift_every_samples: int = spec(10, lo=1, doc="drift: samples between drift events")

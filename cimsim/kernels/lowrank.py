@@ -37,18 +37,20 @@ def _sign(key: np.uint64, idx: np.uint64) -> float:
 
 @njit(cache=True, fastmath=True)
 def _quantise_cols(q: np.ndarray, qbits: int) -> None:
-    """In place: signed qbits fixed point with scale max|q| (dynamic, per matrix)."""
-    top = 2.0 ** (qbits - 1) - 1.0
-    scale = 0.0
-    for i in range(q.shape[0]):
-        for j in range(q.shape[1]):
-            scale = max(scale, abs(q[i, j]))
+    """In place: signed qbits fixed point with scale max|q| (dynamic, per matrix).
+    Rounds half up via truncation of a shifted positive value (vectorises, unlike floor)."""
+    flat = q.ravel()
+    top = np.float32(2.0 ** (qbits - 1) - 1.0)
+    scale = np.float32(0.0)
+    for k in range(flat.shape[0]):
+        scale = max(scale, abs(flat[k]))
     if scale <= 0.0:
         return
-    up, down = top / scale, scale / top
-    for i in range(q.shape[0]):
-        for j in range(q.shape[1]):
-            q[i, j] = np.floor(q[i, j] * up + 0.5) * down
+    up = top / scale
+    down = scale / top
+    shift = np.float32(2.0 ** 20 + 0.5)
+    for k in range(flat.shape[0]):
+        flat[k] = np.float32(np.int32(flat[k] * up + shift) - np.int32(2 ** 20)) * down
 
 
 @njit(cache=True, fastmath=True)
@@ -84,7 +86,7 @@ def _svd_small(a_in: np.ndarray) -> tuple:
     a = a_in.copy()
     v = np.eye(q)
     for _ in range(30):
-        off = 0.0
+        rotated = False
         for p in range(q - 1):
             for k in range(p + 1, q):
                 alpha = beta = gamma = 0.0
@@ -92,9 +94,9 @@ def _svd_small(a_in: np.ndarray) -> tuple:
                     alpha += a[i, p] * a[i, p]
                     beta += a[i, k] * a[i, k]
                     gamma += a[i, p] * a[i, k]
-                if abs(gamma) <= 1e-15 * np.sqrt(alpha * beta) or gamma == 0.0:
+                if abs(gamma) <= 1e-14 * np.sqrt(alpha * beta) or gamma == 0.0:
                     continue
-                off = max(off, abs(gamma) / np.sqrt(alpha * beta))
+                rotated = True
                 zeta = (beta - alpha) / (2.0 * gamma)
                 t = (1.0 if zeta >= 0 else -1.0) / (abs(zeta) + np.sqrt(1.0 + zeta * zeta))
                 c = 1.0 / np.sqrt(1.0 + t * t)
@@ -106,7 +108,7 @@ def _svd_small(a_in: np.ndarray) -> tuple:
                     vp, vk = v[i, p], v[i, k]
                     v[i, p] = c * vp - sn * vk
                     v[i, k] = sn * vp + c * vk
-        if off <= 1e-15:
+        if not rotated:
             break
     sv = np.empty(q)
     for j in range(q):

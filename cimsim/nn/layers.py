@@ -247,6 +247,17 @@ class GlobalAvgPool(Node):
         return [np.broadcast_to(g[:, None, None, :] / (h * w), self._shape).copy()]
 
 
+class Flatten(Node):
+    kind = "flatten"
+
+    def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
+        self._shape = xs[0].shape
+        return xs[0].reshape(len(xs[0]), -1)
+
+    def backward(self, g: np.ndarray) -> list[np.ndarray]:
+        return [g.reshape(self._shape)]
+
+
 class Net:
     """A DAG of nodes in topological order; the input is called 'input'."""
 

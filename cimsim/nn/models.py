@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config.workload import ModelSpec
-from .layers import Add, BatchNorm, Conv2d, GlobalAvgPool, Linear, Net, Node, ReLU
+from .layers import Add, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2, Net, Node, ReLU
 
 
 def resnet(depth: int, width: int, in_ch: int, classes: int, seed: int) -> Net:
@@ -41,5 +41,28 @@ def resnet(depth: int, width: int, in_ch: int, classes: int, seed: int) -> Net:
     return Net(nodes)
 
 
-def build_model(spec: ModelSpec, in_ch: int, classes: int, seed: int) -> Net:
+def lrt_cnn(width: int, hidden: int, in_ch: int, classes: int, image: int, seed: int) -> Net:
+    """The LRT paper's network (Gural et al. 2020): conv3x3 (no padding) -> ReLU -> conv3x3
+    -> ReLU -> maxpool2 -> streaming BN, twice; FC -> ReLU -> FC. The paper uses 128 channels
+    and FC 2048 -> 512 on 28x28 inputs; width and hidden scale it to smaller inputs."""
+    rng = np.random.default_rng(seed)
+    nodes: list[Node] = []
+    x, cin, size = "input", in_ch, image
+    for blk in (1, 2):
+        for j in (1, 2):
+            name = f"b{blk}c{j}"
+            nodes += [Conv2d(f"{name}.conv", x, cin, width, 3, 1, 0, rng),
+                      ReLU(f"{name}.relu", (f"{name}.conv",))]
+            x, cin, size = f"{name}.relu", width, size - 2
+        nodes += [MaxPool2(f"b{blk}.pool", (x,)), BatchNorm(f"b{blk}.bn", f"b{blk}.pool", width)]
+        x, size = f"b{blk}.bn", size // 2
+    nodes.append(Flatten("flat", (x,)))
+    nodes += [Linear("fc1", "flat", width * size * size, hidden, rng), ReLU("fc1.relu", ("fc1",)),
+              Linear("fc2", "fc1.relu", hidden, classes, rng)]
+    return Net(nodes)
+
+
+def build_model(spec: ModelSpec, in_ch: int, classes: int, seed: int, image: int = 16) -> Net:
+    if spec.name == "lrt_cnn":
+        return lrt_cnn(spec.width, spec.hidden, in_ch, classes, image, seed)
     return resnet(spec.depth, spec.width, in_ch, classes, seed)

@@ -58,13 +58,13 @@ def train_float(net: Net, data: Dataset, w: WorkloadSpec) -> None:
 
 def pretrained_model(w: WorkloadSpec, data: Dataset) -> tuple[Net, bool]:
     """The float-trained network for this workload; (net, loaded_from_cache)."""
-    net = build_model(w.model, data.x_train.shape[-1], data.classes, w.seed)
+    net = build_model(w.model, data.x_train.shape[-1], data.classes, w.seed, data.x_train.shape[1])
     path = cache_dir() / f"pretrain-{pretrain_key(w)[:24]}.npz"
     if path.exists():
         with np.load(path) as z:
             net.load_state({k: z[k] for k in z.files})
         return net, True
-    say(f"pretraining {w.model.name}-{w.model.depth} (width {w.model.width}) "
+    say(f"pretraining {w.model.name} (depth {w.model.depth}, width {w.model.width}) "
         f"for {w.pretrain.epochs} epochs; cached afterwards in {path.parent}")
     train_float(net, data, w)
     state = net.state()

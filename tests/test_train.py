@@ -1,0 +1,159 @@
+"""On-chip learning: the write path, wear-out, drift, streams, rules and the online report."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from cimsim.cli import main
+from cimsim.config import load_arch
+from cimsim.config.arch import ArchSpec, StuckAtSpec
+from cimsim.config.workload import ScenarioSpec
+from cimsim.device.conductance import encode_levels, program
+from cimsim.device.write import WORN, analog_drift, digital_drift, write_weights
+from cimsim.hw.chip import Chip
+from cimsim.mapping import map_layers
+from cimsim.nn.stream import SHIFTS, make_stream
+from cimsim.timing import simulate_online
+
+
+def clean_arch():
+    a = ArchSpec()
+    return dataclasses.replace(a, device=dataclasses.replace(a.device, program_sigma=0.0,
+                                                             stuck_at=StuckAtSpec(0.0, 0.0)))
+
+
+def test_incremental_writes_keep_drift_count_and_wear_out():
+    arch = clean_arch()
+    w = np.array([[0, 5], [-3, 100]], np.int32)
+    cells = program(encode_levels(w, arch), arch, np.random.default_rng(0))
+    cells.g += 0.25                                   # accumulated drift on every cell
+    writes = np.zeros(cells.g.shape, np.int32)
+    new = w + np.array([[1, 0], [0, -4]], np.int32)
+    res = write_weights(cells, writes, new, arch, endurance=2)
+    changed = encode_levels(new, arch) != encode_levels(w, arch)
+    assert res.cells_written == changed.sum() and np.array_equal(writes, changed.astype(np.int32))
+    # incremental: the drift offset persists on written and unwritten cells alike
+    np.testing.assert_allclose(cells.g, encode_levels(new, arch) + 0.25)
+    res = write_weights(cells, writes, w, arch, endurance=2)  # second write of the same cells
+    assert res.cells_worn == changed.sum() and np.all(cells.stuck[changed] == WORN)
+    frozen = cells.g.copy()
+    write_weights(cells, writes, new, arch, endurance=2)       # worn cells no longer move
+    np.testing.assert_array_equal(cells.g[changed], frozen[changed])
+    assert writes.max() == 2
+
+
+def test_analog_drift_is_a_clipped_random_walk_of_working_cells():
+    arch = clean_arch()
+    rng = np.random.default_rng(1)
+    lv = np.full((2, 4, 200, 200), 1, np.uint8)
+    cells = program(lv, arch, rng)
+    cells.stuck[0, 0, :10] = 1
+    before = cells.g.copy()
+    analog_drift(cells, 0.1, 3, rng)
+    d = (cells.g - before)[cells.stuck == 0]
+    assert abs(d.std() / 0.1 - 1) < 5 / np.sqrt(2 * d.size)
+    assert np.all(cells.g[cells.stuck != 0] == before[cells.stuck != 0])
+    analog_drift(cells, 10.0, 3, rng)
+    assert cells.g.min() >= 0 and cells.g.max() <= 3
+
+
+def test_digital_drift_flips_one_level_bit():
+    arch = clean_arch()
+    rng = np.random.default_rng(2)
+    cells = program(np.full((1, 1, 300, 300), 2, np.uint8), arch, rng)
+    n = digital_drift(cells, 0.05, 2, rng)
+    p, total = 0.05, cells.g.size
+    assert abs(n - total * p) < 5 * np.sqrt(total * p * (1 - p))
+    moved = cells.g != 2
+    assert moved.sum() == n and set(np.unique(cells.g[moved])) <= {0.0, 3.0}   # 2 xor 2 = 0, 2 xor 1 = 3
+
+
+def test_stream_is_deterministic_and_segments_cycle():
+    x = np.random.default_rng(0).random((20, 16, 16, 1)).astype(np.float32)
+    y = np.arange(20)
+    sc = ScenarioSpec(kind="distribution_shift", segment_samples=5)
+    a, ya, segs = make_stream(x, y, 40, sc, seed=3)
+    b, yb, _ = make_stream(x, y, 40, sc, seed=3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ya, yb)
+    assert segs[0] == SHIFTS[0] and segs[5] == SHIFTS[1] and segs[35] == SHIFTS[0]
+    c, _, _ = make_stream(x, y, 40, sc, seed=4)
+    assert np.any(a != c)
+
+
+def test_online_timing_closed_form(root):
+    arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
+    cmap = map_layers([("a", 64, 8), ("b", 200, 8)], arch)      # b spans 4 crossbars = 1 tile
+    chip = Chip(arch)
+    # 3 samples: forward 1000 cycles, learning 50 cycles; sample 1 writes 64 cells of a
+    # (one row-parallel pulse of 100 ns = 100 cycles) and 130 of b (3 pulses = 300 cycles)
+    res = simulate_online(1000, [50, 50, 50], [{}, {"a": 64, "b": 130}, {}], chip, cmap)
+    assert res.image_latency_cycles == [1050, 1350, 1050]
+    assert res.makespan_cycles == 3450
+
+
+WORKLOAD = """
+name: tiny
+seed: 0
+model: {{name: lrt_cnn, width: 6, hidden: 16}}
+pretrain: {{epochs: 3, batch: 32, lr: 0.003}}
+phases:
+  - name: adapt
+    kind: train
+    split: train
+    samples: {samples}
+    window_samples: 10
+    algorithm: {{name: {rule}, rank: 2, batch_conv: 5, batch_fc: 10}}
+    scenario: {{kind: {scenario}, drift_sigma: 0.02}}
+"""
+
+
+def run_tiny(tmp_path, root, rule, scenario="control", samples=30, extra=()):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    w = tmp_path / f"{rule}.yaml"
+    w.write_text(WORKLOAD.format(samples=samples, rule=rule, scenario=scenario))
+    out = tmp_path / f"out-{rule}"
+    code = main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(out), *extra])
+    return code, out / "report.json"
+
+
+@pytest.mark.parametrize("rule", ["none", "sgd", "lrt"])
+def test_online_rules_report(tmp_path, root, rule):
+    code, path = run_tiny(tmp_path, root, rule, "analog_drift")
+    assert code == 0
+    ph = json.loads(path.read_text())["phases"][0]
+    wr, n = ph["writes"], ph["samples"]
+    cells = sum(v["cells"] for v in wr["per_layer"].values())
+    assert wr["density"] == pytest.approx(wr["total_cell_writes"] / (cells * n))
+    assert sum(wr["histogram"]["cells"]) == cells
+    assert ph["drift_events"] == (n - 1) // 10
+    if rule == "none":
+        assert wr["total_cell_writes"] == 0 and ph["aux_memory"]["peak_bytes"] == 0
+    if rule == "sgd":
+        assert 0 < wr["max_per_cell"] <= n
+    if rule == "lrt":
+        # conv layers attempt every 5 samples, FC every 10: at most n/5 writes per cell
+        assert 0 < wr["max_per_cell"] <= n // 5
+        dims = {"b1c1.conv": (9, 6), "b1c2.conv": (54, 6), "b2c1.conv": (54, 6),
+                "b2c2.conv": (54, 6), "fc1": (6, 16), "fc2": (16, 10)}
+        assert ph["aux_memory"]["peak_bytes"] == sum(2 * (k + m) * 2 for k, m in dims.values())
+        assert ph["lrt"]["write_attempts"] == 4 * (n // 5) + 2 * (n // 10)
+        end = ph["endurance"]
+        assert end["samples_to_first_wear_out"] == pytest.approx(1e6 * n / wr["max_per_cell"])
+    assert len(ph["accuracy"]["windows"]) == n // 10
+
+
+def test_online_run_is_deterministic(tmp_path, root):
+    a = run_tiny(tmp_path / "a", root, "lrt")[1].read_text()
+    b = run_tiny(tmp_path / "b", root, "lrt")[1].read_text()
+    assert a == b.replace(str(tmp_path / "b"), str(tmp_path / "a"))   # only the input path differs
+
+
+def test_rank_that_does_not_fit_sram_names_the_rank_that_fits(tmp_path, root, capsys):
+    # rank r needs r x sum(K + N) x 2 bytes = r x 243 x 2 = 486 r bytes; 768 bytes hold rank 1
+    code, _ = run_tiny(tmp_path, root, "lrt", extra=["--set", "arch.sram_buffer.capacity_kib=0.75",
+                                                     "--set", "workload.phases.0.algorithm.rank=2"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "sram_buffer.capacity_kib: rank 2 needs 972 bytes" in err and "rank 1 would fit" in err
