@@ -39,42 +39,58 @@ def _sign(key: np.uint64, idx: np.uint64) -> float:
 def _quantise_cols(q: np.ndarray, qbits: int) -> None:
     """In place: signed qbits fixed point with scale max|q| (dynamic, per matrix).
     Rounds half up via truncation of a shifted positive value (vectorises, unlike floor)."""
-    flat = q.ravel()
+    rows, cols = q.shape
     top = np.float32(2.0 ** (qbits - 1) - 1.0)
     scale = np.float32(0.0)
-    for k in range(flat.shape[0]):
-        scale = max(scale, abs(flat[k]))
+    for i in range(rows):
+        for k in range(cols):
+            scale = max(scale, abs(q[i, k]))
     if scale <= 0.0:
         return
     up = top / scale
     down = scale / top
     shift = np.float32(2.0 ** 20 + 0.5)
-    for k in range(flat.shape[0]):
-        flat[k] = np.float32(np.int32(flat[k] * up + shift) - np.int32(2 ** 20)) * down
+    for i in range(rows):
+        for k in range(cols):
+            q[i, k] = np.float32(np.int32(q[i, k] * up + shift) - np.int32(2 ** 20)) * down
 
 
 @njit(cache=True, fastmath=True)
-def _gs_step(basis: np.ndarray, x: np.ndarray) -> float:
-    """One modified Gram-Schmidt step: c = <basis, x>; x -= c basis; return c."""
-    c = 0.0
-    for k in range(x.shape[0]):
-        c += basis[k] * x[k]
-    for k in range(x.shape[0]):
-        x[k] -= c * basis[k]
+def _gs_step(basis: np.ndarray, i: int, x: np.ndarray, row: int) -> float:
+    """One modified Gram-Schmidt step of x[row] against basis[i]: c = <b, x>; x -= c b."""
+    c = basis[i, 0] - basis[i, 0]          # zero in the state's precision
+    for k in range(x.shape[1]):
+        c += basis[i, k] * x[row, k]
+    for k in range(x.shape[1]):
+        x[row, k] -= c * basis[i, k]
     return c
+
+
+@njit(cache=True, fastmath=True)
+def _sumsq(x: np.ndarray, row: int) -> float:
+    acc = x[row, 0] - x[row, 0]
+    for k in range(x.shape[1]):
+        acc += x[row, k] * x[row, k]
+    return acc
+
+
+@njit(cache=True, fastmath=True)
+def _scale_row(x: np.ndarray, row: int, f: float) -> None:
+    fx = x[row, 0] - x[row, 0] + f          # f in the state's precision
+    for k in range(x.shape[1]):
+        x[row, k] *= fx
 
 
 @njit(cache=True, fastmath=True)
 def _combine(t: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
     """out[i] = sum_k t[i, k] rows[k] (the basis rotation), without temporaries."""
     for i in range(out.shape[0]):
-        o = out[i]
-        o[:] = 0.0
+        for j in range(out.shape[1]):
+            out[i, j] = 0.0
         for k in range(rows.shape[0]):
             tk = t[i, k]
-            rk = rows[k]
-            for j in range(o.shape[0]):
-                o[j] += tk * rk[j]
+            for j in range(out.shape[1]):
+                out[i, j] += tk * rows[k, j]
 
 
 @njit(cache=True)
@@ -193,28 +209,27 @@ def lowrank_update(ql: np.ndarray, qr: np.ndarray, cx: np.ndarray, us: np.ndarra
     c = np.empty((q, q))
     skipped = 0
     for t in range(us.shape[0]):
-        u = bl[r]
-        v = br[r]
         for k in range(n):
-            u[k] = us[t, k]
+            bl[r, k] = us[t, k]
         for k in range(m):
-            v[k] = vs[t, k]
+            br[r, k] = vs[t, k]
         for i in range(r):
-            cl[i] = _gs_step(ql[i], u)
-            cr[i] = _gs_step(qr[i], v)
-        nu = np.sqrt(np.dot(u, u)) + EPS
-        nv = np.sqrt(np.dot(v, v)) + EPS
+            cl[i] = _gs_step(ql, i, bl, r)
+            cr[i] = _gs_step(qr, i, br, r)
+        nu = np.sqrt(_sumsq(bl, r)) + EPS
+        nv = np.sqrt(_sumsq(br, r)) + EPS
         if cx[0] > kappa * nu * nv:
             skipped += 1
             continue
         cl[r] = nu
         cr[r] = nv
-        for k in range(n):
-            u[k] /= nu
-        for k in range(m):
-            v[k] /= nv
-        bl[:r] = ql
-        br[:r] = qr
+        _scale_row(bl, r, 1.0 / nu)
+        _scale_row(br, r, 1.0 / nv)
+        for i in range(r):
+            for k in range(n):
+                bl[i, k] = ql[i, k]
+            for k in range(m):
+                br[i, k] = qr[i, k]
         for i in range(q):
             for k in range(q):
                 c[i, k] = cl[i] * cr[k]
