@@ -41,10 +41,7 @@ def _quantise_cols(q: np.ndarray, qbits: int) -> None:
     Rounds half up via truncation of a shifted positive value (vectorises, unlike floor)."""
     rows, cols = q.shape
     top = np.float32(2.0 ** (qbits - 1) - 1.0)
-    scale = np.float32(0.0)
-    for i in range(rows):
-        for k in range(cols):
-            scale = max(scale, abs(q[i, k]))
+    scale = _max_abs(q)
     if scale <= 0.0:
         return
     up = top / scale
@@ -53,6 +50,23 @@ def _quantise_cols(q: np.ndarray, qbits: int) -> None:
     for i in range(rows):
         for k in range(cols):
             q[i, k] = np.float32(np.int32(q[i, k] * up + shift) - np.int32(2 ** 20)) * down
+
+
+@njit(cache=True, fastmath=True)
+def _max_abs(q: np.ndarray) -> float:
+    """max |q| over 16 independent lanes (a plain running max does not vectorise in numba)."""
+    lanes = np.zeros(16, q.dtype)
+    rows, cols = q.shape
+    full = cols // 16 * 16
+    for i in range(rows):
+        for b in range(0, full, 16):
+            for lane in range(16):
+                v = abs(q[i, b + lane])
+                lanes[lane] = v if v > lanes[lane] else lanes[lane]
+        for k in range(full, cols):
+            v = abs(q[i, k])
+            lanes[0] = v if v > lanes[0] else lanes[0]
+    return lanes.max()
 
 
 @njit(cache=True, fastmath=True)
