@@ -6,6 +6,7 @@ then the speed of the rank-r accumulation against a dense outer-product accumula
 measured in this run. Runs go two at a time (one per core).
 
     python benchmarks/reproduce_lrt.py [--samples 2000] [--ranks 1 2 4 8] [--workers 2]
+        [--seeds 1] [--scenarios ...] [--rules ...] [--skip-table]
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ SCENARIOS = ("control", "distribution_shift", "analog_drift", "digital_drift")
 RULES = ("none", "bias_only", "sgd", "lrt")
 
 
-def workload(scenario: str, rule: str, samples: int, rank: int) -> Loaded:
+def workload(scenario: str, rule: str, samples: int, rank: int, seed: int = 0) -> Loaded:
     import yaml
 
     data = yaml.safe_load((ROOT / "workloads" / "resnet_lrt.yaml").read_text())
@@ -41,18 +42,19 @@ def workload(scenario: str, rule: str, samples: int, rank: int) -> Loaded:
     if rule == "sgd":
         adapt["algorithm"]["lr"] = 0.01                          # as workloads/resnet_sgd.yaml
     data["phases"] = [adapt]
+    data["seed"] = seed
     return Loaded(build(WorkloadSpec, data, Source("reproduce_lrt")), "reproduce_lrt", "")
 
 
 def one(args: tuple) -> tuple:
     from cimsim.study import run_study
 
-    scenario, rule, samples, rank = args
+    scenario, rule, samples, rank, seed = args
     arch = load_arch(ROOT / "arch" / "rram_64x64.yaml")
     t0 = time.perf_counter()
-    rep = run_study(arch, workload(scenario, rule, samples, rank))
+    rep = run_study(arch, workload(scenario, rule, samples, rank, seed))
     ph = rep["phases"][0]
-    return (scenario, rule, rank, ph["accuracy"]["online_ema_final"], ph["accuracy"]["online_mean"],
+    return (scenario, rule, rank, seed, ph["accuracy"]["online_ema_final"], ph["accuracy"]["online_mean"],
             ph["writes"]["max_per_cell"], ph["aux_memory"]["peak_bytes"], time.perf_counter() - t0)
 
 
@@ -91,19 +93,32 @@ def main() -> None:
     ap.add_argument("--ranks", type=int, nargs="*", default=[1, 2, 4, 8])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-table", action="store_true")
+    ap.add_argument("--seeds", type=int, default=1, help="chips and streams per cell (seeds 0..N-1)")
+    ap.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
+    ap.add_argument("--rules", nargs="*", default=list(RULES))
     a = ap.parse_args()
-    jobs = [] if a.skip_table else [(s, r, a.samples, 4) for s in SCENARIOS for r in RULES]
-    jobs += [("analog_drift", "lrt", a.samples, k) for k in a.ranks if k != 4]
+    seeds = range(a.seeds)
+    jobs = [] if a.skip_table else [(s, r, a.samples, 4, z) for s in a.scenarios for r in a.rules
+                                    for z in seeds]
+    jobs += [("analog_drift", "lrt", a.samples, k, z) for k in a.ranks if k != 4 for z in seeds]
     with ProcessPoolExecutor(a.workers) as ex:
         results = list(ex.map(one, jobs))
-    print(f"online phase: {a.samples} samples, ResNet-8 on arch/rram_64x64.yaml, seed 0")
-    print(f"{'scenario':20s} {'rule':10s} {'rank':>4s} {'EMA acc':>8s} {'mean acc':>8s} "
-          f"{'max writes/cell':>15s} {'aux bytes':>9s} {'wall s':>7s}")
-    for s, rule, k, ema, mean, wmax, aux, wall in results:
-        print(f"{s:20s} {rule:10s} {k:4d} {ema:8.3f} {mean:8.3f} {wmax:15d} {aux:9d} {wall:7.1f}")
-    by = {(s, rule, k): (ema, wmax) for s, rule, k, ema, _, wmax, _, _ in results}
-    for s in SCENARIOS:
-        if (s, "sgd", 4) in by:
+    print(f"online phase: {a.samples} samples, ResNet-8 on arch/rram_64x64.yaml, seeds 0..{a.seeds - 1}"
+          " (mean +- std over seeds)")
+    print(f"{'scenario':20s} {'rule':10s} {'rank':>4s} {'EMA acc':>13s} {'mean acc':>13s} "
+          f"{'max writes/cell':>17s} {'aux bytes':>9s} {'wall s':>7s}")
+    cells: dict[tuple, list] = {}
+    for s, rule, k, _, ema, mean, wmax, aux, wall in results:
+        cells.setdefault((s, rule, k), []).append((ema, mean, wmax, aux, wall))
+    by = {}
+    for (s, rule, k), rows in cells.items():
+        v = np.array(rows, float)
+        m, sd = v.mean(0), v.std(0)
+        by[(s, rule, k)] = (m[0], m[2])
+        print(f"{s:20s} {rule:10s} {k:4d} {m[0]:6.3f}+-{sd[0]:.3f} {m[1]:6.3f}+-{sd[1]:.3f} "
+              f"{m[2]:8.0f}+-{sd[2]:6.0f} {m[3]:9.0f} {m[4]:7.1f}")
+    for s in a.scenarios:
+        if (s, "sgd", 4) in by and (s, "lrt", 4) in by:
             (ea, wa), (eb, wb) = by[(s, "lrt", 4)], by[(s, "sgd", 4)]
             ratio = wa / wb if wb else float("nan")
             print(f"{s:20s} LRT - SGD accuracy {ea - eb:+.3f}; LRT/SGD max writes per cell {ratio:.4f}")
