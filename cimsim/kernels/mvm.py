@@ -151,8 +151,11 @@ def plane_of(x_int: np.ndarray, p: int, bit_serial: bool) -> np.ndarray:
     return x_int.astype(np.float32)
 
 
+_WORKERS = max(1, min(os.cpu_count() or 1, 8))
+
+
 def _workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    return _WORKERS
 
 
 _POOL: ThreadPoolExecutor | None = None
