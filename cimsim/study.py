@@ -193,7 +193,7 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
     total = sum(comp.values())
     t1 = time.perf_counter()
     fwd_t = simulate(tr1, chip, dep.cmap, images=1)
-    learn = [chip.digital.op_cycles(res.digital_ops / max(n, 1))] * n
+    learn = [chip.digital.op_cycles(ops) for ops in res.ops_per_sample]
     on = simulate_online(fwd_t.makespan_cycles, learn, res.writes_per_sample, chip, dep.cmap)
     wall.add("timing", t1)
     lrt = {}

@@ -115,25 +115,15 @@ class Noc:
         return math.ceil(nbytes / self.arch.chip.noc.bytes_per_cycle)
 
 
-@dataclass(frozen=True)
 class Chip:
-    arch: ArchSpec
+    """The whole chip: one instance of each component model, built from the arch spec."""
 
-    @property
-    def tile(self) -> Tile:
-        return Tile(self.arch)
-
-    @property
-    def sram(self) -> SramBuffer:
-        return SramBuffer(self.arch)
-
-    @property
-    def digital(self) -> DigitalUnit:
-        return DigitalUnit(self.arch)
-
-    @property
-    def noc(self) -> Noc:
-        return Noc(self.arch)
+    def __init__(self, arch: ArchSpec) -> None:
+        self.arch = arch
+        self.tile = Tile(arch)
+        self.sram = SramBuffer(arch)
+        self.digital = DigitalUnit(arch)
+        self.noc = Noc(arch)
 
     def seconds(self, n_cycles: float) -> float:
         return n_cycles / (self.arch.clock_mhz * 1e6)

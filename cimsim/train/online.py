@@ -27,6 +27,7 @@ class OnlineResult:
         self.correct = np.zeros(n, bool)
         self.segments: list[str] = []
         self.writes_per_sample: list[dict[str, int]] = []
+        self.ops_per_sample: list[int] = []        # learning arithmetic of each sample
         self.digital_ops = 0
         self.sram_read_bytes = 0
         self.sram_write_bytes = 0
@@ -70,19 +71,22 @@ def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: Pha
                 res.drift_events += 1
             logits = net.forward(xs[t:t + 1], train=learning)
             res.correct[t] = int(logits[0].argmax()) == ys[t]
+            ops = 0
             if learning:
                 _, g = softmax_xent(logits, ys[t:t + 1])
                 net.backward(g)
                 for n in net.weight_layers():        # digital backprop MACs (dX, and dW for SGD)
                     f, g2 = n.terms
-                    res.digital_ops += f.size * g2.shape[-1] * (2 if n.want_dW else 1)
+                    ops += f.size * g2.shape[-1] * (2 if n.want_dW else 1)
                 log = rule.step(t)
+                ops += log.digital_ops
                 res.writes_per_sample.append(log.writes)
-                res.digital_ops += log.digital_ops
                 res.sram_read_bytes += log.sram_read_bytes
                 res.sram_write_bytes += log.sram_write_bytes
             else:
                 res.writes_per_sample.append({})
+            res.ops_per_sample.append(ops)
+            res.digital_ops += ops
             if drift or learning:
                 for n in net.weight_layers():
                     n.W = engines[n.name].w_eff
