@@ -1,4 +1,4 @@
-"""Command line: cimsim run | validate | list."""
+"""Command line: cimsim run | plot | compare | validate | list."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,7 @@ def _overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_arch, load_workload
     from .report import summary, write_report
+    from .report.tables import write_tables
     from .study import WallClock, run_study
 
     a_over, w_over = _overrides(args.set or [])
@@ -36,13 +37,72 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     report = run_study(arch, work, wall)
     path = write_report(report, out)
+    csvs = write_tables(report, out)
     total = time.perf_counter() - t0
     print(summary(report))
-    print(f"report: {path}")
+    print(f"report: {path} (+ {len(csvs)} CSV tables)")
+    if args.plot:
+        from .report.plots import figures, save_figures
+
+        pngs = save_figures(figures(report), out)
+        print(f"figures: {len(pngs)} PNG in {out}")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in wall.seconds.items())
     share = wall.seconds.get("timing", 0.0) / total if total else 0.0
     progress.say(f"wall time {total:.1f} s ({parts}; SimPy timing model {share:.0%})")
     return 0
+
+
+def _load_report(path: str) -> dict:
+    """A report.json (or a folder holding one); clear errors for missing or foreign files."""
+    import json
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "report.json"
+    try:
+        rep = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(str(p), "", "an existing report.json written by cimsim run") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(str(p), "", f"valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(rep, dict) or "phases" not in rep or "cimsim_version" not in rep:
+        raise ConfigError(str(p), "", "a report.json written by cimsim run (keys cimsim_version, phases)")
+    return rep
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .report.plots import figures, save_figures
+    from .report.tables import write_tables
+
+    rep = _load_report(args.report)
+    out = Path(args.out) if args.out else (Path(args.report) if Path(args.report).is_dir()
+                                           else Path(args.report).parent)
+    pngs = save_figures(figures(rep), out)
+    csvs = write_tables(rep, out)
+    for p in pngs:
+        print(p)
+    print(f"{len(pngs)} figures and {len(csvs)} CSV tables in {out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .report.compare import compare_figures, table
+    from .report.plots import save_figures
+
+    reps = [_load_report(p) for p in args.reports]
+    names = args.names.split(",") if args.names else [_short_name(p) for p in args.reports]
+    if len(names) != len(reps):
+        raise ConfigError("--names", "", f"{len(reps)} comma-separated names", args.names)
+    print(table(reps, names))
+    if args.out:
+        pngs = save_figures(compare_figures(reps, names), args.out)
+        print(f"{len(pngs)} figures in {args.out}")
+    return 0
+
+
+def _short_name(path: str) -> str:
+    p = Path(path)
+    return (p if p.is_dir() else p.parent).name or p.stem
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -72,7 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", help="output folder (default results/ARCH__WORKLOAD)")
     r.add_argument("--set", action="append", metavar="arch|workload.KEY=VALUE",
                    help="override one config key, e.g. --set arch.adc.bits=6")
+    r.add_argument("--plot", action="store_true", help="also write the PNG figures next to the report")
     r.set_defaults(fn=cmd_run)
+    pl = sub.add_parser("plot", help="write PNG figures (and CSV tables) of a report")
+    pl.add_argument("report", help="report.json or the folder holding it")
+    pl.add_argument("--out", help="output folder (default: the report's folder)")
+    pl.set_defaults(fn=cmd_plot)
+    c = sub.add_parser("compare", help="headline metrics of reports side by side (+ overlay figures)")
+    c.add_argument("reports", nargs="+", help="report.json files or their folders")
+    c.add_argument("--names", help="comma-separated column names (default: the folders' names)")
+    c.add_argument("--out", help="write overlay figures (PNG) to this folder")
+    c.set_defaults(fn=cmd_compare)
     v = sub.add_parser("validate", help="check arch or workload files")
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)

@@ -12,10 +12,11 @@ import math
 import numpy as np
 
 from .config.arch import ArchSpec
-from .device.conductance import ProgrammedArray, encode_levels, program, quantise_weights
+from .device.conductance import ProgrammedArray, decode, encode_levels, program, quantise_weights
 from .kernels.mvm import analog_mvm
 from .mapping import LayerMap
-from .nn.layers import Conv2d, Linear, Net
+from .nn.layers import BlockApply, Linear, Net
+from .progress import progress
 from .trace import NodeTrace, Trace
 
 SEED_STREAM_PROGRAM = 1   # rng stream ids under the workload seed
@@ -37,7 +38,7 @@ class AnalogLayer:
         self.read_key = read_key
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
-        self.writes = np.zeros(self.cells.g.shape, np.int32)     # per-cell writes after deployment
+        self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)
         self.refresh()
         # ADC: full scale = range_fraction x the largest possible column sum of one crossbar.
         plane_max = 1 if arch.dac.bit_serial else self.x_levels
@@ -63,12 +64,7 @@ class AnalogLayer:
 
     def effective_weights(self) -> np.ndarray:
         """(K, N) float weights the cells hold now (programming error, faults, drift included)."""
-        eff = self.cells.effective().astype(np.float64)
-        b = self.arch.device.bits_per_cell
-        w = sum(eff[s] * 2.0 ** (s * b) for s in range(eff.shape[0]))
-        if not self.arch.crossbar.differential:
-            w = w - 2.0 ** (self.arch.crossbar.weight_bits - 1)
-        return (w * self.w_scale).astype(np.float32)
+        return (decode(self.cells, self.arch) * self.w_scale).astype(np.float32)
 
     def refresh(self) -> None:
         """Re-read the cells after they changed (writes, drift)."""
@@ -129,40 +125,51 @@ def act_bytes(arch: ArchSpec) -> int:
     return math.ceil(arch.dac.input_bits / 8)
 
 
+COUNT_KEYS = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "adc_conversions",
+              "adc_clipped", "shift_adds")
+
+
 def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec,
         batch: int = 64) -> tuple[np.ndarray, Trace]:
     """Run images x through the chip; return logits and the phase's trace."""
-    for e in engines.values():
-        e.counts = NodeTrace(e.name, "", ())
     nb = act_bytes(arch)
     traces = {n.name: NodeTrace(n.name, n.kind, n.inputs, images=len(x)) for n in net.nodes}
+    owner: dict[str, AnalogLayer] = {}
     for n in net.weight_layers():
-        n.engine = engines[n.name]
+        n.engine = owner[n.name] = engines[n.name]
+    for n in net.nodes:
+        if isinstance(n, BlockApply):
+            n.block.engine = owner[n.name] = engines[n.block.name]
+    for e in set(owner.values()):
+        e.counts = NodeTrace(e.name, "", ())
     try:
         outs = []
-        for i in range(0, len(x), batch):
+        starts = range(0, len(x), batch)
+        for i in progress(starts, "inference", unit="batch") if len(starts) > 4 else starts:
             acts = {"input": x[i:i + batch]}
             for n in net.nodes:
                 xs = [acts[k] for k in n.inputs]
+                e = owner.get(n.name)
+                before = [getattr(e.counts, k) for k in COUNT_KEYS] if e is not None else []
                 out = n.forward(xs, train=False)
                 acts[n.name] = out
                 t = traces[n.name]
                 per = out.size
                 t.sram_read_bytes += sum(v.size for v in xs) * nb
                 t.sram_write_bytes += per * nb
-                if isinstance(n, (Conv2d, Linear)):
+                if e is not None:
+                    for k, b in zip(COUNT_KEYS, before):
+                        setattr(t, k, getattr(t, k) + getattr(e.counts, k) - b)
+                    t.planes, t.layer = e.counts.planes, e.name
                     t.noc_bytes += (xs[0].size + per) * nb
-                    t.digital_ops += per if isinstance(n, Linear) else 0   # bias add
+                    # bias add (linear) or the block's residual add (TSB)
+                    t.digital_ops += per if isinstance(n, (Linear, BlockApply)) else 0
                 else:
                     t.digital_ops += _digital_ops(n.kind, xs[0].size, per)
             outs.append(acts[net.output])
     finally:
         for n in net.weight_layers():
             n.engine = None
-    for name, e in engines.items():
-        t, c = traces[name], e.counts
-        for key in ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "adc_conversions",
-                    "adc_clipped", "shift_adds"):
-            setattr(t, key, getattr(c, key))
-        t.planes = c.planes
+        for b in net.blocks():
+            b.engine = None
     return np.concatenate(outs), Trace([traces[n.name] for n in net.nodes])

@@ -10,13 +10,12 @@ from . import __version__
 from .config import Loaded, to_dict
 from .config.arch import ArchSpec
 from .config.workload import PhaseSpec, WorkloadSpec
+from .deploy import Deployment, deploy, programming_report
 from .energy import phase_energy, programming_energy_pj
-from .errors import FitError
-from .functional import SEED_STREAM_PROGRAM, SEED_STREAM_READ, AnalogLayer, run
+from .functional import run
 from .hw.chip import Chip
-from .mapping import ChipMap, map_layers
+from .montecarlo import run_monte_carlo
 from .nn.data import Dataset, load_dataset
-from .nn.layers import Net
 from .nn.train import pretrain_key, pretrained_model
 from .progress import say
 from .timing import simulate, simulate_online, stage_times
@@ -32,61 +31,6 @@ class WallClock:
 
     def add(self, key: str, t0: float) -> None:
         self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - t0
-
-
-@dataclass
-class Deployment:
-    """A network programmed onto one chip instance."""
-
-    net: Net
-    cmap: ChipMap
-    engines: dict[str, AnalogLayer]
-
-
-def calibrate(net: Net, data: Dataset, images: int) -> dict[str, float]:
-    """Largest input seen by each weight layer on training images: its DAC full scale."""
-    taps: dict[str, np.ndarray] = {}
-    x = data.x_train[:images]
-    maxima: dict[str, float] = {}
-    for i in range(0, len(x), 128):
-        net.forward(x[i:i + 128], taps=taps)
-        for k, v in taps.items():
-            maxima[k] = max(maxima.get(k, 0.0), float(np.abs(v).max()))
-    return maxima
-
-
-def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: str) -> Deployment:
-    shapes = [(n.name, *n.W.shape) for n in net.weight_layers()]
-    try:
-        cmap = map_layers(shapes, arch)
-    except FitError as e:
-        raise FitError(f"{arch_file}: chip.tiles: {e}") from None
-    x_max = calibrate(net, data, w.deploy.calibration_images)
-    rng = np.random.default_rng([w.seed, SEED_STREAM_PROGRAM])
-    engines = {}
-    for i, n in enumerate(net.weight_layers()):
-        key = int(np.random.SeedSequence([w.seed, SEED_STREAM_READ, i]).generate_state(1)[0])
-        engines[n.name] = AnalogLayer(n.name, n.W, arch, cmap.layer(n.name), x_max[n.name], rng, key)
-    return Deployment(net, cmap, engines)
-
-
-def programming_report(dep: Deployment, chip: Chip) -> dict:
-    """One-shot programming: pulses, stuck cells, energy and time (tiles program in parallel)."""
-    wd = chip.arch.write_driver
-    pulses = driver_ops = worst = 0
-    stuck = cells = 0
-    for e in dep.engines.values():
-        lm = e.lmap
-        p = e.cells.pulses
-        pulses += p
-        per_tile = -(-p // lm.tiles)
-        driver_ops += lm.tiles * -(-per_tile // (wd.per_tile * wd.parallel_cells))
-        worst = max(worst, chip.tile.program_cycles(per_tile))
-        stuck += int(np.count_nonzero(e.cells.stuck))
-        cells += e.cells.g.size
-    return {"policy": "one_shot", "cells": cells, "pulses": pulses, "stuck_cells": stuck,
-            "energy": programming_energy_pj(pulses, driver_ops, chip),
-            "time_cycles": worst, "time_s": chip.seconds(worst)}
 
 
 def latency_report(trace: Trace, chip: Chip, dep: Deployment, wall: WallClock) -> dict:
@@ -117,7 +61,14 @@ def latency_report(trace: Trace, chip: Chip, dep: Deployment, wall: WallClock) -
             "adcs_mean": adc_busy / span if span else 0.0,
         },
         "simpy_events": tr.events,
+        "timeline": _timeline(tr.intervals),
     }
+
+
+def _timeline(intervals: list[tuple[str, int, int, int]]) -> list[dict]:
+    """Busy intervals of every resource for the first images (SimPy record), in time order."""
+    rows = sorted(intervals, key=lambda r: (r[2], r[0], r[1]))
+    return [{"resource": r, "image": i, "start_cycle": int(a), "end_cycle": int(b)} for r, i, a, b in rows]
 
 
 def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: WallClock) -> dict:
@@ -149,6 +100,21 @@ def _histogram(counts: np.ndarray) -> dict:
     return {"bin_lo": edges[:-1], "bin_hi_exclusive": edges[1:], "cells": hist.tolist()}
 
 
+def write_heatmap(counts: np.ndarray, max_rows: int = 32, max_cols: int = 64) -> dict:
+    """Writes per cell of one matrix as a small grid: rows = weight rows (K, the crossbar
+    rows), columns = the cells of a row (polarity, slice, output), each grid entry the
+    maximum over the cells it covers (so the worst cell is never averaged away)."""
+    k = counts.shape[2]
+    m = np.moveaxis(counts, 2, 0).reshape(k, -1)
+    rb = -(-m.shape[0] // max_rows)
+    cb = -(-m.shape[1] // max_cols)
+    pad = np.zeros((-(-m.shape[0] // rb) * rb, -(-m.shape[1] // cb) * cb), m.dtype)
+    pad[: m.shape[0], : m.shape[1]] = m
+    grid = pad.reshape(pad.shape[0] // rb, rb, pad.shape[1] // cb, cb).max(axis=(1, 3))
+    return {"rows_per_bin": rb, "cells_per_bin": cb, "matrix_rows": int(m.shape[0]),
+            "cells_per_row": int(m.shape[1]), "max": grid.astype(int).tolist()}
+
+
 def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w: WorkloadSpec,
                     arch_file: str, wall: WallClock) -> dict:
     """Online learning on the chip: accuracy over time, writes, endurance, aux memory, cost."""
@@ -168,8 +134,9 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
                 "segment": res.segments[s]} for s in range(0, n, win)]
     boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
     # writes and endurance
-    per_layer, all_counts = {}, []
+    per_layer, all_counts, heat = {}, [], {}
     for k, e in dep.engines.items():
+        heat[k] = write_heatmap(e.writes - before[k])
         d = (e.writes - before[k]).ravel()
         all_counts.append(d)
         per_layer[k] = {"cells": int(d.size), "writes": int(d.sum()), "max_per_cell": int(d.max()),
@@ -219,6 +186,7 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
             "per_layer": per_layer,
             "write_events": int(sum(len(d) for d in res.writes_per_sample)),
             "cells_worn": int(rule.cells_worn) if rule else 0,
+            "heatmap": heat,
         },
         "endurance": {
             "budget_cycles": endurance,
@@ -240,6 +208,7 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
             "per_sample_mean_cycles": float(np.mean(on.image_latency_cycles)),
             "forward_cycles": fwd_t.makespan_cycles,
             "busy_cycles": on.busy_cycles, "simpy_events": on.events,
+            "timeline": _timeline(on.intervals),
         },
         "ema_series": {"every": max(1, n // 500), "values": ema[:: max(1, n // 500)]},
     }
@@ -252,17 +221,24 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> 
     w: WorkloadSpec = workload.spec
     t0 = time.perf_counter()
     data = load_dataset(w.dataset, w.seed)
-    net, cached = pretrained_model(w, data)
+    net, cached = pretrained_model(w, data, a)
     float_acc = float((net.predict(data.x_test) == data.y_test).mean())
     wall.add("pretrain" if not cached else "load_model", t0)
     say(f"float model: test accuracy {float_acc:.4f}{' (cached)' if cached else ''}")
     chip = Chip(a)
     t0 = time.perf_counter()
-    dep = deploy(net, data, a, w, arch.path)
+    dep = deploy(net, data, a, w, arch.path, workload.path)
     wall.add("program", t0)
     phases = []
     for ph in w.phases:
-        if ph.kind == "train":
+        if ph.kind == "monte_carlo":
+            say(f"phase {ph.name}: Monte-Carlo over {ph.chips} chips x {len(ph.policies)} policies"
+                f" x {max(1, len(ph.sigmas))} sigmas ({ph.evaluate})")
+            t1 = time.perf_counter()
+            phases.append(run_monte_carlo(ph, net, data, a, w, chip, arch.path, workload.path,
+                                          float_acc))
+            wall.add("monte_carlo", t1)
+        elif ph.kind == "train":
             say(f"phase {ph.name}: online {ph.algorithm.name} on a {ph.scenario.kind} stream "
                 f"of {ph.samples} samples")
             phases.append(run_train_phase(ph, dep, data, chip, w, arch.path, wall))
@@ -280,7 +256,7 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> 
             "parameters": int(sum(v.size for k, v in net.state().items()
                                   if k.endswith((".W", ".b", ".gamma", ".beta")))),
             "float_test_accuracy": float_acc,
-            "pretrain_key": pretrain_key(w),
+            "pretrain_key": pretrain_key(w, a),
         },
         "mapping": dep.cmap.summary(),
         "deploy": programming_report(dep, chip),

@@ -19,8 +19,6 @@ from .hw.chip import Chip
 from .mapping import ChipMap
 from .trace import NodeTrace, Trace
 
-WEIGHT_KINDS = ("conv", "linear")
-
 
 @dataclass
 class StageTimes:
@@ -37,12 +35,12 @@ class StageTimes:
 def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap) -> StageTimes:
     """Per-image cycles of node n on each resource it uses."""
     sram = chip.sram.access_cycles(n.per_image("sram_read_bytes") + n.per_image("sram_write_bytes"))
-    if n.kind in WEIGHT_KINDS:
-        lm = cmap.layer(n.name)
+    if n.layer:
+        lm = cmap.layer(n.layer)
         vp = round(n.per_image("vectors")) * n.planes
         tile = chip.tile
         return StageTimes(tile.mvm_cycles(lm, vp), sram, chip.noc.transfer_cycles(n.per_image("noc_bytes")),
-                          f"tiles:{n.name}", vp * tile.read_cycles(), vp * tile.adc_cycles(lm))
+                          f"tiles:{n.layer}", vp * tile.read_cycles(), vp * tile.adc_cycles(lm))
     return StageTimes(chip.digital.op_cycles(n.per_image("digital_ops")), sram, 0, "digital")
 
 
@@ -116,11 +114,12 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
 
 
 def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[dict[str, int]],
-                    chip: Chip, cmap: ChipMap) -> TimingResult:
+                    chip: Chip, cmap: ChipMap, record_samples: int = 40) -> TimingResult:
     """Batch-1 online training: per sample, a forward pass (its isolated latency), the
     digital learning step on the vector unit, then the sample's writes: each written layer
     holds its tiles while its write drivers pulse its cells (tiles of a layer in parallel,
-    layers in parallel). The next sample starts when all of this is done."""
+    layers in parallel). The next sample starts when all of this is done. Busy intervals of
+    the first `record_samples` samples are kept for the activity timeline."""
     env = simpy.Environment()
     res = {"digital": simpy.Resource(env, 1)}
     for lm in cmap.layers:
@@ -129,26 +128,32 @@ def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[d
     busy["forward"] = 0
     counter = [0]
     lat: list[int] = []
+    intervals: list[tuple[str, int, int, int]] = []
 
-    def hold(name: str, dur: int):
+    def hold(name: str, dur: int, i: int, label: str):
         with res[name].request() as req:
             yield req
+            t0 = env.now
             yield env.timeout(dur)
             busy[name] += dur
             counter[0] += 1
+            if i < record_samples:
+                intervals.append((label, i, int(t0), int(env.now)))
 
     def program(t: int):
         for i in range(len(writes)):
             t0 = env.now
             yield env.timeout(forward_cycles)
             busy["forward"] += forward_cycles
+            if i < record_samples:
+                intervals.append(("forward", i, int(t0), int(env.now)))
             if learn_cycles[i]:
-                yield env.process(hold("digital", learn_cycles[i]))
+                yield env.process(hold("digital", learn_cycles[i], i, "digital"))
             parts = []
             for name, cells in writes[i].items():
                 lm = cmap.layer(name)
-                parts.append(env.process(hold(f"tiles:{name}",
-                                              chip.tile.program_cycles(-(-cells // lm.tiles)))))
+                parts.append(env.process(hold(f"tiles:{name}", chip.tile.program_cycles(-(-cells // lm.tiles)),
+                                              i, f"write_drivers:{name}")))
             if parts:
                 yield simpy.AllOf(env, parts)
             lat.append(int(env.now - t0))
@@ -156,4 +161,27 @@ def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[d
     env.process(program(0))
     env.run()
     cap = {k: 1 for k in busy}
-    return TimingResult(int(env.now), lat, busy, cap, [], counter[0])
+    return TimingResult(int(env.now), lat, busy, cap, intervals, counter[0])
+
+
+def simulate_programming(jobs: dict[str, list[int]], drivers: int) -> TimingResult:
+    """Programming a chip: every tile's write drivers (`drivers` per tile, each a SimPy
+    process) take the tile's row-chunk jobs (durations in cycles) in order, each driver the
+    next job as soon as it is free; tiles program in parallel. Makespan = the slowest tile."""
+    env = simpy.Environment()
+    busy = {k: 0 for k in jobs}
+    counter = [0]
+
+    def driver(tile: str, queue: list[int]):
+        while queue:
+            d = queue.pop()
+            yield env.timeout(d)
+            busy[tile] += d
+            counter[0] += 1
+
+    for tile, durs in jobs.items():
+        queue = [d for d in reversed(durs) if d]       # pop() from the end = first job first
+        for _ in range(drivers):
+            env.process(driver(tile, queue))
+    env.run()
+    return TimingResult(int(env.now), [], busy, {k: drivers for k in jobs}, [], counter[0])

@@ -15,6 +15,7 @@ class NodeTrace:
     kind: str                    # conv, linear, bn, relu, add, avgpool, ...
     inputs: tuple[str, ...]
     images: int = 0
+    layer: str = ""              # the mapped matrix this node runs on ("" = digital only)
     # analog weight layers
     vectors: int = 0             # input vectors (im2col rows) sent through the crossbars;
                                  # a signed input counts twice (positive and negative pass)

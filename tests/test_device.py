@@ -40,9 +40,11 @@ def test_programming_variation_and_stuck_rates():
         k = np.count_nonzero(cells.stuck == state)
         assert abs(k - n * p) < 5 * np.sqrt(n * p * (1 - p))    # binomial, 5 sigma
     healthy = cells.stuck == 0
-    err = (cells.g - levels)[healthy]
+    err = (cells.g - levels)[healthy & (levels > 0)]        # pulsed cells: N(0, sigma L)
     sd = 0.1 * 3
     assert abs(err.mean()) < 5 * sd / np.sqrt(err.size)
     assert abs(err.std() / sd - 1) < 5 / np.sqrt(2 * err.size)
+    assert np.all(cells.g[healthy & (levels == 0)] == 0)    # unpulsed cells stay at g_min
     assert np.all(cells.g[cells.stuck == -1] == 0) and np.all(cells.g[cells.stuck == 1] == 3)
     assert cells.pulses == np.count_nonzero(levels)
+    assert np.array_equal(cells.pulses_per_cell, (levels > 0).astype(np.uint16))

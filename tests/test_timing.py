@@ -16,7 +16,7 @@ def arch(root):
 
 
 def layer(name, inp, images, vectors, sram=0, noc=0):
-    return NodeTrace(name, "linear", (inp,), images=images, vectors=vectors * images, planes=8,
+    return NodeTrace(name, "linear", (inp,), images=images, layer=name, vectors=vectors * images, planes=8,
                      sram_read_bytes=sram * images, noc_bytes=noc * images)
 
 

@@ -33,6 +33,16 @@ class WritePulseSpec:
 
 
 @dataclass(frozen=True)
+class WriteVerifySpec:
+    """Program-and-verify loop: read the cell, pulse it towards its target, until within
+    tolerance or out of iterations (device/verify.py)."""
+
+    tolerance: float = spec(0.02, lo=0.0, lo_open=True, hi=1.0,
+                            doc="accept when |read - target| <= tolerance x (g_max - g_min)")
+    max_iterations: int = spec(20, lo=1, hi=1000, doc="verify reads per cell before giving up")
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     """NVM cell physics. Variation and noise are relative to the range g_max - g_min."""
 
@@ -47,6 +57,7 @@ class DeviceSpec:
     stuck_at: StuckAtSpec = spec(StuckAtSpec())
     endurance_cycles: float = spec(1e6, lo=1.0, doc="writes a cell survives")
     write: WritePulseSpec = spec(WritePulseSpec())
+    write_verify: WriteVerifySpec = spec(WriteVerifySpec())
 
     def validate(self, src: Source, path: tuple) -> None:
         if self.g_max_us <= self.g_min_us:

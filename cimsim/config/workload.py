@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from .schema import Source, spec
 
+POLICIES = ("none", "all", "selective", "tsb")
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -34,14 +36,45 @@ class PretrainSpec:
     batch: int = spec(32, lo=1, hi=4096)
     lr: float = spec(0.002, lo=0.0, lo_open=True)
     weight_decay: float = spec(1e-4, lo=0.0)
+    noise_sigma: float = spec(0.0, lo=0.0, hi=1.0,
+                              doc="noise-aware training: each batch sees one programming draw of the "
+                                  "chip's device model with this program_sigma (0: plain training)")
+
+
+@dataclass(frozen=True)
+class TsbSpec:
+    """Tiny shared block (Qin et al. 2024): a C x C 1x1 convolution y = x + x B (B = 0 at
+    start: the identity), applied to every group of C channels at each insertion point,
+    fine-tuned per chip against that chip's read-back backbone, then write-verified."""
+
+    channels: int = spec(16, lo=1, hi=1024, doc="C: the block is C x C; layer widths must be multiples")
+    sharing: str = spec("global", choices=("global", "per_width", "per_layer"),
+                        doc="one block for all points, one per channel width, or one per point")
+    insert_after: str = spec("conv", choices=("conv", "block"),
+                             doc="conv: after every conv (before its BN); block: after each "
+                                 "residual block's output (and the stem)")
+    epochs: int = spec(2, lo=1, hi=1000, doc="per-chip fine-tuning passes over `images`")
+    images: int = spec(512, lo=1, doc="training images used for per-chip fine-tuning")
+    batch: int = spec(32, lo=1, hi=4096)
+    lr: float = spec(0.003, lo=0.0, lo_open=True, doc="Adam learning rate of the block")
 
 
 @dataclass(frozen=True)
 class DeploySpec:
-    """How the trained network is put on the chip."""
+    """How the trained network is put on the chip (programming policy)."""
 
     calibration_images: int = spec(256, lo=1,
                                    doc="training images used to set each layer's input scale")
+    write_verify: str = spec("none", choices=POLICIES,
+                             doc="none: one-shot; all: verify every cell; selective: verify the "
+                                 "top verify_fraction of weights; tsb: one-shot backbone + verified "
+                                 "tiny block fine-tuned per chip")
+    verify_fraction: float = spec(0.01, lo=0.0, hi=1.0, doc="selective: share of weights verified")
+    verify_score: str = spec("sensitivity", choices=("magnitude", "sensitivity"),
+                             doc="selective: rank by |w|, or by expected loss increase "
+                                 "(diagonal Fisher x the weight's programming-noise variance)")
+    sensitivity_images: int = spec(128, lo=1, doc="selective/sensitivity: images for the Fisher")
+    tsb: TsbSpec = spec(TsbSpec())
 
 
 @dataclass(frozen=True)
@@ -80,7 +113,8 @@ class ScenarioSpec:
 @dataclass(frozen=True)
 class PhaseSpec:
     name: str = spec(doc="phase label in the report")
-    kind: str = spec("inference", choices=("inference", "train"))
+    kind: str = spec("inference", choices=("inference", "train", "monte_carlo"),
+                     doc="monte_carlo: deploy each policy on many chips and test each")
     split: str = spec("test", choices=("test", "train"), doc="inference: data split; train: stream source")
     samples: int = spec(0, lo=0, doc="inference: images (0 = whole split); train: stream length")
     algorithm: AlgorithmSpec = spec(AlgorithmSpec())
@@ -89,10 +123,24 @@ class PhaseSpec:
     window_samples: int = spec(200, lo=1, doc="train: accuracy window for the time series")
     sample_rate_hz: float = spec(10.0, lo=0.0, lo_open=True,
                                  doc="train: samples per second in deployment, for lifetime in years")
+    chips: int = spec(10, lo=1, hi=100000, doc="monte_carlo: independent chips per policy and sigma")
+    policies: list[str] = spec(list(POLICIES), doc="monte_carlo: deployment policies compared")
+    sigmas: list[float] = spec([], doc="monte_carlo: program_sigma values swept (empty: the arch's)")
+    evaluate: str = spec("crossbar", choices=("crossbar", "weights"),
+                         doc="monte_carlo: crossbar = full functional model; weights = the chips' "
+                             "programmed weights with ideal read-out (fast; no read noise / ADC)")
 
     def validate(self, src: Source, path: tuple) -> None:
         if self.kind == "train" and self.samples <= 0:
             raise src.error(path + ("samples",), "a stream length > 0 for a train phase", self.samples)
+        for i, p in enumerate(self.policies):
+            if p not in POLICIES:
+                raise src.error(path + ("policies", i), "one of " + ", ".join(POLICIES), p)
+        if self.kind == "monte_carlo" and not self.policies:
+            raise src.error(path + ("policies",), "at least one policy", [])
+        for i, s in enumerate(self.sigmas):
+            if not 0.0 <= s <= 1.0:
+                raise src.error(path + ("sigmas", i), "a number in [0, 1]", s)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ Conductances are kept in level units: level l of a b-bit cell is
 g = g_min + l * (g_max - g_min) / L with L = 2**b - 1, and the column periphery
 removes the g_min offset (reference column / differential pair), so a cell
 contributes l (plus its error) to the column sum. Programming variation is
-additive Gaussian with std program_sigma * L per cell, drawn once when the chip is
-programmed and kept (it is static); it is not clipped, following the device model of
-the TSB authors (PAPERS.md). Stuck cells sit at level 0 (g_min) or L (g_max).
+additive Gaussian with std program_sigma * L on every cell that is pulsed (target
+level > 0), drawn once when the chip is programmed and kept (it is static); it is not
+clipped, following the device model of the TSB authors (PAPERS.md). A cell whose target
+is g_min is left in its reset state and gets no pulse, hence no programming error (the
+absolute spread of the high-resistance state is ~1% of the range, below the read
+noise). Stuck cells sit at level 0 (g_min) or L (g_max).
 """
 from __future__ import annotations
 
@@ -46,7 +49,16 @@ class ProgrammedArray:
     levels: np.ndarray     # (polarities, S, K, N) target levels
     g: np.ndarray          # (polarities, S, K, N) float32 actual conductance, level units
     stuck: np.ndarray      # (polarities, S, K, N) int8: 0 healthy, -1 stuck at g_min, +1 at g_max
-    pulses: int            # write pulses spent programming
+    pulses_per_cell: np.ndarray   # (polarities, S, K, N) uint16 programming pulses (incl. verify)
+    reads_per_cell: np.ndarray    # (polarities, S, K, N) uint16 verify reads
+
+    @property
+    def pulses(self) -> int:
+        return int(self.pulses_per_cell.sum(dtype=np.int64))
+
+    @property
+    def verify_reads(self) -> int:
+        return int(self.reads_per_cell.sum(dtype=np.int64))
 
     def effective(self) -> np.ndarray:
         """(S, K, N) conductance the columns see: G+ - G- (differential) or G (offset)."""
@@ -58,8 +70,10 @@ def program(levels: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> Pro
     dev = arch.device
     L = dev.levels
     g = levels.astype(np.float32)
+    pulsed = levels > 0
     if dev.program_sigma > 0:
-        g += (rng.standard_normal(levels.shape) * (dev.program_sigma * L)).astype(np.float32)
+        err = rng.standard_normal(levels.shape).astype(np.float32) * np.float32(dev.program_sigma * L)
+        g += np.where(pulsed, err, np.float32(0.0))
     stuck = np.zeros(levels.shape, np.int8)
     if dev.stuck_at.low_rate > 0 or dev.stuck_at.high_rate > 0:
         u = rng.random(levels.shape)
@@ -67,4 +81,21 @@ def program(levels: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> Pro
         stuck[(u >= dev.stuck_at.low_rate) & (u < dev.stuck_at.low_rate + dev.stuck_at.high_rate)] = 1
         g[stuck == -1] = 0.0
         g[stuck == 1] = float(L)
-    return ProgrammedArray(levels, g, stuck, int(np.count_nonzero(levels)))
+    return ProgrammedArray(levels, g, stuck, pulsed.astype(np.uint16), np.zeros(levels.shape, np.uint16))
+
+
+def decode(cells: ProgrammedArray, arch: ArchSpec) -> np.ndarray:
+    """(K, N) float64 weights in integer-code units that the cells hold now."""
+    eff = cells.effective().astype(np.float64)
+    b = arch.device.bits_per_cell
+    w = sum(eff[s] * 2.0 ** (s * b) for s in range(eff.shape[0]))
+    if not arch.crossbar.differential:
+        w = w - 2.0 ** (arch.crossbar.weight_bits - 1)
+    return w
+
+
+def programmed_weights(w: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> np.ndarray:
+    """One one-shot programming draw of float weights w: what a chip would hold (float32).
+    Used by noise-aware training to train against the device model itself."""
+    w_int, scale = quantise_weights(w, arch.crossbar.weight_bits)
+    return (decode(program(encode_levels(w_int, arch), arch, rng), arch) * scale).astype(np.float32)

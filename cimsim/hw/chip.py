@@ -43,6 +43,10 @@ class Tile:
     def driver_op_pj(self) -> float:
         return self.arch.write_driver.energy_pj
 
+    def verify_read_pj(self) -> float:
+        """Reading back one cell (verify or read-back): its cell read and one column conversion."""
+        return self.cell_read_pj() + self.adc_conversion_pj()
+
     # --- latency (cycles)
     def read_cycles(self) -> int:
         """One input plane: drive rows, settle the array, sample-and-hold the columns."""
@@ -64,6 +68,20 @@ class Tile:
             return 0
         r, a = self.read_cycles(), self.adc_cycles(lm)
         return r + a + (vector_planes - 1) * max(r, a)
+
+    def pulse_cycles(self) -> int:
+        """One write-driver operation: one pulse on up to parallel_cells cells of a row."""
+        return cycles(self.arch.device.write.pulse_ns, self.arch.clock_ghz)
+
+    def verify_read_cycles(self) -> int:
+        """Read one row's parallel_cells cells back: array read, then their conversions."""
+        a = self.arch
+        conv = math.ceil(a.write_driver.parallel_cells / a.adc.per_crossbar)
+        return cycles(a.crossbar.read_latency_ns + conv * a.adc.latency_ns, a.clock_ghz)
+
+    def program_job_cycles(self, pulses: int, reads: int) -> int:
+        """A driver job on one row chunk: `pulses` pulse operations and `reads` verify reads."""
+        return pulses * self.pulse_cycles() + reads * self.verify_read_cycles()
 
     def program_cycles(self, pulses_per_tile: int) -> int:
         """Write pulses of one tile through its drivers, parallel_cells cells per pulse."""

@@ -147,6 +147,7 @@ class BatchNorm(Node):
         self.dgamma, self.dbeta = np.zeros_like(self.gamma), np.zeros_like(self.beta)
         self.momentum, self.eps = momentum, eps
         self.streaming_eta: float | None = None   # set: normalise by running stats, update by EMA
+        self.frozen = False     # train with the running statistics as constants (no update)
 
     def params(self) -> dict[str, np.ndarray]:
         return {"gamma": self.gamma, "beta": self.beta, "mean": self.mean, "var": self.var}
@@ -159,6 +160,11 @@ class BatchNorm(Node):
         if not train:
             return (x - self.mean) / np.sqrt(self.var + self.eps) * self.gamma + self.beta
         axes = tuple(range(x.ndim - 1))
+        if self.frozen:
+            inv = 1.0 / np.sqrt(self.var + self.eps)
+            xh = (x - self.mean) * inv
+            self._cache = (xh, inv, None)
+            return xh * self.gamma + self.beta
         if self.streaming_eta is not None:
             # streaming BN (LRT): running statistics normalise; each sample updates them
             inv = 1.0 / np.sqrt(self.var + self.eps)
@@ -258,6 +264,44 @@ class Flatten(Node):
         return [g.reshape(self._shape)]
 
 
+class SharedBlock:
+    """Parameters of one tiny shared block (TSB, Qin et al. 2024): a C x C 1x1 convolution
+    applied in residual form, y = x + x B, to every group of C channels at each of its
+    insertion points. B starts at zero, so the block starts as the identity map."""
+
+    def __init__(self, name: str, c: int) -> None:
+        self.name, self.c = name, c
+        self.W = np.zeros((c, c), np.float32)
+        self.dW = np.zeros_like(self.W)
+        self.engine: Engine | None = None
+
+
+class BlockApply(Node):
+    """One insertion point of a SharedBlock (the block's weights are shared, not copied)."""
+
+    kind = "tsb"
+
+    def __init__(self, name: str, inp: str, block: SharedBlock) -> None:
+        super().__init__(name, (inp,))
+        self.block = block
+
+    def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
+        x = xs[0]
+        c = self.block.c
+        flat = x.reshape(-1, c)
+        e = self.block.engine
+        y = e(flat) if e is not None else flat @ self.block.W
+        if train:
+            self._flat = flat
+        return x + y.reshape(x.shape)
+
+    def backward(self, g: np.ndarray) -> list[np.ndarray]:
+        b = self.block
+        g2 = g.reshape(-1, b.c)
+        b.dW += self._flat.T @ g2
+        return [g + (g2 @ b.W.T).reshape(g.shape)]
+
+
 class Net:
     """A DAG of nodes in topological order; the input is called 'input'."""
 
@@ -268,13 +312,21 @@ class Net:
     def weight_layers(self) -> list[Conv2d | Linear]:
         return [n for n in self.nodes if isinstance(n, (Conv2d, Linear))]
 
+    def blocks(self) -> list[SharedBlock]:
+        """The shared blocks of the net (TSB), each once, in order of first use."""
+        seen: dict[int, SharedBlock] = {}
+        for n in self.nodes:
+            if isinstance(n, BlockApply):
+                seen.setdefault(id(n.block), n.block)
+        return list(seen.values())
+
     def forward(self, x: np.ndarray, train: bool = False,
                 taps: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Run the net. `taps`, if given, receives every weight layer's input."""
         acts = {"input": x}
         for n in self.nodes:
             xs = [acts[i] for i in n.inputs]
-            if taps is not None and isinstance(n, (Conv2d, Linear)):
+            if taps is not None and isinstance(n, (Conv2d, Linear, BlockApply)):
                 taps[n.name] = xs[0]
             acts[n.name] = n.forward(xs, train)
         return acts[self.output]

@@ -1,20 +1,23 @@
 """Float pretraining (Adam, cosine schedule), cached on disk by a content hash."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import numpy as np
 
+from ..config.arch import ArchSpec
 from ..config.schema import to_dict
 from ..config.workload import WorkloadSpec
+from ..device.conductance import programmed_weights
 from ..progress import progress, say
 from ..util import atomic_write, stable_hash
 from .data import Dataset
 from .layers import Net, softmax_xent
 from .models import build_model
 
-TRAINER_VERSION = 1  # bump when the training code changes what it produces
+TRAINER_VERSION = 2  # bump when the training code changes what it produces
 
 
 def cache_dir() -> Path:
@@ -23,15 +26,34 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def pretrain_key(w: WorkloadSpec) -> str:
-    return stable_hash({"model": to_dict(w.model), "dataset": to_dict(w.dataset),
-                        "pretrain": to_dict(w.pretrain), "seed": w.seed, "v": TRAINER_VERSION})
+def noise_arch(arch: ArchSpec, sigma: float) -> ArchSpec:
+    """The chip's weight encoding with only programming variation (no faults, no read noise)."""
+    dev = dataclasses.replace(arch.device, program_sigma=sigma, read_sigma=0.0,
+                              stuck_at=dataclasses.replace(arch.device.stuck_at, low_rate=0.0, high_rate=0.0))
+    return dataclasses.replace(arch, device=dev)
 
 
-def train_float(net: Net, data: Dataset, w: WorkloadSpec) -> None:
-    """Adam with L2 weight decay and a cosine learning-rate schedule."""
+def pretrain_key(w: WorkloadSpec, arch: ArchSpec | None = None) -> str:
+    key = {"model": to_dict(w.model), "dataset": to_dict(w.dataset),
+           "pretrain": to_dict(w.pretrain), "seed": w.seed, "v": TRAINER_VERSION}
+    if w.pretrain.noise_sigma > 0 and arch is not None:
+        # the noise depends on how weights are encoded onto cells
+        key["encoding"] = {"bits_per_cell": arch.device.bits_per_cell,
+                           "weight_bits": arch.crossbar.weight_bits,
+                           "differential": arch.crossbar.differential}
+    return stable_hash(key)
+
+
+def train_float(net: Net, data: Dataset, w: WorkloadSpec, arch: ArchSpec | None = None) -> None:
+    """Adam with L2 weight decay and a cosine learning-rate schedule. With
+    pretrain.noise_sigma > 0 (noise-aware training), every batch runs forward and backward
+    on one programming draw of the weights (the chip's own device model) and the update is
+    applied to the clean weights (straight-through)."""
     p = w.pretrain
     rng = np.random.default_rng(w.seed + 1)
+    noisy = noise_arch(arch, p.noise_sigma) if (p.noise_sigma > 0 and arch is not None) else None
+    noise_rng = np.random.default_rng([w.seed, 7])
+    layers = net.weight_layers()
     params = [(n, k, v, n.grads()[k]) for n in net.nodes for k, v in n.params().items()
               if k in n.grads()]
     m = [np.zeros_like(v) for *_, v, _ in params]
@@ -43,9 +65,14 @@ def train_float(net: Net, data: Dataset, w: WorkloadSpec) -> None:
         order = rng.permutation(n)
         for i in range(0, n, p.batch):
             idx = order[i:i + p.batch]
+            clean = [lay.W.copy() for lay in layers] if noisy is not None else []
+            for lay, wc in zip(layers, clean):
+                lay.W[...] = programmed_weights(wc, noisy, noise_rng)
             logits = net.forward(data.x_train[idx], train=True)
             _, g = softmax_xent(logits, data.y_train[idx])
             net.backward(g)
+            for lay, wc in zip(layers, clean):
+                lay.W[...] = wc
             step += 1
             lr = p.lr * 0.5 * (1 + np.cos(np.pi * step / steps_total))
             for j, (_, k, v, gv) in enumerate(params):
@@ -56,17 +83,19 @@ def train_float(net: Net, data: Dataset, w: WorkloadSpec) -> None:
                 v -= (lr * mh / (np.sqrt(sh) + 1e-8)).astype(v.dtype)
 
 
-def pretrained_model(w: WorkloadSpec, data: Dataset) -> tuple[Net, bool]:
-    """The float-trained network for this workload; (net, loaded_from_cache)."""
+def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = None) -> tuple[Net, bool]:
+    """The float-trained network for this workload; (net, loaded_from_cache). Noise-aware
+    training (pretrain.noise_sigma > 0) needs the chip's arch for its weight encoding."""
     net = build_model(w.model, data.x_train.shape[-1], data.classes, w.seed, data.x_train.shape[1])
-    path = cache_dir() / f"pretrain-{pretrain_key(w)[:24]}.npz"
+    path = cache_dir() / f"pretrain-{pretrain_key(w, arch)[:24]}.npz"
     if path.exists():
         with np.load(path) as z:
             net.load_state({k: z[k] for k in z.files})
         return net, True
+    noise = f", noise-aware (sigma {w.pretrain.noise_sigma:g})" if w.pretrain.noise_sigma > 0 else ""
     say(f"pretraining {w.model.name} (depth {w.model.depth}, width {w.model.width}) "
-        f"for {w.pretrain.epochs} epochs; cached afterwards in {path.parent}")
-    train_float(net, data, w)
+        f"for {w.pretrain.epochs} epochs{noise}; cached afterwards in {path.parent}")
+    train_float(net, data, w, arch)
     state = net.state()
     atomic_write(path, lambda f: np.savez(f, **state), binary=True)
     return net, False

@@ -33,12 +33,17 @@ def summary(report: dict) -> str:
         f"float test accuracy {m['float_test_accuracy']:.4f}",
         f"mapping: {mp['tiles_used']}/{mp['tiles_total']} tiles, {mp['crossbars_used']} crossbars, "
         f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used",
-        f"programming: {dp['pulses']} pulses, {_si(dp['energy']['total_pj'] * 1e-12, 'J')}, "
-        f"{_si(dp['time_s'], 's')}, {dp['stuck_cells']} stuck cells",
+        f"programming ({dp['policy']}): {dp['pulses']} pulses ({dp['verify_pulses']} in verify "
+        f"loops), {dp['verify_reads']} verify reads, {dp['fraction_verified']:.2%} of weights verified, "
+        f"{_si(dp['energy']['total_pj'] * 1e-12, 'J')}, {_si(dp['time_s'], 's')}, "
+        f"{dp['stuck_cells']} stuck cells",
     ]
     for ph in report["phases"]:
         if ph["kind"] == "train":
             lines.append(_train_line(ph))
+            continue
+        if ph["kind"] == "monte_carlo":
+            lines += _monte_carlo_lines(ph)
             continue
         lat, en = ph["latency"], ph["energy"]
         comp = en["per_component_pj"]
@@ -61,3 +66,18 @@ def _train_line(ph: dict) -> str:
             f"max writes/cell {wr['max_per_cell']}, density {wr['density']:.2e}, "
             f"aux memory {ph['aux_memory']['peak_bytes']} B | "
             f"energy {_si(en['per_sample_pj'] * 1e-12, 'J')}/sample | lifetime {life}")
+
+
+def _monte_carlo_lines(ph: dict) -> list[str]:
+    out = [f"phase {ph['name']}: {ph['chips']} chips per policy, {ph['images']} images, "
+           f"evaluate={ph['evaluate']}, noise-free accuracy {ph['noise_free_accuracy']:.4f}",
+           f"  {'sigma':>5} {'policy':<9} {'accuracy':>8} {'std':>6} {'95% CI':>15} {'gap':>7} "
+           f"{'verified':>8} {'verify pulses':>13} {'energy':>9} {'time':>9}"]
+    for r in ph["results"]:
+        a = r["accuracy"]
+        out.append(f"  {r['sigma']:>5.3g} {r['policy']:<9} {a['mean']:>8.4f} {a['std']:>6.4f} "
+                   f"[{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}] {r['gap_to_noise_free']:>7.4f} "
+                   f"{r['fraction_verified']:>8.2%} {r['verify_pulses_mean']:>13.0f} "
+                   f"{_si(r['programming_energy_pj_mean'] * 1e-12, 'J'):>9} "
+                   f"{_si(r['programming_time_s_mean'], 's'):>9}")
+    return out

@@ -63,6 +63,9 @@ def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: Pha
         n.engine = engines[n.name]
         n.W = engines[n.name].w_eff
         engines[n.name].counts = NodeTrace(n.name, "", ())
+    for b in net.blocks():                        # TSB blocks stay as programmed (not trained)
+        b.engine = engines[b.name]
+        b.engine.counts = NodeTrace(b.name, "", ())
     drift = ph.scenario.kind in ("analog_drift", "digital_drift")
     try:
         for t in progress(range(ph.samples), f"online {sp.name}", unit="sample"):
@@ -90,11 +93,15 @@ def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: Pha
             if drift or learning:
                 for n in net.weight_layers():
                     n.W = engines[n.name].w_eff
+                for b in net.blocks():
+                    b.W = engines[b.name].w_eff
     finally:
         for n in net.nodes:
             if isinstance(n, BatchNorm):
                 n.streaming_eta = None
             elif hasattr(n, "engine"):
                 n.engine = None
+        for b in net.blocks():
+            b.engine = None
     res.forward = {name: e.counts for name, e in engines.items()}
     return res

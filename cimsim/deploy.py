@@ -1,0 +1,228 @@
+"""Deployment: map a trained network onto a chip and program it under a policy.
+
+Policies (workload `deploy.write_verify`, or each Monte-Carlo policy):
+- none: one-shot programming of every cell (no verify);
+- all: one-shot, then write-verify every cell;
+- selective: write-verify the cells of the top `verify_fraction` of weights, ranked by
+  |w| or by sensitivity = diagonal empirical Fisher x the weight's programming-noise variance
+  (the second-order estimate of the loss increase its error causes);
+- tsb: one-shot backbone; read back its conductances; fine-tune a tiny shared block against
+  that chip (train/tsb.py); program the block with write-verify. Only the block is verified.
+
+Random streams: a chip's one-shot draws depend only on (seed, chip), never on the policy,
+so every policy is compared on the same chips (common random numbers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config.arch import ArchSpec
+from .config.workload import WorkloadSpec
+from .device.verify import write_verify
+from .energy import programming_energy_pj
+from .errors import FitError
+from .functional import SEED_STREAM_PROGRAM, SEED_STREAM_READ, AnalogLayer
+from .hw.chip import Chip
+from .mapping import ChipMap, map_layers
+from .nn.data import Dataset
+from .nn.layers import BatchNorm, BlockApply, Net, softmax_xent
+from .timing import simulate_programming
+from .train.tsb import FinetuneStats, finetune, insert_blocks
+
+SEED_STREAM_VERIFY = 3
+
+
+@dataclass
+class Deployment:
+    """A network programmed onto one chip instance."""
+
+    net: Net                               # the network the chip runs (with TSB blocks if any)
+    cmap: ChipMap
+    engines: dict[str, AnalogLayer]        # weight layers and shared blocks, by name
+    policy: str = "none"
+    weights_total: int = 0                 # backbone + blocks
+    weights_verified: int = 0
+    readback_cells: int = 0                # TSB: backbone cells read back once
+    finetune: FinetuneStats | None = None
+
+
+def calibrate(net: Net, data: Dataset, images: int) -> dict[str, float]:
+    """Largest input seen by each weight layer (and shared block, over all its insertion
+    points) on training images: its DAC full scale."""
+    taps: dict[str, np.ndarray] = {}
+    owner = {n.name: n.block.name for n in net.nodes if isinstance(n, BlockApply)}
+    x = data.x_train[:images]
+    maxima: dict[str, float] = {}
+    for i in range(0, len(x), 128):
+        net.forward(x[i:i + 128], taps=taps)
+        for k, v in taps.items():
+            key = owner.get(k, k)
+            maxima[key] = max(maxima.get(key, 0.0), float(np.abs(v).max()))
+    return maxima
+
+
+def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarray]:
+    """Empirical Fisher diagonal E[(dL/dW)^2] per weight, one training image at a time,
+    batch norms at their running statistics (as deployed)."""
+    bns = [n for n in net.nodes if isinstance(n, BatchNorm)]
+    for b in bns:
+        b.frozen = True
+    out = {n.name: np.zeros_like(n.W, dtype=np.float64) for n in net.weight_layers()}
+    try:
+        for i in range(images):
+            logits = net.forward(data.x_train[i:i + 1], train=True)
+            _, g = softmax_xent(logits, data.y_train[i:i + 1])
+            net.backward(g)
+            for n in net.weight_layers():
+                out[n.name] += n.dW.astype(np.float64) ** 2
+    finally:
+        for b in bns:
+            b.frozen = False
+    return {k: v / images for k, v in out.items()}
+
+
+def _noise_variance(e: AnalogLayer) -> np.ndarray:
+    """Programming-noise variance of each weight (float units): its pulsed cells' errors."""
+    dev = e.arch.device
+    pulsed = (e.cells.levels > 0).astype(np.float64)           # (P, S, K, N)
+    weight = np.array([4.0 ** (s * dev.bits_per_cell) for s in range(pulsed.shape[1])])
+    var = np.einsum("pskn,s->kn", pulsed, weight) * (dev.program_sigma * dev.levels) ** 2
+    return var * e.w_scale ** 2
+
+
+def _selective_masks(engines: dict[str, AnalogLayer], fraction: float, score: str,
+                     fisher: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """(K, N) boolean masks of the weights to verify: the global top `fraction` by score."""
+    names = list(engines)
+    scores = []
+    for k in names:
+        e = engines[k]
+        if score == "magnitude":
+            scores.append(np.abs(e.w_int).astype(np.float64).ravel())
+        else:
+            scores.append((fisher[k] * _noise_variance(e)).ravel())
+    flat = np.concatenate(scores)
+    count = int(round(fraction * flat.size))
+    chosen = np.zeros(flat.size, bool)
+    if count:
+        order = np.argsort(-flat, kind="stable")
+        chosen[order[:count]] = True
+    masks, start = {}, 0
+    for k, s in zip(names, scores):
+        masks[k] = chosen[start:start + s.size].reshape(engines[k].w_int.shape)
+        start += s.size
+    return masks
+
+
+def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: str,
+           workload_file: str = "workload", policy: str | None = None, chip: int | None = None,
+           fisher: dict[str, np.ndarray] | None = None,
+           memo: dict | None = None) -> Deployment:
+    """Program `net` onto one chip (index `chip`; None: the workload's single chip).
+    `memo` (a dict kept across calls) caches the chip-independent input calibration."""
+    policy = policy or w.deploy.write_verify
+    run_net = insert_blocks(net, w.deploy.tsb, workload_file) if policy == "tsb" else net
+    layers = run_net.weight_layers()
+    blocks = run_net.blocks()
+    shapes = [(n.name, *n.W.shape) for n in layers] + [(b.name, *b.W.shape) for b in blocks]
+    try:
+        cmap = map_layers(shapes, arch)
+    except FitError as e:
+        raise FitError(f"{arch_file}: chip.tiles: {e}") from None
+    memo = {} if memo is None else memo
+    x_max = memo.get(("x_max", policy == "tsb"))
+    if x_max is None:
+        x_max = memo[("x_max", policy == "tsb")] = calibrate(run_net, data, w.deploy.calibration_images)
+    base = [w.seed, SEED_STREAM_PROGRAM] + ([] if chip is None else [chip])
+    rng = np.random.default_rng(base)
+    verify_rng = np.random.default_rng(base + [SEED_STREAM_VERIFY])
+    read_base = [w.seed, SEED_STREAM_READ] + ([] if chip is None else [chip])
+
+    def engine(i: int, name: str, weights: np.ndarray) -> AnalogLayer:
+        key = int(np.random.SeedSequence(read_base + [i]).generate_state(1)[0])
+        return AnalogLayer(name, weights, arch, cmap.layer(name), x_max[name], rng, key)
+
+    engines = {n.name: engine(i, n.name, n.W) for i, n in enumerate(layers)}
+    dep = Deployment(run_net, cmap, engines, policy,
+                     weights_total=sum(n.W.size for n in layers) + sum(b.W.size for b in blocks))
+    if policy == "all":
+        for e in engines.values():
+            write_verify(e.cells, np.ones(e.cells.g.shape, bool), arch, verify_rng)
+        dep.weights_verified = sum(n.W.size for n in layers)
+    elif policy == "selective":
+        if w.deploy.verify_score == "sensitivity" and fisher is None:
+            fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images)
+        masks = _selective_masks(engines, w.deploy.verify_fraction, w.deploy.verify_score, fisher)
+        for k, e in engines.items():
+            write_verify(e.cells, np.broadcast_to(masks[k], e.cells.g.shape), arch, verify_rng)
+        dep.weights_verified = int(sum(m.sum() for m in masks.values()))
+    elif policy == "tsb":
+        for e in engines.values():
+            e.refresh()
+        dep.readback_cells = sum(e.cells.g.size for e in engines.values())
+        clean = {n.name: n.W.copy() for n in layers}
+        try:
+            for n in layers:                        # train against this chip's read-back weights
+                n.W[...] = engines[n.name].w_eff
+            dep.finetune = finetune(run_net, data.x_train, data.y_train, w.deploy.tsb,
+                                    w.seed + (chip or 0))
+        finally:
+            for n in layers:
+                n.W[...] = clean[n.name]
+        for j, b in enumerate(blocks):
+            e = engine(len(layers) + j, b.name, b.W)
+            write_verify(e.cells, np.ones(e.cells.g.shape, bool), arch, verify_rng)
+            engines[b.name] = e
+        dep.weights_verified = sum(b.W.size for b in blocks)
+    for e in engines.values():
+        e.writes[...] = e.cells.pulses_per_cell
+        e.refresh()
+    return dep
+
+
+def programming_report(dep: Deployment, chip: Chip) -> dict:
+    """What programming this chip cost: pulses, verify reads, energy and time (SimPy: each
+    tile's write drivers take row-chunk jobs of parallel_cells cells; tiles in parallel)."""
+    a = chip.arch
+    par = a.write_driver.parallel_cells
+    jobs: dict[str, list[int]] = {}
+    pulses = reads = driver_ops = stuck = cells = one_shot = 0
+    for e in dep.engines.values():
+        lm = e.lmap
+        p = e.cells.pulses_per_cell
+        r = e.cells.reads_per_cell
+        pulses += int(p.sum(dtype=np.int64))
+        one_shot += int(np.count_nonzero(e.cells.levels))
+        reads += int(r.sum(dtype=np.int64))
+        stuck += int(np.count_nonzero(e.cells.stuck))
+        cells += p.size
+        # rows of the matrix (K) x their cells, cut into driver chunks of parallel_cells
+        pk = np.moveaxis(p, 2, 0).reshape(p.shape[2], -1)
+        rk = np.moveaxis(r, 2, 0).reshape(r.shape[2], -1)
+        pad = (-pk.shape[1]) % par
+        pk = np.pad(pk, ((0, 0), (0, pad))).reshape(pk.shape[0], -1, par).max(2).ravel()
+        rk = np.pad(rk, ((0, 0), (0, pad))).reshape(rk.shape[0], -1, par).max(2).ravel()
+        driver_ops += int(pk.sum())
+        dur = [chip.tile.program_job_cycles(int(x), int(y)) for x, y in zip(pk, rk)]
+        for j, d in enumerate(dur):
+            jobs.setdefault(f"{lm.first_tile + j % lm.tiles}", []).append(d)
+    tr = simulate_programming(jobs, a.write_driver.per_tile)
+    energy = programming_energy_pj(pulses, driver_ops, chip)
+    energy["verify_reads_pj"] = reads * chip.tile.verify_read_pj()
+    energy["readback_pj"] = dep.readback_cells * chip.tile.verify_read_pj()
+    energy["total_pj"] += energy["verify_reads_pj"] + energy["readback_pj"]
+    out = {
+        "policy": dep.policy, "cells": cells, "pulses": pulses, "one_shot_pulses": one_shot,
+        "verify_pulses": pulses - one_shot, "verify_reads": reads,
+        "readback_cells": dep.readback_cells, "stuck_cells": stuck,
+        "weights_total": dep.weights_total, "weights_verified": dep.weights_verified,
+        "fraction_verified": dep.weights_verified / dep.weights_total if dep.weights_total else 0.0,
+        "energy": energy, "time_cycles": tr.makespan_cycles, "time_s": chip.seconds(tr.makespan_cycles),
+        "driver_jobs": tr.events,
+    }
+    if dep.finetune is not None:
+        out["finetune"] = {"images": dep.finetune.images, "steps": dep.finetune.steps,
+                           "macs": dep.finetune.macs}
+    return out

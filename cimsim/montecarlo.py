@@ -1,0 +1,119 @@
+"""Monte-Carlo over chips: deployment policies compared on many simulated chips.
+
+Each chip is one independent draw of the device model (programming variation, stuck
+cells), kept for the whole test set. Every policy sees the same chips (the one-shot draw
+depends only on the seed and the chip index), so differences between policies are paired.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import stats
+
+from .config.arch import ArchSpec
+from .config.workload import PhaseSpec, WorkloadSpec
+from .deploy import Deployment, deploy, fisher_diagonal, programming_report
+from .energy import phase_energy
+from .functional import run
+from .hw.chip import Chip
+from .nn.data import Dataset
+from .nn.layers import Net
+from .progress import progress
+from .train.tsb import training_macs
+
+
+def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, arch: ArchSpec) -> tuple[float, dict]:
+    """Test accuracy of one programmed chip (and, in crossbar mode, the inference energy)."""
+    if mode == "crossbar":
+        logits, trace = run(dep.net, dep.engines, x, arch)
+        return float((logits.argmax(1) == y).mean()), phase_energy(trace, Chip(arch))
+    net = dep.net
+    saved = {n.name: n.W for n in net.weight_layers()}
+    saved.update({b.name: b.W for b in net.blocks()})
+    try:
+        for n in net.weight_layers():
+            n.W = dep.engines[n.name].w_eff
+        for b in net.blocks():
+            b.W = dep.engines[b.name].w_eff
+        return float((net.predict(x) == y).mean()), {}
+    finally:
+        for n in net.weight_layers():
+            n.W = saved[n.name]
+        for b in net.blocks():
+            b.W = saved[b.name]
+
+
+def summarise(acc: list[float]) -> dict:
+    """Mean, sample std and the 95% confidence interval of the mean (Student t, clipped to
+    [0, 1], the range of an accuracy)."""
+    a = np.asarray(acc, float)
+    n = len(a)
+    sd = float(a.std(ddof=1)) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else 0.0
+    m = float(a.mean())
+    return {"mean": m, "std": sd, "ci95": [max(0.0, m - half), min(1.0, m + half)],
+            "min": float(a.min()), "max": float(a.max())}
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rows]))
+
+
+def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, chip0: Chip,
+                    arch_file: str, workload_file: str, float_acc: float) -> dict:
+    x, y = data.split(ph.split)
+    if ph.samples:
+        x, y = x[: ph.samples], y[: ph.samples]
+    sigmas = list(ph.sigmas) or [arch.device.program_sigma]
+    needs_fisher = "selective" in ph.policies and w.deploy.verify_score == "sensitivity"
+    fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images) if needs_fisher else None
+    retrain = training_macs(net, data.x_train, w.pretrain.epochs, len(data.x_train))
+    jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.policies for c in range(ph.chips)]
+    archs = [dataclasses.replace(arch, device=dataclasses.replace(arch.device, program_sigma=s))
+             for s in sigmas]
+    chips = [Chip(a) for a in archs]
+    got: dict[tuple[int, str], tuple[list, list, list]] = {}
+    memo: dict = {}
+    for si, policy, c in progress(jobs, f"monte carlo ({ph.evaluate})", unit="chip"):
+        a = archs[si]
+        accs, rows, energy = got.setdefault((si, policy), ([], [], []))
+        dep = deploy(net, data, a, w, arch_file, workload_file, policy=policy, chip=c, fisher=fisher,
+                     memo=memo)
+        acc, en = evaluate(dep, x, y, ph.evaluate, a)
+        accs.append(acc)
+        if en:
+            energy.append(en["per_image_pj"])
+        pr = programming_report(dep, chips[si])
+        rows.append({"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],
+                     "verify_pulses": pr["verify_pulses"],
+                     "verify_reads": pr["verify_reads"], "energy_pj": pr["energy"]["total_pj"],
+                     "time_s": pr["time_s"],
+                     "finetune_macs": pr.get("finetune", {}).get("macs", 0),
+                     "finetune_images": pr.get("finetune", {}).get("images", 0)})
+    table = []
+    for (si, policy), (accs, rows, energy) in got.items():
+        acc_s = summarise(accs)
+        entry = {
+            "sigma": sigmas[si], "policy": policy, "chips": ph.chips,
+            "accuracy": acc_s, "accuracy_per_chip": accs,
+            "gap_to_noise_free": float_acc - acc_s["mean"],
+            "fraction_verified": _mean(rows, "fraction_verified"),
+            "pulses_mean": _mean(rows, "pulses"), "verify_pulses_mean": _mean(rows, "verify_pulses"),
+            "verify_reads_mean": _mean(rows, "verify_reads"),
+            "programming_energy_pj_mean": _mean(rows, "energy_pj"),
+            "programming_time_s_mean": _mean(rows, "time_s"),
+            "finetune_images": int(rows[0]["finetune_images"]),
+            "finetune_macs": int(rows[0]["finetune_macs"]),
+            "finetune_over_retrain_macs": rows[0]["finetune_macs"] / retrain if retrain else 0.0,
+        }
+        if energy:
+            entry["inference_energy_per_image_pj_mean"] = float(np.mean(energy))
+        table.append(entry)
+    return {
+        "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
+        "evaluate": ph.evaluate, "chips": ph.chips, "sigmas": sigmas, "policies": list(ph.policies),
+        "noise_free_accuracy": float_acc,
+        "noise_aware_retraining_macs": retrain,
+        "results": table,
+    }

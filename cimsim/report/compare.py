@@ -1,0 +1,125 @@
+"""`cimsim compare`: headline metrics of several reports side by side, and overlay figures."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .plots import _unit, plt
+
+
+def headline(report: dict) -> dict[str, float | str | None]:
+    """The numbers a reader compares first (None where the report has no such data)."""
+    phases = report.get("phases", [])
+    inf = [p for p in phases if p["kind"] == "inference"]
+    train = [p for p in phases if p["kind"] == "train"]
+    mc = [p for p in phases if p["kind"] == "monte_carlo"]
+    energy = sum(p["energy"]["total_pj"] for p in inf + train) + report["deploy"]["energy"]["total_pj"]
+    years = [p["endurance"]["years_to_first_wear_out"] for p in train
+             if p["endurance"]["years_to_first_wear_out"]]
+    best_mc = None
+    if mc:
+        best_mc = max(r["accuracy"]["mean"] for p in mc for r in p["results"])
+    return {
+        "inference accuracy (last)": inf[-1]["accuracy"] if inf else None,
+        "online accuracy EMA (last train)": train[-1]["accuracy"]["online_ema_final"] if train else None,
+        "best MC policy accuracy": best_mc,
+        "energy total (J)": energy * 1e-12,
+        "energy per image (J)": inf[-1]["energy"]["per_image_pj"] * 1e-12 if inf else None,
+        "latency per image (s)": inf[-1]["latency"]["first_image_latency_s"] if inf else None,
+        "online time per sample (s)": (train[-1]["latency"]["total_s"] / train[-1]["samples"]) if train else None,
+        "max writes per cell": max(p["writes"]["max_per_cell"] for p in train) if train else None,
+        "aux memory (B)": max(p["aux_memory"]["peak_bytes"] for p in train) if train else None,
+        "lifetime (years)": min(years) if years else None,
+        "programming energy (J)": report["deploy"]["energy"]["total_pj"] * 1e-12,
+        "weights verified": report["deploy"].get("fraction_verified"),
+    }
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if v == 0 or 1e-3 <= abs(v) < 1e5:
+        return f"{v:.4g}"
+    return f"{v:.3e}"
+
+
+def table(reports: list[dict], names: list[str]) -> str:
+    """A terminal table: one row per metric, one column per report (rows all '-' dropped)."""
+    heads = [headline(r) for r in reports]
+    keys = [k for k in heads[0] if any(h[k] is not None for h in heads)]
+    width = max(len(k) for k in keys)
+    cols = [max(len(n), 10) for n in names]
+    lines = [" " * width + "  " + "  ".join(n.rjust(c) for n, c in zip(names, cols))]
+    for k in keys:
+        lines.append(k.ljust(width) + "  " + "  ".join(_fmt(h[k]).rjust(c) for h, c in zip(heads, cols)))
+    return "\n".join(lines)
+
+
+def compare_figures(reports: list[dict], names: list[str]) -> dict[str, Figure]:
+    """Overlays: online accuracy, writes per cell, energy per phase, Monte-Carlo accuracy."""
+    out: dict[str, Figure] = {}
+    trains = [(n, p) for n, r in zip(names, reports) for p in r["phases"] if p["kind"] == "train"]
+    if trains:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+        for i, (n, p) in enumerate(trains):
+            es = p["ema_series"]
+            c = plt.get_cmap("tab10")(i % 10)
+            label = f"{n}: {p['name']} ({p['algorithm']})"
+            a1.plot(np.arange(len(es["values"])) * es["every"], es["values"], color=c, lw=1.4, label=label)
+            h = p["writes"]["histogram"]
+            a2.step(np.array(h["bin_lo"]) + 0.5, h["cells"], where="post", color=c, lw=1.4,
+                    label=f"{label}, max {p['writes']['max_per_cell']}")
+        a1.set_ylim(0, 1.05)
+        a1.set_xlabel("sample")
+        a1.set_ylabel("online accuracy (EMA)")
+        a1.set_title("Online accuracy")
+        a1.legend(loc="lower left")
+        a2.set_xscale("symlog", linthresh=1)
+        a2.set_yscale("log")
+        a2.set_xlabel("writes per cell")
+        a2.set_ylabel("cells")
+        a2.set_title("Writes per cell")
+        a2.legend(loc="upper right")
+        fig.tight_layout()
+        out["compare_online_writes"] = fig
+    rows = [(n, p["name"], p["energy"]["total_pj"]) for n, r in zip(names, reports) for p in r["phases"]
+            if "energy" in p and "total_pj" in p["energy"]]
+    if rows:
+        div, unit = _unit(max(v for *_, v in rows))
+        fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(rows) + 2), 3.8))
+        labels = [f"{n}\n{ph}" for n, ph, _ in rows]
+        colors = [plt.get_cmap("tab10")(names.index(n) % 10) for n, *_ in rows]
+        ax.bar(range(len(rows)), [v / div for *_, v in rows], color=colors)
+        for i, (*_, v) in enumerate(rows):
+            ax.annotate(f"{v / div:.3g}", (i, v / div), ha="center", va="bottom", fontsize=7,
+                        xytext=(0, 2), textcoords="offset points")
+        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        ax.set_ylabel(f"energy ({unit})")
+        ax.set_title("Energy per phase")
+        fig.tight_layout()
+        out["compare_energy"] = fig
+    mcs = [(n, p) for n, r in zip(names, reports) for p in r["phases"] if p["kind"] == "monte_carlo"]
+    if mcs:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        styles = ["-", "--", ":", "-."]
+        for j, (n, p) in enumerate(mcs):
+            pols = list(dict.fromkeys(r["policy"] for r in p["results"]))
+            for i, pol in enumerate(pols):
+                rs = sorted((r for r in p["results"] if r["policy"] == pol), key=lambda r: r["sigma"])
+                s = [r["sigma"] for r in rs]
+                m = np.array([r["accuracy"]["mean"] for r in rs])
+                lo = np.array([r["accuracy"]["ci95"][0] for r in rs])
+                hi = np.array([r["accuracy"]["ci95"][1] for r in rs])
+                c = plt.get_cmap("tab10")(i % 10)
+                ax.plot(s, m, styles[j % 4], marker="o", ms=3, color=c, label=f"{n}: {p['name']} {pol}")
+                ax.fill_between(s, lo, hi, color=c, alpha=0.12)
+        ax.set_xlabel("programming variation sigma (of the conductance range)")
+        ax.set_ylabel("test accuracy (mean, 95% CI)")
+        ax.set_ylim(0, 1.02)
+        ax.set_title("Accuracy over chips vs variation")
+        ax.legend(loc="lower left", fontsize=7)
+        fig.tight_layout()
+        out["compare_montecarlo"] = fig
+    return out

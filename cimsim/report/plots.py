@@ -1,0 +1,312 @@
+"""Figures of a report (matplotlib, Agg): only those the report has data for.
+
+Each builder returns a Figure with a title, labelled axes (units) and a legend where
+there is more than one series; `save_figures` writes them as PNG (atomically).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from ..util import atomic_write  # noqa: E402
+
+plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3,
+                     "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
+                     "legend.fontsize": 8, "legend.frameon": False})
+ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ"), (1.0, "pJ"))
+TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))
+
+
+def _unit(value_pj: float) -> tuple[float, str]:
+    """Divisor and unit name so that value_pj / divisor is between 1 and 1000."""
+    for div, name in ENERGY_UNITS:
+        if abs(value_pj) >= div:
+            return div, name
+    return 1.0, "pJ"
+
+
+def _time_unit(seconds: float) -> tuple[float, str]:
+    for div, name in TIME_UNITS:
+        if abs(seconds) >= div:
+            return div, name
+    return 1e-9, "ns"
+
+
+def _stacked(ax, bars: list[tuple[str, dict[str, float]]], comps: list[str], colors: dict) -> None:
+    """Stacked bars of components with the total (in a readable unit) on top."""
+    div, unit = _unit(max(sum(d.values()) for _, d in bars))
+    x = np.arange(len(bars))
+    bottom = np.zeros(len(bars))
+    for c in comps:
+        vals = np.array([d.get(c, 0.0) for _, d in bars]) / div
+        if vals.any():
+            ax.bar(x, vals, 0.6, bottom=bottom, label=c.replace("_", " "), color=colors[c])
+        bottom += vals
+    for xi, tot in zip(x, bottom):
+        ax.annotate(f"{tot:.3g} {unit}", (xi, tot), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(x, [b for b, _ in bars])
+    ax.set_ylabel(f"energy ({unit})")
+    ax.set_ylim(0, bottom.max() * 1.12 if bottom.max() > 0 else 1)
+    ax.grid(axis="x", visible=False)
+
+
+def energy_figure(report: dict) -> Figure | None:
+    """Stacked bars: energy of each phase by component (totals on top), and programming the
+    chip by component in its own panel (it is orders of magnitude smaller)."""
+    phases: list[tuple[str, dict[str, float]]] = []
+    for ph in report.get("phases", []):
+        if "energy" in ph and "per_component_pj" in ph["energy"]:
+            n = ph.get("images", ph.get("samples"))
+            label = f"{ph['name']}\n({n} {'images' if 'images' in ph else 'samples'})"
+            phases.append((label, {k: v for k, v in ph["energy"]["per_component_pj"].items() if v > 0}))
+    dp = report.get("deploy", {}).get("energy", {})
+    prog = {k.removesuffix("_pj"): v for k, v in dp.items() if k != "total_pj" and v > 0}
+    if not phases and not prog:
+        return None
+    comps = sorted({c for _, d in phases for c in d} | set(prog),
+                   key=lambda c: -sum(d.get(c, 0) for _, d in phases + [("", prog)]))
+    cmap = plt.get_cmap("tab20")
+    colors = {c: cmap(i % 20) for i, c in enumerate(comps)}
+    panels = [(phases, "phases")] if phases else []
+    if prog:
+        panels.append(([(f"programming\n({report['deploy']['policy']})", prog)], "programming"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.4 * sum(len(p) for p, _ in panels) + 4.5, 4.2),
+                             squeeze=False, gridspec_kw={"width_ratios": [max(len(p), 1) for p, _ in panels]})
+    for ax, (bars, title) in zip(axes[0], panels):
+        _stacked(ax, bars, comps, colors)
+        ax.set_title(title)
+    handles = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle("Energy by phase and component")
+    fig.tight_layout()
+    return fig
+
+
+def latency_figure(ph: dict, clock_mhz: float) -> Figure | None:
+    """Utilisation per resource and the SimPy activity timeline of the recorded images/samples."""
+    lat = ph.get("latency", {})
+    util = lat.get("utilisation")
+    busy = lat.get("busy_cycles")
+    timeline = lat.get("timeline", [])
+    if not (util or busy or timeline):
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.6]})
+    if util:
+        keys = sorted(util, key=lambda k: -util[k])
+        a1.barh([k.replace("_mean", " (mean)") for k in keys], [100 * util[k] for k in keys],
+                color=["0.6" if k.endswith("_mean") else "tab:blue" for k in keys])
+        a1.set_xlabel("utilisation (% of the phase's makespan)")
+        a1.set_title(f"{ph['name']}: utilisation per resource")
+    else:
+        total = lat.get("total_cycles", 1) or 1
+        keys = sorted(busy, key=lambda k: -busy[k])
+        a1.barh(keys, [100 * busy[k] / total for k in keys], color="tab:blue")
+        a1.set_xlabel("busy (% of the phase's duration)")
+        a1.set_title(f"{ph['name']}: busy time per resource")
+    a1.invert_yaxis()
+    a1.tick_params(axis="y", labelsize=7)
+    if timeline:
+        end = max(iv["end_cycle"] for iv in timeline)
+        div, unit = _time_unit(end / (clock_mhz * 1e6))
+        scale = 1.0 / (clock_mhz * 1e6) / div
+        resources = sorted({iv["resource"] for iv in timeline},
+                           key=lambda r: min(iv["start_cycle"] for iv in timeline if iv["resource"] == r))
+        row = {r: i for i, r in enumerate(resources)}
+        items = sorted({iv["image"] for iv in timeline})
+        colors = plt.get_cmap("tab10")
+        for k, item in enumerate(items):
+            segs = [iv for iv in timeline if iv["image"] == item]
+            for r in resources:
+                spans = [(iv["start_cycle"] * scale, (iv["end_cycle"] - iv["start_cycle"]) * scale)
+                         for iv in segs if iv["resource"] == r]
+                if spans:
+                    a2.broken_barh(spans, (row[r] - 0.4, 0.8), color=colors(k % 10),
+                                   label=f"{'image' if 'images' in ph else 'sample'} {item}"
+                                   if r == resources[0] or not any(
+                                       iv["resource"] == resources[0] for iv in segs) else None)
+        a2.set_yticks(range(len(resources)), resources, fontsize=7)
+        a2.invert_yaxis()
+        a2.set_xlabel(f"time ({unit})")
+        a2.set_title("activity timeline (SimPy busy intervals)")
+        handles, labels = a2.get_legend_handles_labels()
+        seen = dict(zip(labels, handles))
+        if len(seen) > 1:
+            a2.legend(seen.values(), seen.keys(), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:
+        a2.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def online_figure(ph: dict) -> Figure | None:
+    """Online accuracy over the stream: EMA and per-window accuracy, segment boundaries."""
+    acc = ph.get("accuracy")
+    if not isinstance(acc, dict) or "windows" not in acc:
+        return None
+    es = ph["ema_series"]
+    xs = np.arange(len(es["values"])) * es["every"]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(xs, es["values"], color="tab:blue", lw=1.5, label=f"EMA (final {acc['online_ema_final']:.3f})")
+    wins = acc["windows"]
+    ax.step([w["start"] for w in wins] + [wins[-1]["end"]],
+            [w["accuracy"] for w in wins] + [wins[-1]["accuracy"]], where="post", color="tab:orange",
+            lw=1.2, label=f"window of {wins[0]['end'] - wins[0]['start']} samples")
+    for i, b in enumerate(acc.get("segment_boundaries", [])):
+        ax.axvline(b, color="0.5", ls="--", lw=0.8, label="segment boundary" if i == 0 else None)
+    segs = []
+    for w in wins:
+        if not segs or segs[-1][0] != w["segment"]:
+            segs.append((w["segment"], w["start"]))
+    if len(segs) > 1:
+        for seg, start in segs:
+            ax.annotate(seg, (start, 1.0), fontsize=6, rotation=90, va="top", ha="left", color="0.35",
+                        xytext=(2, -2), textcoords="offset points")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(0, ph["samples"])
+    ax.set_xlabel("sample")
+    ax.set_ylabel("online accuracy")
+    ax.set_title(f"{ph['name']}: {ph['algorithm']} under {ph['scenario'].replace('_', ' ')}")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def _bin_label(lo: int, hi: int) -> str:
+    return f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}"
+
+
+def writes_figure(ph: dict) -> Figure | None:
+    """Histogram of writes per cell (power-of-two bins) against the endurance budget, with
+    the projected lifetime in the title."""
+    wr = ph.get("writes")
+    if not wr:
+        return None
+    h = wr["histogram"]
+    end = ph["endurance"]
+    budget = end["budget_cycles"]
+    lo, hi, cells = h["bin_lo"], h["bin_hi_exclusive"], h["cells"]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    x = np.arange(len(cells))
+    ax.bar(x, cells, 0.8, color="tab:blue")
+    ax.set_xticks(x, [_bin_label(a, b) for a, b in zip(lo, hi)], rotation=45 if len(x) > 8 else 0)
+    ax.set_yscale("log")
+    ax.grid(axis="x", visible=False)
+    inside = [i for i, (a, b) in enumerate(zip(lo, hi)) if a <= budget < b]
+    if inside:
+        ax.axvline(inside[0], color="tab:red", lw=1.5, label=f"endurance budget {budget:.3g} writes")
+        ax.legend(loc="upper right")
+    else:
+        ax.annotate(f"endurance budget {budget:.3g} writes per cell: "
+                    f"{budget / max(wr['max_per_cell'], 1):.3g}x the busiest cell, off this scale ->",
+                    (1, 1), xycoords="axes fraction", ha="right", va="top", color="tab:red", fontsize=8)
+    years = end["years_to_first_wear_out"]
+    life = (f"first wear-out projected after {end['samples_to_first_wear_out']:.3g} samples "
+            f"= {years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years else "no writes")
+    ax.set_xlabel("writes per cell in this phase")
+    ax.set_ylabel("cells")
+    ax.set_title(f"{ph['name']}: writes per cell (max {wr['max_per_cell']}, mean {wr['mean_per_cell']:.3g})"
+                 f"\n{life}")
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_figure(ph: dict, order: list[str] | None = None) -> Figure | None:
+    """Writes per cell of every layer as a heat map (max over each bin), one panel per layer
+    (in network order when `order` is given)."""
+    heat = ph.get("writes", {}).get("heatmap")
+    if not heat:
+        return None
+    names = [n for n in (order or []) if n in heat] + [n for n in heat if n not in (order or [])]
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    vmax = max(1, max(max(max(r) for r in h["max"]) for h in heat.values()))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.4 * rows + 0.6), squeeze=False)
+    im = None
+    for ax, name in zip(axes.ravel(), names):
+        h = heat[name]
+        im = ax.imshow(np.array(h["max"]), aspect="auto", cmap="magma", vmin=0, vmax=vmax,
+                       interpolation="nearest",
+                       extent=(0, h["cells_per_row"], h["matrix_rows"], 0))
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("cell in row (polarity, slice, output)", fontsize=6)
+        ax.set_ylabel("weight row", fontsize=6)
+        ax.tick_params(labelsize=6)
+        ax.grid(False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_axis_off()
+    fig.suptitle(f"{ph['name']}: writes per cell by layer (max per bin)")
+    fig.tight_layout()
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="writes per cell")
+    return fig
+
+
+def montecarlo_figure(ph: dict) -> Figure | None:
+    """Accuracy over chips per policy (box + points), one panel per sigma."""
+    res = ph.get("results")
+    if not res:
+        return None
+    sigmas = sorted({r["sigma"] for r in res})
+    policies = list(dict.fromkeys(r["policy"] for r in res))
+    fig, axes = plt.subplots(1, len(sigmas), figsize=(2.6 * len(sigmas) + 1.2, 3.8), sharey=True, squeeze=False)
+    rng = np.random.default_rng(0)     # jitter of the points only
+    colors = {p: plt.get_cmap("tab10")(i) for i, p in enumerate(policies)}
+    for ax, s in zip(axes[0], sigmas):
+        rows = {r["policy"]: r for r in res if r["sigma"] == s}
+        data = [rows[p]["accuracy_per_chip"] for p in policies if p in rows]
+        present = [p for p in policies if p in rows]
+        ax.boxplot(data, showfliers=False, widths=0.55, medianprops={"color": "k"})
+        for i, (p, d) in enumerate(zip(present, data)):
+            ax.scatter(i + 1 + rng.uniform(-0.15, 0.15, len(d)), d, s=8, color=colors[p], alpha=0.7, zorder=3)
+        ax.axhline(ph["noise_free_accuracy"], color="tab:green", ls="--", lw=1,
+                   label="noise-free model")
+        ax.set_xticks(range(1, len(present) + 1), present, rotation=30)
+        ax.set_title(f"sigma = {s:g}")
+        ax.set_ylim(0, 1.02)
+    axes[0][0].set_ylabel(f"test accuracy ({ph['chips']} chips)")
+    axes[0][0].legend(loc="lower left")
+    fig.suptitle(f"{ph['name']}: accuracy over chips per deployment policy ({ph['evaluate']})")
+    fig.tight_layout()
+    return fig
+
+
+def figures(report: dict) -> dict[str, Figure]:
+    """Every figure the report has data for, by file stem."""
+    out: dict[str, Figure] = {}
+    clock = report["inputs"]["arch"]["spec"]["clock_mhz"]
+    order = [lay["name"] for lay in report.get("mapping", {}).get("layers", [])]
+    f = energy_figure(report)
+    if f is not None:
+        out["energy"] = f
+    for ph in report.get("phases", []):
+        for stem, build in (("latency", lambda p: latency_figure(p, clock)), ("online", online_figure),
+                            ("writes", writes_figure), ("writes_heatmap", lambda p: heatmap_figure(p, order)),
+                            ("montecarlo", montecarlo_figure)):
+            f = build(ph)
+            if f is not None:
+                out[f"{stem}_{ph['name']}"] = f
+    return out
+
+
+def save_figures(figs: dict[str, Figure], out_dir: str | Path) -> list[Path]:
+    """Write each figure as out_dir/STEM.png (atomically) and close it."""
+    paths = []
+    for stem, fig in figs.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
+        path = Path(out_dir) / f"{stem}.png"
+        atomic_write(path, lambda f, b=buf.getvalue(): f.write(b), binary=True)
+        paths.append(path)
+    return paths

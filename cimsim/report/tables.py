@@ -1,0 +1,82 @@
+"""Flat tables of a report, one CSV each next to report.json (load with pandas.read_csv).
+
+Every table has a `phase` column so that phases of one run stack in one file. Only tables
+with rows are written.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..util import atomic_write
+
+
+def tables(report: dict) -> dict[str, list[dict]]:
+    """name -> rows (dicts with the same keys) for every time series and per-component table."""
+    out: dict[str, list[dict]] = {k: [] for k in (
+        "energy", "utilisation", "timeline", "nodes", "online_windows", "online_ema",
+        "writes_per_layer", "writes_histogram", "montecarlo", "montecarlo_chips")}
+    dp = report.get("deploy", {})
+    for comp in ("cell_pulses_pj", "write_drivers_pj", "verify_reads_pj", "readback_pj"):
+        if comp in dp.get("energy", {}):
+            out["energy"].append({"phase": "programming", "component": comp.removesuffix("_pj"),
+                                  "energy_pj": dp["energy"][comp]})
+    for ph in report.get("phases", []):
+        name = ph["name"]
+        if "energy" in ph:
+            for comp, v in ph["energy"]["per_component_pj"].items():
+                out["energy"].append({"phase": name, "component": comp, "energy_pj": v})
+        lat = ph.get("latency", {})
+        for res, u in lat.get("utilisation", {}).items():
+            out["utilisation"].append({"phase": name, "resource": res, "utilisation": u})
+        for res, b in lat.get("busy_cycles", {}).items():
+            out["utilisation"].append({"phase": name, "resource": res, "busy_cycles": b})
+        for iv in lat.get("timeline", []):
+            out["timeline"].append({"phase": name, **iv})
+        for node in ph.get("nodes", []):
+            out["nodes"].append({"phase": name, **{k: v for k, v in node.items() if k != "inputs"},
+                                 "inputs": " ".join(node["inputs"])})
+        acc = ph.get("accuracy")
+        if isinstance(acc, dict) and "windows" in acc:
+            for win in acc["windows"]:
+                out["online_windows"].append({"phase": name, **win})
+            es = ph["ema_series"]
+            for i, v in enumerate(es["values"]):
+                out["online_ema"].append({"phase": name, "sample": i * es["every"], "ema_accuracy": v})
+        wr = ph.get("writes")
+        if wr:
+            for layer, d in wr["per_layer"].items():
+                out["writes_per_layer"].append({"phase": name, "layer": layer, **d})
+            h = wr["histogram"]
+            for lo, hi, c in zip(h["bin_lo"], h["bin_hi_exclusive"], h["cells"]):
+                out["writes_histogram"].append({"phase": name, "writes_from": lo, "writes_to_exclusive": hi,
+                                                "cells": c})
+        for r in ph.get("results", []):
+            a = r["accuracy"]
+            row = {"phase": name, "sigma": r["sigma"], "policy": r["policy"], "chips": r["chips"],
+                   "accuracy_mean": a["mean"], "accuracy_std": a["std"], "ci95_lo": a["ci95"][0],
+                   "ci95_hi": a["ci95"][1], "gap_to_noise_free": r["gap_to_noise_free"]}
+            row.update({k: v for k, v in r.items() if k not in row and not isinstance(v, (dict, list))})
+            out["montecarlo"].append(row)
+            for c, v in enumerate(r["accuracy_per_chip"]):
+                out["montecarlo_chips"].append({"phase": name, "sigma": r["sigma"], "policy": r["policy"],
+                                                "chip": c, "accuracy": v})
+    return {k: v for k, v in out.items() if v}
+
+
+def write_tables(report: dict, out_dir: str | Path) -> list[Path]:
+    """Write every table as out_dir/NAME.csv (atomically); return the paths."""
+    paths = []
+    for name, rows in tables(report).items():
+        keys: list[str] = []
+        for r in rows:
+            keys += [k for k in r if k not in keys]
+        path = Path(out_dir) / f"{name}.csv"
+
+        def write(f, rows=rows, keys=keys):
+            w = csv.DictWriter(f, fieldnames=keys, lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+        atomic_write(path, write)
+        paths.append(path)
+    return paths

@@ -1,0 +1,140 @@
+"""TSB (Qin et al. 2024): insert a tiny shared block into a backbone and fine-tune it per chip.
+
+Design choices (the paper leaves them open; PAPERS.md): the block is a C x C 1x1
+convolution in residual form, y = x + x B with B = 0 at start (the identity map), applied
+to every group of C channels of its insertion point's output. Insertion points: after every
+convolution, before its batch norm (`insert_after: conv`), or after every residual block's
+output and the stem (`block`). Sharing: one block for every point (`global`), one per
+channel width (`per_width`) or one per point (`per_layer`). Fine-tuning trains only B, with
+Adam, against the backbone weights read back from one chip, batch norms frozen at their
+float statistics (the chip's periphery is fixed after deployment).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config.workload import TsbSpec
+from ..errors import FitError
+from ..nn.layers import BatchNorm, BlockApply, Conv2d, Net, ReLU, SharedBlock, softmax_xent
+
+
+def insert_blocks(net: Net, spec: TsbSpec, workload_file: str = "workload") -> Net:
+    """A copy of `net` with TSB insertion points; the original is untouched."""
+    src = copy.deepcopy(net)
+    c = spec.channels
+    width = {n.name: n.cout for n in src.nodes if isinstance(n, Conv2d)}
+    points = []
+    for n in src.nodes:
+        if spec.insert_after == "conv" and isinstance(n, Conv2d):
+            points.append((n.name, n.cout))
+        elif spec.insert_after == "block" and isinstance(n, ReLU) and (
+                n.name.endswith(".out") or n.name == "stem.relu"):
+            conv = n.name.replace(".relu", ".conv") if n.name == "stem.relu" else None
+            points.append((n.name, width[conv] if conv else _channels(src, n.name, width)))
+    if not points:
+        raise FitError(f"{workload_file}: deploy.tsb.insert_after: the model has no "
+                       f"'{spec.insert_after}' insertion points; use 'conv'")
+    bad = [f"{name} ({ch})" for name, ch in points if ch % c]
+    if bad:
+        raise FitError(f"{workload_file}: deploy.tsb.channels: expected a divisor of every insertion "
+                       f"point's channel count, got {c}; not divisible: {', '.join(bad[:3])}")
+    blocks: dict[str, SharedBlock] = {}
+    after = dict(points)
+    nodes, rename = [], {}
+    for n in src.nodes:
+        n.inputs = tuple(rename.get(i, i) for i in n.inputs)
+        nodes.append(n)
+        if n.name in after:
+            key = {"global": "tsb", "per_width": f"tsb.w{after[n.name]}",
+                   "per_layer": f"{n.name}.tsb.block"}[spec.sharing]
+            blk = blocks.setdefault(key, SharedBlock(key, c))
+            nodes.append(BlockApply(f"{n.name}.tsb", n.name, blk))
+            rename[n.name] = f"{n.name}.tsb"
+    return Net(nodes)
+
+
+def _channels(net: Net, name: str, width: dict[str, int]) -> int:
+    """Channels of a residual block output: those of the block's second conv."""
+    return width[name.replace(".out", ".b.conv")]
+
+
+@dataclass
+class FinetuneStats:
+    images: int          # image passes (forward + backward)
+    steps: int
+    macs: int            # multiply-accumulates of the fine-tuning (forward + input gradients + dB)
+
+
+def forward_macs(net: Net, x: np.ndarray) -> dict[str, int]:
+    """MACs per image of every weight node (conv, linear, block application)."""
+    out: dict[str, int] = {}
+    acts = {"input": x[:1]}
+    for n in net.nodes:
+        y = n.forward([acts[i] for i in n.inputs], train=False)
+        acts[n.name] = y
+        if isinstance(n, Conv2d):
+            out[n.name] = y.size * n.W.shape[0]
+        elif isinstance(n, BlockApply):
+            out[n.name] = y.size * n.block.c
+        elif hasattr(n, "W"):
+            out[n.name] = n.W.size
+    return out
+
+
+def finetune(tnet: Net, x: np.ndarray, y: np.ndarray, spec: TsbSpec, seed: int) -> FinetuneStats:
+    """Train the shared blocks of `tnet` (whose weight layers hold one chip's read-back
+    weights) on (x, y); everything else is frozen."""
+    blocks = tnet.blocks()
+    bns = [n for n in tnet.nodes if isinstance(n, BatchNorm)]
+    saved = [b.frozen for b in bns]
+    for b in bns:
+        b.frozen = True
+    for n in tnet.weight_layers():
+        n.want_dW = False
+    m = [np.zeros_like(b.W) for b in blocks]
+    v = [np.zeros_like(b.W) for b in blocks]
+    rng = np.random.default_rng([seed, 17])
+    x, y = x[: spec.images], y[: spec.images]
+    step = 0
+    b1, b2 = 0.9, 0.999
+    try:
+        for _ in range(spec.epochs):
+            order = rng.permutation(len(x))
+            for i in range(0, len(x), spec.batch):
+                idx = order[i:i + spec.batch]
+                for b in blocks:
+                    b.dW[...] = 0.0
+                logits = tnet.forward(x[idx], train=True)
+                _, g = softmax_xent(logits, y[idx])
+                tnet.backward(g)
+                step += 1
+                for j, b in enumerate(blocks):
+                    m[j] = b1 * m[j] + (1 - b1) * b.dW
+                    v[j] = b2 * v[j] + (1 - b2) * b.dW * b.dW
+                    mh, vh = m[j] / (1 - b1 ** step), v[j] / (1 - b2 ** step)
+                    b.W -= (spec.lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+    finally:
+        for b, f in zip(bns, saved):
+            b.frozen = f
+        for n in tnet.weight_layers():
+            n.want_dW = True
+    macs = forward_macs(tnet, x)
+    first = next(i for i, n in enumerate(tnet.nodes) if isinstance(n, BlockApply))
+    # forward over every node; backward: input gradients of the nodes after the first block,
+    # plus dB of every block application (weight gradients of the backbone are not formed)
+    back = sum(v_ for k, v_ in macs.items() if tnet.nodes.index(_node(tnet, k)) > first)
+    dblk = sum(v_ for k, v_ in macs.items() if isinstance(_node(tnet, k), BlockApply))
+    images = spec.epochs * len(x)
+    return FinetuneStats(images, step, images * (sum(macs.values()) + back + dblk))
+
+
+def _node(net: Net, name: str):
+    return next(n for n in net.nodes if n.name == name)
+
+
+def training_macs(net: Net, x: np.ndarray, epochs: int, images: int) -> int:
+    """MACs of (noise-aware) training of the whole network: forward, input and weight gradients."""
+    return epochs * images * 3 * sum(forward_macs(net, x).values())

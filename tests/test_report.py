@@ -1,0 +1,139 @@
+"""Figures, CSV tables and `cimsim compare` against the report's own data."""
+import csv
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from cimsim.cli import main
+from cimsim.report.compare import compare_figures, headline, table
+from cimsim.report.plots import figures
+from cimsim.report.tables import tables
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    w, h = struct.unpack(">II", data[16:24])
+    return w, h, len(data)
+
+
+@pytest.fixture(scope="module")
+def lrt_run(root, tmp_path_factory, trained):
+    out = tmp_path_factory.mktemp("lrt")
+    args = ["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_lrt.yaml"),
+            "--out", str(out), "--plot", "--set", "workload.phases.0.samples=20",
+            "--set", "workload.phases.1.samples=60", "--set", "workload.phases.1.window_samples=20",
+            "--set", "workload.phases.1.scenario.kind=distribution_shift",
+            "--set", "workload.phases.1.scenario.segment_samples=25",
+            "--set", "workload.phases.2.samples=20"]
+    assert main(args) == 0
+    return out, json.loads((out / "report.json").read_text())
+
+
+def test_run_plot_writes_valid_figures_and_csvs(lrt_run):
+    out, rep = lrt_run
+    names = {p.stem for p in out.glob("*.png")}
+    assert names == {"energy", "latency_before", "latency_after", "latency_adapt", "online_adapt",
+                     "writes_adapt", "writes_heatmap_adapt"}
+    for p in out.glob("*.png"):
+        w, h, size = png_size(p)
+        assert w >= 600 and h >= 400 and size > 20_000
+    with open(out / "online_windows.csv") as f:
+        rows = list(csv.DictReader(f))
+    wins = rep["phases"][1]["accuracy"]["windows"]
+    assert [float(r["accuracy"]) for r in rows] == [w_["accuracy"] for w_ in wins]
+    with open(out / "energy.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["phase"] == "before"]
+    comp = rep["phases"][0]["energy"]["per_component_pj"]
+    assert {r["component"]: float(r["energy_pj"]) for r in rows} == pytest.approx(comp)
+
+
+def test_figures_show_the_report_data(lrt_run):
+    _, rep = lrt_run
+    figs = figures(rep)
+    # energy: the stacked bars of each phase add up to its total (in the axis unit)
+    ax = figs["energy"].axes[0]
+    assert ax.get_ylabel().startswith("energy (") and ax.get_title() == "phases"
+    unit = {"pJ": 1, "nJ": 1e3, "uJ": 1e6, "mJ": 1e9, "J": 1e12}[ax.get_ylabel()[8:-1]]
+    heights = {}
+    for p in ax.patches:
+        x = round(p.get_x() + p.get_width() / 2)
+        heights[x] = heights.get(x, 0) + p.get_height()
+    totals = [ph["energy"]["total_pj"] / unit for ph in rep["phases"]]
+    assert [heights[i] for i in range(3)] == pytest.approx(totals, rel=1e-6)
+    # online: the EMA line is the report's series; segment boundaries are marked
+    ax = figs["online_adapt"].axes[0]
+    ph = rep["phases"][1]
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), ph["ema_series"]["values"])
+    assert ax.get_xlabel() == "sample" and ax.get_ylabel() == "online accuracy"
+    vlines = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert [ln.get_xdata()[0] for ln in vlines] == ph["accuracy"]["segment_boundaries"]
+    assert ax.get_legend() is not None
+    # writes: one bar per histogram bin with the report's counts
+    ax = figs["writes_adapt"].axes[0]
+    assert [p.get_height() for p in ax.patches] == ph["writes"]["histogram"]["cells"]
+    h = ph["writes"]["histogram"]
+    assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0", "1", "2-3"][:len(h["cells"])]
+    assert "writes per cell" in ax.get_xlabel() and ax.get_ylabel() == "cells"
+    # heat maps: one panel per layer, image = the report's grid
+    hm = figs["writes_heatmap_adapt"]
+    grids = ph["writes"]["heatmap"]
+    panels = [a for a in hm.axes if a.get_title() in grids]
+    assert len(panels) == len(grids)
+    for a in panels:
+        np.testing.assert_array_equal(a.get_images()[0].get_array(), np.array(grids[a.get_title()]["max"]))
+    # timeline: one bar collection per (image, resource) recorded
+    ax = figs["latency_before"].axes[1]
+    tl = rep["phases"][0]["latency"]["timeline"]
+    assert len(ax.collections) == len({(iv["image"], iv["resource"]) for iv in tl})
+    assert ax.get_xlabel().startswith("time (")
+
+
+def test_monte_carlo_figure_and_tables(root, tmp_path, trained):
+    import yaml
+
+    w = yaml.safe_load((root / "workloads" / "resnet_inference.yaml").read_text())
+    w["deploy"]["verify_score"] = "magnitude"
+    w["phases"] = [{"name": "mc", "kind": "monte_carlo", "chips": 3, "samples": 30, "evaluate": "weights",
+                    "policies": ["none", "all", "selective"], "sigmas": [0.05, 0.1]}]
+    wf = tmp_path / "mc.yaml"
+    wf.write_text(yaml.safe_dump(w))
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(wf), "--out", str(tmp_path)]) == 0
+    rep = json.loads((tmp_path / "report.json").read_text())
+    ph = rep["phases"][0]
+    fig = figures(rep)["montecarlo_mc"]
+    panels = [a for a in fig.axes if a.get_title().startswith("sigma")]
+    assert [a.get_title() for a in panels] == ["sigma = 0.05", "sigma = 0.1"]
+    for ax, s in zip(panels, (0.05, 0.1)):
+        rows = [r for r in ph["results"] if r["sigma"] == s]
+        assert [t.get_text() for t in ax.get_xticklabels()] == [r["policy"] for r in rows]
+        for c, r in zip(ax.collections, rows):
+            np.testing.assert_allclose(c.get_offsets()[:, 1], r["accuracy_per_chip"])
+    t = tables(rep)
+    assert len(t["montecarlo_chips"]) == 3 * len(ph["results"]) == 18
+    assert [r["accuracy_mean"] for r in t["montecarlo"]] == [r["accuracy"]["mean"] for r in ph["results"]]
+
+
+def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
+    out, rep = lrt_run
+    assert main(["compare", str(out), str(out / "report.json"), "--names", "a,b", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    h = headline(rep)
+    assert f"{h['max writes per cell']:.4g}" in text and "online accuracy EMA" in text
+    assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["compare_energy", "compare_online_writes"]
+    figs = compare_figures([rep, rep], ["a", "b"])
+    a1 = figs["compare_online_writes"].axes[0]
+    assert len(a1.get_lines()) == 2 and a1.get_legend() is not None
+    assert table([rep], ["x"]).splitlines()[0].strip() == "x"
+
+
+def test_plot_of_a_missing_or_foreign_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "nope.json")]) == 2
+    assert "report.json written by cimsim run" in capsys.readouterr().err
+    bad = tmp_path / "x.json"
+    bad.write_text('{"a": 1}')
+    assert main(["plot", str(bad)]) == 2
+    assert "cimsim_version" in capsys.readouterr().err
