@@ -152,8 +152,8 @@ def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[d
             parts = []
             for name, cells in writes[i].items():
                 lm = cmap.layer(name)
-                parts.append(env.process(hold(f"tiles:{name}", chip.tile.program_cycles(-(-cells // lm.tiles)),
-                                              i, f"write_drivers:{name}")))
+                dur = chip.tile.program_cycles(-(-cells // lm.tiles))
+                parts.append(env.process(hold(f"tiles:{name}", dur, i, f"write_drivers:{name}")))
             if parts:
                 yield simpy.AllOf(env, parts)
             lat.append(int(env.now - t0))

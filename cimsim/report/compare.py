@@ -5,6 +5,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .plots import _unit, plt
+from .writer import _si
 
 
 def headline(report: dict) -> dict[str, float | str | None]:
@@ -26,7 +27,8 @@ def headline(report: dict) -> dict[str, float | str | None]:
         "energy total (J)": energy * 1e-12,
         "energy per image (J)": inf[-1]["energy"]["per_image_pj"] * 1e-12 if inf else None,
         "latency per image (s)": inf[-1]["latency"]["first_image_latency_s"] if inf else None,
-        "online time per sample (s)": (train[-1]["latency"]["total_s"] / train[-1]["samples"]) if train else None,
+        "online time per sample (s)": (train[-1]["latency"]["total_s"] / train[-1]["samples"]
+                                       if train else None),
         "max writes per cell": max(p["writes"]["max_per_cell"] for p in train) if train else None,
         "aux memory (B)": max(p["aux_memory"]["peak_bytes"] for p in train) if train else None,
         "lifetime (years)": min(years) if years else None,
@@ -35,12 +37,15 @@ def headline(report: dict) -> dict[str, float | str | None]:
     }
 
 
-def _fmt(v) -> str:
+def _fmt(key: str, v) -> str:
+    """Values with SI prefixes for the metrics in J or s, plain numbers otherwise."""
     if v is None:
         return "-"
-    if isinstance(v, str):
-        return v
-    if v == 0 or 1e-3 <= abs(v) < 1e5:
+    if key.endswith("(J)") or key.endswith("(s)"):
+        return _si(v, key[-2])
+    if key.endswith("(B)"):
+        return f"{int(v):,}"
+    if v == 0 or 1e-3 <= abs(v) < 1e6:
         return f"{v:.4g}"
     return f"{v:.3e}"
 
@@ -53,7 +58,7 @@ def table(reports: list[dict], names: list[str]) -> str:
     cols = [max(len(n), 10) for n in names]
     lines = [" " * width + "  " + "  ".join(n.rjust(c) for n, c in zip(names, cols))]
     for k in keys:
-        lines.append(k.ljust(width) + "  " + "  ".join(_fmt(h[k]).rjust(c) for h, c in zip(heads, cols)))
+        lines.append(k.ljust(width) + "  " + "  ".join(_fmt(k, h[k]).rjust(c) for h, c in zip(heads, cols)))
     return "\n".join(lines)
 
 

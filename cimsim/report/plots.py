@@ -110,8 +110,11 @@ def latency_figure(ph: dict, clock_mhz: float) -> Figure | None:
         a1.set_title(f"{ph['name']}: utilisation per resource")
     else:
         total = lat.get("total_cycles", 1) or 1
-        keys = sorted(busy, key=lambda k: -busy[k])
-        a1.barh(keys, [100 * busy[k] / total for k in keys], color="tab:blue")
+        keys = sorted((k for k in busy if busy[k] > 0), key=lambda k: -busy[k])
+        vals = [100 * busy[k] / total for k in keys]
+        a1.barh(keys, vals, color="tab:blue")
+        if vals and min(vals) < max(vals) / 100:
+            a1.set_xscale("log")
         a1.set_xlabel("busy (% of the phase's duration)")
         a1.set_title(f"{ph['name']}: busy time per resource")
     a1.invert_yaxis()
@@ -124,21 +127,22 @@ def latency_figure(ph: dict, clock_mhz: float) -> Figure | None:
                            key=lambda r: min(iv["start_cycle"] for iv in timeline if iv["resource"] == r))
         row = {r: i for i, r in enumerate(resources)}
         items = sorted({iv["image"] for iv in timeline})
+        what = "image" if "images" in ph else "sample"
+        per_item = len(items) <= 8          # few items: colour by item, else by resource
         colors = plt.get_cmap("tab10")
-        for k, item in enumerate(items):
-            segs = [iv for iv in timeline if iv["image"] == item]
-            for r in resources:
-                spans = [(iv["start_cycle"] * scale, (iv["end_cycle"] - iv["start_cycle"]) * scale)
-                         for iv in segs if iv["resource"] == r]
-                if spans:
-                    a2.broken_barh(spans, (row[r] - 0.4, 0.8), color=colors(k % 10),
-                                   label=f"{'image' if 'images' in ph else 'sample'} {item}"
-                                   if r == resources[0] or not any(
-                                       iv["resource"] == resources[0] for iv in segs) else None)
+        for iv in timeline:
+            k = items.index(iv["image"]) if per_item else row[iv["resource"]]
+            a2.broken_barh([(iv["start_cycle"] * scale, max((iv["end_cycle"] - iv["start_cycle"]) * scale,
+                                                            end * scale * 1e-3))],
+                           (row[iv["resource"]] - 0.4, 0.8), color=colors(k % 10),
+                           label=f"{what} {iv['image']}" if per_item else None)
+        if not per_item:
+            a2.set_title(f"activity timeline, first {len(items)} {what}s (SimPy busy intervals)")
         a2.set_yticks(range(len(resources)), resources, fontsize=7)
         a2.invert_yaxis()
         a2.set_xlabel(f"time ({unit})")
-        a2.set_title("activity timeline (SimPy busy intervals)")
+        if per_item:
+            a2.set_title("activity timeline (SimPy busy intervals)")
         handles, labels = a2.get_legend_handles_labels()
         seen = dict(zip(labels, handles))
         if len(seen) > 1:
@@ -259,7 +263,8 @@ def montecarlo_figure(ph: dict) -> Figure | None:
         return None
     sigmas = sorted({r["sigma"] for r in res})
     policies = list(dict.fromkeys(r["policy"] for r in res))
-    fig, axes = plt.subplots(1, len(sigmas), figsize=(2.6 * len(sigmas) + 1.2, 3.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(sigmas), figsize=(2.6 * len(sigmas) + 1.2, 3.8), sharey=True,
+                             squeeze=False)
     rng = np.random.default_rng(0)     # jitter of the points only
     colors = {p: plt.get_cmap("tab10")(i) for i, p in enumerate(policies)}
     for ax, s in zip(axes[0], sigmas):
@@ -307,6 +312,7 @@ def save_figures(figs: dict[str, Figure], out_dir: str | Path) -> list[Path]:
         fig.savefig(buf, format="png", bbox_inches="tight")
         plt.close(fig)
         path = Path(out_dir) / f"{stem}.png"
-        atomic_write(path, lambda f, b=buf.getvalue(): f.write(b), binary=True)
+        data = buf.getvalue()
+        atomic_write(path, lambda f, data=data: f.write(data), binary=True)
         paths.append(path)
     return paths
