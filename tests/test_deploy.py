@@ -241,3 +241,25 @@ def test_bad_policy_is_a_clear_error(root, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "phases[1].policies[0]" in err and "none, all, selective, tsb" in err
+
+
+def test_noise_aware_draw_matches_the_device_model_and_keys_the_cache(root):
+    from cimsim.config import load_workload
+    from cimsim.device.conductance import programmed_weights, quantise_weights
+    from cimsim.nn.train import noise_arch, pretrain_key
+
+    arch = noise_arch(ArchSpec(), 0.1)
+    w = np.full((200, 300), 0.5, np.float32)
+    w[0, 0] = 1.0                        # max |w| = 1: code 127 for 1.0, 64 for 0.5
+    draws = np.stack([programmed_weights(w, arch, np.random.default_rng(s)) for s in range(3)])
+    q, scale = quantise_weights(w, 8)
+    assert q[1, 1] == 64                 # 64 = level 1 in slice 3 only: one pulsed cell of weight 4^3
+    err = (draws[:, 1:, :] - q[1, 1] * scale).ravel() / scale
+    sd = 0.1 * 3 * 4 ** 3                # sigma L 4^s of the single pulsed cell, in codes
+    assert abs(err.mean()) < 5 * sd / np.sqrt(err.size)
+    assert abs(err.std() / sd - 1) < 5 / np.sqrt(2 * err.size)
+    base = load_workload(root / "workloads" / "resnet_tsb.yaml").spec
+    plain = dataclasses.replace(base, pretrain=dataclasses.replace(base.pretrain, noise_sigma=0.0))
+    other = dataclasses.replace(ArchSpec(), device=dataclasses.replace(ArchSpec().device, bits_per_cell=1))
+    assert pretrain_key(base, ArchSpec()) != pretrain_key(base, other)        # encoding matters
+    assert pretrain_key(plain, ArchSpec()) == pretrain_key(plain, other)      # not without noise
