@@ -263,7 +263,7 @@ def montecarlo_figure(ph: dict) -> Figure | None:
         return None
     sigmas = sorted({r["sigma"] for r in res})
     policies = list(dict.fromkeys(r["policy"] for r in res))
-    fig, axes = plt.subplots(1, len(sigmas), figsize=(2.6 * len(sigmas) + 1.2, 3.8), sharey=True,
+    fig, axes = plt.subplots(1, len(sigmas), figsize=(max(5.5, 2.6 * len(sigmas) + 1.2), 3.8), sharey=True,
                              squeeze=False)
     rng = np.random.default_rng(0)     # jitter of the points only
     colors = {p: plt.get_cmap("tab10")(i) for i, p in enumerate(policies)}
@@ -281,7 +281,8 @@ def montecarlo_figure(ph: dict) -> Figure | None:
         ax.set_ylim(0, 1.02)
     axes[0][0].set_ylabel(f"test accuracy ({ph['chips']} chips)")
     axes[0][0].legend(loc="lower left")
-    fig.suptitle(f"{ph['name']}: accuracy over chips per deployment policy ({ph['evaluate']})")
+    fig.suptitle(f"{ph['name']}: accuracy over chips per deployment policy\n"
+                 f"({ph['evaluate']} evaluation, {ph['chips']} chips each)", fontsize=10)
     fig.tight_layout()
     return fig
 
