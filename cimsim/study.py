@@ -228,6 +228,7 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> 
     chip = Chip(a)
     t0 = time.perf_counter()
     dep = deploy(net, data, a, w, arch.path, workload.path)
+    programming = programming_report(dep, chip)     # now: the phases change levels and faults
     wall.add("program", t0)
     phases = []
     for ph in w.phases:
@@ -259,6 +260,6 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> 
             "pretrain_key": pretrain_key(w, a),
         },
         "mapping": dep.cmap.summary(),
-        "deploy": programming_report(dep, chip),
+        "deploy": programming,
         "phases": phases,
     }

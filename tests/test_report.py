@@ -34,6 +34,9 @@ def lrt_run(root, tmp_path_factory, trained):
 
 def test_run_plot_writes_valid_figures_and_csvs(lrt_run):
     out, rep = lrt_run
+    # programming is reported as deployed, not as the cells are after the online phase
+    dp = rep["deploy"]
+    assert dp["policy"] == "none" and dp["verify_pulses"] == 0 and dp["pulses"] == dp["one_shot_pulses"]
     names = {p.stem for p in out.glob("*.png")}
     assert names == {"energy", "latency_before", "latency_after", "latency_adapt", "online_adapt",
                      "writes_adapt", "writes_heatmap_adapt"}
