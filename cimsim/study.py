@@ -124,11 +124,12 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
     res = run_online(dep.net, dep.engines, data, ph, a, w.seed, arch_file)
     wall.add("functional", t0)
     n = ph.samples
-    # online accuracy: EMA (started at the first sample) and per window
+    # online accuracy: EMA from zero, bias-corrected (as Adam's moments), so its early values
+    # are the mean so far instead of a ramp from the first sample's 0 or 1
     ema, acc = [], 0.0
     for i, c in enumerate(res.correct):
-        acc = float(c) if i == 0 else ph.ema * acc + (1 - ph.ema) * float(c)
-        ema.append(acc)
+        acc = ph.ema * acc + (1 - ph.ema) * float(c)
+        ema.append(acc / (1 - ph.ema ** (i + 1)))
     win = ph.window_samples
     windows = [{"start": s, "end": min(n, s + win), "accuracy": float(res.correct[s:s + win].mean()),
                 "segment": res.segments[s]} for s in range(0, n, win)]
