@@ -180,6 +180,11 @@ def test_tsb_block_starts_as_identity_and_its_gradient_is_exact(trained, root):
     assert analytic == pytest.approx(numeric, rel=0.05, abs=1e-4)
     # sharing schemes and the divisibility rule
     assert len(insert_blocks(net, dataclasses.replace(spec, sharing="per_width")).blocks()) == 3
+    after_blocks = insert_blocks(net, dataclasses.replace(spec, insert_after="block", sharing="per_layer"))
+    assert [n.name for n in after_blocks.nodes if n.kind == "tsb"] == [
+        "stem.relu.tsb", "s1b1.out.tsb", "s2b1.out.tsb", "s3b1.out.tsb"]
+    assert len(after_blocks.blocks()) == 4
+    np.testing.assert_allclose(after_blocks.forward(x), net.forward(x), rtol=1e-6, atol=1e-6)
     from cimsim.errors import FitError
     with pytest.raises(FitError, match="deploy.tsb.channels"):
         insert_blocks(net, dataclasses.replace(spec, channels=24))
