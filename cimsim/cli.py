@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("results") / f"{arch.spec.name}__{work.spec.name}")
     wall = WallClock()
     t0 = time.perf_counter()
-    report = run_study(arch, work, wall)
+    workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
+    report = run_study(arch, work, wall, workers)
     path = write_report(report, out)
     csvs = write_tables(report, out)
     total = time.perf_counter() - t0
@@ -133,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--set", action="append", metavar="arch|workload.KEY=VALUE",
                    help="override one config key, e.g. --set arch.adc.bits=6")
     r.add_argument("--plot", action="store_true", help="also write the PNG figures next to the report")
+    r.add_argument("--workers", type=int, default=1,
+                   help="processes for Monte-Carlo chips (0: one per core); the report is identical")
     r.set_defaults(fn=cmd_run)
     pl = sub.add_parser("plot", help="write PNG figures (and CSV tables) of a report")
     pl.add_argument("report", help="report.json or the folder holding it")

@@ -7,6 +7,9 @@ depends only on the seed and the chip index), so differences between policies ar
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -60,8 +63,59 @@ def _mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows]))
 
 
+@dataclass
+class _Context:
+    """Everything one chip's deployment and test needs (sent once to each worker)."""
+
+    net: Net
+    data: Dataset
+    archs: list[ArchSpec]
+    w: WorkloadSpec
+    x: np.ndarray
+    y: np.ndarray
+    evaluate: str
+    arch_file: str
+    workload_file: str
+    fisher: dict | None
+    memo: dict = field(default_factory=dict)
+
+
+_CTX: _Context | None = None
+
+
+def _init_worker(ctx: _Context) -> None:
+    """Worker process: one BLAS thread (workers = cores), the shared context."""
+    global _CTX
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    _CTX = ctx
+
+
+def _one_chip(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
+    """Deploy one chip under one policy, test it, cost its programming."""
+    si, policy, c = job
+    ctx = _CTX
+    a = ctx.archs[si]
+    dep = deploy(ctx.net, ctx.data, a, ctx.w, ctx.arch_file, ctx.workload_file, policy=policy, chip=c,
+                 fisher=ctx.fisher, memo=ctx.memo)
+    acc, en = evaluate(dep, ctx.x, ctx.y, ctx.evaluate, a)
+    pr = programming_report(dep, Chip(a))
+    row = {"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],
+           "verify_pulses": pr["verify_pulses"],
+           "verify_reads": pr["verify_reads"], "energy_pj": pr["energy"]["total_pj"],
+           "time_s": pr["time_s"],
+           "finetune_macs": pr.get("finetune", {}).get("macs", 0),
+           "finetune_images": pr.get("finetune", {}).get("images", 0)}
+    return acc, (en["per_image_pj"] if en else None), row
+
+
 def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, chip0: Chip,
-                    arch_file: str, workload_file: str, float_acc: float) -> dict:
+                    arch_file: str, workload_file: str, float_acc: float, workers: int = 1) -> dict:
+    """All chips x policies x sigmas of a monte_carlo phase. workers > 1: a pool of fresh
+    (spawned) processes; every chip has its own seeds, so the report is the same bytes
+    whatever the number of workers."""
+    global _CTX
     x, y = data.split(ph.split)
     if ph.samples:
         x, y = x[: ph.samples], y[: ph.samples]
@@ -72,25 +126,25 @@ def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: W
     jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.policies for c in range(ph.chips)]
     archs = [dataclasses.replace(arch, device=dataclasses.replace(arch.device, program_sigma=s))
              for s in sigmas]
-    chips = [Chip(a) for a in archs]
+    ctx = _Context(net, data, archs, w, x, y, ph.evaluate, arch_file, workload_file, fisher)
+    bar = f"monte carlo ({ph.evaluate})"
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(ctx,)) as ex:
+            results = list(progress(ex.map(_one_chip, jobs, chunksize=2), bar, total=len(jobs), unit="chip"))
+    else:
+        _CTX = ctx
+        try:
+            results = [_one_chip(j) for j in progress(jobs, bar, unit="chip")]
+        finally:
+            _CTX = None
     got: dict[tuple[int, str], tuple[list, list, list]] = {}
-    memo: dict = {}
-    for si, policy, c in progress(jobs, f"monte carlo ({ph.evaluate})", unit="chip"):
-        a = archs[si]
+    for (si, policy, _), (acc, en, row) in zip(jobs, results):
         accs, rows, energy = got.setdefault((si, policy), ([], [], []))
-        dep = deploy(net, data, a, w, arch_file, workload_file, policy=policy, chip=c, fisher=fisher,
-                     memo=memo)
-        acc, en = evaluate(dep, x, y, ph.evaluate, a)
         accs.append(acc)
-        if en:
-            energy.append(en["per_image_pj"])
-        pr = programming_report(dep, chips[si])
-        rows.append({"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],
-                     "verify_pulses": pr["verify_pulses"],
-                     "verify_reads": pr["verify_reads"], "energy_pj": pr["energy"]["total_pj"],
-                     "time_s": pr["time_s"],
-                     "finetune_macs": pr.get("finetune", {}).get("macs", 0),
-                     "finetune_images": pr.get("finetune", {}).get("images", 0)})
+        rows.append(row)
+        if en is not None:
+            energy.append(en)
     table = []
     for (si, policy), (accs, rows, energy) in got.items():
         acc_s = summarise(accs)

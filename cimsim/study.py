@@ -215,8 +215,9 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
     }
 
 
-def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> dict:
-    """Run every phase of the workload on the chip; return the report (plain JSON data)."""
+def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1) -> dict:
+    """Run every phase of the workload on the chip; return the report (plain JSON data).
+    `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes)."""
     wall = wall or WallClock()
     a: ArchSpec = arch.spec
     w: WorkloadSpec = workload.spec
@@ -238,7 +239,7 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None) -> 
                 f" x {max(1, len(ph.sigmas))} sigmas ({ph.evaluate})")
             t1 = time.perf_counter()
             phases.append(run_monte_carlo(ph, net, data, a, w, chip, arch.path, workload.path,
-                                          float_acc))
+                                          float_acc, workers))
             wall.add("monte_carlo", t1)
         elif ph.kind == "train":
             say(f"phase {ph.name}: online {ph.algorithm.name} on a {ph.scenario.kind} stream "

@@ -227,7 +227,7 @@ def test_monte_carlo_phase_end_to_end(root, tmp_path, trained):
             "--set", "workload.deploy.tsb.images=32", "--set", "workload.deploy.tsb.epochs=1",
             "--set", "workload.deploy.sensitivity_images=8"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
-    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b"), "--workers", "2"]) == 0    # spawned pool
     raw = (tmp_path / "a" / "report.json").read_bytes()
     assert raw == (tmp_path / "b" / "report.json").read_bytes()
     ph = json.loads(raw)["phases"][0]
