@@ -35,7 +35,6 @@ def loaded(no_faults: bool):
 def one(job: tuple) -> list[dict]:
     from threadpoolctl import threadpool_limits
 
-    from cimsim.hw.chip import Chip
     from cimsim.montecarlo import run_monte_carlo
     from cimsim.nn.data import load_dataset
     from cimsim.nn.train import pretrained_model
@@ -47,7 +46,7 @@ def one(job: tuple) -> list[dict]:
     net, _ = pretrained_model(w, data, arch)
     float_acc = float((net.predict(data.x_test) == data.y_test).mean())
     ph = dataclasses.replace(w.phases[2], chips=chips, sigmas=(sigma,), policies=POLICIES, evaluate=evaluate)
-    return run_monte_carlo(ph, net, data, arch, w, Chip(arch), str(ARCH), str(WORKLOAD), float_acc)["results"]
+    return run_monte_carlo(ph, net, data, arch, w, str(ARCH), str(WORKLOAD), float_acc)["results"]
 
 
 def timing(no_faults: bool) -> tuple[float, float, int]:

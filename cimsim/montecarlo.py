@@ -110,7 +110,7 @@ def _one_chip(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
     return acc, (en["per_image_pj"] if en else None), row
 
 
-def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, chip0: Chip,
+def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec,
                     arch_file: str, workload_file: str, float_acc: float, workers: int = 1) -> dict:
     """All chips x policies x sigmas of a monte_carlo phase. workers > 1: a pool of fresh
     (spawned) processes; every chip has its own seeds, so the report is the same bytes

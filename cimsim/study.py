@@ -238,8 +238,8 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
             say(f"phase {ph.name}: Monte-Carlo over {ph.chips} chips x {len(ph.policies)} policies"
                 f" x {max(1, len(ph.sigmas))} sigmas ({ph.evaluate})")
             t1 = time.perf_counter()
-            phases.append(run_monte_carlo(ph, net, data, a, w, chip, arch.path, workload.path,
-                                          float_acc, workers))
+            phases.append(run_monte_carlo(ph, net, data, a, w, arch.path, workload.path, float_acc,
+                                          workers))
             wall.add("monte_carlo", t1)
         elif ph.kind == "train":
             say(f"phase {ph.name}: online {ph.algorithm.name} on a {ph.scenario.kind} stream "
