@@ -67,6 +67,7 @@ def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarra
     """Empirical Fisher diagonal E[(dL/dW)^2] per weight, one training image at a time,
     batch norms at their running statistics (as deployed)."""
     bns = [n for n in net.nodes if isinstance(n, BatchNorm)]
+    saved = [b.frozen for b in bns]
     for b in bns:
         b.frozen = True
     out = {n.name: np.zeros_like(n.W, dtype=np.float64) for n in net.weight_layers()}
@@ -78,8 +79,8 @@ def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarra
             for n in net.weight_layers():
                 out[n.name] += n.dW.astype(np.float64) ** 2
     finally:
-        for b in bns:
-            b.frozen = False
+        for b, f in zip(bns, saved):
+            b.frozen = f
     return {k: v / images for k, v in out.items()}
 
 
@@ -116,6 +117,14 @@ def _selective_masks(engines: dict[str, AnalogLayer], fraction: float, score: st
     return masks
 
 
+def _verify(e: AnalogLayer, mask: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> None:
+    """Write-verify the masked cells of one layer, then re-read them; their pulses count
+    towards the cells' endurance."""
+    write_verify(e.cells, mask, arch, rng)
+    e.writes[...] = e.cells.pulses_per_cell
+    e.refresh()
+
+
 def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: str,
            workload_file: str = "workload", policy: str | None = None, chip: int | None = None,
            fisher: dict[str, np.ndarray] | None = None,
@@ -149,18 +158,16 @@ def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: 
                      weights_total=sum(n.W.size for n in layers) + sum(b.W.size for b in blocks))
     if policy == "all":
         for e in engines.values():
-            write_verify(e.cells, np.ones(e.cells.g.shape, bool), arch, verify_rng)
+            _verify(e, np.ones(e.cells.g.shape, bool), arch, verify_rng)
         dep.weights_verified = sum(n.W.size for n in layers)
     elif policy == "selective":
         if w.deploy.verify_score == "sensitivity" and fisher is None:
             fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images)
         masks = _selective_masks(engines, w.deploy.verify_fraction, w.deploy.verify_score, fisher)
         for k, e in engines.items():
-            write_verify(e.cells, np.broadcast_to(masks[k], e.cells.g.shape), arch, verify_rng)
+            _verify(e, np.broadcast_to(masks[k], e.cells.g.shape), arch, verify_rng)
         dep.weights_verified = int(sum(m.sum() for m in masks.values()))
     elif policy == "tsb":
-        for e in engines.values():
-            e.refresh()
         dep.readback_cells = sum(e.cells.g.size for e in engines.values())
         clean = {n.name: n.W.copy() for n in layers}
         try:
@@ -173,12 +180,9 @@ def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: 
                 n.W[...] = clean[n.name]
         for j, b in enumerate(blocks):
             e = engine(len(layers) + j, b.name, b.W)
-            write_verify(e.cells, np.ones(e.cells.g.shape, bool), arch, verify_rng)
+            _verify(e, np.ones(e.cells.g.shape, bool), arch, verify_rng)
             engines[b.name] = e
         dep.weights_verified = sum(b.W.size for b in blocks)
-    for e in engines.values():
-        e.writes[...] = e.cells.pulses_per_cell
-        e.refresh()
     return dep
 
 
@@ -205,9 +209,9 @@ def programming_report(dep: Deployment, chip: Chip) -> dict:
         pk = np.pad(pk, ((0, 0), (0, pad))).reshape(pk.shape[0], -1, par).max(2).ravel()
         rk = np.pad(rk, ((0, 0), (0, pad))).reshape(rk.shape[0], -1, par).max(2).ravel()
         driver_ops += int(pk.sum())
-        dur = [chip.tile.program_job_cycles(int(x), int(y)) for x, y in zip(pk, rk)]
-        for j, d in enumerate(dur):
-            jobs.setdefault(f"{lm.first_tile + j % lm.tiles}", []).append(d)
+        dur = chip.tile.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64))
+        for t in range(lm.tiles):                 # the layer's row chunks dealt over its tiles
+            jobs.setdefault(str(lm.first_tile + t), []).extend(dur[t::lm.tiles].tolist())
     tr = simulate_programming(jobs, a.write_driver.per_tile)
     energy = programming_energy_pj(pulses, driver_ops, chip)
     energy["verify_reads_pj"] = reads * chip.tile.verify_read_pj()

@@ -26,11 +26,11 @@ from .progress import progress
 from .train.tsb import training_macs
 
 
-def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, arch: ArchSpec) -> tuple[float, dict]:
+def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chip) -> tuple[float, dict]:
     """Test accuracy of one programmed chip (and, in crossbar mode, the inference energy)."""
     if mode == "crossbar":
-        logits, trace = run(dep.net, dep.engines, x, arch)
-        return float((logits.argmax(1) == y).mean()), phase_energy(trace, Chip(arch))
+        logits, trace = run(dep.net, dep.engines, x, chip.arch)
+        return float((logits.argmax(1) == y).mean()), phase_energy(trace, chip)
     net = dep.net
     saved = {n.name: n.W for n in net.weight_layers()}
     saved.update({b.name: b.W for b in net.blocks()})
@@ -99,8 +99,9 @@ def _one_chip(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
     a = ctx.archs[si]
     dep = deploy(ctx.net, ctx.data, a, ctx.w, ctx.arch_file, ctx.workload_file, policy=policy, chip=c,
                  fisher=ctx.fisher, memo=ctx.memo)
-    acc, en = evaluate(dep, ctx.x, ctx.y, ctx.evaluate, a)
-    pr = programming_report(dep, Chip(a))
+    chip = Chip(a)
+    acc, en = evaluate(dep, ctx.x, ctx.y, ctx.evaluate, chip)
+    pr = programming_report(dep, chip)
     row = {"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],
            "verify_pulses": pr["verify_pulses"],
            "verify_reads": pr["verify_reads"], "energy_pj": pr["energy"]["total_pj"],

@@ -136,7 +136,7 @@ def test_policies_share_the_chip_and_verify_what_they_say(trained, root):
         assert np.array_equal(e.cells.g, tsb.engines[k].cells.g)
     assert reports["none"]["verify_pulses"] == 0 and reports["none"]["verify_reads"] == 0
     assert reports["all"]["fraction_verified"] == 1.0
-    assert reports["all"]["verify_reads"] >= reports["all"]["cells"] - reports["tsb"]["readback_cells"] * 0
+    assert reports["all"]["verify_reads"] >= reports["all"]["cells"]      # every cell read at least once
     assert reports["selective"]["fraction_verified"] == pytest.approx(0.01, abs=1e-4)
     blocks = tsb.net.blocks()
     assert len(blocks) == 1 and reports["tsb"]["weights_verified"] == 256

@@ -79,8 +79,9 @@ class Tile:
         conv = math.ceil(a.write_driver.parallel_cells / a.adc.per_crossbar)
         return cycles(a.crossbar.read_latency_ns + conv * a.adc.latency_ns, a.clock_ghz)
 
-    def program_job_cycles(self, pulses: int, reads: int) -> int:
-        """A driver job on one row chunk: `pulses` pulse operations and `reads` verify reads."""
+    def program_job_cycles(self, pulses, reads):
+        """A driver job on one row chunk: `pulses` pulse operations and `reads` verify reads
+        (integers, or integer arrays of many jobs)."""
         return pulses * self.pulse_cycles() + reads * self.verify_read_cycles()
 
     def program_cycles(self, pulses_per_tile: int) -> int:

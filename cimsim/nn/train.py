@@ -44,6 +44,24 @@ def pretrain_key(w: WorkloadSpec, arch: ArchSpec | None = None) -> str:
     return stable_hash(key)
 
 
+class Adam:
+    """Adam (Kingma and Ba) with bias correction over a list of parameter arrays (in place)."""
+
+    def __init__(self, params: list[np.ndarray], b1: float = 0.9, b2: float = 0.999) -> None:
+        self.params, self.b1, self.b2, self.t = params, b1, b2, 0
+        self.m = [np.zeros_like(v) for v in params]
+        self.s = [np.zeros_like(v) for v in params]
+
+    def step(self, grads: list[np.ndarray], lr: float) -> None:
+        self.t += 1
+        b1, b2 = self.b1, self.b2
+        for v, g, m, s in zip(self.params, grads, self.m, self.s):
+            m[...] = b1 * m + (1 - b1) * g
+            s[...] = b2 * s + (1 - b2) * g * g
+            mh, sh = m / (1 - b1 ** self.t), s / (1 - b2 ** self.t)
+            v -= (lr * mh / (np.sqrt(sh) + 1e-8)).astype(v.dtype)
+
+
 def train_float(net: Net, data: Dataset, w: WorkloadSpec, arch: ArchSpec | None = None) -> None:
     """Adam with L2 weight decay and a cosine learning-rate schedule. With
     pretrain.noise_sigma > 0 (noise-aware training), every batch runs forward and backward
@@ -54,11 +72,9 @@ def train_float(net: Net, data: Dataset, w: WorkloadSpec, arch: ArchSpec | None 
     noisy = noise_arch(arch, p.noise_sigma) if (p.noise_sigma > 0 and arch is not None) else None
     noise_rng = np.random.default_rng([w.seed, 7])
     layers = net.weight_layers()
-    params = [(n, k, v, n.grads()[k]) for n in net.nodes for k, v in n.params().items()
-              if k in n.grads()]
-    m = [np.zeros_like(v) for *_, v, _ in params]
-    s = [np.zeros_like(v) for *_, v, _ in params]
-    b1, b2, step = 0.9, 0.999, 0
+    params = [(k, v, n.grads()[k]) for n in net.nodes for k, v in n.params().items() if k in n.grads()]
+    opt = Adam([v for _, v, _ in params])
+    step = 0
     n = len(data.x_train)
     steps_total = p.epochs * ((n + p.batch - 1) // p.batch)
     for _ in progress(range(p.epochs), "pretrain", unit="epoch"):
@@ -75,12 +91,7 @@ def train_float(net: Net, data: Dataset, w: WorkloadSpec, arch: ArchSpec | None 
                 lay.W[...] = wc
             step += 1
             lr = p.lr * 0.5 * (1 + np.cos(np.pi * step / steps_total))
-            for j, (_, k, v, gv) in enumerate(params):
-                grad = gv + p.weight_decay * v if k == "W" else gv
-                m[j] = b1 * m[j] + (1 - b1) * grad
-                s[j] = b2 * s[j] + (1 - b2) * grad * grad
-                mh, sh = m[j] / (1 - b1 ** step), s[j] / (1 - b2 ** step)
-                v -= (lr * mh / (np.sqrt(sh) + 1e-8)).astype(v.dtype)
+            opt.step([gv + p.weight_decay * v if k == "W" else gv for k, v, gv in params], lr)
 
 
 def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = None) -> tuple[Net, bool]:

@@ -19,6 +19,7 @@ import numpy as np
 from ..config.workload import TsbSpec
 from ..errors import FitError
 from ..nn.layers import BatchNorm, BlockApply, Conv2d, Net, ReLU, SharedBlock, softmax_xent
+from ..nn.train import Adam
 
 
 def insert_blocks(net: Net, spec: TsbSpec, workload_file: str = "workload") -> Net:
@@ -32,8 +33,9 @@ def insert_blocks(net: Net, spec: TsbSpec, workload_file: str = "workload") -> N
             points.append((n.name, n.cout))
         elif spec.insert_after == "block" and isinstance(n, ReLU) and (
                 n.name.endswith(".out") or n.name == "stem.relu"):
-            conv = n.name.replace(".relu", ".conv") if n.name == "stem.relu" else None
-            points.append((n.name, width[conv] if conv else _channels(src, n.name, width)))
+            # a residual block's output has the channels of its second conv
+            conv = "stem.conv" if n.name == "stem.relu" else n.name.replace(".out", ".b.conv")
+            points.append((n.name, width[conv]))
     if not points:
         raise FitError(f"{workload_file}: deploy.tsb.insert_after: the model has no "
                        f"'{spec.insert_after}' insertion points; use 'conv'")
@@ -54,11 +56,6 @@ def insert_blocks(net: Net, spec: TsbSpec, workload_file: str = "workload") -> N
             nodes.append(BlockApply(f"{n.name}.tsb", n.name, blk))
             rename[n.name] = f"{n.name}.tsb"
     return Net(nodes)
-
-
-def _channels(net: Net, name: str, width: dict[str, int]) -> int:
-    """Channels of a residual block output: those of the block's second conv."""
-    return width[name.replace(".out", ".b.conv")]
 
 
 @dataclass
@@ -89,17 +86,15 @@ def finetune(tnet: Net, x: np.ndarray, y: np.ndarray, spec: TsbSpec, seed: int) 
     weights) on (x, y); everything else is frozen."""
     blocks = tnet.blocks()
     bns = [n for n in tnet.nodes if isinstance(n, BatchNorm)]
-    saved = [b.frozen for b in bns]
+    layers = tnet.weight_layers()
+    saved = [b.frozen for b in bns], [n.want_dW for n in layers]
     for b in bns:
         b.frozen = True
-    for n in tnet.weight_layers():
+    for n in layers:
         n.want_dW = False
-    m = [np.zeros_like(b.W) for b in blocks]
-    v = [np.zeros_like(b.W) for b in blocks]
+    opt = Adam([b.W for b in blocks])
     rng = np.random.default_rng([seed, 17])
     x, y = x[: spec.images], y[: spec.images]
-    step = 0
-    b1, b2 = 0.9, 0.999
     try:
         for _ in range(spec.epochs):
             order = rng.permutation(len(x))
@@ -110,29 +105,22 @@ def finetune(tnet: Net, x: np.ndarray, y: np.ndarray, spec: TsbSpec, seed: int) 
                 logits = tnet.forward(x[idx], train=True)
                 _, g = softmax_xent(logits, y[idx])
                 tnet.backward(g)
-                step += 1
-                for j, b in enumerate(blocks):
-                    m[j] = b1 * m[j] + (1 - b1) * b.dW
-                    v[j] = b2 * v[j] + (1 - b2) * b.dW * b.dW
-                    mh, vh = m[j] / (1 - b1 ** step), v[j] / (1 - b2 ** step)
-                    b.W -= (spec.lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+                opt.step([b.dW for b in blocks], spec.lr)
     finally:
-        for b, f in zip(bns, saved):
+        for b, f in zip(bns, saved[0]):
             b.frozen = f
-        for n in tnet.weight_layers():
-            n.want_dW = True
+        for n, f in zip(layers, saved[1]):
+            n.want_dW = f
     macs = forward_macs(tnet, x)
-    first = next(i for i, n in enumerate(tnet.nodes) if isinstance(n, BlockApply))
+    pos = {n.name: i for i, n in enumerate(tnet.nodes)}
+    applications = {n.name for n in tnet.nodes if isinstance(n, BlockApply)}
+    first = min(pos[k] for k in applications)
     # forward over every node; backward: input gradients of the nodes after the first block,
     # plus dB of every block application (weight gradients of the backbone are not formed)
-    back = sum(v_ for k, v_ in macs.items() if tnet.nodes.index(_node(tnet, k)) > first)
-    dblk = sum(v_ for k, v_ in macs.items() if isinstance(_node(tnet, k), BlockApply))
+    back = sum(v for k, v in macs.items() if pos[k] > first)
+    dblk = sum(v for k, v in macs.items() if k in applications)
     images = spec.epochs * len(x)
-    return FinetuneStats(images, step, images * (sum(macs.values()) + back + dblk))
-
-
-def _node(net: Net, name: str):
-    return next(n for n in net.nodes if n.name == name)
+    return FinetuneStats(images, opt.t, images * (sum(macs.values()) + back + dblk))
 
 
 def training_macs(net: Net, x: np.ndarray, epochs: int, images: int) -> int:
