@@ -1,4 +1,4 @@
-"""Command line: cimsim run | plot | compare | validate | list."""
+"""Command line: cimsim run | sweep | plot | compare | validate | list."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +52,50 @@ def cmd_run(args: argparse.Namespace) -> int:
     share = wall.seconds.get("timing", 0.0) / total if total else 0.0
     progress.say(f"wall time {total:.1f} s ({parts}; SimPy timing model {share:.0%})")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .report.plots import save_figures
+    from .sweep.grid import load_grid
+    from .sweep.results import figures, rows, write_csv
+    from .sweep.runner import read_inputs, resolve, run_sweep
+
+    grid = load_grid(args.grid)
+    cli_set = {}
+    for item in args.set or []:
+        key, _, text = item.partition("=")
+        _overrides([item])                      # checks the arch.|workload. form
+        try:
+            cli_set[key] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError("--set", key, "a YAML value after '='", text) from None
+    clash = sorted(set(cli_set) & set(grid.swept))
+    if clash:
+        raise ConfigError("--set", clash[0], f"a key path the grid {args.grid} does not sweep")
+    out = Path(args.out or Path("results") / f"sweep-{grid.name}")
+    inp = read_inputs(args.arch, args.workload)
+    points = resolve(grid, inp, cli_set)
+    workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
+    where = f"dask scheduler {args.scheduler}" if args.scheduler else f"{workers} local worker(s)"
+    progress.say(f"sweep {grid.name}: {len(points)} points over {', '.join(grid.swept)}; {where}; "
+                 f"results in {out}")
+    t0 = time.perf_counter()
+    try:
+        run_sweep(points, inp, out, workers, args.scheduler)
+    finally:                                    # also on Ctrl-C: the table of what is finished
+        table = rows(points, grid.swept, out)
+        write_csv(table, out / "results.csv")
+    pngs = save_figures(figures(table, grid.swept, grid.name), out)
+    counts = {s: sum(p.status == s for p in points) for s in ("done", "cached", "failed", "invalid")}
+    print(f"sweep {grid.name}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+          + f" of {len(points)} points in {time.perf_counter() - t0:.1f} s")
+    for p in points:
+        if p.status in ("failed", "invalid"):
+            print(f"  point {p.index}: {p.status}: {p.error.splitlines()[0]}")
+    print(f"results: {out / 'results.csv'} (+ {len(pngs)} Pareto plots; reports in {out / 'points'})")
+    return 1 if counts["failed"] or counts["invalid"] else 0
 
 
 def _load_report(path: str) -> dict:
@@ -117,9 +161,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.kind:
+        from .catalogue import table
+
+        print(table(args.kind))
+        return 0
     for folder in ("arch", "workloads"):
         files = sorted(Path(folder).glob("*.yaml"))
         print(f"{folder}/: " + (", ".join(f.name for f in files) if files else "(none here)"))
+    print("more: cimsim list tiles|devices|models|algorithms|scenarios")
     return 0
 
 
@@ -138,6 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--workers", type=int, default=1,
                    help="processes for Monte-Carlo chips (0: one per core); the report is identical")
     r.set_defaults(fn=cmd_run)
+    s = sub.add_parser("sweep", help="run a grid of settings: one report per point, results.csv, "
+                       "Pareto plots; resumable")
+    s.add_argument("arch")
+    s.add_argument("workload")
+    s.add_argument("--grid", required=True, help="grid YAML (see workloads/sweeps/)")
+    s.add_argument("--workers", type=int, default=0, help="local processes (default 0: one per core)")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the points on a dask.distributed cluster (tcp://host:8786); needs cimsim[dask]")
+    s.add_argument("--out", help="output folder (default results/sweep-GRIDNAME)")
+    s.add_argument("--set", action="append", metavar="arch|workload.KEY=VALUE",
+                   help="override one key on every point")
+    s.set_defaults(fn=cmd_sweep)
     pl = sub.add_parser("plot", help="write PNG figures (and CSV tables) of a report")
     pl.add_argument("report", help="report.json or the folder holding it")
     pl.add_argument("--out", help="output folder (default: the report's folder)")
@@ -150,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("validate", help="check arch or workload files")
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)
-    sub.add_parser("list", help="list the arch and workload files here").set_defaults(fn=cmd_list)
+    ls = sub.add_parser("list", help="list tiles, devices, models, algorithms or scenarios "
+                        "(no argument: the arch and workload files here)")
+    ls.add_argument("kind", nargs="?", choices=("tiles", "devices", "models", "algorithms", "scenarios"))
+    ls.set_defaults(fn=cmd_list)
     args = p.parse_args(argv)
     progress.QUIET = args.quiet
     try:

@@ -20,7 +20,6 @@ import numpy as np
 
 from .config.arch import ArchSpec
 from .config.workload import WorkloadSpec
-from .device.verify import write_verify
 from .energy import programming_energy_pj
 from .errors import FitError
 from .functional import SEED_STREAM_PROGRAM, SEED_STREAM_READ, AnalogLayer
@@ -86,11 +85,7 @@ def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarra
 
 def _noise_variance(e: AnalogLayer) -> np.ndarray:
     """Programming-noise variance of each weight (float units): its pulsed cells' errors."""
-    dev = e.arch.device
-    pulsed = (e.cells.levels > 0).astype(np.float64)           # (P, S, K, N)
-    weight = np.array([4.0 ** (s * dev.bits_per_cell) for s in range(pulsed.shape[1])])
-    var = np.einsum("pskn,s->kn", pulsed, weight) * (dev.program_sigma * dev.levels) ** 2
-    return var * e.w_scale ** 2
+    return e.tile.weight_variance(e) * e.w_scale ** 2
 
 
 def _selective_masks(engines: dict[str, AnalogLayer], fraction: float, score: str,
@@ -117,10 +112,10 @@ def _selective_masks(engines: dict[str, AnalogLayer], fraction: float, score: st
     return masks
 
 
-def _verify(e: AnalogLayer, mask: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> None:
+def _verify(e: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
     """Write-verify the masked cells of one layer, then re-read them; their pulses count
     towards the cells' endurance."""
-    write_verify(e.cells, mask, arch, rng)
+    e.tile.verify(e, mask, rng)
     e.writes[...] = e.cells.pulses_per_cell
     e.refresh()
 
@@ -158,14 +153,14 @@ def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: 
                      weights_total=sum(n.W.size for n in layers) + sum(b.W.size for b in blocks))
     if policy == "all":
         for e in engines.values():
-            _verify(e, np.ones(e.cells.g.shape, bool), arch, verify_rng)
+            _verify(e, np.ones(e.cells.g.shape, bool), verify_rng)
         dep.weights_verified = sum(n.W.size for n in layers)
     elif policy == "selective":
         if w.deploy.verify_score == "sensitivity" and fisher is None:
             fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images)
         masks = _selective_masks(engines, w.deploy.verify_fraction, w.deploy.verify_score, fisher)
         for k, e in engines.items():
-            _verify(e, np.broadcast_to(masks[k], e.cells.g.shape), arch, verify_rng)
+            _verify(e, np.broadcast_to(masks[k], e.cells.g.shape), verify_rng)
         dep.weights_verified = int(sum(m.sum() for m in masks.values()))
     elif policy == "tsb":
         dep.readback_cells = sum(e.cells.g.size for e in engines.values())
@@ -180,7 +175,7 @@ def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: 
                 n.W[...] = clean[n.name]
         for j, b in enumerate(blocks):
             e = engine(len(layers) + j, b.name, b.W)
-            _verify(e, np.ones(e.cells.g.shape, bool), arch, verify_rng)
+            _verify(e, np.ones(e.cells.g.shape, bool), verify_rng)
             engines[b.name] = e
         dep.weights_verified = sum(b.W.size for b in blocks)
     return dep
@@ -198,7 +193,7 @@ def programming_report(dep: Deployment, chip: Chip) -> dict:
         p = e.cells.pulses_per_cell
         r = e.cells.reads_per_cell
         pulses += int(p.sum(dtype=np.int64))
-        one_shot += int(np.count_nonzero(e.cells.levels))
+        one_shot += e.one_shot_pulses
         reads += int(r.sum(dtype=np.int64))
         stuck += int(np.count_nonzero(e.cells.stuck))
         cells += p.size

@@ -5,20 +5,26 @@ arch files are dynamic energies per operation).
 """
 from __future__ import annotations
 
+from .errors import CimsimError
 from .hw.chip import Chip
+from .hw.tile import TILE_COMPONENTS
 from .trace import NodeTrace, Trace
 
-COMPONENTS = ("crossbar", "dac", "adc", "shift_add", "digital", "sram_read", "sram_write", "noc")
+COMPONENTS = (*TILE_COMPONENTS, "digital", "sram_read", "sram_write", "noc")
 
 
 def node_energy_pj(n: NodeTrace, chip: Chip) -> dict[str, float]:
-    """Energy of one node's work, per component, in pJ."""
-    tile, sram, noc, dig = chip.tile, chip.sram, chip.noc, chip.digital
+    """Energy of one node's work, per component, in pJ (the tile model prices its MVMs)."""
+    sram, noc, dig = chip.sram, chip.noc, chip.digital
+    tile = dict.fromkeys(TILE_COMPONENTS, 0.0)
+    if n.layer:
+        for k, v in chip.tile.mvm_energy_pj(n).items():
+            if k not in tile:
+                raise CimsimError(f"{type(chip.tile).__name__}.mvm_energy_pj returned component "
+                                  f"'{k}'; expected keys among {', '.join(TILE_COMPONENTS)}")
+            tile[k] = float(v)
     return {
-        "crossbar": n.cell_reads * tile.cell_read_pj(),
-        "dac": n.dac_drives * tile.dac_drive_pj(),
-        "adc": n.adc_conversions * tile.adc_conversion_pj(),
-        "shift_add": n.shift_adds * tile.shift_add_pj(),
+        **tile,
         "digital": n.digital_ops * dig.op_pj(),
         "sram_read": sram.read_pj(n.sram_read_bytes),
         "sram_write": sram.write_pj(n.sram_write_bytes),

@@ -1,7 +1,7 @@
 """Functional model: a trained network programmed onto crossbars, run image by image.
 
 Weight layers (conv, linear) run through `AnalogLayer`, which holds the layer's
-programmed conductances and calls the analog MVM kernel; every other node runs
+programmed cells and calls the chip's tile model (hw/tile.py); every other node runs
 digitally. The run emits a `Trace` of counted operations; it knows nothing of time
 or energy.
 """
@@ -12,8 +12,10 @@ import math
 import numpy as np
 
 from .config.arch import ArchSpec
-from .device.conductance import ProgrammedArray, decode, encode_levels, program, quantise_weights
-from .kernels.mvm import analog_mvm
+from .device.conductance import ProgrammedArray, quantise_weights
+from .device.write import WriteResult
+from .hw.chip import models
+from .hw.tile import TileModel
 from .mapping import LayerMap
 from .nn.layers import BlockApply, Linear, Net
 from .progress import progress
@@ -24,90 +26,58 @@ SEED_STREAM_READ = 2
 
 
 class AnalogLayer:
-    """One weight matrix on its crossbars: quantise inputs, analog MVM, rescale, count."""
+    """One weight matrix on its tiles: quantise inputs, MVM through the tile model, rescale,
+    count. Holds the matrix's state (cells, write counters, integer weights); the tile model
+    (hw/tile.py) does the physics and owns the costs."""
 
     def __init__(self, name: str, w: np.ndarray, arch: ArchSpec, lmap: LayerMap, x_max: float,
-                 rng: np.random.Generator, read_key: int) -> None:
+                 rng: np.random.Generator, read_key: int, tile: TileModel | None = None) -> None:
         self.name, self.arch, self.lmap = name, arch, lmap
-        xb, dev = arch.crossbar, arch.device
+        self.tile = tile if tile is not None else models(arch)[1]
         self.k, self.n = w.shape
-        self.w_int, self.w_scale = quantise_weights(w, xb.weight_bits)
-        self.cells: ProgrammedArray = program(encode_levels(self.w_int, arch), arch, rng)
+        self.w_int, self.w_scale = quantise_weights(w, arch.crossbar.weight_bits)
+        self.cells: ProgrammedArray = self.tile.program(self.w_int, rng)
         self.x_levels = 2 ** arch.dac.input_bits - 1
         self.x_scale = (x_max / self.x_levels) if x_max > 0 else 1.0
         self.read_key = read_key
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
         self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)
+        self.one_shot_pulses = self.cells.pulses                     # before any verify loop
         self.refresh()
-        # ADC: full scale = range_fraction x the largest possible column sum of one crossbar.
-        plane_max = 1 if arch.dac.bit_serial else self.x_levels
-        full_scale = arch.adc.range_fraction * xb.rows * dev.levels * plane_max
-        if xb.differential:
-            self.code_lo, self.code_hi = -(2.0 ** (arch.adc.bits - 1)), 2.0 ** (arch.adc.bits - 1) - 1
-            self.step = full_scale / 2 ** (arch.adc.bits - 1)
-        else:
-            self.code_lo, self.code_hi = 0.0, 2.0 ** arch.adc.bits - 1
-            self.step = full_scale / (2 ** arch.adc.bits - 1)
-        cells_per_column = 2 if xb.differential else 1
-        self.sigma_cell = dev.read_sigma * dev.levels * math.sqrt(cells_per_column)
-
-    def _load_g(self) -> None:
-        """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel."""
-        rows, chunks = self.arch.crossbar.rows, self.lmap.row_chunks
-        eff = self.cells.effective()                       # (S, K, N)
-        s = eff.shape[0]
-        g = np.zeros((s, chunks * rows, self.n), np.float32)
-        g[:, : self.k] = eff
-        self.g = np.ascontiguousarray(
-            g.reshape(s, chunks, rows, self.n).transpose(1, 2, 0, 3).reshape(chunks, rows, s * self.n))
 
     def effective_weights(self) -> np.ndarray:
         """(K, N) float weights the cells hold now (programming error, faults, drift included)."""
-        return (decode(self.cells, self.arch) * self.w_scale).astype(np.float32)
+        return (self.tile.decode(self.cells) * self.w_scale).astype(np.float32)
 
     def refresh(self) -> None:
         """Re-read the cells after they changed (writes, drift)."""
-        self._load_g()
+        self.tile.load(self)
         self.w_eff = self.effective_weights()
 
+    def update(self, w_int_new: np.ndarray) -> WriteResult:
+        """Write new integer weights through the tile (write counters, wear-out), re-read."""
+        res = self.tile.apply_update(self, w_int_new)
+        self.w_int = w_int_new
+        self.refresh()
+        return res
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """x (M, K) float activations -> y (M, N) float32 through the crossbars."""
-        arch, lm = self.arch, self.lmap
+        """x (M, K) float activations -> y (M, N) float32 through the tiles."""
         m = x.shape[0]
         parts = [(1.0, x)]
         if np.any(x < 0):                     # signed inputs: positive and negative passes
             parts = [(1.0, np.maximum(x, 0)), (-1.0, np.maximum(-x, 0))]
         y = np.zeros((m, self.n), np.float64)
-        rows_pad = lm.row_chunks * arch.crossbar.rows
+        rows_pad = self.lmap.row_chunks * self.arch.crossbar.rows
         for sign, xp in parts:
             codes = np.zeros((m, rows_pad), np.int32)
             codes[:, : self.k] = np.clip(np.rint(xp / self.x_scale), 0, self.x_levels)
             self.calls += 1
-            acc, clipped = analog_mvm(
-                codes, self.g, n_out=self.n, planes=arch.input_planes,
-                bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
-                step=self.step, code_lo=self.code_lo, code_hi=self.code_hi,
-                sigma_cell=self.sigma_cell, key=self.read_key * 1_000_003 + self.calls)
-            if not arch.crossbar.differential:
-                acc -= 2.0 ** (arch.crossbar.weight_bits - 1) * codes.sum(1, keepdims=True)
+            acc, clipped = self.tile.mvm(self, codes)
             y += sign * acc
-            self._count(m, clipped)
+            self.tile.count(self.counts, self.lmap, m, clipped)
         return (y * (self.x_scale * self.w_scale)).astype(np.float32)
-
-    def _count(self, m: int, clipped: int) -> None:
-        c, lm, planes = self.counts, self.lmap, self.arch.input_planes
-        pair = 2 if self.arch.crossbar.differential else 1
-        reads = m * planes
-        c.vectors += m
-        c.planes = planes
-        c.crossbar_reads += reads * lm.crossbars
-        c.cell_reads += reads * sum(lm.rows_used) * sum(lm.cols_used)
-        c.dac_drives += reads * sum(lm.rows_used) * lm.col_groups
-        conversions = reads * lm.row_chunks * sum(lm.cols_used) // pair
-        c.adc_conversions += conversions
-        c.shift_adds += conversions
-        c.adc_clipped += clipped
 
 
 def _digital_ops(kind: str, n_in: int, n_out: int) -> int:

@@ -1,8 +1,9 @@
 """Weights to crossbars and tiles.
 
 A weight matrix (K rows = k*k*Cin, N columns = Cout) is cut into row chunks of
-`crossbar.rows` and column groups of `weights_per_crossbar_column_group` output
-channels (each channel takes `slices` columns, x2 for differential pairs). Each
+`crossbar.rows` and column groups of as many output channels as fit a crossbar's
+columns (each channel takes the tile model's `columns_per_weight()`: for the NVM
+crossbar, `slices` columns, x2 for differential pairs). Each
 layer gets whole tiles of its own (as ISAAC and NeuroSim place layers), so
 layers never contend for a crossbar and run as a pipeline.
 """
@@ -82,12 +83,15 @@ def _split(total: int, size: int) -> tuple[int, ...]:
 
 def map_layers(shapes: list[tuple[str, int, int]], arch: ArchSpec) -> ChipMap:
     """Place (name, K, N) weight matrices on the chip; FitError if the chip is too small."""
+    from .hw.chip import models  # the tile model decides how many columns a weight takes
+
+    tile_model = models(arch)[1]
     xb, per_tile = arch.crossbar, arch.tile.crossbars
-    group = arch.weights_per_crossbar_column_group
+    group, cpw = tile_model.weights_per_column_group(), tile_model.columns_per_weight()
     layers, tile = [], 0
     for name, k, n in shapes:
         rows_used = _split(k, xb.rows)
-        cols_used = tuple(w * arch.columns_per_weight for w in _split(n, group))
+        cols_used = tuple(w * cpw for w in _split(n, group))
         crossbars = len(rows_used) * len(cols_used)
         tiles = math.ceil(crossbars / per_tile)
         layers.append(LayerMap(name, k, n, len(rows_used), len(cols_used), tile, tiles,

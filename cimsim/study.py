@@ -1,6 +1,7 @@
 """One study end to end: config -> model -> mapping -> program -> phases -> report."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -144,8 +145,8 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
                         "mean_per_cell": float(d.mean()), "cells_worn_total": int((e.cells.stuck == 2).sum())}
     counts = np.concatenate(all_counts)
     wmax = int(counts.max()) if counts.size else 0
-    endurance = a.device.endurance_cycles
-    life_samples = endurance * n / wmax if wmax else None
+    endurance = chip.tile.endurance_cycles()           # math.inf: the storage never wears out
+    life_samples = endurance * n / wmax if wmax and math.isfinite(endurance) else None
     rule = res.rule
     # cost: forward of one sample (identical for every sample) x samples, plus learning
     x1 = data.split(ph.split)[0][:1]
@@ -190,7 +191,7 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
             "heatmap": heat,
         },
         "endurance": {
-            "budget_cycles": endurance,
+            "budget_cycles": endurance if math.isfinite(endurance) else None,
             "samples_to_first_wear_out": life_samples,
             "years_to_first_wear_out": (life_samples / ph.sample_rate_hz / (365.25 * 86400)
                                         if life_samples else None),

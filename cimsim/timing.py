@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from .hw.chip import Chip
-from .mapping import ChipMap
+from .mapping import ChipMap, LayerMap
 from .trace import NodeTrace, Trace
 
 
@@ -30,6 +30,8 @@ class StageTimes:
     resource: str            # which compute resource: a layer's tiles or the digital unit
     crossbar_busy: int = 0   # array-read busy cycles (for utilisation)
     adc_busy: int = 0        # ADC busy cycles
+    lmap: LayerMap | None = None   # weight layers: the layer's map and planes, for the tile's
+    vector_planes: int = 0         # own SimPy process (TileModel.mvm_process)
 
 
 def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap) -> StageTimes:
@@ -38,9 +40,9 @@ def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap) -> StageTimes:
     if n.layer:
         lm = cmap.layer(n.layer)
         vp = round(n.per_image("vectors")) * n.planes
-        tile = chip.tile
-        return StageTimes(tile.mvm_cycles(lm, vp), sram, chip.noc.transfer_cycles(n.per_image("noc_bytes")),
-                          f"tiles:{n.layer}", vp * tile.read_cycles(), vp * tile.adc_cycles(lm))
+        arr, conv = chip.tile.busy_cycles(lm, vp)
+        noc = chip.noc.transfer_cycles(n.per_image("noc_bytes"))
+        return StageTimes(chip.tile.mvm_cycles(lm, vp), sram, noc, f"tiles:{n.layer}", arr, conv, lm, vp)
     return StageTimes(chip.digital.op_cycles(n.per_image("digital_ops")), sram, 0, "digital")
 
 
@@ -74,14 +76,19 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
     counter = [0]
     first_start = [0] * n_img
 
-    def hold(name: str, dur: int, img: int, mark: bool = False):
+    def hold(name: str, dur: int, img: int, mark: bool = False, st: StageTimes | None = None):
+        """Hold resource `name` for dur cycles, or (weight layers) while the tile model's
+        own SimPy process runs the image's MVMs."""
         with res[name].request(priority=img) as req:
             yield req
             t0 = env.now
             if mark:
                 first_start[img] = int(t0)
-            yield env.timeout(dur)
-            busy[name] += dur
+            if st is not None and st.lmap is not None:
+                yield env.process(chip.tile.mvm_process(env, st.lmap, st.vector_planes))
+            else:
+                yield env.timeout(dur)
+            busy[name] += int(env.now - t0)
             counter[0] += 1
             if img < record_images:
                 intervals.append((name, img, t0, env.now))
@@ -95,7 +102,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
         if deps:
             yield simpy.AllOf(env, deps)
         st = times[n.name]
-        parts = [env.process(hold(st.resource, st.compute, img, n is first))]
+        parts = [env.process(hold(st.resource, st.compute, img, n is first, st))]
         if st.sram:
             parts.append(env.process(hold("sram", st.sram, img)))
         if st.noc:

@@ -36,7 +36,9 @@ def test_default_arch_yaml_equals_dataclass_defaults(root):
     ("crossbar:\n  read_latency_ns: 10 ns\n", "crossbar.read_latency_ns", "unit is in the key name"),
     ("device:\n  g_min_us: 5\n  g_max_us: 2\n", "device.g_max_us", "> g_min_us"),
     ("crossbar:\n  cols: 4\n", "crossbar.cols", "at least 8 columns"),
-    ("device:\n  kind: sram\n", "device.kind", "one of rram, pcm"),
+    ("device:\n  class: sram\n", "device.class", "a registered device (rram, pcm"),
+    ("tile:\n  class: crossbr\n", "tile.class", "did you mean 'crossbar'?"),
+    ("tile:\n  params: {x: 1}\n", "tile.params.x", "no keys here"),
     ("dac: [1, 2]\n", "dac", "a mapping"),
 ])
 def test_bad_arch_values_are_located(tmp_path, text, key, expect):

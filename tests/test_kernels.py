@@ -120,7 +120,7 @@ def test_ideal_chip_reproduces_matmul_within_quantisation_bound(arch):
     planes = arch.input_planes
     pw = sum(2.0 ** p for p in range(planes)) if arch.dac.bit_serial else 1.0
     sl = sum(2.0 ** (s * arch.device.bits_per_cell) for s in range(arch.slices))
-    bound += 2 * layer.step / 2 * pw * sl * cmap.layer("l").row_chunks * sx * sw
+    bound += 2 * layer.tile.step / 2 * pw * sl * cmap.layer("l").row_chunks * sx * sw
     err = np.abs(y - x @ w)
     assert np.all(err <= bound * (1 + 1e-5) + 1e-6), (err / bound).max()
     assert err.max() > 0                          # quantisation is really there

@@ -25,29 +25,39 @@ class Loaded:
     sha256: str
 
 
-def _apply_overrides(data: dict, overrides: dict[str, str], file: str) -> None:
+def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:
+    """--set values are YAML text."""
+    out = {}
     for key, text in overrides.items():
         try:
-            value = yaml.safe_load(text)
+            out[key] = yaml.safe_load(text)
         except yaml.YAMLError:
             raise ConfigError(file, key, "a YAML value after '='", text) from None
-        set_path(data, key, value)
+    return out
 
 
-def _load(cls: type, path: str | Path, overrides: dict[str, str] | None) -> Loaded:
-    data, src, sha = load_yaml(path)
-    if overrides:
-        _apply_overrides(data, overrides, str(path))
-        sha = hashlib.sha256(f"{sha}{sorted(overrides.items())}".encode()).hexdigest()
+def _load(cls: type, path: str | Path, overrides: dict[str, str] | None, raw: bytes | None,
+          values: dict[str, Any] | None) -> Loaded:
+    data, src, sha = load_yaml(path, raw)
+    every = {**_parse_overrides(overrides or {}, str(path)), **(values or {})}
+    if every:
+        for key, value in every.items():
+            set_path(data, key, value)
+        sha = hashlib.sha256(f"{sha}{sorted(every.items())}".encode()).hexdigest()
     return Loaded(build(cls, data, src), str(path), sha)
 
 
-def load_arch(path: str | Path, overrides: dict[str, str] | None = None) -> Loaded:
-    return _load(ArchSpec, path, overrides)
+def load_arch(path: str | Path, overrides: dict[str, str] | None = None, raw: bytes | None = None,
+              values: dict[str, Any] | None = None) -> Loaded:
+    """The arch file at `path` (or its bytes `raw`, named `path`), with key-path overrides as
+    YAML text (`overrides`, from --set) or as parsed values (`values`, from a sweep grid)."""
+    return _load(ArchSpec, path, overrides, raw, values)
 
 
-def load_workload(path: str | Path, overrides: dict[str, str] | None = None) -> Loaded:
-    return _load(WorkloadSpec, path, overrides)
+def load_workload(path: str | Path, overrides: dict[str, str] | None = None, raw: bytes | None = None,
+                  values: dict[str, Any] | None = None) -> Loaded:
+    """The workload file, as load_arch."""
+    return _load(WorkloadSpec, path, overrides, raw, values)
 
 
 def load_any(path: str | Path) -> Loaded:

@@ -6,10 +6,13 @@ give the source of every number.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from .schema import Source, spec
+from .. import plugins
+from .schema import Source, build, spec
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class WriteVerifySpec:
 class DeviceSpec:
     """NVM cell physics. Variation and noise are relative to the range g_max - g_min."""
 
-    kind: str = spec("rram", choices=("rram", "pcm"))
+    model: str = spec("rram", key="class",
+                      doc="device model: a registered name (cimsim list devices) or 'package.module:Class'")
     g_min_us: float = spec(1.0, lo=0.0, doc="lowest programmable conductance")
     g_max_us: float = spec(40.0, lo=0.0, lo_open=True, doc="highest programmable conductance")
     bits_per_cell: int = spec(2, lo=1, hi=8, doc="levels per cell = 2**bits_per_cell")
@@ -58,11 +62,13 @@ class DeviceSpec:
     endurance_cycles: float = spec(1e6, lo=1.0, doc="writes a cell survives")
     write: WritePulseSpec = spec(WritePulseSpec())
     write_verify: WriteVerifySpec = spec(WriteVerifySpec())
+    params: Any = spec(None, doc="the device model's own parameters (its Params dataclass)")
 
     def validate(self, src: Source, path: tuple) -> None:
         if self.g_max_us <= self.g_min_us:
             raise src.error(path + ("g_max_us",), f"a value > g_min_us = {self.g_min_us:g}",
                             self.g_max_us)
+        _resolve(self, "device", src, path)
 
     @property
     def levels(self) -> int:
@@ -140,7 +146,28 @@ class DigitalSpec:
 
 @dataclass(frozen=True)
 class TileSpec:
+    model: str = spec("crossbar", key="class",
+                      doc="tile model: a registered name (cimsim list tiles) or 'package.module:Class'")
     crossbars: int = spec(8, lo=1, doc="crossbars per tile")
+    params: Any = spec(None, doc="the tile model's own parameters (its Params dataclass)")
+
+    def validate(self, src: Source, path: tuple) -> None:
+        _resolve(self, "tile", src, path)
+
+
+def _resolve(section: Any, kind: str, src: Source, path: tuple) -> None:
+    """Load the section's model class (plugins.load) and build its `params` mapping into the
+    class's Params dataclass, with the same checks and located errors as built-in keys."""
+    try:
+        cls = plugins.load(kind, section.model)
+    except plugins.PluginError as e:
+        raise src.error(path + ("class",), e.expected, section.model, e.note) from None
+    raw = section.params
+    if not dataclasses.is_dataclass(raw):
+        params = build(cls.Params, raw or {}, src, path + ("params",))
+        if not dataclasses.fields(params):
+            params = None                                # a model without parameters
+        object.__setattr__(section, "params", params)   # normalised once, while validating
 
 
 @dataclass(frozen=True)
@@ -172,11 +199,15 @@ class ArchSpec:
     chip: ChipSpec = spec(ChipSpec())
 
     def validate(self, src: Source, path: tuple) -> None:
-        if self.columns_per_weight > self.crossbar.cols:
-            raise src.error(path + ("crossbar", "cols"),
-                            f"at least {self.columns_per_weight} columns (one weight's slices"
-                            f"{' x 2 differential' if self.crossbar.differential else ''})",
-                            self.crossbar.cols)
+        from ..device.base import ModelError
+        from ..hw.chip import models
+
+        try:
+            device, tile = models(self)
+            device.validate()
+            tile.validate()
+        except ModelError as e:
+            raise src.error(path + e.path, e.expected, e.got) from None
 
     @property
     def magnitude_bits(self) -> int:

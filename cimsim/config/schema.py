@@ -26,9 +26,10 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def spec(default: Any = MISSING, *, lo: float | None = None, hi: float | None = None,
-         lo_open: bool = False, choices: tuple | None = None, doc: str = "") -> Any:
-    """Declare a config field: default, inclusive range [lo, hi] (lo_open: (lo, hi]), choices."""
-    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices, "doc": doc}
+         lo_open: bool = False, choices: tuple | None = None, doc: str = "", key: str = "") -> Any:
+    """Declare a config field: default, inclusive range [lo, hi] (lo_open: (lo, hi]), choices.
+    key: the YAML key when it cannot be the field's name (e.g. `class`)."""
+    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "choices": choices, "doc": doc, "key": key}
     if dataclasses.is_dataclass(default) or isinstance(default, (list, dict)):
         value = default
         return dataclasses.field(default_factory=lambda: value, metadata=meta)
@@ -79,15 +80,22 @@ def _to_python(node: yaml.Node, path: tuple, lines: dict, file: str) -> Any:
     return _SCALARS.construct_object(node, deep=True)
 
 
-def load_yaml(path: str | Path) -> tuple[dict, Source, str]:
-    """Read a YAML mapping; return (data, source with line numbers, sha256 of the bytes)."""
-    file = str(path)
+def read_bytes(path: str | Path) -> bytes:
+    """A config file's bytes, or a located error."""
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
-        raise ConfigError(file, "", "an existing file", None, note="file not found") from None
+        raise ConfigError(str(path), "", "an existing file", None, note="file not found") from None
     except OSError as exc:
-        raise ConfigError(file, "", "a readable file", None, note=exc.strerror or str(exc)) from None
+        raise ConfigError(str(path), "", "a readable file", None, note=exc.strerror or str(exc)) from None
+
+
+def load_yaml(path: str | Path, raw: bytes | None = None) -> tuple[dict, Source, str]:
+    """Read a YAML mapping (from `raw` if given, named `path` in errors); return (data,
+    source with line numbers, sha256 of the bytes)."""
+    file = str(path)
+    if raw is None:
+        raw = read_bytes(path)
     try:
         node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
     except UnicodeDecodeError:
@@ -143,6 +151,10 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
         if not isinstance(value, list):
             raise src.error(path, f"a list of {_type_name(item)}", value)
         return tuple(_convert(item, v, path + (i,), src, {}) for i, v in enumerate(value))
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise src.error(path, "a mapping", value)
+        return value
     if origin is tuple:
         item = typing.get_args(tp)[0]
         if not isinstance(value, list):
@@ -184,17 +196,18 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
 def build(cls: type, data: dict, src: Source, path: tuple = ()) -> Any:
     """Build (and validate) dataclass `cls` from a YAML mapping."""
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {yaml_key(f): f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
             note = f"did you mean '{close[0]}'?" if close else ""
-            raise src.error(path + (key,), "one of the keys " + ", ".join(fields), None,
+            raise src.error(path + (key,), ("one of the keys " + ", ".join(fields)) if fields
+                            else "no keys here (nothing to set)", None,
                             note=f"unknown key '{key}'" + (f"; {note}" if note else ""))
     kwargs = {}
     for name, f in fields.items():
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name], path + (name,), src, dict(f.metadata))
+            kwargs[f.name] = _convert(hints[f.name], data[name], path + (name,), src, dict(f.metadata))
         elif f.default is MISSING and f.default_factory is MISSING:
             raise src.error(path + (name,), f"a value for required key '{name}'",
                             note=f.metadata.get("doc", ""))
@@ -204,10 +217,17 @@ def build(cls: type, data: dict, src: Source, path: tuple = ()) -> Any:
     return obj
 
 
+def yaml_key(f: dataclasses.Field) -> str:
+    """The YAML key of a config field."""
+    return f.metadata.get("key") or f.name
+
+
 def to_dict(obj: Any) -> Any:
-    """Dataclass -> plain JSON-able dict (tuples become lists)."""
+    """Dataclass -> plain JSON-able dict (tuples become lists), with the YAML key names."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {yaml_key(f): to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj

@@ -16,38 +16,48 @@ still outside tolerance after max_iterations keep their last conductance.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..config.arch import ArchSpec
 from .conductance import ProgrammedArray
 
+if TYPE_CHECKING:
+    from .base import DeviceModel
+
 
 def write_verify(cells: ProgrammedArray, mask: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> None:
-    """Run the verify loop (in place) on the cells where `mask` is true (shape of the cells).
+    """The loop with the built-in RRAM device of `arch` (see verify_loop)."""
+    from .nvm import RramDevice
+
+    verify_loop(cells, mask, RramDevice(arch), rng)
+
+
+def verify_loop(cells: ProgrammedArray, mask: np.ndarray, device: DeviceModel,
+                rng: np.random.Generator) -> None:
+    """Run the verify loop (in place) on the cells where `mask` is true (shape of the cells),
+    with the device's reads and correction pulses and the arch's tolerance and iterations.
 
     The cells have already had their one-shot pulse (program()); pulses and reads are added
     to the per-cell counters."""
-    dev = arch.device
-    wv = dev.write_verify
-    L = float(dev.levels)
+    wv = device.spec.write_verify
     idx = np.flatnonzero(mask)
     g = cells.g.reshape(-1)
     target = cells.levels.reshape(-1).astype(np.float32)
     movable = cells.stuck.reshape(-1) == 0
     pulses = cells.pulses_per_cell.reshape(-1)
     reads = cells.reads_per_cell.reshape(-1)
-    tol = wv.tolerance * L
+    tol = wv.tolerance * device.levels
     for _ in range(wv.max_iterations):
         if idx.size == 0:
             break
-        r = g[idx] + rng.standard_normal(idx.size).astype(np.float32) * np.float32(dev.read_sigma * L)
+        r = device.read(g[idx], rng)
         reads[idx] += 1
         off = np.abs(r - target[idx]) > tol
         idx, r = idx[off], r[off]
         if idx.size == 0:
             break
-        d = target[idx] - r
         pulses[idx] += 1
-        err = rng.standard_normal(idx.size).astype(np.float32) * np.float32(dev.program_sigma)
-        step = d + err * np.abs(d)
+        step = device.correction_pulse(target[idx] - r, rng)
         g[idx] += np.where(movable[idx], step, np.float32(0.0))

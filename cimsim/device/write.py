@@ -26,11 +26,16 @@ class WriteResult:
 
 def write_weights(cells: ProgrammedArray, writes: np.ndarray, w_int_new: np.ndarray, arch: ArchSpec,
                   endurance: float) -> WriteResult:
-    """Move the cells of one matrix to the levels of `w_int_new` (in place).
+    """Move the cells of one matrix to the levels of integer weights `w_int_new` (in place)."""
+    return write_levels(cells, writes, encode_levels(w_int_new, arch), endurance)
+
+
+def write_levels(cells: ProgrammedArray, writes: np.ndarray, new: np.ndarray,
+                 endurance: float) -> WriteResult:
+    """Move cells to target levels `new` (in place).
 
     writes: per-cell write counters (same shape as the cells), incremented in place.
     """
-    new = encode_levels(w_int_new, arch)
     delta = new.astype(np.int16) - cells.levels.astype(np.int16)
     hit = (delta != 0) & (cells.stuck == 0)
     cells.g[hit] += delta[hit].astype(np.float32)

@@ -229,3 +229,15 @@ def analog_mvm_reference(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes
                 code = np.clip(np.floor(col / step + 0.5), code_lo, code_hi)
                 y += code * step * weight * 2.0 ** (s * bits_per_cell)
     return y
+
+
+def set_threads(n: int) -> None:
+    """Threads of the MVM pool in this process (e.g. one per sweep worker); results do not
+    depend on it."""
+    global _WORKERS, _POOL
+    n = max(1, int(n))
+    if n != _WORKERS:
+        if _POOL is not None:
+            _POOL.shutdown(wait=True)
+            _POOL = None
+        _WORKERS = n

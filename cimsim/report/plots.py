@@ -206,8 +206,10 @@ def writes_figure(ph: dict) -> Figure | None:
     ax.set_xticks(x, [_bin_label(a, b) for a, b in zip(lo, hi)], rotation=45 if len(x) > 8 else 0)
     ax.set_yscale("log")
     ax.grid(axis="x", visible=False)
-    inside = [i for i, (a, b) in enumerate(zip(lo, hi)) if a <= budget < b]
-    if inside:
+    inside = [i for i, (a, b) in enumerate(zip(lo, hi)) if budget is not None and a <= budget < b]
+    if budget is None:
+        pass                                     # unlimited endurance: said in the title
+    elif inside:
         ax.axvline(inside[0], color="tab:red", lw=1.5, label=f"endurance budget {budget:.3g} writes")
         ax.legend(loc="upper right")
     else:
@@ -216,7 +218,8 @@ def writes_figure(ph: dict) -> Figure | None:
                     (1, 1), xycoords="axes fraction", ha="right", va="top", color="tab:red", fontsize=8)
     years = end["years_to_first_wear_out"]
     life = (f"first wear-out projected after {end['samples_to_first_wear_out']:.3g} samples "
-            f"= {years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years else "no writes")
+            f"= {years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years
+            else "lifetime unlimited: the storage does not wear out" if budget is None else "no writes")
     ax.set_xlabel("writes per cell in this phase")
     ax.set_ylabel("cells")
     ax.set_title(f"{ph['name']}: writes per cell (max {wr['max_per_cell']}, mean {wr['mean_per_cell']:.3g})"

@@ -60,7 +60,8 @@ def summary(report: dict) -> str:
 def _train_line(ph: dict) -> str:
     acc, wr, en, end = ph["accuracy"], ph["writes"], ph["energy"], ph["endurance"]
     years = end["years_to_first_wear_out"]
-    life = f"{years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years else "no writes"
+    life = (f"{years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years
+            else "unlimited (no wear-out)" if end["budget_cycles"] is None else "no writes")
     return (f"phase {ph['name']} ({ph['algorithm']}, {ph['scenario']}, {ph['samples']} samples): "
             f"online accuracy {acc['online_ema_final']:.4f} (EMA), last window {acc['last_window']:.4f} | "
             f"max writes/cell {wr['max_per_cell']}, density {wr['density']:.2e}, "

@@ -10,7 +10,6 @@ import numpy as np
 
 from ..config.arch import ArchSpec
 from ..config.workload import PhaseSpec
-from ..device.write import analog_drift, digital_drift
 from ..functional import AnalogLayer
 from ..nn.data import Dataset
 from ..nn.layers import BatchNorm, Net, softmax_xent
@@ -40,9 +39,9 @@ def _drift(engines: dict[str, AnalogLayer], arch: ArchSpec, ph: PhaseSpec, rng: 
     sc = ph.scenario
     for e in engines.values():
         if sc.kind == "analog_drift":
-            analog_drift(e.cells, sc.drift_sigma * arch.device.levels, arch.device.levels, rng)
+            e.tile.drift(e, sc.drift_sigma, rng)
         else:
-            digital_drift(e.cells, sc.flip_rate, arch.device.bits_per_cell, rng)
+            e.tile.bit_flips(e, sc.flip_rate, rng)
         e.refresh()
 
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from ..config.arch import ArchSpec
 from ..config.workload import AlgorithmSpec
-from ..device.write import write_weights
 from ..errors import FitError
 from ..functional import AnalogLayer
 from ..kernels.lowrank import factors, lowrank_update
@@ -80,23 +79,25 @@ class Rule:
         if not d.any():
             return
         new = np.clip(e.w_int + d, -qmax, qmax)
-        res = write_weights(e.cells, e.writes, new, self.arch, self.arch.device.endurance_cycles)
-        e.w_int = new
-        e.refresh()
+        res = e.update(new)
         self.cells_worn += res.cells_worn
         if res.cells_written:
             log.writes[name] = log.writes.get(name, 0) + res.cells_written
 
 
 class NoLearning(Rule):
+    """Inference only: nothing is learned or written."""
+
     trains_bias = False
 
 
 class BiasOnly(Rule):
-    pass
+    """Per-sample SGD of biases and BN parameters only; the NVM weights are never written."""
 
 
 class Sgd(Rule):
+    """Per-sample SGD: every non-zero quantised weight update is written to the cells."""
+
     def wants_dense_gradient(self) -> bool:
         return True
 

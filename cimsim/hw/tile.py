@@ -1,0 +1,306 @@
+"""The public API of a tile, and the built-in NVM crossbar tile.
+
+A tile holds the weight matrices mapped onto it and owns everything that depends on
+its circuits, in one place:
+
+- mapping: how many physical columns one weight takes (`columns_per_weight`);
+- functional hooks: `encode`/`decode` weights to cell levels, `program` a matrix,
+  `load` it for MVMs, `mvm` on integer input codes, `apply_update` (a weight write),
+  `verify`, `drift`, `bit_flips`, and `count` of the actions one MVM performs
+  (into the node's trace);
+- cost hooks: `mvm_energy_pj` of a node's counted actions, `mvm_cycles` of one image's
+  vectors, write-pulse, driver and verify-read energies and cycles;
+- timing hook: `mvm_process`, the SimPy process that occupies the layer's tiles.
+
+Cells of a matrix are laid out (polarities, slices, K, N) — K the matrix rows, which
+the write drivers program one row chunk at a time. The per-matrix state lives in a
+`functional.AnalogLayer` (cells, write counters, integer weights and scale); the tile
+is stateless beyond its arch, parameters and device model, so one instance serves a
+whole chip.
+
+To write a tile: subclass `TileModel` (or `CrossbarTile` to change a part of it),
+declare a `Params` dataclass of its own parameters (`tile.params` in the arch file,
+validated like the built-in keys) and implement the abstract methods; see
+docs/extending.md and examples/custom_tile/.
+"""
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from ..config.arch import ArchSpec
+from ..device.base import DeviceModel, ModelError, NoParams
+from ..device.conductance import ProgrammedArray, decode, encode_levels
+from ..device.verify import verify_loop
+from ..device.write import WriteResult
+from ..kernels.mvm import analog_mvm
+from ..mapping import LayerMap
+from ..trace import NodeTrace
+
+if TYPE_CHECKING:
+    import simpy
+
+    from ..functional import AnalogLayer
+
+TILE_COMPONENTS = ("crossbar", "dac", "adc", "shift_add")   # energy components a tile reports
+
+
+def cycles(ns: float, clock_ghz: float) -> int:
+    """Whole cycles needed for ns nanoseconds (rounded up; 1e-9 guards float noise)."""
+    return max(0, math.ceil(ns * clock_ghz - 1e-9))
+
+
+class TileModel(abc.ABC):
+    """Base class of tiles (functional, cost and timing hooks); one instance per chip."""
+
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, arch: ArchSpec, params: object | None, device: DeviceModel) -> None:
+        self.arch, self.device = arch, device
+        self.params = params if params is not None else self.Params()
+
+    def validate(self) -> None:
+        """Raise device.base.ModelError if the parameters do not suit the arch."""
+        if self.columns_per_weight() > self.arch.crossbar.cols:
+            raise ModelError(("crossbar", "cols"),
+                             f"at least {self.columns_per_weight()} columns (the columns of one weight)",
+                             self.arch.crossbar.cols)
+
+    # --- mapping
+    @abc.abstractmethod
+    def columns_per_weight(self) -> int:
+        """Physical columns one weight occupies in a crossbar."""
+
+    def weights_per_column_group(self) -> int:
+        """Output channels one crossbar holds side by side."""
+        return self.arch.crossbar.cols // self.columns_per_weight()
+
+    def planes(self) -> int:
+        """Input planes per vector (bit-serial: the input bits; else one)."""
+        return self.arch.input_planes
+
+    # --- functional hooks
+    @abc.abstractmethod
+    def encode(self, w_int: np.ndarray) -> np.ndarray:
+        """Integer weights (K, N) -> target cell levels (P, S, K, N) uint8."""
+
+    @abc.abstractmethod
+    def decode(self, cells: ProgrammedArray) -> np.ndarray:
+        """(K, N) float64 weights, in integer-code units, that the cells hold now."""
+
+    def program(self, w_int: np.ndarray, rng: np.random.Generator) -> ProgrammedArray:
+        """Program a matrix once (no verify): the device's one-shot programming."""
+        return self.device.program(self.encode(w_int), rng)
+
+    def load(self, layer: AnalogLayer) -> None:
+        """Prepare whatever `mvm` needs from the layer's cells (after they changed)."""
+        return None
+
+    @abc.abstractmethod
+    def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
+        """Unsigned input codes (M, K) int32 -> (M, N) float64 outputs in units of
+        (weight code x input code), and the number of clipped conversions."""
+
+    @abc.abstractmethod
+    def count(self, t: NodeTrace, lm: LayerMap, vectors: int, clipped: int) -> None:
+        """Add to trace t the actions of `vectors` input vectors through the layer."""
+
+    def apply_update(self, layer: AnalogLayer, w_int_new: np.ndarray) -> WriteResult:
+        """Write new integer weights into the layer's cells (counts writes, wears cells)."""
+        return self.device.write(layer.cells, layer.writes, self.encode(w_int_new))
+
+    def verify(self, layer: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
+        """Program-and-verify the masked cells (device reads and correction pulses)."""
+        verify_loop(layer.cells, mask, self.device, rng)
+
+    def drift(self, layer: AnalogLayer, sigma_fraction: float, rng: np.random.Generator) -> None:
+        """Analog drift event; sigma as a fraction of the conductance range."""
+        self.device.drift(layer.cells, sigma_fraction * self.device.levels, rng)
+
+    def bit_flips(self, layer: AnalogLayer, rate: float, rng: np.random.Generator) -> int:
+        return self.device.bit_flips(layer.cells, rate, rng)
+
+    def weight_variance(self, layer: AnalogLayer) -> np.ndarray:
+        """(K, N) programming-error variance of each weight in integer-code units (zero: a
+        tile whose storage is exact)."""
+        return np.zeros(layer.w_int.shape)
+
+    # --- cost hooks (energies in pJ, times in clock cycles)
+    @abc.abstractmethod
+    def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
+        """Energy of a node's counted MVM actions, by component (keys of TILE_COMPONENTS)."""
+
+    @abc.abstractmethod
+    def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
+        """Cycles the layer's tiles are busy for `vector_planes` input planes (one image)."""
+
+    def busy_cycles(self, lm: LayerMap, vector_planes: int) -> tuple[int, int]:
+        """(array, converter) busy cycles of those planes, for utilisation."""
+        return self.mvm_cycles(lm, vector_planes), 0
+
+    def mvm_process(self, env: simpy.Environment, lm: LayerMap, vector_planes: int) -> Iterator:
+        """Timing hook: the SimPy process that runs one image's MVMs while the timing model
+        holds the layer's tiles (default: busy for mvm_cycles)."""
+        yield env.timeout(self.mvm_cycles(lm, vector_planes))
+
+    def write_pulse_pj(self) -> float:
+        """Energy of one write pulse on one cell."""
+        return self.device.pulse_pj()
+
+    def driver_op_pj(self) -> float:
+        """Write-driver overhead per pulse operation (one row chunk)."""
+        return self.arch.write_driver.energy_pj
+
+    @abc.abstractmethod
+    def verify_read_pj(self) -> float:
+        """Reading one cell back (write-verify or read-back)."""
+
+    def pulse_cycles(self) -> int:
+        """One write-driver operation: one pulse on up to parallel_cells cells of a row."""
+        return cycles(self.device.pulse_ns(), self.arch.clock_ghz)
+
+    @abc.abstractmethod
+    def verify_read_cycles(self) -> int:
+        """Reading one row chunk (parallel_cells cells) back."""
+
+    def program_job_cycles(self, pulses, reads):
+        """A driver job on one row chunk: `pulses` pulse operations and `reads` verify reads
+        (integers, or integer arrays of many jobs)."""
+        return pulses * self.pulse_cycles() + reads * self.verify_read_cycles()
+
+    def program_cycles(self, cells_per_tile: int) -> int:
+        """Writing cells_per_tile cells of one tile through its drivers, one pulse each."""
+        wd = self.arch.write_driver
+        return math.ceil(cells_per_tile / (wd.per_tile * wd.parallel_cells)) * self.pulse_cycles()
+
+    def endurance_cycles(self) -> float:
+        return self.device.endurance_cycles()
+
+
+class CrossbarTile(TileModel):
+    """NVM crossbars with DACs, time-shared column ADCs, shift-add and a write driver."""
+
+    def __init__(self, arch: ArchSpec, params: object | None, device: DeviceModel) -> None:
+        super().__init__(arch, params, device)
+        xb, dev = arch.crossbar, arch.device
+        # ADC: full scale = range_fraction x the largest possible column sum of one crossbar.
+        plane_max = 1 if arch.dac.bit_serial else 2 ** arch.dac.input_bits - 1
+        full_scale = arch.adc.range_fraction * xb.rows * dev.levels * plane_max
+        if xb.differential:
+            self.code_lo, self.code_hi = -(2.0 ** (arch.adc.bits - 1)), 2.0 ** (arch.adc.bits - 1) - 1
+            self.step = full_scale / 2 ** (arch.adc.bits - 1)
+        else:
+            self.code_lo, self.code_hi = 0.0, 2.0 ** arch.adc.bits - 1
+            self.step = full_scale / (2 ** arch.adc.bits - 1)
+        cells_per_column = 2 if xb.differential else 1
+        self.sigma_cell = device.read_sigma_levels * math.sqrt(cells_per_column)
+
+    def columns_per_weight(self) -> int:
+        return self.arch.columns_per_weight
+
+    # --- functional
+    def encode(self, w_int: np.ndarray) -> np.ndarray:
+        return encode_levels(w_int, self.arch)
+
+    def decode(self, cells: ProgrammedArray) -> np.ndarray:
+        return decode(cells, self.arch)
+
+    def load(self, layer: AnalogLayer) -> None:
+        """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel."""
+        rows, chunks = self.arch.crossbar.rows, layer.lmap.row_chunks
+        eff = layer.cells.effective()                       # (S, K, N)
+        s = eff.shape[0]
+        g = np.zeros((s, chunks * rows, layer.n), np.float32)
+        g[:, : layer.k] = eff
+        layer.g = np.ascontiguousarray(
+            g.reshape(s, chunks, rows, layer.n).transpose(1, 2, 0, 3).reshape(chunks, rows, s * layer.n))
+
+    def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
+        arch = self.arch
+        acc, clipped = analog_mvm(
+            codes, layer.g, n_out=layer.n, planes=arch.input_planes,
+            bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
+            step=self.step, code_lo=self.code_lo, code_hi=self.code_hi,
+            sigma_cell=self.sigma_cell, key=layer.read_key * 1_000_003 + layer.calls)
+        if not arch.crossbar.differential:
+            acc -= 2.0 ** (arch.crossbar.weight_bits - 1) * codes.sum(1, keepdims=True)
+        return acc, clipped
+
+    def count(self, t: NodeTrace, lm: LayerMap, vectors: int, clipped: int) -> None:
+        planes = self.planes()
+        pair = 2 if self.arch.crossbar.differential else 1
+        reads = vectors * planes
+        t.vectors += vectors
+        t.planes = planes
+        t.crossbar_reads += reads * lm.crossbars
+        t.cell_reads += reads * sum(lm.rows_used) * sum(lm.cols_used)
+        t.dac_drives += reads * sum(lm.rows_used) * lm.col_groups
+        conversions = reads * lm.row_chunks * sum(lm.cols_used) // pair
+        t.adc_conversions += conversions
+        t.shift_adds += conversions
+        t.adc_clipped += clipped
+
+    def weight_variance(self, layer: AnalogLayer) -> np.ndarray:
+        """Pulsed cells' programming errors, weighted by their slice's significance."""
+        b = self.arch.device.bits_per_cell
+        pulsed = (layer.cells.levels > 0).astype(np.float64)           # (P, S, K, N)
+        weight = np.array([4.0 ** (s * b) for s in range(pulsed.shape[1])])
+        return np.einsum("pskn,s->kn", pulsed, weight) * self.device.program_sigma_levels ** 2
+
+    # --- energy per action (pJ)
+    def cell_read_pj(self) -> float:
+        return self.arch.crossbar.cell_read_energy_fj * 1e-3
+
+    def dac_drive_pj(self) -> float:
+        return self.arch.dac.energy_pj
+
+    def adc_conversion_pj(self) -> float:
+        return self.arch.adc.energy_pj
+
+    def shift_add_pj(self) -> float:
+        return self.arch.digital.shift_add_energy_pj
+
+    def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
+        return {"crossbar": n.cell_reads * self.cell_read_pj(),
+                "dac": n.dac_drives * self.dac_drive_pj(),
+                "adc": n.adc_conversions * self.adc_conversion_pj(),
+                "shift_add": n.shift_adds * self.shift_add_pj()}
+
+    def verify_read_pj(self) -> float:
+        """Reading back one cell: its cell read and one column conversion."""
+        return self.cell_read_pj() + self.adc_conversion_pj()
+
+    # --- latency (cycles)
+    def read_cycles(self) -> int:
+        """One input plane: drive rows, settle the array, sample-and-hold the columns."""
+        return max(1, cycles(self.arch.crossbar.read_latency_ns, self.arch.clock_ghz))
+
+    def conversions_per_plane(self, lm: LayerMap) -> int:
+        """Conversions each ADC does per plane on the busiest crossbar of the layer."""
+        pair = 2 if self.arch.crossbar.differential else 1
+        return math.ceil(lm.max_cols_per_crossbar // pair / self.arch.adc.per_crossbar)
+
+    def adc_cycles(self, lm: LayerMap) -> int:
+        return max(1, cycles(self.conversions_per_plane(lm) * self.arch.adc.latency_ns,
+                             self.arch.clock_ghz))
+
+    def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
+        """Closed form of a two-stage pipeline (array read -> ADC conversions, with S&H
+        between them) over vector_planes items: fill + (n - 1) x the slower stage."""
+        if vector_planes <= 0:
+            return 0
+        r, a = self.read_cycles(), self.adc_cycles(lm)
+        return r + a + (vector_planes - 1) * max(r, a)
+
+    def busy_cycles(self, lm: LayerMap, vector_planes: int) -> tuple[int, int]:
+        return vector_planes * self.read_cycles(), vector_planes * self.adc_cycles(lm)
+
+    def verify_read_cycles(self) -> int:
+        """Read one row's parallel_cells cells back: array read, then their conversions."""
+        a = self.arch
+        conv = math.ceil(a.write_driver.parallel_cells / a.adc.per_crossbar)
+        return cycles(a.crossbar.read_latency_ns + conv * a.adc.latency_ns, a.clock_ghz)

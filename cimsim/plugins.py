@@ -1,0 +1,107 @@
+"""Registry of tile and device models: built-in names, import paths and installed plugins.
+
+A model is chosen in the arch file by `class:` — a registered name (built-in, or
+published by an installed package under the `cimsim.tiles` / `cimsim.devices`
+entry-point groups) or an import path `package.module:Class`. Every way ends in
+`load()`, which checks that the class implements the API (hw/tile.py,
+device/base.py) and fails with a `PluginError` (a one-line message) otherwise.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import inspect
+import re
+from dataclasses import dataclass, is_dataclass
+from importlib import metadata
+
+GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices"}
+BUILTIN = {
+    "tile": {"crossbar": "cimsim.hw.tile:CrossbarTile"},
+    "device": {"rram": "cimsim.device.nvm:RramDevice", "pcm": "cimsim.device.nvm:PcmDevice"},
+}
+
+
+class PluginError(Exception):
+    """A model class that cannot be found, imported or used; the loader adds file and key."""
+
+    def __init__(self, expected: str, note: str = "") -> None:
+        self.expected, self.note = expected, note
+        super().__init__(f"expected {expected}" + (f" ({note})" if note else ""))
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    ref: str       # module:Class
+    origin: str    # "built-in" or "plugin <distribution>"
+
+
+def _base(kind: str) -> type:
+    if kind == "tile":
+        from .hw.tile import TileModel
+        return TileModel
+    from .device.base import DeviceModel
+    return DeviceModel
+
+
+def entries(kind: str) -> list[Entry]:
+    """Registered models of one kind: the built-ins, then installed plugins (sorted by name)."""
+    out = [Entry(n, r, "built-in") for n, r in BUILTIN[kind].items()]
+    seen = set(BUILTIN[kind])
+    for ep in sorted(metadata.entry_points(group=GROUPS[kind]), key=lambda e: e.name):
+        if ep.name not in seen:
+            dist = getattr(ep, "dist", None)
+            out.append(Entry(ep.name, ep.value, f"plugin {dist.name}" if dist else "plugin"))
+            seen.add(ep.name)
+    return out
+
+
+def _import(ref: str) -> object:
+    module, _, attr = ref.partition(":")
+    try:
+        obj: object = importlib.import_module(module)
+    except Exception as e:   # a plugin's import may fail in any way; report it, do not crash
+        hint = ("; install the package (pip install ...) or put its folder on PYTHONPATH"
+                if isinstance(e, ModuleNotFoundError) and e.name == module.split(".")[0] else "")
+        raise PluginError("an importable 'package.module:Class'",
+                          f"importing {module} failed: {type(e).__name__}: {e}{hint}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise PluginError("an importable 'package.module:Class'",
+                              f"module {module} has no attribute {attr}") from None
+    return obj
+
+
+@functools.cache
+def load(kind: str, ref: str) -> type:
+    """The model class for `ref` (a registered name or 'package.module:Class'), checked."""
+    base = _base(kind)
+    if ":" not in ref:
+        names = {e.name: e.ref for e in entries(kind)}
+        if ref not in names:
+            close = difflib.get_close_matches(ref, list(names), n=1, cutoff=0.5)
+            raise PluginError(f"a registered {kind} ({', '.join(names)}) or an import path "
+                              f"'package.module:Class'",
+                              f"unknown {kind} '{ref}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+        ref = names[ref]
+    cls = _import(ref)
+    if not (inspect.isclass(cls) and issubclass(cls, base)):
+        raise PluginError(f"a subclass of {base.__module__}.{base.__name__}", f"{ref} is not one")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        raise PluginError(f"a class implementing the {kind} API", f"{ref} does not implement: {missing}")
+    params = getattr(cls, "Params", None)
+    if not (is_dataclass(params) and params.__dataclass_params__.frozen):
+        raise PluginError("a class whose Params is a frozen dataclass", f"{ref}.Params is {params!r}")
+    return cls
+
+
+def describe(obj: object) -> str:
+    """First sentence of an object's docstring (its first paragraph up to '. ' + capital)."""
+    para = " ".join((inspect.getdoc(obj) or "").split("\n\n")[0].split())
+    parts = re.split(r"(?<=\.)\s+(?=[A-Z])", para, maxsplit=1)
+    return parts[0]

@@ -1,0 +1,106 @@
+"""The sweep's results table (one CSV row per point) and its Pareto plots."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..report.compare import headline
+from ..report.plots import plt
+from ..util import atomic_write
+from .runner import Point, point_dir
+
+# headline metric -> results column (units in the names)
+METRICS = {
+    "inference accuracy (last)": "accuracy",
+    "online accuracy EMA (last train)": "online_accuracy_ema",
+    "best MC policy accuracy": "best_mc_accuracy",
+    "energy total (J)": "energy_total_j",
+    "energy per image (J)": "energy_per_image_j",
+    "latency per image (s)": "latency_per_image_s",
+    "online time per sample (s)": "online_time_per_sample_s",
+    "max writes per cell": "max_writes_per_cell",
+    "aux memory (B)": "aux_memory_bytes",
+    "lifetime (years)": "lifetime_years",
+    "programming energy (J)": "programming_energy_j",
+    "weights verified": "fraction_verified",
+}
+
+
+def rows(points: list[Point], swept: tuple[str, ...], out: Path) -> list[dict]:
+    """One dict per point: index, status, hash, the swept values, the headline metrics."""
+    table = []
+    for p in points:
+        row: dict = {"point": p.index, "status": p.status, "hash": p.key}
+        row.update({k: json.dumps(p.values[k]) if isinstance(p.values[k], (list, dict)) else p.values[k]
+                    for k in swept})
+        rep = point_dir(out, p.key) / "report.json" if p.key else None
+        head = headline(json.loads(rep.read_text())) if rep and rep.exists() else {}
+        row.update({col: head.get(name) for name, col in METRICS.items()})
+        row["error"] = p.error.splitlines()[0] if p.error else ""
+        table.append(row)
+    return table
+
+
+def write_csv(table: list[dict], path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(table[0]), lineterminator="\n")
+    w.writeheader()
+    for r in table:
+        w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in r.items()})
+    text = buf.getvalue()
+    atomic_write(path, lambda f: f.write(text))
+
+
+def pareto(cost: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats (cost <= and accuracy >=, one strictly),
+    sorted by cost."""
+    keep = [i for i in range(len(cost))
+            if not np.any((cost <= cost[i]) & (acc >= acc[i]) & ((cost < cost[i]) | (acc > acc[i])))]
+    return np.array(sorted(keep, key=lambda i: (cost[i], -acc[i])), dtype=int)
+
+
+def _accuracy_column(table: list[dict]) -> str | None:
+    for col in ("online_accuracy_ema", "accuracy", "best_mc_accuracy"):
+        if any(r[col] is not None for r in table):
+            return col
+    return None
+
+
+PLOTS = (("energy_total_j", "energy of the whole run (J)"),
+         ("energy_per_image_j", "inference energy per image (J)"),
+         ("max_writes_per_cell", "max writes per cell"),
+         ("latency_per_image_s", "inference latency per image (s)"))
+
+
+def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, Figure]:
+    """Cost vs accuracy for every cost the points have, the Pareto front drawn and labelled."""
+    acc_col = _accuracy_column(table)
+    figs: dict[str, Figure] = {}
+    if acc_col is None:
+        return figs
+    for col, label in PLOTS:
+        ok = [r for r in table if r[col] is not None and r[acc_col] is not None]
+        if len(ok) < 2:
+            continue
+        cost = np.array([r[col] for r in ok], float)
+        acc = np.array([r[acc_col] for r in ok], float)
+        front = pareto(cost, acc)
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        ax.scatter(cost, acc, s=22, color="tab:gray", label="points", zorder=2)
+        ax.plot(cost[front], acc[front], "-o", color="tab:red", ms=5, label="Pareto front", zorder=3)
+        for i in front:
+            ax.annotate(", ".join(f"{k.split('.')[-1]}={ok[i][k]}" for k in swept), (cost[i], acc[i]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=7)
+        if cost.min() > 0 and cost.max() / cost.min() > 20:
+            ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel(acc_col.replace("_", " "))
+        ax.set_title(f"{name}: {label.split(' (')[0]} vs accuracy ({len(ok)} points)")
+        ax.legend(loc="lower right", fontsize=8)
+        figs[f"pareto_{col}"] = fig
+    return figs

@@ -1,0 +1,213 @@
+"""Running a sweep: resolve every point, skip finished ones, run the rest, store each report.
+
+Every point is a full `cimsim run` of the arch and workload with the point's key-path
+overrides. Its report lives in OUT/points/HASH/ (report.json + CSV tables), HASH being a
+hash of the point's resolved inputs (the validated arch and workload specs and the cimsim
+version), so a rerun — of this sweep or of any sweep that reaches the same inputs — skips
+it. A point is finished when its report.json exists: it is written last and atomically by
+the client as soon as the point's result arrives, so an interrupted sweep loses no finished
+point. A point whose inputs are invalid, or whose run fails, is recorded with its error
+(OUT/points/HASH/error.txt for run failures) and the sweep goes on.
+
+Execution: in this process (workers = 1), a local pool of spawned processes, or a
+dask.distributed cluster (`--scheduler ADDRESS`). Tasks receive the YAML bytes rather than
+paths, so cluster workers need no shared file system, and send the report back as JSON
+text; the client writes every file. The report bytes do not depend on where a point ran.
+"""
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, progress
+from ..config import load_arch, load_workload, to_dict
+from ..config.schema import read_bytes
+from ..errors import CimsimError
+from ..util import atomic_write, stable_hash
+from .grid import Grid, split_overrides
+
+
+@dataclass
+class Point:
+    index: int
+    values: dict[str, Any]          # the swept key paths' values
+    overrides: dict[str, Any]       # everything set on this point (fixed + swept)
+    key: str = ""                   # hash of the resolved inputs ("" if they are invalid)
+    status: str = "pending"         # pending | done | cached | failed | invalid
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The two files, by name and bytes (what every task needs)."""
+
+    arch_file: str
+    arch_raw: bytes
+    workload_file: str
+    workload_raw: bytes
+
+
+def input_hash(arch: Any, work: Any) -> str:
+    """16 hex digits of the resolved specs and the cimsim version."""
+    return stable_hash({"cimsim": __version__, "arch": to_dict(arch), "workload": to_dict(work)})[:16]
+
+
+def read_inputs(arch_file: str, workload_file: str) -> Inputs:
+    return Inputs(arch_file, read_bytes(arch_file), workload_file, read_bytes(workload_file))
+
+
+def _load(inp: Inputs, overrides: dict[str, Any]):
+    a_over, w_over = split_overrides(overrides)
+    return (load_arch(inp.arch_file, raw=inp.arch_raw, values=a_over),
+            load_workload(inp.workload_file, raw=inp.workload_raw, values=w_over))
+
+
+def resolve(grid: Grid, inp: Inputs, cli_set: dict[str, Any]) -> list[Point]:
+    """Every point with its overrides (grid `set`, then --set, then the swept values), its
+    hash, or the error that makes it invalid."""
+    points = []
+    for i, vals in enumerate(grid.points):
+        p = Point(i, dict(vals), {**grid.fixed, **cli_set, **vals})
+        try:
+            a, w = _load(inp, p.overrides)
+            p.key = input_hash(a.spec, w.spec)
+        except CimsimError as e:
+            p.status, p.error = "invalid", str(e)
+        points.append(p)
+    return points
+
+
+def point_dir(out: Path, key: str) -> Path:
+    return out / "points" / key
+
+
+def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
+    """One full run (the task a worker executes): {"report": JSON text} or {"error": message,
+    "traceback": text}. Never raises, so one failing point cannot stop a sweep."""
+    from threadpoolctl import threadpool_limits
+
+    from ..kernels import mvm
+    from ..report.writer import dumps
+    from ..study import WallClock, run_study
+
+    progress.QUIET = True
+    if threads:
+        threadpool_limits(1)
+        mvm.set_threads(threads)
+    try:
+        a, w = _load(inp, overrides)
+        return {"report": dumps(run_study(a, w, WallClock(), workers=1))}
+    except CimsimError as e:
+        return {"error": str(e), "traceback": ""}
+    except Exception as e:   # a bug in one point (or a plugin) is recorded, not fatal
+        return {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+
+
+def store(out: Path, p: Point, result: dict) -> None:
+    """Write a finished point's files (report.json last), or its error."""
+    from ..report.tables import write_tables
+
+    d = point_dir(out, p.key)
+    if "report" in result:
+        text = result["report"]
+        write_tables(json.loads(text), d)
+        atomic_write(d / "report.json", lambda f: f.write(text))
+        (d / "error.txt").unlink(missing_ok=True)
+        p.status = "done"
+    else:
+        msg = result["error"] + ("\n\n" + result["traceback"] if result.get("traceback") else "")
+        atomic_write(d / "error.txt", lambda f: f.write(msg + "\n"))
+        p.status, p.error = "failed", result["error"]
+
+
+def warm_cache(points: list[Point], inp: Inputs) -> None:
+    """Pretrain (once) every model the pending points need, before a local pool starts, so
+    parallel workers do not train the same model side by side."""
+    from ..nn.data import load_dataset
+    from ..nn.train import pretrain_key, pretrained_model
+
+    seen = set()
+    for p in points:
+        if p.status == "pending":
+            a, w = _load(inp, p.overrides)
+            k = pretrain_key(w.spec, a.spec)
+            if k not in seen:
+                seen.add(k)
+                pretrained_model(w.spec, load_dataset(w.spec.dataset, w.spec.seed), a.spec)
+
+
+def _local(todo: list[Point], inp: Inputs, workers: int) -> Iterator[tuple[Point, dict]]:
+    if workers <= 1:
+        for p in todo:
+            yield p, run_point(inp, p.overrides)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futs = {pool.submit(run_point, inp, p.overrides, threads): p for p in todo}
+        try:
+            for f in as_completed(futs):
+                yield futs[f], f.result()
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+
+
+def _dask(todo: list[Point], inp: Inputs, address: str) -> Iterator[tuple[Point, dict]]:
+    try:
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
+    except ImportError:
+        raise CimsimError("--scheduler needs dask.distributed: pip install 'cimsim[dask]'") from None
+    try:
+        client = Client(address, timeout=20, set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise CimsimError(f"--scheduler {address}: cannot reach the dask scheduler ({e})") from None
+    with client:
+        futs = {client.submit(run_point, inp, p.overrides, 1, key=f"cimsim-point-{p.key}", pure=False): p
+                for p in todo}
+        by_key = {f.key: p for f, p in futs.items()}
+        try:
+            for f in dask_completed(list(futs)):
+                yield by_key[f.key], f.result()
+        except BaseException:
+            client.cancel(list(futs))
+            raise
+
+
+def run_sweep(points: list[Point], inp: Inputs, out: Path, workers: int,
+              scheduler: str | None = None) -> None:
+    """Run every pending point (finished ones become `cached`), storing results as they come."""
+    todo, first = [], {}
+    for p in points:
+        if p.status != "pending":
+            continue
+        if (point_dir(out, p.key) / "report.json").exists():
+            p.status = "cached"
+        elif p.key in first:                   # same resolved inputs as an earlier point
+            continue
+        else:
+            first[p.key] = p
+            todo.append(p)
+    if todo and not scheduler and workers > 1:
+        warm_cache(todo, inp)
+    results = _dask(todo, inp, scheduler) if scheduler else _local(todo, inp, workers)
+    bar = progress.progress(results, "sweep", total=len(todo), unit="point")
+    for p, res in bar:
+        store(out, p, res)
+        progress.say(f"point {p.index} ({_label(p)}): {p.status}"
+                     + (f": {p.error.splitlines()[0]}" if p.error else ""))
+    for p in points:                          # duplicates share the first point's result
+        if p.status == "pending" and p.key in first:
+            p.status, p.error = first[p.key].status, first[p.key].error
+
+
+def _label(p: Point) -> str:
+    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in p.values.items())

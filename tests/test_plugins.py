@@ -1,0 +1,234 @@
+"""Custom tiles and devices: registry, import paths, entry points, errors, the example tile."""
+import dataclasses
+import json
+import math
+from importlib import metadata
+
+import numpy as np
+import pytest
+
+from cimsim import plugins
+from cimsim.cli import main
+from cimsim.config import load_arch
+from cimsim.config.arch import ArchSpec
+from cimsim.device.nvm import PcmDevice, RramDevice
+from cimsim.functional import AnalogLayer
+from cimsim.hw.chip import Chip, models
+from cimsim.hw.tile import CrossbarTile
+from cimsim.mapping import map_layers
+from cimsim.timing import simulate, stage_times
+from cimsim.trace import NodeTrace, Trace
+
+
+@pytest.fixture
+def example(root, monkeypatch):
+    """The example plugin importable (as if installed), with fresh registry caches."""
+    monkeypatch.syspath_prepend(str(root / "examples" / "custom_tile"))
+    plugins.load.cache_clear()
+    models.cache_clear()
+    yield root / "examples" / "custom_tile" / "sram_cim_64x64.yaml"
+    plugins.load.cache_clear()
+    models.cache_clear()
+
+
+def run(root, arch, out):
+    """The shipped inference workload (the whole 359-image test split, ~5 s)."""
+    work = root / "workloads" / "resnet_inference.yaml"
+    return main(["-q", "run", str(arch), str(work), "--out", str(out)])
+
+
+def test_builtins_come_from_the_registry(root):
+    assert type(Chip(load_arch(root / "arch" / "rram_64x64.yaml").spec).tile) is CrossbarTile
+    assert type(Chip(load_arch(root / "arch" / "rram_64x64.yaml").spec).device) is RramDevice
+    assert type(Chip(load_arch(root / "arch" / "pcm_256x256.yaml").spec).device) is PcmDevice
+
+
+def test_example_sram_tile_differs_as_its_physics_says(root, tmp_path, trained, example):
+    assert run(root, root / "arch" / "rram_64x64.yaml", tmp_path / "rram") == 0
+    assert run(root, example, tmp_path / "sram") == 0
+    rr = json.loads((tmp_path / "rram" / "report.json").read_text())
+    sr = json.loads((tmp_path / "sram" / "report.json").read_text())
+    p = sr["inputs"]["arch"]["spec"]["tile"]["params"]
+    r_ph, s_ph = rr["phases"][0], sr["phases"][0]
+    # accuracy: exact integer MACs -> the quantised float model; the RRAM chip loses points
+    assert s_ph["accuracy"] >= sr["model"]["float_test_accuracy"] - 0.01
+    assert s_ph["accuracy"] > r_ph["accuracy"]
+    # energy: no ADC; every layer's array energy is its 1b x 1b products x bit_op_energy_fj
+    e = s_ph["energy"]
+    assert e["per_component_pj"]["adc"] == 0 and e["per_component_pj"]["shift_add"] == 0
+    maps = {lm["name"]: lm for lm in sr["mapping"]["layers"]}
+    products = 0
+    for n in s_ph["nodes"]:
+        if n["layer"]:
+            lm = maps[n["layer"]]
+            # rows x (weights x 8 bit columns) per plane, 8 planes per vector
+            assert n["cell_reads"] == n["vectors"] * 8 * lm["rows"] * lm["cols"] * 8
+            products += n["cell_reads"]
+    assert e["per_component_pj"]["crossbar"] == pytest.approx(products * p["bit_op_energy_fj"] * 1e-3)
+    assert e["per_image_pj"] < r_ph["energy"]["per_image_pj"]
+    # latency: one plane per 0.7 ns instead of a 10 ns read + 25 ns of ADC conversions
+    assert s_ph["latency"]["first_image_latency_cycles"] < r_ph["latency"]["first_image_latency_cycles"] / 3
+    # programming: every bit-cell written once, exactly, nothing stuck, nothing to verify
+    prog = sr["deploy"]
+    assert prog["stuck_cells"] == 0 and prog["verify_pulses"] == 0 and prog["pulses"] == prog["cells"]
+
+
+def test_example_tile_mvm_is_exact_and_its_timing_closed_form(example):
+    arch = load_arch(example).spec
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 1, (150, 12)).astype(np.float32)
+    x = np.abs(rng.normal(0, 1, (7, 150))).astype(np.float32)
+    x[0, 3] = -0.4                                       # the signed-input path too
+    cmap = map_layers([("l", 150, 12)], arch)
+    layer = AnalogLayer("l", w, arch, cmap.layer("l"), float(np.abs(x).max()), rng, 0)
+    xq = lambda v: np.clip(np.rint(v / layer.x_scale), 0, layer.x_levels)   # noqa: E731
+    ref = (xq(np.maximum(x, 0)) - xq(np.maximum(-x, 0))) @ layer.w_int.astype(np.float64)
+    np.testing.assert_allclose(layer(x), (ref * layer.x_scale * layer.w_scale).astype(np.float32),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(layer.w_eff, (layer.w_int * layer.w_scale).astype(np.float32))
+    # a weight write flips exactly the bits that differ; SRAM never wears out
+    old = int(layer.w_int[0, 0])
+    new = layer.w_int.copy()
+    new[0, 0] = -old - 1                                # two's complement: every bit flips
+    before = layer.writes.copy()
+    res = layer.update(new)
+    flips = bin((old ^ (-old - 1)) & 0xFF).count("1")
+    assert flips == 8
+    assert res.cells_written == flips == int((layer.writes - before).sum())
+    assert math.isinf(layer.tile.endurance_cycles())
+    # timing: vp planes through the adder trees at plane_ns each (1 GHz clock)
+    n = NodeTrace("l", "linear", ("input",), images=1, layer="l", vectors=3, planes=8)
+    chip = Chip(arch)
+    st = stage_times(n, chip, cmap)
+    assert st.compute == math.ceil(3 * 8 * 0.7) == 17 and st.adc_busy == 0
+
+
+def test_tile_simpy_hook_drives_the_timing_model(root):
+    """A tile's own SimPy process is what holds the layer's tiles."""
+    class SlowTile(CrossbarTile):
+        def mvm_process(self, env, lm, vector_planes):
+            yield env.timeout(self.mvm_cycles(lm, vector_planes))
+            yield env.timeout(1000)                  # e.g. a calibration step after every image
+
+    arch = ArchSpec()
+    cmap = map_layers([("fc", 100, 10)], arch)
+    tr = Trace([NodeTrace("fc", "linear", ("input",), images=2, layer="fc", vectors=2, planes=8)])
+    chip = Chip(arch)
+    base = simulate(tr, chip, cmap).makespan_cycles
+    chip.tile = SlowTile(arch, None, chip.device)
+    assert simulate(tr, chip, cmap).makespan_cycles == base + 2 * 1000   # two images, one tile
+
+
+def test_plugins_are_discovered_through_entry_points(root, example, monkeypatch, capsys):
+    ep = metadata.EntryPoint("sram_cim", "cimsim_sramcim:SramCimTile", "cimsim.tiles")
+    real = metadata.entry_points
+    monkeypatch.setattr(plugins.metadata, "entry_points",
+                        lambda group: [ep] if group == "cimsim.tiles" else real(group=group))
+    assert main(["list", "tiles"]) == 0
+    out = capsys.readouterr().out
+    assert "crossbar" in out and "sram_cim" in out and "cimsim_sramcim:SramCimTile" in out
+    assert "Digital SRAM-CIM" in out
+    arch = load_arch(root / "arch" / "rram_64x64.yaml", {"tile.class": "sram_cim"}).spec
+    assert type(Chip(arch).tile).__name__ == "SramCimTile"
+
+
+def test_every_config_choice_is_listed(capsys):
+    for kind, names in [("models", ["resnet", "lrt_cnn"]), ("scenarios", ["control", "digital_drift"]),
+                        ("algorithms", ["bias_only", "lrt", "selective", "tsb"]),
+                        ("devices", ["rram", "pcm"])]:
+        assert main(["list", kind]) == 0
+        out = capsys.readouterr().out
+        assert all(f"  {n} " in out for n in names), out
+
+
+BAD = {
+    "raises": ("raise RuntimeError('no licence for the macro model')\n", "Tile",
+               "importing badtile failed: RuntimeError: no licence"),
+    "not_a_tile": ("class Tile:\n    pass\n", "Tile", "a subclass of cimsim.hw.tile.TileModel"),
+    "abstract": ("from cimsim.hw.tile import TileModel\nclass Tile(TileModel):\n"
+                 "    def columns_per_weight(self):\n        return 8\n", "Tile",
+                 "does not implement: count, decode, encode, mvm"),
+    "mutable_params": ("from dataclasses import dataclass\nfrom cimsim.hw.tile import CrossbarTile\n"
+                       "@dataclass\nclass P:\n    x: int = 1\n"
+                       "class Tile(CrossbarTile):\n    Params = P\n", "Tile", "Params is a frozen dataclass"),
+    "missing_attr": ("x = 1\n", "Nope", "module badtile has no attribute Nope"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_broken_plugins_are_clear_errors(root, tmp_path, monkeypatch, capsys, case):
+    src, attr, expect = BAD[case]
+    (tmp_path / "badtile.py").write_text(src)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(__import__("sys").modules, "badtile", raising=False)
+    plugins.load.cache_clear()
+    arch = tmp_path / "a.yaml"
+    arch.write_text(f"tile:\n  class: \"badtile:{attr}\"\n")
+    assert main(["validate", str(arch)]) == 2
+    err = capsys.readouterr().err
+    assert f"{arch}:2: tile.class: expected" in err and expect in err and "Traceback" not in err, err
+    plugins.load.cache_clear()
+
+
+DEVICE = '''
+from dataclasses import dataclass
+
+import numpy as np
+
+from cimsim.config.schema import spec
+from cimsim.device.conductance import ProgrammedArray
+from cimsim.device.nvm import RramDevice
+
+
+@dataclass(frozen=True)
+class Params:
+    sigma_at_gmax: float = spec(0.05, lo=0.0, hi=1.0, doc="programming error std / range at g_max")
+
+
+class StateDependent(RramDevice):
+    """Programming error growing linearly with the target level (measured RRAM often does)."""
+
+    Params = Params
+
+    def program(self, levels, rng):
+        L = self.levels
+        err = rng.standard_normal(levels.shape) * self.params.sigma_at_gmax * levels
+        g = (levels + err).astype(np.float32)
+        z = np.zeros(levels.shape, np.uint16)
+        return ProgrammedArray(levels, g, np.zeros(levels.shape, np.int8), (levels > 0).astype(np.uint16), z)
+'''
+
+
+def test_custom_device_by_import_path_with_validated_params(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mydev.py").write_text(DEVICE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.load.cache_clear()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("device:\n  class: mydev:StateDependent\n  params:\n    sigma_at_gmax: 2\n")
+    assert main(["validate", str(bad)]) == 2
+    assert "device.params.sigma_at_gmax: expected number in [0, 1], got 2" in capsys.readouterr().err
+    good = tmp_path / "good.yaml"
+    good.write_text("device:\n  class: mydev:StateDependent\n  params:\n    sigma_at_gmax: 0.1\n"
+                    "  stuck_at: {low_rate: 0, high_rate: 0}\n")
+    arch = load_arch(good).spec
+    assert arch.device.params.sigma_at_gmax == 0.1
+    # the tile programs through the custom device: error std = 0.1 x level, zero at level 0
+    lv = np.full((2, 4, 300, 300), 3, np.uint8)
+    lv[:, :, :, :100] = 0
+    cells = Chip(arch).tile.device.program(lv, np.random.default_rng(0))
+    d = (cells.g - lv)[lv == 3]
+    assert abs(d.std() / 0.3 - 1) < 5 / np.sqrt(2 * d.size)
+    assert np.all(cells.g[lv == 0] == 0)
+    w = np.random.default_rng(1).normal(0, 1, (64, 8)).astype(np.float32)
+    layer = AnalogLayer("l", w, arch, map_layers([("l", 64, 8)], arch).layer("l"), 1.0,
+                        np.random.default_rng(2), 0)
+    assert not np.array_equal(layer.w_eff, (layer.w_int * layer.w_scale).astype(np.float32))
+    plugins.load.cache_clear()
+
+
+def test_dataclass_replace_keeps_resolved_params(example):
+    arch = load_arch(example).spec
+    faster = dataclasses.replace(arch, tile=dataclasses.replace(
+        arch.tile, params=dataclasses.replace(arch.tile.params, plane_ns=0.35)))
+    lm = map_layers([("l", 64, 8)], faster).layer("l")
+    assert Chip(faster).tile.mvm_cycles(lm, 8) == math.ceil(8 * 0.35)
