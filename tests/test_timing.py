@@ -47,6 +47,18 @@ def test_halving_adcs_doubles_the_adc_bound_stage(arch):
     assert (t2, t1) == (10 + 16 * 800, 10 + 32 * 800)         # fill + 800 x ADC stage
 
 
+def test_adc_bits_scale_conversion_energy_and_time(arch):
+    """Figures quoted at reference_bits: energy x 2**(bits - ref), time x bits / ref (SAR)."""
+    arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, energy_pj=2.0))
+    cmap = map_layers([("fc", 64, 8)], arch)                  # 8 weights x 8 columns = 64 columns
+    for bits, e_pj, conv_cycles in [(8, 2.0, 32), (6, 0.5, 24), (10, 8.0, 40)]:
+        a = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, bits=bits))
+        tile = Chip(a).tile
+        assert tile.adc_conversion_pj() == e_pj
+        # 32 differential column pairs on one ADC, bits/8 ns each
+        assert tile.adc_cycles(cmap.layer("fc")) == conv_cycles
+
+
 def test_pipeline_steady_state_throughput(arch):
     # two layers in a chain: stage a (1 vector) and b (3 vectors); N images pipeline as
     # a + b + (N - 1) x max(a, b)

@@ -109,8 +109,13 @@ class AdcSpec:
 
     bits: int = spec(8, lo=1, hi=24)
     per_crossbar: int = spec(1, lo=1, doc="ADCs per crossbar; columns are multiplexed onto them")
-    energy_pj: float = spec(1.5625, lo=0.0, doc="energy per conversion (one column, one plane)")
-    latency_ns: float = spec(0.78125, lo=0.0, lo_open=True, doc="time per conversion")
+    energy_pj: float = spec(1.5625, lo=0.0, doc="energy per conversion (one column, one plane) "
+                            "at reference_bits")
+    latency_ns: float = spec(0.78125, lo=0.0, lo_open=True, doc="time per conversion at reference_bits")
+    reference_bits: int = spec(8, lo=1, hi=24, doc="resolution energy_pj and latency_ns are quoted at; "
+                               "other bits scale energy by 2**(bits - reference_bits) (constant Walden "
+                               "figure of merit) and time by bits / reference_bits "
+                               "(SAR: a comparison per bit)")
     range_fraction: float = spec(0.25, lo=0.0, hi=1.0, lo_open=True,
                                  doc="ADC full scale / largest possible column sum; < 1 clips")
 

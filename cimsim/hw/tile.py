@@ -259,7 +259,14 @@ class CrossbarTile(TileModel):
         return self.arch.dac.energy_pj
 
     def adc_conversion_pj(self) -> float:
-        return self.arch.adc.energy_pj
+        """Energy per conversion: quoted at reference_bits, x 2 per extra bit (constant Walden FOM)."""
+        adc = self.arch.adc
+        return adc.energy_pj * 2.0 ** (adc.bits - adc.reference_bits)
+
+    def adc_conversion_ns(self) -> float:
+        """Time per conversion: quoted at reference_bits, proportional to bits (SAR)."""
+        adc = self.arch.adc
+        return adc.latency_ns * adc.bits / adc.reference_bits
 
     def shift_add_pj(self) -> float:
         return self.arch.digital.shift_add_energy_pj
@@ -285,7 +292,7 @@ class CrossbarTile(TileModel):
         return math.ceil(lm.max_cols_per_crossbar // pair / self.arch.adc.per_crossbar)
 
     def adc_cycles(self, lm: LayerMap) -> int:
-        return max(1, cycles(self.conversions_per_plane(lm) * self.arch.adc.latency_ns,
+        return max(1, cycles(self.conversions_per_plane(lm) * self.adc_conversion_ns(),
                              self.arch.clock_ghz))
 
     def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
@@ -303,4 +310,4 @@ class CrossbarTile(TileModel):
         """Read one row's parallel_cells cells back: array read, then their conversions."""
         a = self.arch
         conv = math.ceil(a.write_driver.parallel_cells / a.adc.per_crossbar)
-        return cycles(a.crossbar.read_latency_ns + conv * a.adc.latency_ns, a.clock_ghz)
+        return cycles(a.crossbar.read_latency_ns + conv * self.adc_conversion_ns(), a.clock_ghz)

@@ -95,7 +95,8 @@ def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, F
         ax.plot(cost[front], acc[front], "-o", color="tab:red", ms=5, label="Pareto front", zorder=3)
         for i in front:
             ax.annotate(", ".join(f"{k.split('.')[-1]}={ok[i][k]}" for k in swept), (cost[i], acc[i]),
-                        textcoords="offset points", xytext=(4, 4), fontsize=7)
+                        textcoords="offset points", xytext=(4, 4), fontsize=7,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
         if cost.min() > 0 and cost.max() / cost.min() > 20:
             ax.set_xscale("log")
         ax.set_xlabel(label)

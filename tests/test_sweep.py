@@ -1,0 +1,132 @@
+"""cimsim sweep: grids, local pool vs dask, resume, failing points, interruption."""
+import csv
+import json
+
+import pytest
+
+from cimsim.cli import main
+from cimsim.errors import ConfigError
+from cimsim.sweep import runner
+from cimsim.sweep.grid import load_grid
+
+GRID = """name: tiny
+set:
+  workload.phases.0.samples: 12
+grid:
+  arch.adc.bits: [6, 8]
+zip:
+  - arch.crossbar.rows: [64, 128]
+    arch.crossbar.cols: [64, 128]
+"""
+
+
+def write(tmp_path, text, name="grid.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def sweep(root, grid, out, *extra):
+    return main(["-q", "sweep", str(root / "arch" / "rram_64x64.yaml"),
+                 str(root / "workloads" / "resnet_inference.yaml"), "--grid", str(grid), "--out", str(out),
+                 *extra])
+
+
+def table(out):
+    with open(out / "results.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_grid_is_the_cartesian_product_crossed_with_zip_groups(tmp_path):
+    g = load_grid(write(tmp_path, GRID))
+    assert g.swept == ("arch.adc.bits", "arch.crossbar.rows", "arch.crossbar.cols")
+    assert [tuple(p.values()) for p in g.points] == [(6, 64, 64), (6, 128, 128), (8, 64, 64), (8, 128, 128)]
+    assert g.fixed == {"workload.phases.0.samples": 12}
+
+
+@pytest.mark.parametrize("text, where, expect", [
+    ("grid:\n  adc.bits: [4]\n", "grid.adc.bits", "a key path arch.KEY.PATH"),
+    ("grid:\n  arch.adc.bits: 4\n", "grid.arch.adc.bits", "a non-empty list"),
+    ("zip:\n  - {arch.crossbar.rows: [64, 128], arch.crossbar.cols: [64]}\n", "zip[0]", "equal length"),
+    ("grdi:\n  arch.adc.bits: [4]\n", "grdi", "one of the keys name, set, grid, zip"),
+    ("name: x\n", "<top>", "a 'grid' or 'zip' section"),
+    ("set: {arch.adc.bits: 4}\ngrid:\n  arch.adc.bits: [4]\n", "arch.adc.bits", "each key path once"),
+])
+def test_bad_grids_are_located_errors(tmp_path, root, capsys, text, where, expect):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_grid(p)
+    assert f": {where}: expected" in str(e.value) and expect in str(e.value), str(e.value)
+    assert sweep(root, p, tmp_path / "out") == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_local_pool_and_dask_cluster_give_identical_results_and_resume_skips(root, tmp_path, trained):
+    distributed = pytest.importorskip("dask.distributed")
+    grid = write(tmp_path, GRID)
+    assert sweep(root, grid, tmp_path / "local", "--workers", "2") == 0
+    local = table(tmp_path / "local")
+    assert [r["status"] for r in local] == ["done"] * 4 and len({r["hash"] for r in local}) == 4
+    assert float(local[0]["energy_total_j"]) > 0 and 0 <= float(local[0]["accuracy"]) <= 1
+    # every point's report is a full run: same bytes as cimsim run with the point's overrides
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"),
+                 str(root / "workloads" / "resnet_inference.yaml"), "--out", str(tmp_path / "one"),
+                 "--set", "arch.adc.bits=8", "--set", "arch.crossbar.rows=128",
+                 "--set", "arch.crossbar.cols=128", "--set", "workload.phases.0.samples=12"]) == 0
+    one = json.loads((tmp_path / "one" / "report.json").read_text())
+    p3 = json.loads((tmp_path / "local" / "points" / local[3]["hash"] / "report.json").read_text())
+    assert p3["phases"] == one["phases"] and p3["deploy"] == one["deploy"]
+    # the same sweep on a dask cluster (separate worker processes): identical files
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert sweep(root, grid, tmp_path / "dask", "--scheduler", cluster.scheduler_address) == 0
+    local_csv = (tmp_path / "local" / "results.csv").read_bytes()
+    assert (tmp_path / "dask" / "results.csv").read_bytes() == local_csv
+    for r in local:
+        rel = f"points/{r['hash']}/report.json"
+        assert (tmp_path / "dask" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
+    assert (tmp_path / "local" / "pareto_energy_total_j.png").stat().st_size > 5000
+    # resume: a rerun finds every point finished and runs nothing
+    stamps = {r["hash"]: (tmp_path / "local" / "points" / r["hash"] / "report.json").stat().st_mtime_ns
+              for r in local}
+    assert sweep(root, grid, tmp_path / "local", "--workers", "2") == 0
+    again = table(tmp_path / "local")
+    assert [r["status"] for r in again] == ["cached"] * 4
+    assert [{k: v for k, v in r.items() if k != "status"} for r in again] == \
+        [{k: v for k, v in r.items() if k != "status"} for r in local]
+    assert stamps == {h: (tmp_path / "local" / "points" / h / "report.json").stat().st_mtime_ns
+                      for h in stamps}
+
+
+def test_invalid_and_failing_points_are_recorded_and_the_rest_complete(root, tmp_path, trained, capsys):
+    grid = write(tmp_path, "set: {workload.phases.0.samples: 8}\n"
+                           "grid:\n  arch.chip.tiles: [64, 0, 3]\n")
+    assert sweep(root, grid, tmp_path / "out", "--workers", "1") == 1
+    rows = table(tmp_path / "out")
+    assert [r["status"] for r in rows] == ["done", "invalid", "failed"]
+    assert "chip.tiles: expected integer >= 1, got 0" in rows[1]["error"] and rows[1]["hash"] == ""
+    assert "needs 25 tiles" in rows[2]["error"]
+    assert (tmp_path / "out" / "points" / rows[2]["hash"] / "error.txt").exists()
+    assert (tmp_path / "out" / "points" / rows[0]["hash"] / "report.json").exists()
+    out = capsys.readouterr().out
+    assert "1 done, 1 failed, 1 invalid of 3 points" in out and "point 1: invalid" in out
+
+
+def test_an_interrupted_sweep_keeps_its_finished_points(root, tmp_path, trained, monkeypatch):
+    grid = write(tmp_path, "set: {workload.phases.0.samples: 8}\ngrid:\n  arch.adc.bits: [6, 7, 8]\n")
+    real = runner.store
+    calls = []
+
+    def store_then_interrupt(out, p, result):
+        real(out, p, result)
+        calls.append(p.index)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "store", store_then_interrupt)
+    assert sweep(root, grid, tmp_path / "out", "--workers", "1") == 130
+    rows = table(tmp_path / "out")
+    assert [r["status"] for r in rows] == ["done", "pending", "pending"] and calls == [0]
+    monkeypatch.setattr(runner, "store", real)
+    assert sweep(root, grid, tmp_path / "out", "--workers", "1") == 0
+    assert [r["status"] for r in table(tmp_path / "out")] == ["cached", "done", "done"]
