@@ -157,3 +157,41 @@ def test_rank_that_does_not_fit_sram_names_the_rank_that_fits(tmp_path, root, ca
     assert code == 2
     err = capsys.readouterr().err
     assert "sram_buffer.capacity_kib: rank 2 needs 972 bytes" in err and "rank 1 would fit" in err
+
+
+def test_sgd_per_term_rounds_and_writes_every_term_in_order():
+    """sgd_step: term — each rank-1 term is rounded to the weight codes on its own (sub-LSB
+    terms are lost) and written in order; each write counts the cells whose level changes."""
+    from cimsim.config.workload import AlgorithmSpec
+    from cimsim.functional import AnalogLayer
+    from cimsim.nn.layers import Linear, Net
+    from cimsim.train.rules import make_rule
+
+    arch = clean_arch()
+    rng = np.random.default_rng(3)
+    net = Net([Linear("fc", "input", 6, 4, rng)])
+    lm = map_layers([("fc", 6, 4)], arch).layer("fc")
+    e = AnalogLayer("fc", net.nodes[0].W, arch, lm, 1.0, rng, 0)
+    spec = AlgorithmSpec(name="sgd", sgd_step="term", lr=0.5, bias_lr=0.0)
+    rule = make_rule(spec, net, {"fc": e}, arch, 0, "arch")
+    us, vs = rng.normal(0, 1, (5, 6)), rng.normal(0, 0.3, (5, 4))
+    us[2] *= 1e-4                                  # a sub-LSB term: rounds to nothing
+    net.nodes[0].terms = (us, vs)
+    net.nodes[0].db[...] = 0
+    qmax = 127
+    scale = -spec.lr * e.w_scale * qmax * qmax
+    w, expect_writes, nonzero = e.w_int.copy(), np.zeros(e.writes.shape, np.int64), 0
+    for u, v in zip(us, vs):
+        step = np.rint(scale * np.outer(u, v)).astype(np.int32)
+        if step.any():
+            nonzero += 1
+            new = np.clip(w + step, -qmax, qmax)
+            expect_writes += encode_levels(new, arch) != encode_levels(w, arch)
+            w = new
+    assert nonzero == 4
+    before = e.writes.copy()
+    log = rule.step(0)
+    np.testing.assert_array_equal(e.w_int, w)
+    np.testing.assert_array_equal(e.writes - before, expect_writes)
+    assert log.writes["fc"] == expect_writes.sum()
+    np.testing.assert_array_equal(e.w_eff, (e.w_int * e.w_scale).astype(np.float32))   # re-read once

@@ -84,6 +84,9 @@ class AlgorithmSpec:
     name: str = spec("lrt", choices=("none", "bias_only", "sgd", "lrt"))
     lr: float = spec(0.01, lo=0.0, doc="weight learning rate (sgd, lrt)")
     bias_lr: float = spec(0.01, lo=0.0, doc="per-sample SGD rate of biases and BN (high-endurance memory)")
+    sgd_step: str = spec("sample", choices=("sample", "term"),
+                         doc="sgd: one quantised write of the summed gradient per sample, or one per "
+                             "rank-1 term (every conv output pixel its own step, as LRT's streaming)")
     rank: int = spec(4, lo=1, hi=64, doc="lrt: rank r of the gradient accumulator")
     unbiased: bool = spec(True, doc="lrt: optimal-Kronecker-sum reduction (else biased top-r)")
     kappa: float = spec(100.0, lo=0.0, lo_open=True, doc="lrt: condition gate kappa_th")

@@ -99,14 +99,40 @@ class Sgd(Rule):
     """Per-sample SGD: every non-zero quantised weight update is written to the cells."""
 
     def wants_dense_gradient(self) -> bool:
-        return True
+        return self.spec.sgd_step == "sample"
 
     def weight_step(self, t: int, log: StepLog) -> None:
         for n in self.net.weight_layers():
             w_max = self.engines[n.name].w_scale * (2 ** (self.arch.crossbar.weight_bits - 1) - 1)
             # SGD on normalised weights W/w_max: their gradient is w_max * dW
-            self.write(n.name, -self.spec.lr * w_max * n.dW, log)
-            log.digital_ops += 2 * n.dW.size
+            if self.spec.sgd_step == "sample":
+                self.write(n.name, -self.spec.lr * w_max * n.dW, log)
+                log.digital_ops += 2 * n.dW.size
+            else:
+                self._term_writes(n.name, n.terms, -self.spec.lr * w_max, log)
+
+    def _term_writes(self, name: str, terms: tuple, scale: float, log: StepLog) -> None:
+        """Every rank-1 term u v^T of the sample (a conv output pixel, or the FC sample) is its
+        own step: scale u v^T rounded to the weight codes and written when non-zero, in order.
+        Sub-LSB terms are lost, as on a quantised-weight chip without an accumulator."""
+        e = self.engines[name]
+        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
+        us, vs = (np.asarray(t, np.float64).reshape(-1, np.shape(t)[-1]) for t in terms)
+        d = np.rint((scale * qmax) * us[:, :, None] * vs[:, None, :]).astype(np.int32)
+        log.digital_ops += 2 * d.size
+        steps = d[d.reshape(len(d), -1).any(1)]
+        if not len(steps):
+            return
+        w, written = e.w_int, 0
+        for step in steps:
+            w = np.clip(w + step, -qmax, qmax)
+            res = e.tile.apply_update(e, w)
+            e.w_int = w
+            written += res.cells_written
+            self.cells_worn += res.cells_worn
+        e.refresh()
+        if written:
+            log.writes[name] = log.writes.get(name, 0) + written
 
 
 @dataclass
