@@ -17,6 +17,6 @@ def progress(it: Iterable[T], desc: str, total: int | None = None, unit: str = "
 
 
 def say(msg: str) -> None:
-    """A status line on stderr (the report summary goes to stdout)."""
+    """A status line on stderr (the report summary goes to stdout); above any progress bar."""
     if not QUIET:
-        print(msg, file=sys.stderr, flush=True)
+        tqdm.write(msg, file=sys.stderr)
