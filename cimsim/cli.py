@@ -151,10 +151,27 @@ def _short_name(path: str) -> str:
     return (p if p.is_dir() else p.parent).name or p.stem
 
 
+def _is_grid(path: str) -> bool:
+    """A sweep grid file has a top-level grid: or zip: key."""
+    from .config.schema import load_yaml
+
+    try:
+        data, _, _ = load_yaml(path)
+    except ConfigError:
+        return False                 # load_any reports the problem
+    return bool({"grid", "zip"} & set(data))
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_any
 
     for f in args.files:
+        if _is_grid(f):
+            from .sweep.grid import load_grid
+
+            g = load_grid(f)
+            print(f"{f}: ok (grid '{g.name}', {len(g.points)} points over {', '.join(g.swept)})")
+            continue
         loaded = load_any(f)
         print(f"{f}: ok ({type(loaded.spec).__name__.replace('Spec', '').lower()} '{loaded.spec.name}')")
     return 0

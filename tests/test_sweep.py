@@ -37,8 +37,10 @@ def table(out):
         return list(csv.DictReader(f))
 
 
-def test_grid_is_the_cartesian_product_crossed_with_zip_groups(tmp_path):
+def test_grid_is_the_cartesian_product_crossed_with_zip_groups(tmp_path, capsys):
     g = load_grid(write(tmp_path, GRID))
+    assert main(["validate", str(tmp_path / "grid.yaml")]) == 0
+    assert "ok (grid 'tiny', 4 points" in capsys.readouterr().out
     assert g.swept == ("arch.adc.bits", "arch.crossbar.rows", "arch.crossbar.cols")
     assert [tuple(p.values()) for p in g.points] == [(6, 64, 64), (6, 128, 128), (8, 64, 64), (8, 128, 128)]
     assert g.fixed == {"workload.phases.0.samples": 12}

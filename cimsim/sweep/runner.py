@@ -158,7 +158,10 @@ def warm_cache(points: list[Point], inp: Inputs) -> None:
             k = pretrain_key(w.spec, a.spec)
             if k not in seen:
                 seen.add(k)
-                pretrained_model(w.spec, load_dataset(w.spec.dataset, w.spec.seed), a.spec)
+                try:
+                    pretrained_model(w.spec, load_dataset(w.spec.dataset, w.spec.seed), a.spec)
+                except Exception:   # the point's own run will fail and record why
+                    pass
 
 
 def _local(todo: list[Point], inp: Inputs, workers: int) -> Iterator[tuple[Point, dict]]:
@@ -186,8 +189,9 @@ def _dask(todo: list[Point], inp: Inputs, address: str) -> Iterator[tuple[Point,
         raise CimsimError("--scheduler needs dask.distributed: pip install 'cimsim[dask]'") from None
     try:
         client = Client(address, timeout=20)
-    except (OSError, TimeoutError) as e:
-        raise CimsimError(f"--scheduler {address}: cannot reach the dask scheduler ({e})") from None
+    except (OSError, TimeoutError, ValueError) as e:
+        raise CimsimError(f"--scheduler {address}: cannot reach a dask scheduler there ({e}); "
+                          "expected an address such as tcp://host:8786") from None
     with client:
         futs = {client.submit(run_point, inp, p.overrides, 1, key=f"cimsim-point-{p.key}", pure=False): p
                 for p in todo}
