@@ -232,3 +232,22 @@ def test_dataclass_replace_keeps_resolved_params(example):
         arch.tile, params=dataclasses.replace(arch.tile.params, plane_ns=0.35)))
     lm = map_layers([("l", 64, 8)], faster).layer("l")
     assert Chip(faster).tile.mvm_cycles(lm, 8) == math.ceil(8 * 0.35)
+
+
+def test_a_crossbar_subclass_changes_one_part():
+    """One ADC shared by every crossbar of a tile: only conversions_per_plane changes, and the
+    ADC stage, the pipeline and the SimPy replay follow."""
+    class OneAdcPerTile(CrossbarTile):
+        def conversions_per_plane(self, lm):
+            return super().conversions_per_plane(lm) * min(lm.crossbars, self.arch.tile.crossbars)
+
+    arch = ArchSpec()
+    cmap = map_layers([("l", 200, 8)], arch)          # 4 row chunks of 64 rows: 4 crossbars, 1 tile
+    n = NodeTrace("l", "linear", ("input",), images=1, layer="l", vectors=1, planes=8)
+    chip = Chip(arch)
+    base = stage_times(n, chip, cmap)
+    chip.tile = OneAdcPerTile(arch, None, chip.device)
+    shared = stage_times(n, chip, cmap)
+    assert base.adc_busy == 8 * 25 and shared.adc_busy == 4 * base.adc_busy   # 32 conversions x 0.78 ns
+    assert shared.compute == 10 + 100 + 7 * 100                                  # fill + 7 x ADC stage
+    assert simulate(Trace([n]), chip, cmap).makespan_cycles == shared.compute
