@@ -29,10 +29,14 @@ SCENARIOS = ("control", "distribution_shift", "analog_drift", "digital_drift")
 RULES = ("none", "bias_only", "sgd", "sgd_term", "lrt")   # sgd_term: sgd with sgd_step term
 
 
-def workload(scenario: str, rule: str, samples: int, rank: int, seed: int = 0) -> Loaded:
+WORKLOAD = ROOT / "workloads" / "resnet_lrt.yaml"
+
+
+def workload(scenario: str, rule: str, samples: int, rank: int, seed: int = 0,
+             path: Path = WORKLOAD) -> Loaded:
     import yaml
 
-    data = yaml.safe_load((ROOT / "workloads" / "resnet_lrt.yaml").read_text())
+    data = yaml.safe_load(Path(path).read_text())
     adapt = copy.deepcopy(data["phases"][1])
     adapt["samples"] = samples
     adapt["algorithm"]["name"] = "sgd" if rule == "sgd_term" else rule
@@ -51,10 +55,10 @@ def workload(scenario: str, rule: str, samples: int, rank: int, seed: int = 0) -
 def one(args: tuple) -> tuple:
     from cimsim.study import run_study
 
-    scenario, rule, samples, rank, seed = args
+    scenario, rule, samples, rank, seed, path = args
     arch = load_arch(ROOT / "arch" / "rram_64x64.yaml")
     t0 = time.perf_counter()
-    rep = run_study(arch, workload(scenario, rule, samples, rank, seed))
+    rep = run_study(arch, workload(scenario, rule, samples, rank, seed, path))
     ph = rep["phases"][0]
     return (scenario, rule, rank, seed, ph["accuracy"]["online_ema_final"], ph["accuracy"]["online_mean"],
             ph["writes"]["max_per_cell"], ph["aux_memory"]["peak_bytes"], time.perf_counter() - t0)
@@ -98,14 +102,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1, help="chips and streams per cell (seeds 0..N-1)")
     ap.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
     ap.add_argument("--rules", nargs="*", default=list(RULES))
+    ap.add_argument("--workload", default=str(WORKLOAD),
+                    help="workload whose phase 1 is the online phase (e.g. workloads/lrt_paper_cnn.yaml)")
     a = ap.parse_args()
     seeds = range(a.seeds)
-    jobs = [] if a.skip_table else [(s, r, a.samples, 4, z) for s in a.scenarios for r in a.rules
+    wl = Path(a.workload)
+    jobs = [] if a.skip_table else [(s, r, a.samples, 4, z, wl) for s in a.scenarios for r in a.rules
                                     for z in seeds]
-    jobs += [("analog_drift", "lrt", a.samples, k, z) for k in a.ranks if k != 4 for z in seeds]
+    jobs += [("analog_drift", "lrt", a.samples, k, z, wl) for k in a.ranks if k != 4 for z in seeds]
     with ProcessPoolExecutor(a.workers) as ex:
         results = list(ex.map(one, jobs))
-    print(f"online phase: {a.samples} samples, ResNet-8 on arch/rram_64x64.yaml, seeds 0..{a.seeds - 1}"
+    print(f"online phase: {a.samples} samples, {wl.name} on arch/rram_64x64.yaml, seeds 0..{a.seeds - 1}"
           " (mean +- std over seeds)")
     print(f"{'scenario':20s} {'rule':10s} {'rank':>4s} {'EMA acc':>13s} {'mean acc':>13s} "
           f"{'max writes/cell':>17s} {'aux bytes':>9s} {'wall s':>7s}")
