@@ -61,7 +61,8 @@ def one(args: tuple) -> tuple:
     rep = run_study(arch, workload(scenario, rule, samples, rank, seed, path))
     ph = rep["phases"][0]
     return (scenario, rule, rank, seed, ph["accuracy"]["online_ema_final"], ph["accuracy"]["online_mean"],
-            ph["writes"]["max_per_cell"], ph["aux_memory"]["peak_bytes"], time.perf_counter() - t0)
+            ph["writes"]["max_per_cell"], ph["aux_memory"]["peak_bytes"], time.perf_counter() - t0,
+            ph["writes"]["requests_max_per_weight"])
 
 
 @njit(cache=True)
@@ -115,24 +116,27 @@ def main() -> None:
     print(f"online phase: {a.samples} samples, {wl.name} on arch/rram_64x64.yaml, seeds 0..{a.seeds - 1}"
           " (mean +- std over seeds)")
     print(f"{'scenario':20s} {'rule':10s} {'rank':>4s} {'EMA acc':>13s} {'mean acc':>13s} "
-          f"{'max writes/cell':>17s} {'aux bytes':>9s} {'wall s':>7s}")
+          f"{'max writes/cell':>17s} {'aux bytes':>9s} {'wall s':>7s} {'max requests/weight':>20s}")
     cells: dict[tuple, list] = {}
-    for s, rule, k, _, ema, mean, wmax, aux, wall in results:
-        cells.setdefault((s, rule, k), []).append((ema, mean, wmax, aux, wall))
-    by = {}
+    for s, rule, k, _, ema, mean, wmax, aux, wall, req in results:
+        cells.setdefault((s, rule, k), []).append((ema, mean, wmax, aux, wall, req))
+    by, reqs = {}, {}
     for (s, rule, k), rows in cells.items():
         v = np.array(rows, float)
         m, sd = v.mean(0), v.std(0)
         by[(s, rule, k)] = (m[0], m[2])
+        reqs[(s, rule, k)] = m[5]
         print(f"{s:20s} {rule:10s} {k:4d} {m[0]:6.3f}+-{sd[0]:.3f} {m[1]:6.3f}+-{sd[1]:.3f} "
-              f"{m[2]:8.0f}+-{sd[2]:6.0f} {m[3]:9.0f} {m[4]:7.1f}")
+              f"{m[2]:8.0f}+-{sd[2]:6.0f} {m[3]:9.0f} {m[4]:7.1f} {m[5]:20.0f}")
     for s in a.scenarios:
         for base in ("sgd", "sgd_term"):
             if (s, base, 4) in by and (s, "lrt", 4) in by:
                 (ea, wa), (eb, wb) = by[(s, "lrt", 4)], by[(s, base, 4)]
                 ratio = wa / wb if wb else float("nan")
+                ra, rb = reqs[(s, "lrt", 4)], reqs[(s, base, 4)]
                 print(f"{s:20s} LRT - {base:8s} accuracy {ea - eb:+.3f}; "
-                      f"LRT/{base} max writes per cell {ratio:.4f}")
+                      f"LRT/{base} max writes per cell {ratio:.4f}; "
+                      f"max write requests per weight {ra / rb if rb else float('nan'):.4f}")
     print("\nrank-r accumulation: time per rank-1 term / dense numba outer-product accumulation")
     for n, m, r in ((2048, 512, 4), (2048, 512, 1), (2048, 512, 8), (576, 64, 4), (144, 16, 4), (64, 10, 4)):
         tl, td = term_speed(n, m, r)

@@ -188,6 +188,11 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
             "per_layer": per_layer,
             "write_events": int(sum(len(d) for d in res.writes_per_sample)),
             "cells_worn": int(rule.cells_worn) if rule else 0,
+            # updates with a non-zero unquantised value, per weight (a write per non-zero
+            # update, whether or not it moves a level: the LRT paper's SGD counting)
+            "requests_max_per_weight": int(max((int(r.max()) for r in rule.requests.values()
+                                                if r.size), default=0)) if rule else 0,
+            "requests_total": int(sum(int(r.sum()) for r in rule.requests.values())) if rule else 0,
             "heatmap": heat,
         },
         "endurance": {

@@ -176,6 +176,7 @@ def test_sgd_per_term_rounds_and_writes_every_term_in_order():
     rule = make_rule(spec, net, {"fc": e}, arch, 0, "arch")
     us, vs = rng.normal(0, 1, (5, 6)), rng.normal(0, 0.3, (5, 4))
     us[2] *= 1e-4                                  # a sub-LSB term: rounds to nothing
+    us[4, 0] = 0.0                                 # no request for row 0 from term 4
     net.nodes[0].terms = (us, vs)
     net.nodes[0].db[...] = 0
     qmax = 127
@@ -195,3 +196,7 @@ def test_sgd_per_term_rounds_and_writes_every_term_in_order():
     np.testing.assert_array_equal(e.writes - before, expect_writes)
     assert log.writes["fc"] == expect_writes.sum()
     np.testing.assert_array_equal(e.w_eff, (e.w_int * e.w_scale).astype(np.float32))   # re-read once
+    # write requests: every term with a non-zero product, rounded away or not
+    expect_req = np.full((6, 4), 5)
+    expect_req[0] = 4
+    np.testing.assert_array_equal(rule.requests["fc"], expect_req)

@@ -39,6 +39,9 @@ class Rule:
     def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec):
         self.spec, self.net, self.engines, self.arch = spec, net, engines, arch
         self.cells_worn = 0
+        # write requests per weight: updates whose unquantised value is non-zero (what a chip
+        # pulsing every non-zero update would write; the LRT paper's SGD counting)
+        self.requests = {n.name: np.zeros(n.W.shape, np.int64) for n in net.weight_layers()}
         for n in net.weight_layers():
             n.want_dW = self.wants_dense_gradient()
 
@@ -106,6 +109,7 @@ class Sgd(Rule):
             w_max = self.engines[n.name].w_scale * (2 ** (self.arch.crossbar.weight_bits - 1) - 1)
             # SGD on normalised weights W/w_max: their gradient is w_max * dW
             if self.spec.sgd_step == "sample":
+                self.requests[n.name] += n.dW != 0
                 self.write(n.name, -self.spec.lr * w_max * n.dW, log)
                 log.digital_ops += 2 * n.dW.size
             else:
@@ -118,6 +122,7 @@ class Sgd(Rule):
         e = self.engines[name]
         qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
         us, vs = (np.asarray(t, np.float64).reshape(-1, np.shape(t)[-1]) for t in terms)
+        self.requests[name] += (us != 0).T.astype(np.int64) @ (vs != 0).astype(np.int64)
         d = np.rint((scale * qmax) * us[:, :, None] * vs[:, None, :]).astype(np.int32)
         log.digital_ops += 2 * d.size
         steps = d[d.reshape(len(d), -1).any(1)]
@@ -226,6 +231,7 @@ class Lrt(Rule):
         if changed <= sp.rho_min * delta.size:
             self.rejected += 1
             return
+        self.requests[name] += delta != 0
         self.write(name, delta, log)
         st.ql[...] = 0.0
         st.qr[...] = 0.0
