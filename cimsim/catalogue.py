@@ -33,7 +33,7 @@ def _choices(cls: type, field: str) -> tuple:
 
 
 def _code_row(group: str, name: str, ref: str) -> tuple[str, str, str, str]:
-    return group, name, plugins.describe(plugins._import(ref)), f"built-in {ref}"
+    return group, name, plugins.describe(plugins.import_ref(ref)), f"built-in {ref}"
 
 
 def rows(kind: str) -> list[tuple[str, str, str, str]]:

@@ -58,7 +58,8 @@ def entries(kind: str) -> list[Entry]:
     return out
 
 
-def _import(ref: str) -> object:
+def import_ref(ref: str) -> object:
+    """The object at 'package.module:attr' (PluginError if it cannot be imported)."""
     module, _, attr = ref.partition(":")
     try:
         obj: object = importlib.import_module(module)
@@ -88,7 +89,7 @@ def load(kind: str, ref: str) -> type:
                               f"'package.module:Class'",
                               f"unknown {kind} '{ref}'" + (f"; did you mean '{close[0]}'?" if close else ""))
         ref = names[ref]
-    cls = _import(ref)
+    cls = import_ref(ref)
     if not (inspect.isclass(cls) and issubclass(cls, base)):
         raise PluginError(f"a subclass of {base.__module__}.{base.__name__}", f"{ref} is not one")
     if inspect.isabstract(cls):
