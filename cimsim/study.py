@@ -148,6 +148,7 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
     endurance = chip.tile.endurance_cycles()           # math.inf: the storage never wears out
     life_samples = endurance * n / wmax if wmax and math.isfinite(endurance) else None
     rule = res.rule
+    requests = list(rule.requests.values()) if rule else []
     # cost: forward of one sample (identical for every sample) x samples, plus learning
     x1 = data.split(ph.split)[0][:1]
     _, tr1 = run(dep.net, dep.engines, x1, a)
@@ -190,9 +191,8 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
             "cells_worn": int(rule.cells_worn) if rule else 0,
             # updates with a non-zero unquantised value, per weight (a write per non-zero
             # update, whether or not it moves a level: the LRT paper's SGD counting)
-            "requests_max_per_weight": int(max((int(r.max()) for r in rule.requests.values()
-                                                if r.size), default=0)) if rule else 0,
-            "requests_total": int(sum(int(r.sum()) for r in rule.requests.values())) if rule else 0,
+            "requests_max_per_weight": max((int(r.max()) for r in requests if r.size), default=0),
+            "requests_total": sum(int(r.sum()) for r in requests),
             "heatmap": heat,
         },
         "endurance": {

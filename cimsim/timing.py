@@ -84,8 +84,8 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
             t0 = env.now
             if mark:
                 first_start[img] = int(t0)
-            if st is not None and st.lmap is not None:
-                yield env.process(chip.tile.mvm_process(env, st.lmap, st.vector_planes))
+            if st is not None and st.lmap is not None:      # in this process: no extra event
+                yield from chip.tile.mvm_process(env, st.lmap, st.vector_planes)
             else:
                 yield env.timeout(dur)
             busy[name] += int(env.now - t0)

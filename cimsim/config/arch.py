@@ -229,11 +229,6 @@ class ArchSpec:
         return self.slices * (2 if self.crossbar.differential else 1)
 
     @property
-    def weights_per_crossbar_column_group(self) -> int:
-        """Output channels one crossbar holds side by side."""
-        return self.crossbar.cols // self.columns_per_weight
-
-    @property
     def input_planes(self) -> int:
         return self.dac.input_bits if self.dac.bit_serial else 1
 

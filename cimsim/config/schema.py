@@ -151,10 +151,6 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
         if not isinstance(value, list):
             raise src.error(path, f"a list of {_type_name(item)}", value)
         return tuple(_convert(item, v, path + (i,), src, {}) for i, v in enumerate(value))
-    if tp is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise src.error(path, "a mapping", value)
-        return value
     if origin is tuple:
         item = typing.get_args(tp)[0]
         if not isinstance(value, list):
@@ -226,8 +222,6 @@ def to_dict(obj: Any) -> Any:
     """Dataclass -> plain JSON-able dict (tuples become lists), with the YAML key names."""
     if dataclasses.is_dataclass(obj):
         return {yaml_key(f): to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj

@@ -1,4 +1,5 @@
 """The chip's components; each owns its per-action costs (energy, latency) in one place."""
-from .chip import Chip, cycles
+from .chip import Chip
+from .tile import cycles
 
 __all__ = ["Chip", "cycles"]

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from .. import plugins
 from ..config.arch import ArchSpec
 from ..device.base import DeviceModel
-from .tile import TileModel, cycles
-
-__all__ = ["Chip", "cycles", "models"]
+from .tile import TileModel
 
 
 @dataclass(frozen=True)
