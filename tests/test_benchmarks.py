@@ -1,0 +1,29 @@
+"""benchmarks/reproduce_lrt.py end to end on a tiny stream: its table, its targets block and
+its results folder (rows kept, reused on a rerun, keyed by the input files' contents)."""
+import subprocess
+import sys
+
+
+def reproduce(root, results, workload):
+    cmd = [sys.executable, str(root / "benchmarks" / "reproduce_lrt.py"), "--samples", "12",
+           "--scenarios", "control", "--rules", "sgd", "lrt", "--ranks", "4", "--workers", "1",
+           "--skip-speed", "--results", str(results), "--workload", str(workload)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=root)
+    return done.stdout
+
+
+def test_reproduce_lrt_keeps_and_reuses_rows(root, tmp_path, trained):
+    workload = tmp_path / "lrt.yaml"
+    workload.write_text((root / "workloads" / "resnet_lrt.yaml").read_text())
+    first = reproduce(root, tmp_path / "rows", workload)
+    rows = [ln for ln in first.splitlines() if ln.startswith("control ")]
+    assert [ln.split()[1] for ln in rows[:2]] == ["sgd", "lrt"]
+    assert "control: |LRT - sgd| accuracy <= 0.05" in first
+    kept = sorted((tmp_path / "rows").glob("*.json"))
+    assert len(kept) == 2 and not list((tmp_path / "rows").glob("*.tmp"))
+    # a rerun prints the kept rows, wall times included (nothing is run again)
+    assert reproduce(root, tmp_path / "rows", workload) == first
+    # an edited workload file is a different study: its rows are computed anew
+    workload.write_text(workload.read_text() + "\n# edited\n")
+    reproduce(root, tmp_path / "rows", workload)
+    assert len(list((tmp_path / "rows").glob("*.json"))) == 4
