@@ -157,7 +157,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="MVM threads per run (default: cores / workers)")
     ap.add_argument("--skip-speed", action="store_true", help="no kernel timing (e.g. while other jobs run)")
     ap.add_argument("--results", default="",
-                    help="folder keeping each run's row; a rerun reuses the rows already there")
+                    help="folder keeping each run's row (keyed by the settings and the arch and workload "
+                         "files); a rerun reuses them. Empty it after changing cimsim's code")
     a = ap.parse_args()
     seeds = range(a.seeds)
     wl = Path(a.workload)
