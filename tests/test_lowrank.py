@@ -69,3 +69,24 @@ def test_sixteen_bit_state_stays_on_its_grid():
         np.testing.assert_allclose(codes, np.round(codes), atol=2e-3)
     # 16-bit bases perturb the result by ~2^-15 relative per step
     assert np.linalg.norm(q16 - exact_state) < 1e-3 * np.linalg.norm(exact_state)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rotation_and_scale_match_numpy(dtype):
+    """The rank-4 rotation against t[:4] @ a, and the max|.| it returns (and the separate
+    bit-pattern max) against numpy, at both state precisions and with negative extremes."""
+    from cimsim.kernels.lowrank import _max_abs_rows, _rotate5
+
+    rng = np.random.default_rng(3)
+    t, a = rng.normal(size=(5, 5)).astype(dtype), rng.normal(size=(5, 257)).astype(dtype)
+    a[2, 100] = -40.0                        # the extreme output is negative
+    o = np.full_like(a, np.nan)
+    scale = _rotate5(t, a, o)
+    ref = t[:4].astype(float) @ a.astype(float)
+    # a 5-term dot product in working precision: |error| <= 5 eps sum_k |t_ik a_kj|
+    bound = 5 * np.finfo(dtype).eps * (np.abs(t[:4]).astype(float) @ np.abs(a).astype(float))
+    assert (np.abs(o[:4] - ref) <= bound).all()
+    assert scale == np.abs(o[:4]).max() and np.isnan(o[4]).all()
+    assert _max_abs_rows(o, 4) == np.abs(o[:4]).max()
+    assert _max_abs_rows(a, 2) == np.abs(a[:2]).max()
+    assert _max_abs_rows(np.zeros((3, 8), dtype), 3) == 0.0

@@ -65,32 +65,20 @@ def _float_of_bits(typingctx, b):
 
 @njit(cache=True, fastmath=True)
 def _max_abs_rows(q: np.ndarray, rows: int) -> float:
-    """max |q| over the first `rows` rows of a C-contiguous float32 array. Compares the IEEE
-    bit patterns with the sign bit cleared as integers: same order as |x| for finite values,
-    and an integer max reduction vectorises where a float one does not (9x here)."""
-    count = rows * q.shape[1]
-    if q.itemsize != 4:                    # float64 state (tests): plain loop
-        mf = 0.0
-        flat = q.reshape(-1)
-        for k in range(count):
-            mf = max(mf, abs(flat[k]))
-        return mf
-    bits = q.reshape(-1).view(np.int32)
-    m = np.int32(0)
-    for k in range(count):
-        v = bits[k] & np.int32(0x7FFFFFFF)
+    """max |q| over the first `rows` rows of a C-contiguous array, as an integer max of
+    _abs_bits (9x faster than a float max at float32, which does not vectorise)."""
+    flat = q.reshape(-1)
+    m = _abs_bits(flat[0] - flat[0])
+    for k in range(rows * q.shape[1]):
+        v = _abs_bits(flat[k])
         m = v if v > m else m
-    out = np.empty(1, np.int32)
-    out[0] = m
-    return out.view(np.float32)[0]
+    return _float_of_bits(m)
 
 
 @njit(cache=True, fastmath=True)
-def _quantise_rows(q: np.ndarray, rows: int, qbits: int, scale: float = -1.0) -> None:
+def _quantise_rows(q: np.ndarray, rows: int, qbits: int, scale: float) -> None:
     """In place, the first `rows` rows: signed qbits fixed point with the dynamic scale
-    max|q| (round half to even); `scale` when the caller already has max|q|."""
-    if scale < 0.0:
-        scale = _max_abs_rows(q, rows)
+    `scale` = max|q| over those rows (round half to even)."""
     if scale <= 0.0:
         return
     top = 2.0 ** (qbits - 1) - 1.0
@@ -372,7 +360,8 @@ def lowrank_update(ql: np.ndarray, qr: np.ndarray, cx: np.ndarray, us: np.ndarra
         else:
             np.dot(tl, al, bl)
             np.dot(tr, ar, br)
-            scale_l = scale_r = -1.0        # found by _quantise_rows
+            scale_l = _max_abs_rows(bl, r) if qbits > 0 else 0.0
+            scale_r = _max_abs_rows(br, r) if qbits > 0 else 0.0
         al, bl = bl, al
         ar, br = br, ar
         for i in range(r):
