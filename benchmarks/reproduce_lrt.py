@@ -2,8 +2,9 @@
 
 Prints, for each scenario x rule (none, bias_only, sgd, lrt), the final online accuracy
 (EMA), the maximum writes to any cell and the auxiliary memory; then a rank sweep of LRT;
-then the speed of the rank-r accumulation against a dense outer-product accumulation,
-measured in this run; then each target of the study, met or not. Runs go two at a time
+then the speed of the rank-r accumulation against a dense numba outer-product accumulation,
+measured in this run (for scale also a float64 dense accumulator and plain numpy, as public
+implementations write it); then each target of the study, met or not. Runs go two at a time
 (one per core). Writes are given two ways: level-change writes per cell (what wears a cell)
 and write requests per weight (one per cell per step whose unquantised update is non-zero,
 the LRT paper's counting of its SGD baseline; docs/design.md).
@@ -29,7 +30,7 @@ from numba import njit
 from cimsim.config import Loaded, load_arch
 from cimsim.config.schema import Source, build
 from cimsim.config.workload import WorkloadSpec
-from cimsim.kernels.lowrank import lowrank_update
+from cimsim.kernels.lowrank import lowrank_reference, lowrank_update
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("control", "distribution_shift", "analog_drift", "digital_drift")
@@ -133,6 +134,26 @@ def term_speed(n: int, m: int, r: int, terms: int = 300) -> tuple[float, float]:
     return best_l, best_d
 
 
+def numpy_times(n: int, m: int, r: int, terms: int = 30) -> tuple[float, float]:
+    """Best-of-3 times per term of plain numpy, as public implementations do it: the streaming
+    update (lowrank_reference: projections, np.linalg.svd, allocation per term) and the dense
+    update acc += outer(u, v) on a float32 accumulator. Context for the issue's calibration."""
+    rng = np.random.default_rng(0)
+    us = rng.normal(size=(terms, n)).astype(np.float32)
+    vs = rng.normal(size=(terms, m)).astype(np.float32)
+    acc = np.zeros((n, m), np.float32)
+    best_s = best_d = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        lowrank_reference(us, vs, r, True, 1e30, np.ones((terms, r + 1)))
+        best_s = min(best_s, (time.perf_counter() - t) / terms)
+        t = time.perf_counter()
+        for i in range(terms):
+            acc += np.outer(us[i], vs[i])
+        best_d = min(best_d, (time.perf_counter() - t) / terms)
+    return best_s, best_d
+
+
 def _limit_threads(threads: int) -> None:
     """One BLAS thread and `threads` MVM threads per worker process (runs go side by side)."""
     from threadpoolctl import threadpool_limits
@@ -220,6 +241,10 @@ def main() -> None:
                 d64 = dense_time(n, m, np.float64)
                 print(f"  (the dense reference is float32, the L/R state's precision; a float64 dense "
                       f"accumulator takes {d64 * 1e6:.1f} us, ratio {tl / d64:.3f})")
+                ns, nd = numpy_times(n, m, r)
+                print(f"  (plain numpy, as public implementations do it: streaming update {ns * 1e6:.1f} us "
+                      f"per term, dense acc += outer(u, v) {nd * 1e6:.1f} us, ratio {ns / nd:.3f}; "
+                      f"this kernel is {ns / tl:.0f}x faster per term than the numpy streaming update)")
     if checks:
         print("\ntargets of the study (issue 3):")
         for text, value, ok in checks:

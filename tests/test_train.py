@@ -200,3 +200,37 @@ def test_sgd_per_term_rounds_and_writes_every_term_in_order():
     expect_req = np.full((6, 4), 5)
     expect_req[0] = 4
     np.testing.assert_array_equal(rule.requests["fc"], expect_req)
+
+
+def test_sgd_per_term_skips_only_terms_that_round_to_zero():
+    """The per-term path never forms a term whose bound max|s u| max|v| is under half an LSB;
+    terms just over the bound must still be written, terms just under must not."""
+    from cimsim.config.workload import AlgorithmSpec
+    from cimsim.functional import AnalogLayer
+    from cimsim.nn.layers import Linear, Net
+    from cimsim.train.rules import make_rule
+
+    arch = clean_arch()
+    rng = np.random.default_rng(5)
+    net = Net([Linear("fc", "input", 3, 2, rng)])
+    lm = map_layers([("fc", 3, 2)], arch).layer("fc")
+    e = AnalogLayer("fc", net.nodes[0].W, arch, lm, 1.0, rng, 0)
+    spec = AlgorithmSpec(name="sgd", sgd_step="term", lr=0.5, bias_lr=0.0)
+    rule = make_rule(spec, net, {"fc": e}, arch, 0, "arch")
+    s = -spec.lr * e.w_scale * 127 * 127
+    # |s u v| for the largest entry: just over 0.5, just under, 0.5 itself, well over
+    us = np.array([[0.5 + 1e-9, 0.1, 0.0], [0.5 - 1e-9, -0.2, 0.1], [0.5, 0.0, 0.0],
+                   [-3.0, 1.0, 0.2]]) / abs(s)
+    vs = np.array([[1.0, -0.3], [-1.0, 0.5], [1.0, 1.0], [0.4, 1.0]])
+    net.nodes[0].terms = (us, vs)
+    net.nodes[0].db[...] = 0
+    w = e.w_int.copy()
+    steps = 0
+    for u, v in zip(us, vs):
+        step = np.rint((s * u)[:, None] * v[None, :]).astype(np.int32)   # the code's order
+        if step.any():
+            steps += 1
+            w = np.clip(w + step, -127, 127)
+    assert steps == 2                              # the just-over term and the large one
+    rule.step(0)
+    np.testing.assert_array_equal(e.w_int, w)
