@@ -194,8 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cimsim", description=__doc__)
     p.add_argument("--version", action="version", version=f"cimsim {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or status lines")
+    # -q also after the command (cimsim run ... -q); SUPPRESS keeps a top-level -q when absent
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars or status lines")
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run a workload on a chip and write report.json")
+
+    def command(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[quiet], **kw)
+
+    r = command("run", help="run a workload on a chip and write report.json")
     r.add_argument("arch")
     r.add_argument("workload")
     r.add_argument("--out", help="output folder (default results/ARCH__WORKLOAD)")
@@ -205,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--workers", type=int, default=1,
                    help="processes for Monte-Carlo chips (0: one per core); the report is identical")
     r.set_defaults(fn=cmd_run)
-    s = sub.add_parser("sweep", help="run a grid of settings: one report per point, results.csv, "
+    s = command("sweep", help="run a grid of settings: one report per point, results.csv, "
                        "Pareto plots; resumable")
     s.add_argument("arch")
     s.add_argument("workload")
@@ -217,19 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--set", action="append", metavar="arch|workload.KEY=VALUE",
                    help="override one key on every point")
     s.set_defaults(fn=cmd_sweep)
-    pl = sub.add_parser("plot", help="write PNG figures (and CSV tables) of a report")
+    pl = command("plot", help="write PNG figures (and CSV tables) of a report")
     pl.add_argument("report", help="report.json or the folder holding it")
     pl.add_argument("--out", help="output folder (default: the report's folder)")
     pl.set_defaults(fn=cmd_plot)
-    c = sub.add_parser("compare", help="headline metrics of reports side by side (+ overlay figures)")
+    c = command("compare", help="headline metrics of reports side by side (+ overlay figures)")
     c.add_argument("reports", nargs="+", help="report.json files or their folders")
     c.add_argument("--names", help="comma-separated column names (default: the folders' names)")
     c.add_argument("--out", help="write overlay figures (PNG) to this folder")
     c.set_defaults(fn=cmd_compare)
-    v = sub.add_parser("validate", help="check arch or workload files")
+    v = command("validate", help="check arch or workload files")
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)
-    ls = sub.add_parser("list", help="list tiles, devices, models, algorithms or scenarios "
+    ls = command("list", help="list tiles, devices, models, algorithms or scenarios "
                         "(no argument: the arch and workload files here)")
     ls.add_argument("kind", nargs="?", choices=("tiles", "devices", "models", "algorithms", "scenarios"))
     ls.set_defaults(fn=cmd_list)

@@ -101,3 +101,16 @@ def test_cli_bad_input_exits_2_without_traceback(tmp_path, root, capsys):
     assert main(["run", str(p), str(root / "workloads" / "resnet_inference.yaml")]) == 2
     assert main(["run", str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" /
                  "resnet_inference.yaml"), "--set", "bogus=1"]) == 2
+
+
+@pytest.mark.parametrize("argv, quiet", [
+    (["validate", "{f}"], False), (["-q", "validate", "{f}"], True),
+    (["validate", "{f}", "-q"], True), (["validate", "-q", "{f}"], True)])
+def test_quiet_flag_before_or_after_the_command(root, argv, quiet, monkeypatch):
+    """README writes `cimsim run ... [-q]`: -q is accepted after the command as well as before."""
+    from cimsim import progress
+
+    monkeypatch.setattr(progress, "QUIET", None)
+    f = str(root / "arch" / "rram_64x64.yaml")
+    assert main([a.format(f=f) for a in argv]) == 0
+    assert progress.QUIET is quiet
