@@ -93,10 +93,11 @@ def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: W
 
 
 def _histogram(counts: np.ndarray) -> dict:
-    """Writes per cell in power-of-two bins: [0], [1], [2, 3], [4, 7], ..."""
+    """Writes per cell in power-of-two bins: [0], [1], [2, 3], [4, 7], ..., the last one
+    ending at the busiest cell (no empty bins past it)."""
     top = int(counts.max()) if counts.size else 0
-    edges = [0, 1] + [2 ** k for k in range(1, max(1, int(np.log2(max(top, 1))) + 2))]
-    edges = sorted(set(edges + [top + 1]))
+    edges = [0] + [2 ** k for k in range(int(np.log2(max(top, 1))) + 1)] + [top + 1]
+    edges = sorted(set(edges))
     hist, _ = np.histogram(counts, bins=edges)
     return {"bin_lo": edges[:-1], "bin_hi_exclusive": edges[1:], "cells": hist.tolist()}
 
@@ -168,7 +169,8 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
     wall.add("timing", t1)
     lrt = {}
     if rule is not None and hasattr(rule, "state"):
-        lrt = {"terms_skipped_by_kappa": rule.skipped, "write_attempts": rule.attempts,
+        lrt = {"terms_total": int(sum(st.terms for st in rule.state.values())),
+               "terms_skipped_by_kappa": rule.skipped, "write_attempts": rule.attempts,
                "attempts_below_rho_min": rule.rejected}
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "samples": n,

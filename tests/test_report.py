@@ -144,3 +144,18 @@ def test_plot_of_a_missing_or_foreign_file_is_a_clear_error(tmp_path, capsys):
     bad.write_text('{"a": 1}')
     assert main(["plot", str(bad)]) == 2
     assert "cimsim_version" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("counts, lo, hi", [
+    ([0], [0], [1]),
+    ([0, 3], [0, 1, 2], [1, 2, 4]),
+    ([89, 0, 5], [0, 1, 2, 4, 8, 16, 32, 64], [1, 2, 4, 8, 16, 32, 64, 90]),
+    ([63, 1], [0, 1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32, 64]),
+])
+def test_write_histogram_bins_are_powers_of_two_ending_at_the_busiest_cell(counts, lo, hi):
+    from cimsim.study import _histogram
+
+    h = _histogram(np.array(counts))
+    assert h["bin_lo"] == lo and h["bin_hi_exclusive"] == hi
+    expect = [sum(a <= c < b for c in counts) for a, b in zip(lo, hi)]
+    assert h["cells"] == expect

@@ -139,6 +139,9 @@ def test_online_rules_report(tmp_path, root, rule):
                 "b2c2.conv": (54, 6), "fc1": (6, 16), "fc2": (16, 10)}
         assert ph["aux_memory"]["peak_bytes"] == sum(2 * (k + m) * 2 for k, m in dims.values())
         assert ph["lrt"]["write_attempts"] == 4 * (n // 5) + 2 * (n // 10)
+        # one term per output pixel (16x16 input: 14^2, 12^2, then 4^2, 2^2 after a pool) + 2 FC
+        assert ph["lrt"]["terms_total"] == n * (196 + 144 + 16 + 4 + 1 + 1)
+        assert 0 <= ph["lrt"]["terms_skipped_by_kappa"] <= ph["lrt"]["terms_total"]
         end = ph["endurance"]
         assert end["samples_to_first_wear_out"] == pytest.approx(1e6 * n / wr["max_per_cell"])
     assert len(ph["accuracy"]["windows"]) == n // 10
