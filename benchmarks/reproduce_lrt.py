@@ -61,17 +61,27 @@ def workload(scenario: str, rule: str, samples: int, rank: int, seed: int = 0,
     return Loaded(build(WorkloadSpec, data, Source("reproduce_lrt")), "reproduce_lrt", "")
 
 
+def source_digest(package: Path) -> bytes:
+    """sha256 over the package's Python sources (relative paths and contents, sorted)."""
+    h = hashlib.sha256()
+    for f in sorted(package.rglob("*.py")):
+        h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.digest()
+
+
 def one(args: tuple) -> tuple:
     """One online run; with a results folder, its row is kept there and reused on a rerun
-    (so a long table can be built in parts, e.g. the baselines while LRT is being changed).
-    A row is keyed by the run's settings and the arch and workload files' contents; a change
-    to cimsim's code is not tracked (empty the folder after one)."""
+    (so a long table can be built in parts). A row is keyed by the run's settings and a
+    digest of the arch and workload files and of cimsim's source: any change to them
+    computes the row anew."""
+    import cimsim
     from cimsim.study import run_study
 
     scenario, rule, samples, rank, seed, path, results = args
     kept = None
     if results:
-        digest = hashlib.sha256(ARCH.read_bytes() + Path(path).read_bytes()).hexdigest()[:10]
+        code = source_digest(Path(cimsim.__file__).parent)
+        digest = hashlib.sha256(ARCH.read_bytes() + Path(path).read_bytes() + code).hexdigest()[:10]
         kept = Path(results) / (f"{Path(path).stem}_{scenario}_{rule}_r{rank}_s{seed}_n{samples}"
                                 f"_{digest}.json")
         if kept.exists():
@@ -178,8 +188,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="MVM threads per run (default: cores / workers)")
     ap.add_argument("--skip-speed", action="store_true", help="no kernel timing (e.g. while other jobs run)")
     ap.add_argument("--results", default="",
-                    help="folder keeping each run's row (keyed by the settings and the arch and workload "
-                         "files); a rerun reuses them. Empty it after changing cimsim's code")
+                    help="folder keeping each run's row (keyed by the settings, the arch and workload "
+                         "files and cimsim's source); a rerun reuses them")
     a = ap.parse_args()
     seeds = range(a.seeds)
     wl = Path(a.workload)

@@ -27,3 +27,22 @@ def test_reproduce_lrt_keeps_and_reuses_rows(root, tmp_path, trained):
     workload.write_text(workload.read_text() + "\n# edited\n")
     reproduce(root, tmp_path / "rows", workload)
     assert len(list((tmp_path / "rows").glob("*.json"))) == 4
+
+
+def test_kept_rows_are_keyed_by_cimsim_source(root, tmp_path):
+    """A change to any source file of the package changes the key of every kept row."""
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        from reproduce_lrt import source_digest
+    finally:
+        sys.path.pop(0)
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "sub" / "b.py").write_text("y = 2\n")
+    (pkg / "notes.txt").write_text("not source")
+    first = source_digest(pkg)
+    (pkg / "notes.txt").write_text("edited, still not source")
+    assert source_digest(pkg) == first
+    (pkg / "sub" / "b.py").write_text("y = 3\n")
+    assert source_digest(pkg) != first
