@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="processes for Monte-Carlo chips (0: one per core); the report is identical")
     r.set_defaults(fn=cmd_run)
     s = command("sweep", help="run a grid of settings: one report per point, results.csv, "
-                       "Pareto plots; resumable")
+                "Pareto plots; resumable")
     s.add_argument("arch")
     s.add_argument("workload")
     s.add_argument("--grid", required=True, help="grid YAML (see workloads/sweeps/)")
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)
     ls = command("list", help="list tiles, devices, models, algorithms or scenarios "
-                        "(no argument: the arch and workload files here)")
+                 "(no argument: the arch and workload files here)")
     ls.add_argument("kind", nargs="?", choices=("tiles", "devices", "models", "algorithms", "scenarios"))
     ls.set_defaults(fn=cmd_list)
     args = p.parse_args(argv)
