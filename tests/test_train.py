@@ -162,21 +162,25 @@ def test_rank_that_does_not_fit_sram_names_the_rank_that_fits(tmp_path, root, ca
     assert "sram_buffer.capacity_kib: rank 2 needs 972 bytes" in err and "rank 1 would fit" in err
 
 
-def test_sgd_per_term_rounds_and_writes_every_term_in_order():
-    """sgd_step: term — each rank-1 term is rounded to the weight codes on its own (sub-LSB
-    terms are lost) and written in order; each write counts the cells whose level changes."""
+def per_term_sgd_fc(k: int, n: int, seed: int) -> tuple:
+    """A k x n FC layer on the clean chip with a per-term SGD rule (lr 0.5, biases frozen)."""
     from cimsim.config.workload import AlgorithmSpec
     from cimsim.functional import AnalogLayer
     from cimsim.nn.layers import Linear, Net
     from cimsim.train.rules import make_rule
 
     arch = clean_arch()
-    rng = np.random.default_rng(3)
-    net = Net([Linear("fc", "input", 6, 4, rng)])
-    lm = map_layers([("fc", 6, 4)], arch).layer("fc")
-    e = AnalogLayer("fc", net.nodes[0].W, arch, lm, 1.0, rng, 0)
+    rng = np.random.default_rng(seed)
+    net = Net([Linear("fc", "input", k, n, rng)])
+    e = AnalogLayer("fc", net.nodes[0].W, arch, map_layers([("fc", k, n)], arch).layer("fc"), 1.0, rng, 0)
     spec = AlgorithmSpec(name="sgd", sgd_step="term", lr=0.5, bias_lr=0.0)
-    rule = make_rule(spec, net, {"fc": e}, arch, 0, "arch")
+    return arch, rng, net, e, spec, make_rule(spec, net, {"fc": e}, arch, 0, "arch")
+
+
+def test_sgd_per_term_rounds_and_writes_every_term_in_order():
+    """sgd_step: term — each rank-1 term is rounded to the weight codes on its own (sub-LSB
+    terms are lost) and written in order; each write counts the cells whose level changes."""
+    arch, rng, net, e, spec, rule = per_term_sgd_fc(6, 4, seed=3)
     us, vs = rng.normal(0, 1, (5, 6)), rng.normal(0, 0.3, (5, 4))
     us[2] *= 1e-4                                  # a sub-LSB term: rounds to nothing
     us[4, 0] = 0.0                                 # no request for row 0 from term 4
@@ -208,18 +212,7 @@ def test_sgd_per_term_rounds_and_writes_every_term_in_order():
 def test_sgd_per_term_skips_only_terms_that_round_to_zero():
     """The per-term path never forms a term whose bound max|s u| max|v| is under half an LSB;
     terms just over the bound must still be written, terms just under must not."""
-    from cimsim.config.workload import AlgorithmSpec
-    from cimsim.functional import AnalogLayer
-    from cimsim.nn.layers import Linear, Net
-    from cimsim.train.rules import make_rule
-
-    arch = clean_arch()
-    rng = np.random.default_rng(5)
-    net = Net([Linear("fc", "input", 3, 2, rng)])
-    lm = map_layers([("fc", 3, 2)], arch).layer("fc")
-    e = AnalogLayer("fc", net.nodes[0].W, arch, lm, 1.0, rng, 0)
-    spec = AlgorithmSpec(name="sgd", sgd_step="term", lr=0.5, bias_lr=0.0)
-    rule = make_rule(spec, net, {"fc": e}, arch, 0, "arch")
+    _, _, net, e, spec, rule = per_term_sgd_fc(3, 2, seed=5)
     s = -spec.lr * e.w_scale * 127 * 127
     # |s u v| for the largest entry: just over 0.5, just under, 0.5 itself, well over
     us = np.array([[0.5 + 1e-9, 0.1, 0.0], [0.5 - 1e-9, -0.2, 0.1], [0.5, 0.0, 0.0],
