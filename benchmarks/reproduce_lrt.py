@@ -110,10 +110,15 @@ def dense_accumulate(acc: np.ndarray, us: np.ndarray, vs: np.ndarray) -> None:
                 acc[i, j] += a * vs[t, j]
 
 
+def random_terms(n: int, m: int, terms: int, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark's rank-1 terms: `terms` Gaussian u (n) and v (m), seed 0."""
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(terms, n)).astype(dtype), rng.normal(size=(terms, m)).astype(dtype)
+
+
 def dense_time(n: int, m: int, dtype: type, terms: int = 300) -> float:
     """Best-of-7 time per term of the dense accumulation at another precision (context only)."""
-    rng = np.random.default_rng(0)
-    us, vs = rng.normal(size=(terms, n)).astype(dtype), rng.normal(size=(terms, m)).astype(dtype)
+    us, vs = random_terms(n, m, terms, dtype)
     acc = np.zeros((n, m), dtype)
     dense_accumulate(acc, us[:2], vs[:2])
     best = np.inf
@@ -125,9 +130,7 @@ def dense_time(n: int, m: int, dtype: type, terms: int = 300) -> float:
 
 
 def term_speed(n: int, m: int, r: int, terms: int = 300) -> tuple[float, float]:
-    rng = np.random.default_rng(0)
-    us = rng.normal(size=(terms, n)).astype(np.float32)
-    vs = rng.normal(size=(terms, m)).astype(np.float32)
+    us, vs = random_terms(n, m, terms)
     acc = np.zeros((n, m), np.float32)
     dense_accumulate(acc, us[:2], vs[:2])
     ql, qr, cx = np.zeros((r, n), np.float32), np.zeros((r, m), np.float32), np.zeros(r)
@@ -148,9 +151,7 @@ def numpy_times(n: int, m: int, r: int, terms: int = 30) -> tuple[float, float]:
     """Best-of-3 times per term of plain numpy, as public implementations do it: the streaming
     update (lowrank_reference: projections, np.linalg.svd, allocation per term) and the dense
     update acc += outer(u, v) on a float32 accumulator. Context for the issue's calibration."""
-    rng = np.random.default_rng(0)
-    us = rng.normal(size=(terms, n)).astype(np.float32)
-    vs = rng.normal(size=(terms, m)).astype(np.float32)
+    us, vs = random_terms(n, m, terms)
     acc = np.zeros((n, m), np.float32)
     best_s = best_d = np.inf
     for _ in range(3):

@@ -126,15 +126,14 @@ class Sgd(Rule):
         hits = (us != 0).T.astype(np.float64) @ (vs != 0).astype(np.float64)
         self.requests[name] += hits.astype(np.int64)
         log.digital_ops += 2 * len(us) * us.shape[1] * vs.shape[1]
-        s = scale * qmax
-        # every |s u_i v_j| of a term is at most fl(fl(|s| max|u|) max|v|) (rounding is
+        su = (scale * qmax) * us
+        # every |fl(s u_i) v_j| of a term is at most fl(max|s u| max|v|) (rounding is
         # monotone), so a term whose bound is under half an LSB rounds to zero everywhere
-        # and is never formed; the others are computed exactly as written below
-        live = np.abs(s * us).max(1) * np.abs(vs).max(1) >= 0.5
+        # and is never formed
+        live = np.abs(su).max(1) * np.abs(vs).max(1) >= 0.5
         if not live.any():
             return
-        us, vs = us[live], vs[live]
-        d = np.rint(s * us[:, :, None] * vs[:, None, :]).astype(np.int32)
+        d = np.rint(su[live][:, :, None] * vs[live][:, None, :]).astype(np.int32)
         steps = d[d.reshape(len(d), -1).any(1)]
         if not len(steps):
             return
