@@ -68,7 +68,7 @@ def timing(no_faults: bool) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     finetune(tnet, data.x_train, data.y_train, w.deploy.tsb, 0)
     t_ft = time.perf_counter() - t0
-    fresh = build_model(w.model, data.x_train.shape[-1], data.classes, w.seed, data.x_train.shape[1])
+    fresh = build_model(w.model, data.input_shape, data.classes, w.seed)
     t0 = time.perf_counter()
     train_float(fresh, data, w, arch)
     return t_ft, time.perf_counter() - t0, w.pretrain.epochs

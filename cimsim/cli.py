@@ -163,8 +163,9 @@ def _is_grid(path: str) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .config import load_any
+    from .config import ArchSpec, load_any
 
+    archs, works = [], []
     for f in args.files:
         if _is_grid(f):
             from .sweep.grid import load_grid
@@ -173,7 +174,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{f}: ok (grid '{g.name}', {len(g.points)} points over {', '.join(g.swept)})")
             continue
         loaded = load_any(f)
+        (archs if isinstance(loaded.spec, ArchSpec) else works).append(loaded)
         print(f"{f}: ok ({type(loaded.spec).__name__.replace('Spec', '').lower()} '{loaded.spec.name}')")
+    if archs and works:
+        from .nn.network import untrained_net, workload_data
+        from .study import fit_check
+
+        for w in works:
+            data = workload_data(w.spec, w.path)
+            net = untrained_net(w.spec, data, w.path)
+            for a in archs:
+                cmap = fit_check(net, w.spec, a.spec, a.path, w.path)
+                print(f"{w.path} on {a.path}: fits ({cmap.tiles_used} of {cmap.tiles_total} tiles, "
+                      f"{cmap.crossbars_used} crossbars, {len(cmap.layers)} weight layers)")
     return 0
 
 
@@ -234,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--names", help="comma-separated column names (default: the folders' names)")
     c.add_argument("--out", help="write overlay figures (PNG) to this folder")
     c.set_defaults(fn=cmd_compare)
-    v = command("validate", help="check arch or workload files")
+    v = command("validate", help="check arch, workload or sweep grid files; given an arch and "
+                "workloads, also check that each network fits the chip")
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)
     ls = command("list", help="list tiles, devices, models, algorithms or scenarios "

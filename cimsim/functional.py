@@ -17,7 +17,7 @@ from .device.write import WriteResult
 from .hw.chip import models
 from .hw.tile import TileModel
 from .mapping import LayerMap
-from .nn.layers import BlockApply, Linear, Net
+from .nn.layers import BlockApply, Net
 from .progress import progress
 from .trace import NodeTrace, Trace
 
@@ -80,16 +80,6 @@ class AnalogLayer:
         return (y * (self.x_scale * self.w_scale)).astype(np.float32)
 
 
-def _digital_ops(kind: str, n_in: int, n_out: int) -> int:
-    """Vector-unit operations of a digital node: BN 2 per element (scale, shift), pooling one
-    per input element, ReLU / add one per output, flatten none (a view)."""
-    if kind == "flatten":
-        return 0
-    if kind in ("avgpool", "maxpool"):
-        return n_in
-    return 2 * n_out if kind == "bn" else n_out
-
-
 def act_bytes(arch: ArchSpec) -> int:
     """Bytes per stored activation (the DAC input precision, rounded up to bytes)."""
     return math.ceil(arch.dac.input_bits / 8)
@@ -132,10 +122,7 @@ def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec
                         setattr(t, k, getattr(t, k) + getattr(e.counts, k) - b)
                     t.planes, t.layer = e.counts.planes, e.name
                     t.noc_bytes += (xs[0].size + per) * nb
-                    # bias add (linear) or the block's residual add (TSB)
-                    t.digital_ops += per if isinstance(n, (Linear, BlockApply)) else 0
-                else:
-                    t.digital_ops += _digital_ops(n.kind, xs[0].size, per)
+                t.digital_ops += n.digital_ops([v.size for v in xs], per)
             outs.append(acts[net.output])
     finally:
         for n in net.weight_layers():

@@ -13,15 +13,22 @@ from .config.arch import ArchSpec
 from .config.workload import PhaseSpec, WorkloadSpec
 from .deploy import Deployment, deploy, programming_report
 from .energy import phase_energy, programming_energy_pj
+from .errors import FitError
 from .functional import run
 from .hw.chip import Chip
+from .mapping import ChipMap, map_layers
 from .montecarlo import run_monte_carlo
-from .nn.data import Dataset, load_dataset
-from .nn.train import pretrain_key, pretrained_model
+from .nn.data import Dataset
+from .nn.layers import Net
+from .nn.models import model_label
+from .nn.network import untrained_net, workload_data, workload_net
+from .nn.train import pretrain_key
 from .progress import say
+from .shape_trace import shape_trace
 from .timing import simulate, simulate_online, stage_times
 from .trace import Trace
 from .train.online import run_online
+from .train.tsb import insert_blocks
 
 
 @dataclass
@@ -34,16 +41,16 @@ class WallClock:
         self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - t0
 
 
-def latency_report(trace: Trace, chip: Chip, dep: Deployment, wall: WallClock) -> dict:
+def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> dict:
     t0 = time.perf_counter()
-    tr = simulate(trace, chip, dep.cmap)
+    tr = simulate(trace, chip, cmap)
     wall.add("timing", t0)
     images = len(tr.image_latency_cycles)
     util = {k: tr.busy_cycles[k] / (tr.makespan_cycles * tr.capacity[k]) if tr.makespan_cycles else 0.0
             for k in sorted(tr.busy_cycles)}
     xbar_busy = adc_busy = 0
     for n in trace.nodes:
-        st = stage_times(n, chip, dep.cmap)
+        st = stage_times(n, chip, cmap)
         xbar_busy += st.crossbar_busy * images
         adc_busy += st.adc_busy * images
     tiles = [k for k in tr.busy_cycles if k.startswith("tiles:")]
@@ -85,11 +92,53 @@ def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: W
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
         "accuracy": acc,
-        "latency": latency_report(trace, chip, dep, wall),
+        "latency": latency_report(trace, chip, dep.cmap, wall),
         "energy": energy,
         "adc_clip_fraction": trace.total("adc_clipped") / conv if conv else 0.0,
         "nodes": trace.to_rows(),
     }
+
+
+def run_cost_phase(ph: PhaseSpec, net: Net, data: Dataset, chip: Chip, cmap: ChipMap,
+                   wall: WallClock) -> dict:
+    """An inference phase of a cost-only run: the trace from layer shapes, then the same
+    timing and energy models as a functional run; no accuracy, no ADC clipping."""
+    x, _ = data.split(ph.split)
+    images = min(ph.samples, len(x)) if ph.samples else len(x)
+    t0 = time.perf_counter()
+    trace = shape_trace(net, data.input_shape, data.nonneg, images, chip.arch, chip.tile, cmap)
+    wall.add("shapes", t0)
+    return {
+        "name": ph.name, "kind": ph.kind, "split": ph.split, "images": images,
+        "accuracy": None,
+        "latency": latency_report(trace, chip, cmap, wall),
+        "energy": phase_energy(trace, chip),
+        "adc_clip_fraction": None,
+        "nodes": trace.to_rows(),
+    }
+
+
+def _weight_shapes(net: Net) -> list[tuple[str, int, int]]:
+    return ([(n.name, *n.W.shape) for n in net.weight_layers()]
+            + [(b.name, *b.W.shape) for b in net.blocks()])
+
+
+def fit_check(net: Net, w: WorkloadSpec, a: ArchSpec, arch_file: str, workload_file: str) -> ChipMap:
+    """Map the network (and its TSB blocks where a policy inserts them) before any training:
+    a network that does not fit fails here, in seconds, with the tiles it needs."""
+    policies = {w.deploy.write_verify} | {p for ph in w.phases if ph.kind == "monte_carlo"
+                                          for p in ph.policies}
+    nets = [net]
+    if "tsb" in policies and w.deploy.functional:
+        nets.append(insert_blocks(net, w.deploy.tsb, workload_file))
+    cmap = None
+    for n in nets:
+        try:
+            m = map_layers(_weight_shapes(n), a)
+        except FitError as e:
+            raise FitError(f"{arch_file}: chip.tiles: {e}") from None
+        cmap = cmap or m
+    return cmap
 
 
 def _histogram(counts: np.ndarray) -> dict:
@@ -230,11 +279,19 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     a: ArchSpec = arch.spec
     w: WorkloadSpec = workload.spec
     t0 = time.perf_counter()
-    data = load_dataset(w.dataset, w.seed)
-    net, cached = pretrained_model(w, data, a)
+    data = workload_data(w, workload.path)
+    net0 = untrained_net(w, data, workload.path)
+    cmap = fit_check(net0, w, a, arch.path, workload.path)
+    wall.add("load", t0)
+    if not w.deploy.functional:
+        return cost_only_study(arch, workload, data, net0, cmap, wall)
+    del net0
+    t0 = time.perf_counter()
+    net, origin = workload_net(w, data, a, workload.path)
     float_acc = float((net.predict(data.x_test) == data.y_test).mean())
-    wall.add("pretrain" if not cached else "load_model", t0)
-    say(f"float model: test accuracy {float_acc:.4f}{' (cached)' if cached else ''}")
+    wall.add({"pretrained": "pretrain", "cached": "load_model"}.get(origin, "load_model"), t0)
+    note = {"cached": " (cached)", "onnx": " (ONNX weights)"}.get(origin, "")
+    say(f"float model: test accuracy {float_acc:.4f}{note}")
     chip = Chip(a)
     t0 = time.perf_counter()
     dep = deploy(net, data, a, w, arch.path, workload.path)
@@ -257,19 +314,51 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
             say(f"phase {ph.name}: {ph.kind} on {ph.split}")
             phases.append(run_phase(ph, dep, data, chip, wall))
     return {
-        "cimsim_version": __version__,
-        "inputs": {
-            "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(a)},
-            "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(w)},
-        },
+        **_inputs(arch, workload),
         "model": {
-            "name": f"{w.model.name}-{w.model.depth}" if w.model.name == "resnet" else w.model.name,
-            "parameters": int(sum(v.size for k, v in net.state().items()
-                                  if k.endswith((".W", ".b", ".gamma", ".beta")))),
+            "name": model_label(w.model),
+            "parameters": _parameters(net),
             "float_test_accuracy": float_acc,
-            "pretrain_key": pretrain_key(w, a),
+            "pretrain_key": pretrain_key(w, a) if origin in ("pretrained", "cached") else None,
         },
         "mapping": dep.cmap.summary(),
         "deploy": programming,
+        "phases": phases,
+    }
+
+
+def _inputs(arch: Loaded, workload: Loaded) -> dict:
+    return {
+        "cimsim_version": __version__,
+        "inputs": {
+            "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(arch.spec)},
+            "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(workload.spec)},
+        },
+    }
+
+
+def _parameters(net: Net) -> int:
+    return int(sum(v.size for k, v in net.state().items() if k.endswith((".W", ".b", ".gamma", ".beta"))))
+
+
+def cost_only_study(arch: Loaded, workload: Loaded, data: Dataset, net: Net, cmap: ChipMap,
+                    wall: WallClock) -> dict:
+    """deploy.functional: false: energy, latency and utilisation of every inference phase from
+    the layer shapes (no pretraining, no programming, no analog model, no accuracy)."""
+    a: ArchSpec = arch.spec
+    w: WorkloadSpec = workload.spec
+    chip = Chip(a)
+    phases = []
+    for ph in w.phases:
+        say(f"phase {ph.name}: cost-only {ph.kind} on {ph.split}")
+        phases.append(run_cost_phase(ph, net, data, chip, cmap, wall))
+    return {
+        **_inputs(arch, workload),
+        "model": {"name": model_label(w.model), "parameters": _parameters(net),
+                  "float_test_accuracy": None, "pretrain_key": None},
+        "mapping": cmap.summary(),
+        "deploy": {"functional": False, "policy": None,
+                   "note": "cost-only run: no weights are programmed (programming cost needs the "
+                           "programmed levels of a functional run)"},
         "phases": phases,
     }

@@ -8,24 +8,137 @@ from .schema import Source, spec
 POLICIES = ("none", "all", "selective", "tsb")
 
 
+def _explicit(src: Source, path: tuple) -> bool:
+    """Whether the YAML file itself set this key (not a default)."""
+    return path in src.lines
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
-    name: str = spec("digits", choices=("digits",),
-                     doc="scikit-learn's bundled 8x8 handwritten digits (1797 images, offline)")
-    image_size: int = spec(16, lo=8, hi=64, doc="images are upscaled (bilinear) to this size")
-    test_fraction: float = spec(0.2, lo=0.05, hi=0.5, doc="held-out share, stratified by class")
+    name: str = spec("digits", choices=("digits", "npz", "synthetic"),
+                     doc="digits: scikit-learn's bundled 8x8 handwritten digits (1797 images, offline); "
+                         "npz: your arrays at `path`; synthetic: seeded uniform [0, 1) inputs of `shape` "
+                         "with random labels (cost-only studies)")
+    path: str = spec("", doc="npz: a .npz file with arrays x_train, y_train, x_test, y_test (images "
+                             "NCHW or NHWC, or flat (N, F); uint8 0..255 or float), integer labels "
+                             "0..classes-1; relative paths are taken from the workload file's folder; "
+                             "setting it implies name: npz")
+    image_size: int = spec(16, lo=8, hi=64, doc="digits: images are upscaled (bilinear) to this size")
+    test_fraction: float = spec(0.2, lo=0.05, hi=0.5, doc="digits: held-out share, stratified by class")
+    shape: list[int] = spec([], doc="synthetic: one input as [C, H, W] (or [F] for flat inputs); "
+                                    "empty: model.input_shape")
+    classes: int = spec(10, lo=2, hi=100000, doc="synthetic: number of classes")
+    train_samples: int = spec(256, lo=1, hi=1_000_000, doc="synthetic: training inputs")
+    test_samples: int = spec(64, lo=1, hi=1_000_000, doc="synthetic: test inputs")
+
+    def validate(self, src: Source, path: tuple) -> None:
+        if self.path and self.name != "npz":
+            if _explicit(src, path + ("name",)):
+                raise src.error(path + ("name",), "npz (or no name) with dataset.path", self.name)
+            object.__setattr__(self, "name", "npz")
+        if self.name == "npz" and not self.path:
+            raise src.error(path + ("path",), "the .npz file of dataset name npz")
+        if self.shape and len(self.shape) not in (1, 3):
+            raise src.error(path + ("shape",), "[C, H, W] or [F]", list(self.shape))
+        for i, d in enumerate(self.shape):
+            if not 1 <= d <= 65536:
+                raise src.error(path + ("shape", i), "a size in 1..65536", d)
+
+
+LAYER_TYPES = ("conv", "linear", "batchnorm", "relu", "maxpool", "avgpool", "global_avgpool",
+               "flatten", "add")
+_LAYER_KEYS = {"conv": ("out_channels", "kernel", "stride", "padding", "groups", "bias"),
+               "linear": ("out_features", "bias"),
+               "maxpool": ("kernel", "stride", "padding"), "avgpool": ("kernel", "stride", "padding")}
+_LAYER_DEFAULTS = {"out_channels": 0, "out_features": 0, "kernel": 0, "stride": 0, "padding": -1,
+                   "groups": 1, "bias": None}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a `model.layers` list. Tensors flow from each layer to the next unless
+    `inputs` names others; `add` sums the named layers' outputs (with one name: that layer and
+    the previous one — a residual connection)."""
+
+    type: str = spec(choices=LAYER_TYPES)
+    name: str = spec("", doc="unique label (default: type + position, e.g. conv3)")
+    inputs: list[str] = spec([], doc="names of the layers feeding this one ('input' = the data); "
+                                     "default: the previous layer")
+    out_channels: int = spec(0, lo=0, hi=65536, doc="conv: output channels")
+    out_features: int = spec(0, lo=0, hi=1_000_000,
+                             doc="linear: outputs (0 on the last layer: the dataset's classes)")
+    kernel: int = spec(0, lo=0, hi=64, doc="conv: k of the k x k kernel (default 3); pools: window "
+                                          "(default 2)")
+    stride: int = spec(0, lo=0, hi=64, doc="conv: default 1; pools: default the window")
+    padding: int = spec(-1, lo=-1, hi=64, doc="zeros on each side; default: conv kernel // 2 (size kept "
+                                             "at stride 1), pools 0")
+    groups: int = spec(1, lo=1, hi=65536, doc="conv: grouped convolution (block-diagonal on the crossbar)")
+    bias: bool | None = spec(None, doc="conv: default false; linear: default true")
+
+    def validate(self, src: Source, path: tuple) -> None:
+        allowed = _LAYER_KEYS.get(self.type, ())
+        for key, default in _LAYER_DEFAULTS.items():
+            if getattr(self, key) != default and key not in allowed:
+                raise src.error(path + (key,), "keys of a " + self.type + " layer: "
+                                + (", ".join(("type", "name", "inputs") + allowed)), getattr(self, key))
+        if self.type == "conv" and not self.out_channels:
+            raise src.error(path + ("out_channels",), "output channels >= 1 of a conv layer")
+        if self.type == "add" and not self.inputs:
+            raise src.error(path + ("inputs",), "the layer(s) to add (one name: added to the previous layer)")
+        if self.type != "add" and len(self.inputs) > 1:
+            raise src.error(path + ("inputs",), f"one input of a {self.type} layer", list(self.inputs))
+        if self.type in ("maxpool", "avgpool", "conv") and self.padding > 0:
+            k = self.kernel or (3 if self.type == "conv" else 2)
+            if 2 * self.padding > k:
+                raise src.error(path + ("padding",), f"at most half the kernel ({k // 2})", self.padding)
+
+
+BUILT_IN_MODELS = ("resnet", "lrt_cnn", "vgg", "resnet18", "resnet50")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str = spec("resnet", choices=("resnet", "lrt_cnn"))
+    name: str = spec("resnet", choices=(*BUILT_IN_MODELS, "layers", "onnx"),
+                     doc="a built-in network; `layers` with model.layers; `onnx` with model.onnx "
+                         "(either key alone implies the name)")
     depth: int = spec(8, lo=8, hi=56, doc="resnet: depth 6n+2 (8, 14, 20, ...)")
-    width: int = spec(16, lo=2, hi=256, doc="resnet: first-stage channels (doubling); lrt_cnn: channels")
-    hidden: int = spec(256, lo=2, hi=4096, doc="lrt_cnn: units of the hidden FC layer")
+    width: int = spec(16, lo=2, hi=4096,
+                      doc="resnet: first-stage channels (doubling); lrt_cnn: channels; vgg: first "
+                          "two convs' channels (NeuroSim's VGG-8: 128); resnet18/50: first-stage "
+                          "channels (the ImageNet networks: 64)")
+    hidden: int = spec(256, lo=2, hi=65536, doc="lrt_cnn, vgg: units of the hidden FC layer")
+    layers: list[LayerSpec] = spec([], doc="your own network as a list of layers (see docs/models.md)")
+    onnx: str = spec("", doc="an .onnx file (needs cimsim[onnx]): its graph and trained weights, no "
+                             "pretraining; relative paths from the workload file's folder")
+    input_shape: list[int] = spec([], doc="one input as [C, H, W] or [F]; empty: the dataset's")
 
     def validate(self, src: Source, path: tuple) -> None:
+        for key, value in (("layers", self.layers), ("onnx", self.onnx)):
+            if value and self.name != key:
+                if _explicit(src, path + ("name",)):
+                    raise src.error(path + ("name",), f"{key} (or no name) with model.{key}", self.name)
+                object.__setattr__(self, "name", key)
+        if self.layers and self.onnx:
+            raise src.error(path + ("onnx",), "either model.layers or model.onnx, not both", self.onnx)
+        if self.name in ("layers", "onnx") and not getattr(self, self.name):
+            raise src.error(path + (self.name,), f"the model's {self.name} with model.name {self.name}")
         if self.name == "resnet" and (self.depth - 2) % 6:
             raise src.error(path + ("depth",), "6n+2 (8, 14, 20, 26, ...)", self.depth)
+        if self.input_shape and len(self.input_shape) not in (1, 3):
+            raise src.error(path + ("input_shape",), "[C, H, W] or [F]", list(self.input_shape))
+        for i, d in enumerate(self.input_shape):
+            if not 1 <= d <= 65536:
+                raise src.error(path + ("input_shape", i), "a size in 1..65536", d)
+        names = {"input"}
+        for i, layer in enumerate(self.layers):
+            name = layer.name or f"{layer.type}{i}"
+            if name in names:
+                raise src.error(path + ("layers", i, "name"), "a unique layer name (not 'input')", name)
+            for j, inp in enumerate(layer.inputs):
+                if inp not in names:
+                    raise src.error(path + ("layers", i, "inputs", j),
+                                    "the name of an earlier layer or 'input'", inp)
+            names.add(name)
 
 
 @dataclass(frozen=True)
@@ -62,6 +175,10 @@ class TsbSpec:
 @dataclass(frozen=True)
 class DeploySpec:
     """How the trained network is put on the chip (programming policy)."""
+
+    functional: bool = spec(True, doc="false: cost-only run: mapping, operation counts, SimPy timing "
+                                      "and energy from the layer shapes alone (no pretraining, no "
+                                      "analog model, no accuracy); inference phases only")
 
     calibration_images: int = spec(256, lo=1,
                                    doc="training images used to set each layer's input scale")
@@ -164,3 +281,39 @@ class WorkloadSpec:
             if ph.name in seen:
                 raise src.error(path + ("phases", i, "name"), "a unique phase name", ph.name)
             seen.add(ph.name)
+            if not self.deploy.functional and ph.kind != "inference":
+                raise src.error(path + ("phases", i, "kind"), "inference in a cost-only run "
+                                "(deploy.functional: false)", ph.kind)
+        if not self.deploy.functional and self.deploy.write_verify != "none":
+            raise src.error(path + ("deploy", "write_verify"), "none in a cost-only run (deploy.functional: "
+                            "false programs no weights)", self.deploy.write_verify)
+        if self.dataset.name == "synthetic" and not (self.dataset.shape or self.model.input_shape):
+            raise src.error(path + ("dataset", "shape"), "the input shape [C, H, W] or [F] of "
+                            "synthetic data (here or as model.input_shape)")
+        if self.model.onnx and self.pretrain.noise_sigma > 0:
+            raise src.error(path + ("pretrain", "noise_sigma"), "0 with an ONNX model (its weights "
+                            "are used as trained; there is no pretraining)", self.pretrain.noise_sigma)
+        if self.model.layers:
+            shape = self.known_input_shape()
+            if shape is not None:
+                from ..nn.graph import GraphError, net_from_layers
+
+                try:
+                    net_from_layers(self.model.layers, shape, self.known_classes(), 0)
+                except GraphError as e:
+                    raise src.error(path + ("model", "layers", e.index) + ((e.key,) if e.key else ()),
+                                    e.expected, e.got) from None
+
+    def known_input_shape(self) -> tuple[int, ...] | None:
+        """One input's shape (H, W, C) or (F,) as far as the spec alone tells (None: only the
+        dataset file does)."""
+        d, m = self.dataset, self.model
+        given = m.input_shape or (d.shape if d.name == "synthetic" else [])
+        if given:
+            return (given[1], given[2], given[0]) if len(given) == 3 else (given[0],)
+        if d.name == "digits":
+            return (d.image_size, d.image_size, 1)
+        return None
+
+    def known_classes(self) -> int:
+        return self.dataset.classes if self.dataset.name == "synthetic" else 10

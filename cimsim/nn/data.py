@@ -1,16 +1,22 @@
-"""Datasets: scikit-learn's bundled handwritten digits (real data, fully offline)."""
+"""Datasets: scikit-learn's bundled handwritten digits (real data, fully offline), the
+user's own arrays (.npz), or seeded synthetic inputs for cost-only studies."""
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..config.workload import DatasetSpec
+from ..errors import ConfigError
+
+SEED_STREAM_SYNTHETIC = 17
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images (N, H, W, 1) float32 in [0, 1], labels int64."""
+    """Inputs (N, H, W, C) or (N, F) float32, labels int64 in 0..classes-1."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -20,6 +26,16 @@ class Dataset:
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return (self.x_test, self.y_test) if name == "test" else (self.x_train, self.y_train)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One input's shape: (H, W, C) or (F,)."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def nonneg(self) -> bool:
+        """No input is negative (a crossbar then needs one pass per input vector)."""
+        return bool(self.x_train.min(initial=0.0) >= 0 and self.x_test.min(initial=0.0) >= 0)
 
 
 def resize_bilinear(x: np.ndarray, size: int) -> np.ndarray:
@@ -50,7 +66,93 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
     return train_idx, test_idx
 
 
-def load_dataset(spec: DatasetSpec, seed: int) -> Dataset:
+def load_dataset(spec: DatasetSpec, seed: int, base: str | Path = ".",
+                 input_shape: tuple[int, ...] = ()) -> Dataset:
+    """The workload's data. `base`: the workload file's folder (relative npz paths);
+    `input_shape` (H, W, C) or (F,): model.input_shape, the synthetic data's shape when
+    dataset.shape is empty."""
+    if spec.name == "synthetic":
+        return synthetic(spec, seed, input_shape)
+    if spec.name == "npz":
+        return load_npz(spec, base)
+    return load_digits_dataset(spec, seed)
+
+
+def synthetic(spec: DatasetSpec, seed: int, input_shape: tuple[int, ...] = ()) -> Dataset:
+    """Uniform [0, 1) inputs and uniform labels from the workload seed: for cost-only runs,
+    where only shapes matter (and for smoke tests of a functional run)."""
+    if spec.shape:
+        c = spec.shape
+        input_shape = (c[1], c[2], c[0]) if len(c) == 3 else (c[0],)
+    rng = np.random.default_rng([seed, SEED_STREAM_SYNTHETIC])
+    n_tr, n_te = spec.train_samples, spec.test_samples
+    x = rng.random((n_tr + n_te, *input_shape), dtype=np.float32)
+    y = rng.integers(0, spec.classes, n_tr + n_te).astype(np.int64)
+    return Dataset(x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:], spec.classes)
+
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) or (N, H, W, C) -> NHWC: the axis of 1, 3 or 4 entries next to the batch is
+    channels unless the last axis is (then the data is NHWC already); (N, H, W) gains C = 1."""
+    if x.ndim == 3:
+        return x[..., None]
+    if x.ndim == 4 and x.shape[1] in (1, 3, 4) and x.shape[3] not in (1, 3, 4):
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    return x
+
+
+def load_npz(spec: DatasetSpec, base: str | Path = ".") -> Dataset:
+    """Arrays x_train, y_train, x_test, y_test from a .npz file: images NCHW or NHWC (or
+    (N, H, W) grey, or flat (N, F)), uint8 (scaled to [0, 1]) or float; integer labels."""
+    path = Path(spec.path)
+    if not path.is_absolute():
+        path = Path(base) / path
+    file = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ARRAYS if k not in z.files]
+            if missing:
+                raise ConfigError(file, missing[0], f"arrays {', '.join(ARRAYS)} in the .npz file",
+                                  note=f"it holds {', '.join(z.files) or 'no arrays'}")
+            arrays = {k: z[k] for k in ARRAYS}
+    except FileNotFoundError:
+        raise ConfigError(file, "dataset.path", "an existing .npz file", spec.path) from None
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise ConfigError(file, "dataset.path", "a .npz file written by numpy.savez", spec.path,
+                          note=str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    xs = {}
+    for k in ("x_train", "x_test"):
+        x = arrays[k]
+        if x.dtype.kind not in "uif" or x.ndim not in (2, 3, 4) or len(x) == 0:
+            raise ConfigError(file, k, "a non-empty numeric array (N, F), (N, H, W), NCHW or NHWC",
+                              f"{x.dtype} array of shape {x.shape}")
+        xf = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        if not np.all(np.isfinite(xf)):
+            raise ConfigError(file, k, "finite values", "NaN or inf")
+        xs[k] = _channels_last(xf)
+    if xs["x_train"].shape[1:] != xs["x_test"].shape[1:]:
+        raise ConfigError(file, "x_test", f"inputs shaped as x_train's {arrays['x_train'].shape[1:]}",
+                          arrays["x_test"].shape[1:])
+    ys = {}
+    for k, xk in (("y_train", "x_train"), ("y_test", "x_test")):
+        y = arrays[k]
+        if y.ndim != 1 or len(y) != len(arrays[xk]):
+            raise ConfigError(file, k, f"one label per input of {xk} (shape ({len(arrays[xk])},))", y.shape)
+        if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+            raise ConfigError(file, k, "integer class labels", str(y.dtype))
+        if y.size and y.min() < 0:
+            raise ConfigError(file, k, "labels >= 0", int(y.min()))
+        ys[k] = y.astype(np.int64)
+    classes = int(max(ys["y_train"].max(), ys["y_test"].max())) + 1
+    if classes < 2:
+        raise ConfigError(file, "y_train", "labels of at least two classes", classes)
+    return Dataset(xs["x_train"], ys["y_train"], xs["x_test"], ys["y_test"], classes)
+
+
+def load_digits_dataset(spec: DatasetSpec, seed: int) -> Dataset:
     from sklearn.datasets import load_digits
 
     d = load_digits()

@@ -41,6 +41,26 @@ def col2im(cols: np.ndarray, shape: tuple, k: int, stride: int, pad: int) -> np.
     return x[:, pad:pad + h, pad:pad + w, :] if pad else x
 
 
+class ShapeError(ValueError):
+    """A node's inputs do not suit it: `key` names the offending setting, `expected` what
+    would suit."""
+
+    def __init__(self, key: str, expected: str, got: object = None) -> None:
+        super().__init__(f"{key}: expected {expected}, got {got!r}")
+        self.key, self.expected, self.got = key, expected, got
+
+
+def window_out(size: int, k: int, stride: int, pad: int) -> int:
+    """Output length of a k-wide window sliding with `stride` over `size` (+ pad each side)."""
+    return (size + 2 * pad - k) // stride + 1
+
+
+def _spatial(shapes: list[tuple[int, ...]], what: str) -> tuple[int, int, int]:
+    if len(shapes[0]) != 3:
+        raise ShapeError("input", f"an (H, W, C) feature map for {what}", shapes[0])
+    return shapes[0]
+
+
 class Node(ABC):
     """A graph node: named, with named inputs; caches what backward needs."""
 
@@ -55,6 +75,20 @@ class Node(ABC):
     def grads(self) -> dict[str, np.ndarray]:
         return {}
 
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        """Shape of one sample's output (no batch axis) for its inputs' shapes; raises
+        ShapeError when the inputs do not suit the node."""
+        return shapes[0]
+
+    def nonneg(self, ins: list[bool]) -> bool:
+        """Whether the output is never negative, given which inputs never are (a crossbar
+        whose input is never negative needs one pass per vector, else two)."""
+        return False
+
+    def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
+        """Vector-unit operations of the node on these many elements (one per output)."""
+        return out_size
+
     @abstractmethod
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         """Output of the node for its inputs; `train` caches what backward needs."""
@@ -65,23 +99,50 @@ class Node(ABC):
 
 
 class Conv2d(Node):
+    """2-D convolution as one crossbar matrix W (k*k*Cin, Cout), rows ordered (kh, kw, c).
+    Grouped convolutions (groups > 1) are held as the dense block-diagonal matrix (the
+    off-group weights are zeros and stay zero in float training), which is what a crossbar
+    that maps the layer as one matrix stores."""
+
     kind = "conv"
 
     def __init__(self, name: str, inp: str, cin: int, cout: int, k: int, stride: int, pad: int,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, groups: int = 1, bias: bool = False) -> None:
         super().__init__(name, (inp,))
         self.cin, self.cout, self.k, self.stride, self.pad = cin, cout, k, stride, pad
-        fan_in = k * k * cin
-        self.W = (rng.standard_normal((fan_in, cout)) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        self.groups = groups
+        fan_in = k * k * cin // groups
+        self.W = (rng.standard_normal((k * k * cin, cout)) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        self.mask: np.ndarray | None = None
+        if groups > 1:
+            row_group = (np.arange(k * k * cin) % cin) // (cin // groups)
+            col_group = np.arange(cout) // (cout // groups)
+            self.mask = (row_group[:, None] == col_group[None, :]).astype(np.float32)
+            self.W *= self.mask
+        self.b = np.zeros(cout, np.float32) if bias else None
         self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b) if bias else None
         self.engine: Engine | None = None
         self.want_dW = True    # LRT folds the per-pixel terms instead of forming dW
 
     def params(self) -> dict[str, np.ndarray]:
-        return {"W": self.W}
+        return {"W": self.W} if self.b is None else {"W": self.W, "b": self.b}
 
     def grads(self) -> dict[str, np.ndarray]:
-        return {"W": self.dW}
+        return {"W": self.dW} if self.b is None else {"W": self.dW, "b": self.db}
+
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        h, w, c = _spatial(shapes, "a convolution")
+        if c != self.cin:
+            raise ShapeError("input", f"{self.cin} input channels", c)
+        oh, ow = window_out(h, self.k, self.stride, self.pad), window_out(w, self.k, self.stride, self.pad)
+        if oh < 1 or ow < 1:
+            raise ShapeError("kernel", f"a kernel of at most the padded input ({h + 2 * self.pad}x"
+                             f"{w + 2 * self.pad})", self.k)
+        return (oh, ow, self.cout)
+
+    def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
+        return out_size if self.b is not None else 0      # the bias add
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
@@ -91,7 +152,8 @@ class Conv2d(Node):
         y = self.engine(flat) if self.engine is not None else flat @ self.W
         if train:
             self._cache = (x.shape, flat, (b, oh, ow))
-        return y.reshape(b, oh, ow, self.cout)
+        y = y.reshape(b, oh, ow, self.cout)
+        return y if self.b is None else y + self.b
 
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
         shape, flat, (b, oh, ow) = self._cache
@@ -99,6 +161,10 @@ class Conv2d(Node):
         self.terms = (flat, g2)          # one rank-1 term per output pixel (for LRT)
         if self.want_dW:
             self.dW[...] = flat.T @ g2
+            if self.mask is not None:
+                self.dW *= self.mask
+        if self.b is not None:
+            self.db[...] = g2.sum(0)
         dcols = (g2 @ self.W.T).reshape(b, oh, ow, -1)
         return [col2im(dcols, shape, self.k, self.stride, self.pad)]
 
@@ -106,32 +172,46 @@ class Conv2d(Node):
 class Linear(Node):
     kind = "linear"
 
-    def __init__(self, name: str, inp: str, fin: int, fout: int, rng: np.random.Generator) -> None:
+    def __init__(self, name: str, inp: str, fin: int, fout: int, rng: np.random.Generator,
+                 bias: bool = True) -> None:
         super().__init__(name, (inp,))
         self.W = (rng.standard_normal((fin, fout)) * np.sqrt(1.0 / fin)).astype(np.float32)
-        self.b = np.zeros(fout, np.float32)
-        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+        self.b = np.zeros(fout, np.float32) if bias else None
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b) if bias else None
         self.engine: Engine | None = None
         self.want_dW = True
 
     def params(self) -> dict[str, np.ndarray]:
-        return {"W": self.W, "b": self.b}
+        return {"W": self.W} if self.b is None else {"W": self.W, "b": self.b}
 
     def grads(self) -> dict[str, np.ndarray]:
-        return {"W": self.dW, "b": self.db}
+        return {"W": self.dW} if self.b is None else {"W": self.dW, "b": self.db}
+
+    def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
+        return out_size if self.b is not None else 0      # the bias add
+
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        if len(shapes[0]) != 1:
+            raise ShapeError("input", "a flat input (put a flatten or global_avgpool layer before "
+                             "a linear layer)", shapes[0])
+        if shapes[0][0] != self.W.shape[0]:
+            raise ShapeError("input", f"{self.W.shape[0]} input features", shapes[0][0])
+        return (self.W.shape[1],)
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
         y = self.engine(x) if self.engine is not None else x @ self.W
         if train:
             self._x = x
-        return y + self.b
+        return y if self.b is None else y + self.b
 
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
         self.terms = (self._x, g)
         if self.want_dW:
             self.dW[...] = self._x.T @ g
-        self.db[...] = g.sum(0)
+        if self.b is not None:
+            self.db[...] = g.sum(0)
         return [g @ self.W.T]
 
 
@@ -154,6 +234,14 @@ class BatchNorm(Node):
 
     def grads(self) -> dict[str, np.ndarray]:
         return {"gamma": self.dgamma, "beta": self.dbeta}
+
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        if shapes[0][-1] != len(self.gamma):
+            raise ShapeError("input", f"{len(self.gamma)} channels (last axis)", shapes[0][-1])
+        return shapes[0]
+
+    def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
+        return 2 * out_size                     # scale and shift
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
@@ -198,6 +286,9 @@ class BatchNorm(Node):
 class ReLU(Node):
     kind = "relu"
 
+    def nonneg(self, ins: list[bool]) -> bool:
+        return True
+
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         y = np.maximum(xs[0], 0)
         if train:
@@ -211,36 +302,146 @@ class ReLU(Node):
 class Add(Node):
     kind = "add"
 
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        for sh in shapes[1:]:
+            if sh != shapes[0]:
+                raise ShapeError("inputs", f"inputs of one shape ({shapes[0]})", sh)
+        return shapes[0]
+
+    def nonneg(self, ins: list[bool]) -> bool:
+        return all(ins)
+
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
-        return xs[0] + xs[1]
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
 
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
-        return [g, g]
+        return [g] * len(self.inputs)
 
 
-class MaxPool2(Node):
+class _Pool(Node):
+    """k x k window, stride, zero padding each side (H, W of NHWC)."""
+
+    def __init__(self, name: str, inputs: tuple[str, ...], k: int = 2, stride: int | None = None,
+                 pad: int = 0) -> None:
+        super().__init__(name, inputs)
+        self.k, self.stride, self.pad = k, stride or k, pad
+
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        h, w, c = _spatial(shapes, "pooling")
+        oh, ow = window_out(h, self.k, self.stride, self.pad), window_out(w, self.k, self.stride, self.pad)
+        if oh < 1 or ow < 1:
+            raise ShapeError("kernel", f"a window of at most the padded input ({h + 2 * self.pad})", self.k)
+        if self.pad * 2 > self.k:
+            raise ShapeError("padding", f"at most half the window ({self.k // 2})", self.pad)
+        return (oh, ow, c)
+
+    def nonneg(self, ins: list[bool]) -> bool:
+        return ins[0]
+
+    def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
+        return out_size * self.k * self.k        # one op per window element
+
+    def _fast(self) -> bool:
+        return self.k == self.stride and self.pad == 0
+
+    def _windows(self, x: np.ndarray, fill: float) -> np.ndarray:
+        """(B, OH, OW, C, k, k) view of the (padded) windows."""
+        p = self.pad
+        if p:
+            x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=fill)
+        v = np.lib.stride_tricks.sliding_window_view(x, (self.k, self.k), axis=(1, 2))
+        return v[:, :: self.stride, :: self.stride]
+
+    def _scatter(self, gv: np.ndarray, shape: tuple) -> np.ndarray:
+        """Adjoint of _windows: add (B, OH, OW, C, k, k) window gradients back to the input."""
+        b, h, w, c = shape
+        p, s = self.pad, self.stride
+        oh, ow = gv.shape[1], gv.shape[2]
+        gx = np.zeros((b, h + 2 * p, w + 2 * p, c), gv.dtype)
+        for i in range(self.k):
+            for j in range(self.k):
+                gx[:, i:i + s * oh:s, j:j + s * ow:s, :] += gv[..., i, j]
+        return gx[:, p:p + h, p:p + w, :] if p else gx
+
+
+class MaxPool(_Pool):
+    """Max over each window; the gradient is shared among tied maxima."""
+
     kind = "maxpool"
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
         b, h, w, c = x.shape
-        v = x[:, : h // 2 * 2, : w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c)
-        y = v.max(axis=(2, 4))
+        k = self.k
+        if self._fast():
+            oh, ow = h // k, w // k
+            v = x[:, : oh * k, : ow * k].reshape(b, oh, k, ow, k, c)
+            y = v.max(axis=(2, 4))
+            if train:
+                self._cache = (x.shape, v == y[:, :, None, :, None, :])
+            return y
+        v = self._windows(x, -np.inf)
+        y = v.max(axis=(4, 5))
         if train:
-            self._cache = (x.shape, v == y[:, :, None, :, None, :])
+            self._cache = (x.shape, v == y[..., None, None])
         return y
 
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
         shape, mask = self._cache
-        gx = np.zeros(shape, g.dtype)
         b, h, w, c = shape
-        gv = mask * g[:, :, None, :, None, :] / np.maximum(mask.sum(axis=(2, 4), keepdims=True), 1)
-        gx[:, : h // 2 * 2, : w // 2 * 2] = gv.reshape(b, h // 2 * 2, w // 2 * 2, c)
-        return [gx]
+        if self._fast():
+            k = self.k
+            oh, ow = h // k, w // k
+            gx = np.zeros(shape, g.dtype)
+            gv = mask * g[:, :, None, :, None, :] / np.maximum(mask.sum(axis=(2, 4), keepdims=True), 1)
+            gx[:, : oh * k, : ow * k] = gv.reshape(b, oh * k, ow * k, c)
+            return [gx]
+        gv = mask * (g[..., None, None] / np.maximum(mask.sum(axis=(4, 5), keepdims=True), 1))
+        return [self._scatter(gv, shape)]
+
+
+def MaxPool2(name: str, inputs: tuple[str, ...]) -> MaxPool:
+    """2 x 2 max pooling, stride 2 (odd edges dropped)."""
+    return MaxPool(name, inputs, 2, 2, 0)
+
+
+class AvgPool(_Pool):
+    """Mean over each window; padded positions are not counted (ONNX count_include_pad=0)."""
+
+    kind = "avgpool"
+
+    def _counts(self, h: int, w: int) -> np.ndarray:
+        ones = np.ones((1, h, w, 1), np.float32)
+        return self._windows(ones, 0.0).sum(axis=(4, 5))          # (1, OH, OW, 1)
+
+    def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
+        x = xs[0]
+        cnt = self._counts(x.shape[1], x.shape[2])
+        y = (self._windows(x, 0.0).sum(axis=(4, 5)) / cnt).astype(x.dtype)
+        if train:
+            self._cache = (x.shape, cnt)
+        return y
+
+    def backward(self, g: np.ndarray) -> list[np.ndarray]:
+        shape, cnt = self._cache
+        gw = np.broadcast_to((g / cnt)[..., None, None], (*g.shape, self.k, self.k))
+        return [self._scatter(gw, shape)]
 
 
 class GlobalAvgPool(Node):
     kind = "avgpool"
+
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        return (_spatial(shapes, "global pooling")[2],)
+
+    def nonneg(self, ins: list[bool]) -> bool:
+        return ins[0]
+
+    def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
+        return in_sizes[0]
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
@@ -254,13 +455,35 @@ class GlobalAvgPool(Node):
 
 
 class Flatten(Node):
+    """Samples to flat vectors: in NHWC order (cimsim's own models), or in NCHW order
+    (`order="nchw"`, for networks whose next matrix was trained on NCHW, e.g. ONNX)."""
+
     kind = "flatten"
 
+    def __init__(self, name: str, inputs: tuple[str, ...], order: str = "nhwc") -> None:
+        super().__init__(name, inputs)
+        self.order = order
+
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        return (int(np.prod(shapes[0])),)
+
+    def nonneg(self, ins: list[bool]) -> bool:
+        return ins[0]
+
+    def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
+        return 0                                  # a view
+
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
-        self._shape = xs[0].shape
-        return xs[0].reshape(len(xs[0]), -1)
+        x = xs[0]
+        self._shape = x.shape
+        if self.order == "nchw" and x.ndim == 4:
+            x = x.transpose(0, 3, 1, 2)
+        return x.reshape(len(x), -1)
 
     def backward(self, g: np.ndarray) -> list[np.ndarray]:
+        if self.order == "nchw" and len(self._shape) == 4:
+            b, h, w, c = self._shape
+            return [np.ascontiguousarray(g.reshape(b, c, h, w).transpose(0, 2, 3, 1))]
         return [g.reshape(self._shape)]
 
 
@@ -284,6 +507,11 @@ class BlockApply(Node):
     def __init__(self, name: str, inp: str, block: SharedBlock) -> None:
         super().__init__(name, (inp,))
         self.block = block
+
+    def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+        if shapes[0][-1] % self.block.c:
+            raise ShapeError("input", f"channels a multiple of {self.block.c}", shapes[0][-1])
+        return shapes[0]
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
@@ -311,6 +539,25 @@ class Net:
 
     def weight_layers(self) -> list[Conv2d | Linear]:
         return [n for n in self.nodes if isinstance(n, (Conv2d, Linear))]
+
+    def shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Every node's per-sample output shape for an input of `input_shape` (no batch axis);
+        ShapeError (with the node's name in `node`) where a node does not suit its inputs."""
+        out = {"input": tuple(input_shape)}
+        for n in self.nodes:
+            try:
+                out[n.name] = n.output_shape([out[i] for i in n.inputs])
+            except ShapeError as e:
+                e.node = n.name
+                raise
+        return out
+
+    def nonneg(self, input_nonneg: bool) -> dict[str, bool]:
+        """Which nodes' outputs are never negative (sign propagation from the input)."""
+        out = {"input": input_nonneg}
+        for n in self.nodes:
+            out[n.name] = n.nonneg([out[i] for i in n.inputs])
+        return out
 
     def blocks(self) -> list[SharedBlock]:
         """The shared blocks of the net (TSB), each once, in order of first use."""

@@ -1,68 +1,127 @@
-"""Model builders."""
+"""Built-in networks, each a layer list built by nn/graph.py (the builder of `model.layers`)."""
 from __future__ import annotations
 
-import numpy as np
+from ..config.workload import LayerSpec, ModelSpec
+from .graph import layer, net_from_layers
+from .layers import Net
 
-from ..config.workload import ModelSpec
-from .layers import Add, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool2, Net, Node, ReLU
+
+def _conv_bn(out: list[LayerSpec], name: str, inp: str, cout: int, k: int, stride: int, relu: bool,
+             pad: int = -1) -> str:
+    out.append(layer("conv", f"{name}.conv", [inp], out_channels=cout, kernel=k, stride=stride,
+                     padding=pad))
+    out.append(layer("batchnorm", f"{name}.bn"))
+    if relu:
+        out.append(layer("relu", f"{name}.relu"))
+        return f"{name}.relu"
+    return f"{name}.bn"
 
 
-def resnet(depth: int, width: int, in_ch: int, classes: int, seed: int) -> Net:
+def resnet_layers(depth: int, width: int, classes: int) -> list[LayerSpec]:
     """CIFAR-style ResNet (He et al. 2016): 3 stages of (depth-2)/6 basic blocks,
     widths w, 2w, 4w, stride 2 between stages, 1x1 projection shortcuts."""
-    rng = np.random.default_rng(seed)
-    nodes: list[Node] = []
-
-    def conv_bn(name: str, inp: str, cin: int, cout: int, k: int, stride: int, relu: bool) -> str:
-        nodes.append(Conv2d(f"{name}.conv", inp, cin, cout, k, stride, k // 2, rng))
-        nodes.append(BatchNorm(f"{name}.bn", f"{name}.conv", cout))
-        if relu:
-            nodes.append(ReLU(f"{name}.relu", (f"{name}.bn",)))
-            return f"{name}.relu"
-        return f"{name}.bn"
-
-    x = conv_bn("stem", "input", in_ch, width, 3, 1, True)
+    out: list[LayerSpec] = []
+    x = _conv_bn(out, "stem", "input", width, 3, 1, True)
     cin = width
-    blocks = (depth - 2) // 6
     for stage in range(3):
         cout = width * 2 ** stage
-        for blk in range(blocks):
+        for blk in range((depth - 2) // 6):
             name = f"s{stage + 1}b{blk + 1}"
             stride = 2 if stage > 0 and blk == 0 else 1
-            h = conv_bn(f"{name}.a", x, cin, cout, 3, stride, True)
-            h = conv_bn(f"{name}.b", h, cout, cout, 3, 1, False)
-            short = x if (stride == 1 and cin == cout) else conv_bn(f"{name}.sc", x, cin, cout, 1,
-                                                                  stride, False)
-            nodes.append(Add(f"{name}.add", (h, short)))
-            nodes.append(ReLU(f"{name}.out", (f"{name}.add",)))
+            h = _conv_bn(out, f"{name}.a", x, cout, 3, stride, True)
+            h = _conv_bn(out, f"{name}.b", h, cout, 3, 1, False)
+            short = x if (stride == 1 and cin == cout) else _conv_bn(out, f"{name}.sc", x, cout, 1,
+                                                                     stride, False)
+            out += [layer("add", f"{name}.add", [h, short]), layer("relu", f"{name}.out")]
             x, cin = f"{name}.out", cout
-    nodes.append(GlobalAvgPool("pool", (x,)))
-    nodes.append(Linear("fc", "pool", cin, classes, rng))
-    return Net(nodes)
+    out += [layer("global_avgpool", "pool", [x]), layer("linear", "fc", out_features=classes)]
+    return out
 
 
-def lrt_cnn(width: int, hidden: int, in_ch: int, classes: int, image: int, seed: int) -> Net:
+def lrt_cnn_layers(width: int, hidden: int, classes: int) -> list[LayerSpec]:
     """The LRT paper's network (Gural et al. 2020): conv3x3 (no padding) -> ReLU -> conv3x3
     -> ReLU -> maxpool2 -> streaming BN, twice; FC -> ReLU -> FC. The paper uses 128 channels
     and FC 2048 -> 512 on 28x28 inputs; width and hidden scale it to smaller inputs."""
-    rng = np.random.default_rng(seed)
-    nodes: list[Node] = []
-    x, cin, size = "input", in_ch, image
+    out: list[LayerSpec] = []
     for blk in (1, 2):
         for j in (1, 2):
-            name = f"b{blk}c{j}"
-            nodes += [Conv2d(f"{name}.conv", x, cin, width, 3, 1, 0, rng),
-                      ReLU(f"{name}.relu", (f"{name}.conv",))]
-            x, cin, size = f"{name}.relu", width, size - 2
-        nodes += [MaxPool2(f"b{blk}.pool", (x,)), BatchNorm(f"b{blk}.bn", f"b{blk}.pool", width)]
-        x, size = f"b{blk}.bn", size // 2
-    nodes.append(Flatten("flat", (x,)))
-    nodes += [Linear("fc1", "flat", width * size * size, hidden, rng), ReLU("fc1.relu", ("fc1",)),
-              Linear("fc2", "fc1.relu", hidden, classes, rng)]
-    return Net(nodes)
+            out += [layer("conv", f"b{blk}c{j}.conv", out_channels=width, kernel=3, padding=0),
+                    layer("relu", f"b{blk}c{j}.relu")]
+        out += [layer("maxpool", f"b{blk}.pool", kernel=2), layer("batchnorm", f"b{blk}.bn")]
+    out += [layer("flatten", "flat"), layer("linear", "fc1", out_features=hidden),
+            layer("relu", "fc1.relu"), layer("linear", "fc2", out_features=classes)]
+    return out
 
 
-def build_model(spec: ModelSpec, in_ch: int, classes: int, seed: int, image: int = 16) -> Net:
+def vgg_layers(width: int, hidden: int, classes: int) -> list[LayerSpec]:
+    """VGG-8 as NeuroSim's CIFAR-10 benchmark network (Peng et al., IEDM 2019; DNN+NeuroSim
+    V1.3): conv3x3 w, w, maxpool, 2w, 2w, maxpool, 4w, 4w, maxpool, FC hidden, FC classes,
+    ReLU after each but the last, no batch norm. NeuroSim's: w = 128, hidden = 1024."""
+    out: list[LayerSpec] = []
+    for stage, c in enumerate((width, 2 * width, 4 * width)):
+        for j in (1, 2):
+            out += [layer("conv", f"c{2 * stage + j}", out_channels=c),
+                    layer("relu", f"c{2 * stage + j}.relu")]
+        out.append(layer("maxpool", f"pool{stage + 1}", kernel=2))
+    out += [layer("flatten", "flat"), layer("linear", "fc1", out_features=hidden),
+            layer("relu", "fc1.relu"), layer("linear", "fc2", out_features=classes)]
+    return out
+
+
+def imagenet_resnet_layers(blocks: tuple[int, ...], bottleneck: bool, width: int,
+                           classes: int) -> list[LayerSpec]:
+    """ImageNet ResNet (He et al. 2016, torchvision's v1.5: stride on the 3x3 conv): 7x7/2
+    stem, 3x3/2 max pool, four stages of widths w, 2w, 4w, 8w (bottleneck: x4 outputs),
+    1x1 projection shortcuts where the shape changes, global pool, FC."""
+    out: list[LayerSpec] = []
+    x = _conv_bn(out, "stem", "input", width, 7, 2, True, pad=3)
+    out.append(layer("maxpool", "stem.pool", kernel=3, stride=2, padding=1))
+    x, cin = "stem.pool", width
+    for stage, n in enumerate(blocks):
+        mid = width * 2 ** stage
+        cout = mid * 4 if bottleneck else mid
+        for blk in range(n):
+            name = f"l{stage + 1}b{blk + 1}"
+            stride = 2 if stage > 0 and blk == 0 else 1
+            if bottleneck:
+                h = _conv_bn(out, f"{name}.a", x, mid, 1, 1, True)
+                h = _conv_bn(out, f"{name}.b", h, mid, 3, stride, True)
+                h = _conv_bn(out, f"{name}.c", h, cout, 1, 1, False)
+            else:
+                h = _conv_bn(out, f"{name}.a", x, mid, 3, stride, True)
+                h = _conv_bn(out, f"{name}.b", h, mid, 3, 1, False)
+            short = x if (stride == 1 and cin == cout) else _conv_bn(out, f"{name}.sc", x, cout, 1,
+                                                                     stride, False)
+            out += [layer("add", f"{name}.add", [h, short]), layer("relu", f"{name}.out")]
+            x, cin = f"{name}.out", cout
+    out += [layer("global_avgpool", "pool", [x]), layer("linear", "fc", out_features=classes)]
+    return out
+
+
+def model_layers(spec: ModelSpec, classes: int) -> list[LayerSpec]:
+    """The layer list of a built-in network or of `model.layers`."""
+    if spec.name == "layers":
+        return list(spec.layers)
     if spec.name == "lrt_cnn":
-        return lrt_cnn(spec.width, spec.hidden, in_ch, classes, image, seed)
-    return resnet(spec.depth, spec.width, in_ch, classes, seed)
+        return lrt_cnn_layers(spec.width, spec.hidden, classes)
+    if spec.name == "vgg":
+        return vgg_layers(spec.width, spec.hidden, classes)
+    if spec.name == "resnet18":
+        return imagenet_resnet_layers((2, 2, 2, 2), False, spec.width, classes)
+    if spec.name == "resnet50":
+        return imagenet_resnet_layers((3, 4, 6, 3), True, spec.width, classes)
+    return resnet_layers(spec.depth, spec.width, classes)
+
+
+def model_label(spec: ModelSpec) -> str:
+    """Short name of the network for reports."""
+    if spec.name == "resnet":
+        return f"resnet-{spec.depth}"
+    if spec.name == "onnx":
+        return f"onnx:{spec.onnx.replace(chr(92), '/').rsplit('/', 1)[-1]}"
+    return spec.name
+
+
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], classes: int, seed: int) -> Net:
+    """The untrained network (weights drawn from `seed`) for one input of `input_shape`."""
+    return net_from_layers(model_layers(spec, classes), input_shape, classes, seed)

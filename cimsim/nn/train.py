@@ -15,7 +15,7 @@ from ..progress import progress, say
 from ..util import atomic_write, stable_hash
 from .data import Dataset
 from .layers import Net, softmax_xent
-from .models import build_model
+from .models import build_model, model_label
 
 TRAINER_VERSION = 2  # bump when the training code changes what it produces
 
@@ -33,8 +33,18 @@ def noise_arch(arch: ArchSpec, sigma: float) -> ArchSpec:
     return dataclasses.replace(arch, device=dev)
 
 
+# keys added to the model and dataset specs after cached models existed: left out of the
+# cache key while at their defaults, so those cached models stay valid
+_NEW_KEYS = {"layers": [], "onnx": "", "input_shape": [], "path": "", "shape": [], "classes": 10,
+             "train_samples": 256, "test_samples": 64}
+
+
+def _key_part(obj: object) -> dict:
+    return {k: v for k, v in to_dict(obj).items() if k not in _NEW_KEYS or v != _NEW_KEYS[k]}
+
+
 def pretrain_key(w: WorkloadSpec, arch: ArchSpec | None = None) -> str:
-    key = {"model": to_dict(w.model), "dataset": to_dict(w.dataset),
+    key = {"model": _key_part(w.model), "dataset": _key_part(w.dataset),
            "pretrain": to_dict(w.pretrain), "seed": w.seed, "v": TRAINER_VERSION}
     if w.pretrain.noise_sigma > 0 and arch is not None:
         # the noise depends on how weights are encoded onto cells
@@ -97,14 +107,14 @@ def train_float(net: Net, data: Dataset, w: WorkloadSpec, arch: ArchSpec | None 
 def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = None) -> tuple[Net, bool]:
     """The float-trained network for this workload; (net, loaded_from_cache). Noise-aware
     training (pretrain.noise_sigma > 0) needs the chip's arch for its weight encoding."""
-    net = build_model(w.model, data.x_train.shape[-1], data.classes, w.seed, data.x_train.shape[1])
+    net = build_model(w.model, data.input_shape, data.classes, w.seed)
     path = cache_dir() / f"pretrain-{pretrain_key(w, arch)[:24]}.npz"
     if path.exists():
         with np.load(path) as z:
             net.load_state({k: z[k] for k in z.files})
         return net, True
     noise = f", noise-aware (sigma {w.pretrain.noise_sigma:g})" if w.pretrain.noise_sigma > 0 else ""
-    say(f"pretraining {w.model.name} (depth {w.model.depth}, width {w.model.width}) "
+    say(f"pretraining {model_label(w.model)} "
         f"for {w.pretrain.epochs} epochs{noise}; cached afterwards in {path.parent}")
     train_float(net, data, w, arch)
     state = net.state()

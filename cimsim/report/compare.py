@@ -14,7 +14,8 @@ def headline(report: dict) -> dict[str, float | str | None]:
     inf = [p for p in phases if p["kind"] == "inference"]
     train = [p for p in phases if p["kind"] == "train"]
     mc = [p for p in phases if p["kind"] == "monte_carlo"]
-    energy = sum(p["energy"]["total_pj"] for p in inf + train) + report["deploy"]["energy"]["total_pj"]
+    prog = report["deploy"].get("energy", {}).get("total_pj")      # None: a cost-only run
+    energy = sum(p["energy"]["total_pj"] for p in inf + train) + (prog or 0.0)
     years = [p["endurance"]["years_to_first_wear_out"] for p in train
              if p["endurance"]["years_to_first_wear_out"]]
     best_mc = None
@@ -32,7 +33,7 @@ def headline(report: dict) -> dict[str, float | str | None]:
         "max writes per cell": max(p["writes"]["max_per_cell"] for p in train) if train else None,
         "aux memory (B)": max(p["aux_memory"]["peak_bytes"] for p in train) if train else None,
         "lifetime (years)": min(years) if years else None,
-        "programming energy (J)": report["deploy"]["energy"]["total_pj"] * 1e-12,
+        "programming energy (J)": prog * 1e-12 if prog is not None else None,
         "weights verified": report["deploy"].get("fraction_verified"),
     }
 

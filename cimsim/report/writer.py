@@ -28,16 +28,19 @@ def _si(value: float, unit: str) -> str:
 def summary(report: dict) -> str:
     """A short human summary of a report."""
     m, mp, dp = report["model"], report["mapping"], report["deploy"]
+    acc = m["float_test_accuracy"]
     lines = [
         f"model {m['name']}: {m['parameters']} parameters, "
-        f"float test accuracy {m['float_test_accuracy']:.4f}",
+        + (f"float test accuracy {acc:.4f}" if acc is not None else "cost-only run (no accuracy)"),
         f"mapping: {mp['tiles_used']}/{mp['tiles_total']} tiles, {mp['crossbars_used']} crossbars, "
         f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used",
-        f"programming ({dp['policy']}): {dp['pulses']} pulses ({dp['verify_pulses']} in verify "
-        f"loops), {dp['verify_reads']} verify reads, {dp['fraction_verified']:.2%} of weights verified, "
-        f"{_si(dp['energy']['total_pj'] * 1e-12, 'J')}, {_si(dp['time_s'], 's')}, "
-        f"{dp['stuck_cells']} stuck cells",
     ]
+    if "pulses" in dp:
+        lines.append(
+            f"programming ({dp['policy']}): {dp['pulses']} pulses ({dp['verify_pulses']} in verify "
+            f"loops), {dp['verify_reads']} verify reads, {dp['fraction_verified']:.2%} of weights verified, "
+            f"{_si(dp['energy']['total_pj'] * 1e-12, 'J')}, {_si(dp['time_s'], 's')}, "
+            f"{dp['stuck_cells']} stuck cells")
     for ph in report["phases"]:
         if ph["kind"] == "train":
             lines.append(_train_line(ph))
@@ -49,8 +52,9 @@ def summary(report: dict) -> str:
         comp = en["per_component_pj"]
         top = sorted(comp, key=lambda k: -comp[k])[:3]
         share = ", ".join(f"{k} {comp[k] / en['total_pj']:.0%}" for k in top) if en["total_pj"] else ""
+        acc = f"accuracy {ph['accuracy']:.4f}" if ph["accuracy"] is not None else "cost only"
         lines.append(
-            f"phase {ph['name']} ({ph['images']} images): accuracy {ph['accuracy']:.4f} | "
+            f"phase {ph['name']} ({ph['images']} images): {acc} | "
             f"energy {_si(en['per_image_pj'] * 1e-12, 'J')}/image ({share}) | "
             f"latency {_si(lat['first_image_latency_s'], 's')}/image, "
             f"throughput {lat['throughput_images_per_s']:.4g} images/s")

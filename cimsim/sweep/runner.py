@@ -148,18 +148,20 @@ def store(out: Path, p: Point, result: dict) -> None:
 def warm_cache(points: list[Point], inp: Inputs) -> None:
     """Pretrain (once) every model the pending points need, before a local pool starts, so
     parallel workers do not train the same model side by side."""
-    from ..nn.data import load_dataset
+    from ..nn.network import workload_data
     from ..nn.train import pretrain_key, pretrained_model
 
     seen = set()
     for p in points:
         if p.status == "pending":
             a, w = _load(inp, p.overrides)
+            if w.spec.model.name == "onnx" or not w.spec.deploy.functional:
+                continue                            # nothing to pretrain
             k = pretrain_key(w.spec, a.spec)
             if k not in seen:
                 seen.add(k)
                 try:
-                    pretrained_model(w.spec, load_dataset(w.spec.dataset, w.spec.seed), a.spec)
+                    pretrained_model(w.spec, workload_data(w.spec, w.path), a.spec)
                 except Exception:   # the point's own run will fail and record why
                     pass
 

@@ -55,7 +55,7 @@ class Rule:
     def _bias_step(self, log: StepLog) -> None:
         lr = self.spec.bias_lr
         for n in self.net.nodes:
-            if isinstance(n, Linear):
+            if isinstance(n, (Linear, Conv2d)) and n.b is not None:
                 n.b -= lr * n.db
                 log.digital_ops += 2 * n.b.size
             elif isinstance(n, BatchNorm):

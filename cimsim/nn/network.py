@@ -1,0 +1,69 @@
+"""The workload's data and network: which dataset, which graph, which weights.
+
+A network is a built-in, a layer list (`model.layers`) or an ONNX file (`model.onnx`).
+Built-ins and layer lists are pretrained in float (cached); an ONNX model carries its
+trained weights; a cost-only run (`deploy.functional: false`) needs no weights at all.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config.arch import ArchSpec
+from ..config.workload import WorkloadSpec
+from ..errors import ConfigError
+from .data import Dataset, load_dataset
+from .layers import Net
+from .models import build_model
+
+
+def _shape_from_spec(dims: list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """[C, H, W] -> (H, W, C); [F] -> (F,)."""
+    return (dims[1], dims[2], dims[0]) if len(dims) == 3 else tuple(dims)
+
+
+def _base(workload_file: str) -> Path:
+    return Path(workload_file).parent if workload_file else Path(".")
+
+
+def workload_data(w: WorkloadSpec, workload_file: str = "") -> Dataset:
+    """The workload's dataset, its input shape checked against model.input_shape."""
+    given = _shape_from_spec(w.model.input_shape) if w.model.input_shape else ()
+    data = load_dataset(w.dataset, w.seed, _base(workload_file), given)
+    if given and data.input_shape != given:
+        shown = data.input_shape
+        shown = [shown[2], shown[0], shown[1]] if len(shown) == 3 else list(shown)
+        raise ConfigError(workload_file or "workload", "model.input_shape",
+                          f"the dataset's input shape {shown} (or no input_shape)", list(w.model.input_shape))
+    return data
+
+
+def untrained_net(w: WorkloadSpec, data: Dataset, workload_file: str = "") -> Net:
+    """The workload's network with initial weights (ONNX: the file's weights)."""
+    if w.model.name == "onnx":
+        from .onnx_import import load_onnx
+
+        path = Path(w.model.onnx)
+        if not path.is_absolute():
+            path = _base(workload_file) / path
+        return load_onnx(path, data.input_shape, data.classes, workload_file or "workload")
+    from .graph import GraphError
+
+    try:
+        return build_model(w.model, data.input_shape, data.classes, w.seed)
+    except GraphError as e:
+        key = f"model.layers[{e.index}]" + (f".{e.key}" if e.key else "") if w.model.name == "layers" \
+            else "model"
+        raise ConfigError(workload_file or "workload", key, e.expected, e.got) from None
+
+
+def workload_net(w: WorkloadSpec, data: Dataset, arch: ArchSpec, workload_file: str = "") -> tuple[Net, str]:
+    """The network the chip runs and where its weights came from: 'pretrained', 'cached'
+    (pretrained earlier), 'onnx' (the file's) or 'untrained' (cost-only)."""
+    if w.model.name == "onnx":
+        return untrained_net(w, data, workload_file), "onnx"
+    if not w.deploy.functional:
+        return untrained_net(w, data, workload_file), "untrained"
+    from .train import pretrained_model
+
+    net, cached = pretrained_model(w, data, arch)
+    return net, "cached" if cached else "pretrained"

@@ -1,0 +1,270 @@
+"""ONNX models onto cimsim's engine, with the file's trained weights (needs `cimsim[onnx]`,
+the `onnx` package only: no torch, no onnxruntime).
+
+ONNX tensors are NCHW; cimsim's are NHWC, so convolution kernels are transposed to
+crossbar matrices (kh, kw, c) x out, and a Flatten/Reshape of a feature map flattens in
+NCHW order (the next matrix was trained on that order). Supported operators: Conv, Gemm,
+MatMul (constant weights), BatchNormalization, Relu, MaxPool, AveragePool,
+GlobalAveragePool, Add (two tensors: a residual add; a tensor and a constant right after a
+Conv/MatMul/Gemm: that layer's bias), Flatten, Reshape (to a flat vector), and the pass-
+through Identity, Dropout and Constant; a final Softmax is dropped (argmax and the
+cross-entropy of on-chip training use the logits). Anything else is one located error
+naming the operator and node.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CimsimError, ConfigError
+from .layers import (
+    Add,
+    AvgPool,
+    BatchNorm,
+    Conv2d,
+    Flatten,
+    GlobalAvgPool,
+    Linear,
+    MaxPool,
+    Net,
+    Node,
+    ReLU,
+    ShapeError,
+)
+
+SUPPORTED = ("Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "MaxPool", "AveragePool",
+             "GlobalAveragePool", "Add", "Flatten", "Reshape", "Identity", "Dropout", "Constant",
+             "Softmax (last node only)")
+
+
+class _Importer:
+    def __init__(self, graph, file: str, onnx_name: str) -> None:
+        from onnx import numpy_helper
+
+        self.graph, self.file, self.onnx_name = graph, file, onnx_name
+        self.to_array = numpy_helper.to_array
+        self.const = {t.name: self.to_array(t) for t in graph.initializer}
+        self.alias: dict[str, str] = {}               # ONNX tensor -> cimsim node name
+        self.shape: dict[str, tuple[int, ...]] = {}   # cimsim node name -> per-sample shape
+        self.nodes: list[Node] = []
+        self.producer: dict[str, Node] = {}
+        self.consumers: dict[str, int] = {}
+        for n in graph.node:
+            for t in n.input:
+                self.consumers[t] = self.consumers.get(t, 0) + 1
+        self.rng = np.random.default_rng(0)           # placeholder draws, overwritten by the file's
+        self.names: set[str] = {"input"}
+
+    def error(self, node, expected: str, got: object = None) -> ConfigError:
+        label = f"node '{node.name}', op {node.op_type}" if node.name else f"a {node.op_type} node"
+        return ConfigError(self.file, "model.onnx", expected, got, note=f"{self.onnx_name}: {label}")
+
+    def attrs(self, node) -> dict:
+        from onnx import helper
+
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def name_for(self, node, i: int) -> str:
+        base = node.name or f"{node.op_type.lower()}{i}"
+        name, k = base, 1
+        while name in self.names:
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+    def add(self, node, onnx_out: str, n: Node) -> None:
+        try:
+            self.shape[n.name] = n.output_shape([self.shape[i] for i in n.inputs])
+        except ShapeError as e:
+            raise self.error(node, e.expected, e.got) from None
+        self.nodes.append(n)
+        self.alias[onnx_out] = n.name
+        self.producer[onnx_out] = n
+
+    def act(self, node, tensor: str) -> str:
+        if tensor not in self.alias:
+            raise self.error(node, "inputs computed from the graph input (or constant weights)", tensor)
+        return self.alias[tensor]
+
+    def weight(self, node, tensor: str) -> np.ndarray:
+        if tensor not in self.const:
+            raise self.error(node, f"a constant (initializer) for '{tensor}'")
+        return self.const[tensor].astype(np.float32)
+
+    def window(self, node, a: dict, k_default: list[int] | None = None) -> tuple[int, int, int]:
+        """(k, stride, pad) of a square, symmetric window; errors for what cimsim cannot hold."""
+        ks = list(a.get("kernel_shape", k_default or []))
+        strides = list(a.get("strides", [1] * len(ks)))
+        pads = list(a.get("pads", [0] * 2 * len(ks)))
+        auto = a.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else auto
+        if auto not in ("NOTSET", "VALID"):
+            raise self.error(node, "auto_pad NOTSET or VALID (give explicit pads)", auto)
+        if len(ks) != 2 or ks[0] != ks[1]:
+            raise self.error(node, "a square 2-D kernel", ks)
+        if len(set(strides)) != 1:
+            raise self.error(node, "equal strides along H and W", strides)
+        if len(set(pads)) != 1:
+            raise self.error(node, "equal pads on all sides", pads)
+        if any(d != 1 for d in a.get("dilations", [1, 1])):
+            raise self.error(node, "dilations 1", list(a.get("dilations")))
+        if a.get("ceil_mode", 0):
+            raise self.error(node, "ceil_mode 0", a.get("ceil_mode"))
+        return ks[0], strides[0], pads[0]
+
+    def run(self, input_shape: tuple[int, ...]) -> Net:
+        graph = self.graph
+        inputs = [i for i in graph.input if i.name not in self.const]
+        if len(inputs) != 1:
+            raise ConfigError(self.file, "model.onnx", "a graph with one (non-constant) input",
+                              [i.name for i in inputs], note=self.onnx_name)
+        dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
+        want = ((input_shape[2], input_shape[0], input_shape[1]) if len(input_shape) == 3
+                else tuple(input_shape))
+        if len(dims) == len(want) + 1 and all(dims[1:]) and tuple(dims[1:]) != want:
+            raise ConfigError(self.file, "model.onnx", f"a graph input of the data's shape {list(want)} "
+                              "per sample", dims[1:], note=self.onnx_name)
+        self.alias[inputs[0].name] = "input"
+        self.shape["input"] = tuple(input_shape)
+        last = len(graph.node) - 1
+        for i, node in enumerate(graph.node):
+            self.convert(node, i, i == last)
+        if len(graph.output) != 1:
+            raise ConfigError(self.file, "model.onnx", "a graph with one output",
+                              [o.name for o in graph.output], note=self.onnx_name)
+        out = graph.output[0].name
+        if not self.nodes or self.alias.get(out) != self.nodes[-1].name:
+            raise ConfigError(self.file, "model.onnx", "a graph output produced by its last layer", out)
+        return Net(self.nodes)
+
+    def convert(self, node, i: int, last: bool) -> None:  # noqa: C901 - one branch per operator
+        op, a = node.op_type, self.attrs(node)
+        out = node.output[0] if node.output else ""
+        if op == "Constant":
+            if "value" not in a:
+                raise self.error(node, "a Constant with a tensor `value`")
+            self.const[out] = self.to_array(a["value"])
+        elif op in ("Identity", "Dropout") or (op == "Softmax" and last):
+            if len(node.output) > 1 and self.consumers.get(node.output[1]):
+                raise self.error(node, "no use of the dropout mask output")
+            self.alias[out] = self.act(node, node.input[0])
+            if node.input[0] in self.producer:
+                self.producer[out] = self.producer[node.input[0]]
+        elif op == "Conv":
+            x = self.act(node, node.input[0])
+            w = self.weight(node, node.input[1])
+            if w.ndim != 4:
+                raise self.error(node, "a 2-D convolution (weights O x I x kH x kW)", w.shape)
+            k, stride, pad = self.window(node, a, list(w.shape[2:]))
+            groups = int(a.get("group", 1))
+            cout, cin_g = w.shape[0], w.shape[1]
+            cin = cin_g * groups
+            has_b = len(node.input) > 2 and node.input[2] != ""
+            conv = Conv2d(self.name_for(node, i), x, cin, cout, k, stride, pad, self.rng,
+                          groups=groups, bias=has_b)
+            full = np.zeros((k, k, cin, cout), np.float32)
+            wt = w.transpose(2, 3, 1, 0)                       # (kh, kw, cin_g, O)
+            og = cout // groups
+            for g in range(groups):
+                full[:, :, g * cin_g:(g + 1) * cin_g, g * og:(g + 1) * og] = wt[..., g * og:(g + 1) * og]
+            conv.W[...] = full.reshape(k * k * cin, cout)
+            if has_b:
+                conv.b[...] = self.weight(node, node.input[2]).reshape(cout)
+            self.add(node, out, conv)
+        elif op in ("Gemm", "MatMul"):
+            x = self.act(node, node.input[0])
+            w = self.weight(node, node.input[1])
+            if op == "Gemm":
+                if a.get("transA", 0):
+                    raise self.error(node, "transA 0", a.get("transA"))
+                w = (w.T if a.get("transB", 0) else w) * float(a.get("alpha", 1.0))
+            if w.ndim != 2:
+                raise self.error(node, "a 2-D weight matrix", w.shape)
+            has_b = op == "Gemm" and len(node.input) > 2 and node.input[2] != ""
+            lin = Linear(self.name_for(node, i), x, w.shape[0], w.shape[1], self.rng, bias=has_b)
+            lin.W[...] = w
+            if has_b:
+                c = self.weight(node, node.input[2]) * float(a.get("beta", 1.0))
+                lin.b[...] = np.broadcast_to(c.reshape(-1), (w.shape[1],))
+            self.add(node, out, lin)
+        elif op == "Add":
+            consts = [t for t in node.input if t in self.const]
+            if not consts:
+                self.add(node, out, Add(self.name_for(node, i), tuple(self.act(node, t) for t in node.input)))
+                return
+            (t_act,) = [t for t in node.input if t not in self.const]
+            prev = self.producer.get(t_act)
+            if not isinstance(prev, (Conv2d, Linear)) or self.consumers.get(t_act, 0) != 1:
+                raise self.error(node, "a constant added only right after a Conv, Gemm or MatMul (its bias)")
+            c = self.const[consts[0]].astype(np.float32)
+            n_out = prev.W.shape[1]
+            if c.size != n_out:
+                raise self.error(node, f"a bias of {n_out} values", c.shape)
+            if prev.b is None:
+                prev.b = np.zeros(n_out, np.float32)
+                prev.db = np.zeros(n_out, np.float32)
+            prev.b += c.reshape(n_out)
+            self.alias[out] = prev.name
+            self.producer[out] = prev
+        elif op == "BatchNormalization":
+            x = self.act(node, node.input[0])
+            c = self.shape[x][-1]
+            bn = BatchNorm(self.name_for(node, i), x, c, eps=float(a.get("epsilon", 1e-5)))
+            for attr, t in zip(("gamma", "beta", "mean", "var"), node.input[1:5]):
+                getattr(bn, attr)[...] = self.weight(node, t).reshape(-1)
+            self.add(node, out, bn)
+        elif op == "Relu":
+            self.add(node, out, ReLU(self.name_for(node, i), (self.act(node, node.input[0]),)))
+        elif op in ("MaxPool", "AveragePool"):
+            x = self.act(node, node.input[0])
+            k, stride, pad = self.window(node, a)
+            if a.get("storage_order", 0):
+                raise self.error(node, "storage_order 0", a.get("storage_order"))
+            if op == "AveragePool" and pad and a.get("count_include_pad", 0):
+                raise self.error(node, "count_include_pad 0 when padded", 1)
+            cls = MaxPool if op == "MaxPool" else AvgPool
+            self.add(node, out, cls(self.name_for(node, i), (x,), k, stride, pad))
+        elif op == "GlobalAveragePool":
+            self.add(node, out, GlobalAvgPool(self.name_for(node, i), (self.act(node, node.input[0]),)))
+        elif op in ("Flatten", "Reshape"):
+            x = self.act(node, node.input[0])
+            if op == "Flatten" and a.get("axis", 1) != 1:
+                raise self.error(node, "axis 1 (keep the batch axis)", a.get("axis"))
+            if op == "Reshape":
+                target = [int(v) for v in self.weight(node, node.input[1]).reshape(-1)]
+                size = int(np.prod(self.shape[x]))
+                if len(target) != 2 or target[1] not in (-1, size) or target[0] not in (-1, 0, 1):
+                    raise self.error(node, f"a reshape to a flat vector per sample ([N, -1] or "
+                                           f"[N, {size}])", target)
+            if len(self.shape[x]) == 1:                 # already flat (e.g. after global pooling)
+                self.alias[out] = x
+                return
+            self.add(node, out, Flatten(self.name_for(node, i), (x,), order="nchw"))
+        else:
+            raise self.error(node, "an operator cimsim maps: " + ", ".join(SUPPORTED), node.op_type)
+
+
+def load_onnx(path: str | Path, input_shape: tuple[int, ...], classes: int, file: str) -> Net:
+    """The network of an .onnx file for inputs of `input_shape` (H, W, C) or (F,); `file` names
+    the workload in errors."""
+    try:
+        import onnx
+    except ImportError:
+        raise CimsimError(f"{file}: model.onnx: reading ONNX models needs the onnx package: "
+                          f"pip install 'cimsim[onnx]'") from None
+    p = Path(path)
+    try:
+        model = onnx.load(str(p))
+    except FileNotFoundError:
+        raise ConfigError(file, "model.onnx", "an existing .onnx file", str(p)) from None
+    except Exception as e:   # protobuf raises its own DecodeError, and others for bad files
+        raise ConfigError(file, "model.onnx", "an ONNX model file", str(p),
+                          note=(str(e).splitlines() or [type(e).__name__])[0][:200]) from None
+    net = _Importer(model.graph, file, p.name).run(input_shape)
+    out = net.shapes(input_shape)[net.output] if net.nodes else ()
+    if out != (classes,):
+        raise ConfigError(file, "model.onnx", f"a model with {classes} outputs (the dataset's classes)",
+                          list(out))
+    return net
