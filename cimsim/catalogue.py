@@ -11,7 +11,10 @@ from .config.workload import POLICIES, AlgorithmSpec, ModelSpec, ScenarioSpec
 
 KINDS = ("tiles", "devices", "models", "algorithms", "scenarios")
 
-_MODELS = {"resnet": "cimsim.nn.models:resnet", "lrt_cnn": "cimsim.nn.models:lrt_cnn"}
+_MODELS = {"resnet": "cimsim.nn.models:resnet_layers", "lrt_cnn": "cimsim.nn.models:lrt_cnn_layers",
+           "vgg": "cimsim.nn.models:vgg_layers", "resnet18": "cimsim.nn.models:resnet18_layers",
+           "resnet50": "cimsim.nn.models:resnet50_layers", "layers": "cimsim.nn.graph:net_from_layers",
+           "onnx": "cimsim.nn.onnx_import:load_onnx"}
 _RULES = {"none": "cimsim.train.rules:NoLearning", "bias_only": "cimsim.train.rules:BiasOnly",
           "sgd": "cimsim.train.rules:Sgd", "lrt": "cimsim.train.rules:Lrt"}
 _POLICIES = {

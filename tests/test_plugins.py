@@ -133,7 +133,8 @@ def test_plugins_are_discovered_through_entry_points(root, example, monkeypatch,
 
 
 def test_every_config_choice_is_listed(capsys):
-    for kind, names in [("models", ["resnet", "lrt_cnn"]), ("scenarios", ["control", "digital_drift"]),
+    models = ["resnet", "lrt_cnn", "vgg", "resnet18", "resnet50", "layers", "onnx"]
+    for kind, names in [("models", models), ("scenarios", ["control", "digital_drift"]),
                         ("algorithms", ["bias_only", "lrt", "selective", "tsb"]),
                         ("devices", ["rram", "pcm"])]:
         assert main(["list", kind]) == 0

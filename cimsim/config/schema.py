@@ -42,6 +42,7 @@ class Source:
     def __init__(self, file: str, lines: dict[tuple, int] | None = None) -> None:
         self.file = file
         self.lines = lines or {}
+        self.given: set[tuple] = set()     # key paths the data set (not left at their defaults)
 
     def line(self, path: tuple) -> int | None:
         while path:
@@ -203,6 +204,7 @@ def build(cls: type, data: dict, src: Source, path: tuple = ()) -> Any:
     kwargs = {}
     for name, f in fields.items():
         if name in data:
+            src.given.add(path + (name,))
             kwargs[f.name] = _convert(hints[f.name], data[name], path + (name,), src, dict(f.metadata))
         elif f.default is MISSING and f.default_factory is MISSING:
             raise src.error(path + (name,), f"a value for required key '{name}'",

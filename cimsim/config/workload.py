@@ -9,8 +9,8 @@ POLICIES = ("none", "all", "selective", "tsb")
 
 
 def _explicit(src: Source, path: tuple) -> bool:
-    """Whether the YAML file itself set this key (not a default)."""
-    return path in src.lines
+    """Whether the data set this key (rather than leaving its default)."""
+    return path in src.given
 
 
 @dataclass(frozen=True)

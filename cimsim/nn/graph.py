@@ -45,9 +45,11 @@ def layer(type: str, name: str = "", inputs: Sequence[str] = (), **kw) -> LayerS
 
 def net_from_layers(layers: Sequence[LayerSpec], input_shape: tuple[int, ...], classes: int | None,
                     seed: int) -> Net:
-    """Build the network; weights drawn from one generator seeded by `seed`, in list order
-    (He-normal convs, LeCun-normal linears). `classes` (None: unknown) checks the last layer's
-    width and fills a last linear's out_features of 0."""
+    """Your network as a list of layers (workload: model.layers; docs/models.md).
+
+    Weights are drawn from one generator seeded by `seed`, in list order (He-normal convs,
+    LeCun-normal linears). `classes` (None: unknown) checks the last layer's width and fills a
+    last linear's out_features of 0."""
     rng = np.random.default_rng(seed)
     shapes: dict[str, tuple[int, ...]] = {"input": tuple(input_shape)}
     nodes: list[Node] = []

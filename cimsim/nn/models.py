@@ -98,6 +98,16 @@ def imagenet_resnet_layers(blocks: tuple[int, ...], bottleneck: bool, width: int
     return out
 
 
+def resnet18_layers(width: int, classes: int) -> list[LayerSpec]:
+    """ImageNet ResNet-18 (He et al. 2016): basic blocks 2-2-2-2; width 64: torchvision's."""
+    return imagenet_resnet_layers((2, 2, 2, 2), False, width, classes)
+
+
+def resnet50_layers(width: int, classes: int) -> list[LayerSpec]:
+    """ImageNet ResNet-50 (He et al. 2016): bottlenecks 3-4-6-3; width 64: torchvision's."""
+    return imagenet_resnet_layers((3, 4, 6, 3), True, width, classes)
+
+
 def model_layers(spec: ModelSpec, classes: int) -> list[LayerSpec]:
     """The layer list of a built-in network or of `model.layers`."""
     if spec.name == "layers":
@@ -107,9 +117,9 @@ def model_layers(spec: ModelSpec, classes: int) -> list[LayerSpec]:
     if spec.name == "vgg":
         return vgg_layers(spec.width, spec.hidden, classes)
     if spec.name == "resnet18":
-        return imagenet_resnet_layers((2, 2, 2, 2), False, spec.width, classes)
+        return resnet18_layers(spec.width, classes)
     if spec.name == "resnet50":
-        return imagenet_resnet_layers((3, 4, 6, 3), True, spec.width, classes)
+        return resnet50_layers(spec.width, classes)
     return resnet_layers(spec.depth, spec.width, classes)
 
 

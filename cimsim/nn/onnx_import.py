@@ -247,8 +247,9 @@ class _Importer:
 
 
 def load_onnx(path: str | Path, input_shape: tuple[int, ...], classes: int, file: str) -> Net:
-    """The network of an .onnx file for inputs of `input_shape` (H, W, C) or (F,); `file` names
-    the workload in errors."""
+    """An ONNX model's graph and trained weights (workload: model.onnx; needs cimsim[onnx]).
+
+    Inputs of `input_shape` (H, W, C) or (F,); `file` names the workload in errors."""
     try:
         import onnx
     except ImportError:

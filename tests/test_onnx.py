@@ -1,0 +1,222 @@
+"""ONNX import: graphs built with onnx.helper, the engine's float output against a plain
+NCHW numpy evaluation of the same graph; located errors for what cannot be mapped."""
+import importlib.util
+import textwrap
+
+import numpy as np
+import pytest
+
+from cimsim.cli import main
+from cimsim.errors import ConfigError
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from cimsim.nn.onnx_import import load_onnx  # noqa: E402
+
+
+# --- an independent reference: ONNX semantics on NCHW arrays, written from the operator spec
+def _conv(x, w, b, stride, pad, groups):
+    n, c, h, wd = x.shape
+    o, cg, k, _ = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
+    out = np.zeros((n, o, oh, ow))
+    og = o // groups
+    for oc in range(o):
+        g = oc // og
+        for i in range(oh):
+            for j in range(ow):
+                win = xp[:, g * cg:(g + 1) * cg, i * stride:i * stride + k, j * stride:j * stride + k]
+                out[:, oc, i, j] = (win * w[oc]).sum(axis=(1, 2, 3))
+    return out + (b.reshape(1, -1, 1, 1) if b is not None else 0)
+
+
+def _pool(x, k, stride, pad, op):
+    n, c, h, w = x.shape
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * stride - pad, j * stride - pad
+            win = x[:, :, max(r0, 0):min(r0 + k, h), max(c0, 0):min(c0 + k, w)]
+            out[:, :, i, j] = win.max(axis=(2, 3)) if op == "MaxPool" else win.mean(axis=(2, 3))
+    return out
+
+
+def reference(model, x):
+    """Evaluate the graph on x (NCHW) in float64."""
+    g = model.graph
+    env = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+    env[g.input[0].name] = x.astype(np.float64)
+    for node in g.node:
+        a = {at.name: helper.get_attribute_value(at) for at in node.attribute}
+        ins = [env[i] if i else None for i in node.input]
+        op = node.op_type
+        if op == "Conv":
+            y = _conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None, a.get("strides", [1])[0],
+                      a.get("pads", [0])[0], a.get("group", 1))
+        elif op == "Relu":
+            y = np.maximum(ins[0], 0)
+        elif op == "BatchNormalization":
+            s, bb, m, v = (t.reshape(1, -1, 1, 1) for t in ins[1:5])
+            y = (ins[0] - m) / np.sqrt(v + a.get("epsilon", 1e-5)) * s + bb
+        elif op in ("MaxPool", "AveragePool"):
+            y = _pool(ins[0], a["kernel_shape"][0], a.get("strides", [1])[0], a.get("pads", [0])[0], op)
+        elif op == "GlobalAveragePool":
+            y = ins[0].mean(axis=(2, 3), keepdims=True)
+        elif op in ("Flatten", "Reshape"):
+            y = ins[0].reshape(len(ins[0]), -1)
+        elif op == "Gemm":
+            bm = ins[1].T if a.get("transB", 0) else ins[1]
+            y = a.get("alpha", 1.0) * ins[0] @ bm + a.get("beta", 1.0) * ins[2]
+        elif op == "MatMul":
+            y = ins[0] @ ins[1]
+        elif op == "Add":
+            y = ins[0] + ins[1]
+        elif op == "Constant":
+            y = numpy_helper.to_array(a["value"]).astype(np.float64)
+        elif op in ("Dropout", "Identity"):
+            y = ins[0]
+        else:
+            raise NotImplementedError(op)
+        env[node.output[0]] = y
+    return env[g.output[0].name]
+
+
+def _t(rng, name, *shape, scale=0.3):
+    return numpy_helper.from_array((rng.normal(size=shape) * scale).astype(np.float32), name)
+
+
+def _model(nodes, inits, in_shape, classes):
+    graph = helper.make_graph(nodes, "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, *in_shape])],
+                              [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT,
+                                                             [None, classes])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(m)
+    return m
+
+
+def resnet_like(rng):
+    """Conv(bias, stride 2, pad 1) -> BN -> Relu -> MaxPool 3/2/1 -> grouped Conv -> Relu ->
+    residual Add -> GlobalAveragePool -> Flatten -> Gemm(transB, alpha, beta)."""
+    inits = [_t(rng, "w1", 8, 3, 3, 3), _t(rng, "b1", 8), _t(rng, "s", 8), _t(rng, "bb", 8),
+             _t(rng, "mu", 8), numpy_helper.from_array(rng.uniform(0.5, 2, 8).astype(np.float32), "var"),
+             _t(rng, "w2", 8, 4, 3, 3), _t(rng, "fw", 5, 8), _t(rng, "fb", 5)]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3],
+                              strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c1", "s", "bb", "mu", "var"], ["bn"], name="bn1",
+                              epsilon=1e-3),
+             helper.make_node("Relu", ["bn"], ["r1"], name="relu1"),
+             helper.make_node("MaxPool", ["r1"], ["mp"], name="pool1", kernel_shape=[3, 3],
+                              strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["mp", "w2"], ["c2"], name="conv2", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1], group=2),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("Add", ["r2", "mp"], ["res"], name="add"),
+             helper.make_node("GlobalAveragePool", ["res"], ["gap"], name="gap"),
+             helper.make_node("Flatten", ["gap"], ["flat"], name="flat"),
+             helper.make_node("Gemm", ["flat", "fw", "fb"], ["out"], name="fc", transB=1, alpha=0.5,
+                              beta=2.0)]
+    return _model(nodes, inits, [3, 11, 10], 5)
+
+
+def mlp_head(rng):
+    """Conv (no pad) -> Relu -> AveragePool 2/2 -> Reshape (Constant shape) -> MatMul + bias Add
+    -> Dropout -> Relu -> MatMul: the NCHW flatten order matters for the first MatMul."""
+    inits = [_t(rng, "w1", 4, 1, 3, 3), _t(rng, "m1", 4 * 3 * 3, 6), _t(rng, "mb", 6), _t(rng, "m2", 6, 3)]
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [0, -1])
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("AveragePool", ["r"], ["ap"], name="avg", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Constant", [], ["shp"], name="const", value=shape),
+             helper.make_node("Reshape", ["ap", "shp"], ["flat"], name="reshape"),
+             helper.make_node("MatMul", ["flat", "m1"], ["h"], name="fc1"),
+             helper.make_node("Add", ["h", "mb"], ["hb"], name="bias1"),
+             helper.make_node("Dropout", ["hb"], ["hd"], name="drop"),
+             helper.make_node("Relu", ["hd"], ["hr"], name="relu2"),
+             helper.make_node("MatMul", ["hr", "m2"], ["out"], name="fc2")]
+    return _model(nodes, inits, [1, 8, 8], 3)
+
+
+@pytest.mark.parametrize("make, in_shape, classes", [(resnet_like, (3, 11, 10), 5), (mlp_head, (1, 8, 8), 3)])
+def test_engine_matches_numpy_evaluation(tmp_path, make, in_shape, classes):
+    rng = np.random.default_rng(0)
+    model = make(rng)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    c, h, w = in_shape
+    net = load_onnx(path, (h, w, c), classes, "w.yaml")
+    x = rng.normal(size=(4, c, h, w)).astype(np.float32)
+    got = net.forward(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    np.testing.assert_allclose(got, reference(model, x), rtol=2e-4, atol=2e-5)
+
+
+def test_unsupported_op_is_one_located_error(tmp_path, root, capsys):
+    rng = np.random.default_rng(1)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Sigmoid", ["c"], ["s"], name="squash"),
+             helper.make_node("GlobalAveragePool", ["s"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["out"], name="flat")]
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(_model(nodes, [_t(rng, "w", 10, 1, 3, 3)], [1, 16, 16], 10).SerializeToString())
+    with pytest.raises(ConfigError) as e:
+        load_onnx(path, (16, 16, 1), 10, "w.yaml")
+    assert "node 'squash', op Sigmoid" in str(e.value) and e.value.key == "model.onnx"
+    wl = tmp_path / "w.yaml"
+    wl.write_text("name: w\nmodel: {onnx: bad.onnx}\nphases:\n  - {name: t, kind: inference}\n")
+    out = tmp_path / "out"
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Sigmoid" in err and "squash" in err and not out.exists()
+    (tmp_path / "bad.onnx").write_bytes(b"\x08\x01garbage")
+    assert main(["validate", str(root / "arch" / "rram_64x64.yaml"), str(wl)]) == 2
+    assert "model.onnx" in capsys.readouterr().err
+
+
+def test_wrong_input_shape_and_class_count(tmp_path):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(mlp_head(rng).SerializeToString())
+    with pytest.raises(ConfigError, match="data's shape"):
+        load_onnx(path, (9, 9, 1), 3, "w.yaml")
+    with pytest.raises(ConfigError, match="10 outputs"):
+        load_onnx(path, (8, 8, 1), 10, "w.yaml")
+
+
+def test_example_export_round_trip_and_workload(tmp_path, root, monkeypatch):
+    """examples/onnx_model: a cimsim net exported with the example's exporter and imported
+    back gives the same logits; its shipped model runs as a workload."""
+    script = root / "examples" / "onnx_model" / "make_model.py"
+    spec = importlib.util.spec_from_file_location("make_model", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from cimsim.config import load_workload
+    from cimsim.nn.models import build_model
+
+    w = load_workload(root / "examples" / "onnx_model" / "train.yaml").spec
+    net = build_model(w.model, (16, 16, 1), 10, 3)
+    for n in net.nodes:                                   # non-trivial BN statistics and biases
+        for k, v in n.params().items():
+            if k in ("mean", "b", "beta"):
+                v[...] = np.random.default_rng(4).normal(size=v.shape) * 0.1
+    path = tmp_path / "rt.onnx"
+    mod.export(net, (16, 16, 1), path)
+    back = load_onnx(path, (16, 16, 1), 10, "w.yaml")
+    x = np.random.default_rng(5).random((3, 16, 16, 1), dtype=np.float32)
+    np.testing.assert_allclose(back.forward(x), net.forward(x), rtol=1e-4, atol=1e-5)
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    wl = tmp_path / "wl.yaml"
+    wl.write_text(textwrap.dedent(f"""\
+        name: onnx_example
+        model: {{onnx: {root / 'examples' / 'onnx_model' / 'digits_cnn.onnx'}}}
+        phases:
+          - {{name: t, kind: inference, samples: 32}}
+        """))
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    assert main(["-q", "run", arch, str(wl), "--out", str(tmp_path / "o")]) == 0
+    import json
+
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["model"]["float_test_accuracy"] > 0.9 and rep["model"]["pretrain_key"] is None
