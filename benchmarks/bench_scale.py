@@ -7,14 +7,16 @@
    run (`functional.run`) of a ResNet-20 at width 32 on 32x32x3 inputs (target >= 2 GMAC/s),
    and its peak RSS at two image counts (memory must not grow with the images: batches are
    streamed and only logits are kept).
-3. Conv backward on a batch-1 sample with the default BLAS threads and with one: what the
-   online loop (train/online.py, one BLAS thread) avoids.
+3. Conv backward inside the online loop (batch 1) with one BLAS thread (as shipped:
+   train/online.py) and with the default threads, which stall on contention for the cores.
 
 Run: python benchmarks/bench_scale.py [--images 256] [--skip-cost]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import resource
@@ -86,37 +88,58 @@ def functional_rate(images: int) -> None:
     dt = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     params = sum(n.W.size for n in net.weight_layers())
+    # the floor of this formulation: one float32 GEMM per input plane over every crossbar
+    # (row chunks x rows) and column (slices x outputs), on the same shapes, 64 images
+    rng = np.random.default_rng(0)
+    gemm_s = flops = 0.0
+    planes = a.input_planes
+    for n in net.weight_layers():
+        e = dep.engines[n.name]
+        vec = (shapes[n.name][0] * shapes[n.name][1] if len(shapes[n.name]) == 3 else 1) * 64
+        xt = rng.random((e.g.shape[0], planes * vec, e.g.shape[1]), dtype=np.float32)
+        np.matmul(xt, e.g)
+        t0 = time.perf_counter()
+        np.matmul(xt, e.g)
+        gemm_s += (time.perf_counter() - t0) * images / 64
+        flops += 2.0 * xt.shape[0] * xt.shape[1] * xt.shape[2] * e.g.shape[2] * images / 64
     print(f"functional run, ResNet-20 w32 ({params / 1e6:.2f} M weights, {macs / 1e6:.1f} MMAC/image), "
           f"{images} images: {dt:.2f} s, {macs * images / dt / 1e9:.3f} GMAC/s simulated "
-          f"(target >= 2); peak RSS {rss:.2f} GB (after deploy {rss_deployed:.2f} GB)")
+          f"(target >= 2); peak RSS {rss:.2f} GB (after deploy {rss_deployed:.2f} GB)\n"
+          f"  floor: the per-plane GEMMs alone take {gemm_s:.2f} s ({flops / gemm_s / 1e9:.0f} GFLOP/s, "
+          f"{flops / 2 / (macs * images):.1f} float MACs per network MAC): at most "
+          f"{macs * images / gemm_s / 1e9:.2f} GMAC/s with a free ADC stage")
 
 
-def conv_backward_threads() -> None:
-    """Batch-1 conv backward (ResNet-20 w32 stage-1 shapes) with the default BLAS threads and
-    with one, best of 50."""
-    from threadpoolctl import threadpool_limits
+def conv_backward_in_online_loop(one_blas_thread: bool) -> None:
+    """Per-call conv backward times inside the online loop (300 LRT samples of the paper's
+    CNN), as shipped (one BLAS thread in the loop) or with the default BLAS threads."""
+    import cimsim.train.online as online
+    from cimsim.cli import main as cli
+    from cimsim.nn import layers
 
-    from cimsim.nn.layers import Conv2d
+    if not one_blas_thread:
+        class _Default:
+            def restore_original_limits(self) -> None:
+                return None
 
-    rng = np.random.default_rng(0)
-    conv = Conv2d("c", "input", 32, 32, 3, 1, 1, rng)
-    x = rng.random((1, 32, 32, 32), dtype=np.float32)
-    g = rng.normal(size=(1, 32, 32, 32)).astype(np.float32)
+        online.threadpool_limits = lambda *a, **k: _Default()
+    orig, times = layers.Conv2d.backward, []
 
-    def best() -> float:
-        ts = []
-        for _ in range(50):
-            conv.forward([x], True)
-            t = time.perf_counter()
-            conv.backward(g)
-            ts.append(time.perf_counter() - t)
-        return min(ts)
+    def timed(self, g):
+        t = time.perf_counter()
+        out = orig(self, g)
+        times.append(time.perf_counter() - t)
+        return out
 
-    t_default = best()
-    with threadpool_limits(1, user_api="blas"):
-        t_one = best()
-    print(f"conv backward 32x32x32 -> 32 (batch 1): default BLAS threads {t_default * 1e3:.3f} ms, "
-          f"one BLAS thread {t_one * 1e3:.3f} ms")
+    layers.Conv2d.backward = timed
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        cli(["-q", "run", str(ROOT / "arch" / "rram_64x64.yaml"),
+             str(ROOT / "workloads" / "lrt_paper_cnn.yaml"),
+             "--set", "workload.phases.1.samples=300", "--out", out])
+    t = np.array(times[-1200:]) * 1e3                       # the online phase's calls
+    label = "one BLAS thread (shipped)" if one_blas_thread else "default BLAS threads"
+    print(f"conv backward in the online loop, {label}: median {np.median(t):.3f} ms, "
+          f"p99 {np.percentile(t, 99):.2f} ms, max {t.max():.2f} ms over {len(t)} calls")
 
 
 def main() -> None:
@@ -135,11 +158,14 @@ def main() -> None:
                   f"{ph['latency']['first_image_latency_s'] * 1e3:.2f} ms latency/image")
     for n in (args.images // 4, args.images):
         subprocess.run([sys.executable, __file__, "--_rate", str(n)], check=True)
-    conv_backward_threads()
+    for one in ("1", "0"):
+        subprocess.run([sys.executable, __file__, "--_backward", one], check=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--_rate":
         functional_rate(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--_backward":
+        conv_backward_in_online_loop(sys.argv[2] == "1")
     else:
         main()

@@ -7,6 +7,7 @@ decides what is written. Drift scenarios act on the cells between samples.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..config.arch import ArchSpec
 from ..config.workload import PhaseSpec
@@ -66,6 +67,9 @@ def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: Pha
         b.engine = engines[b.name]
         b.engine.counts = NodeTrace(b.name, "", ())
     drift = ph.scenario.kind in ("analog_drift", "digital_drift")
+    # batch-1 GEMMs are far too small for threaded BLAS: its threads only contend with the MVM
+    # pool and numba for the cores (results do not depend on the thread count)
+    blas = threadpool_limits(1, user_api="blas")
     try:
         for t in progress(range(ph.samples), f"online {sp.name}", unit="sample"):
             if drift and t > 0 and t % ph.scenario.drift_every_samples == 0:
@@ -95,6 +99,7 @@ def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: Pha
                 for b in net.blocks():
                     b.W = engines[b.name].w_eff
     finally:
+        blas.restore_original_limits()
         for n in net.nodes:
             if isinstance(n, BatchNorm):
                 n.streaming_eta = None
