@@ -66,7 +66,8 @@ def net_from_layers(layers: Sequence[LayerSpec], input_shape: tuple[int, ...], c
             shapes[name] = node.output_shape([shapes[k] for k in ins])
         except ShapeError as e:
             key = e.key if e.key in ("kernel", "padding", "inputs") else ("inputs" if sp.inputs else "")
-            raise GraphError(i, key, f"{e.expected} (input shape {_shape_text(shape)})", e.got) from None
+            got = _shape_text(e.got) if isinstance(e.got, tuple) else e.got
+            raise GraphError(i, key, f"{e.expected} (input shape {_shape_text(shape)})", got) from None
         nodes.append(node)
         prev = name
     if not nodes:

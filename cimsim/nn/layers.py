@@ -305,7 +305,7 @@ class Add(Node):
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
         for sh in shapes[1:]:
             if sh != shapes[0]:
-                raise ShapeError("inputs", f"inputs of one shape ({shapes[0]})", sh)
+                raise ShapeError("inputs", "inputs of one shape", sh)
         return shapes[0]
 
     def nonneg(self, ins: list[bool]) -> bool:
