@@ -262,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     except CimsimError as e:
         print(f"cimsim: error: {e}", file=sys.stderr)
         return e.exit_code
+    except MemoryError as e:
+        print(f"cimsim: error: out of memory ({e or 'MemoryError'}): the network, the dataset or "
+              f"the images per phase are too large for this machine", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("cimsim: interrupted", file=sys.stderr)
         return 130

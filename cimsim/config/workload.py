@@ -1,11 +1,13 @@
 """Workload spec: data, model, float pretraining, deployment and the phases to run."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .schema import Source, spec
 
 POLICIES = ("none", "all", "selective", "tsb")
+SYNTHETIC_MAX_VALUES = 2**30
 
 
 def _explicit(src: Source, path: tuple) -> bool:
@@ -43,6 +45,11 @@ class DatasetSpec:
         for i, d in enumerate(self.shape):
             if not 1 <= d <= 65536:
                 raise src.error(path + ("shape", i), "a size in 1..65536", d)
+        if self.name == "synthetic" and self.shape:
+            values = math.prod(self.shape) * (self.train_samples + self.test_samples)
+            if values > SYNTHETIC_MAX_VALUES:
+                raise src.error(path + ("shape",), f"at most {SYNTHETIC_MAX_VALUES:,} input values in all "
+                                f"(4 GiB of float32; shape x (train_samples + test_samples))", f"{values:,}")
 
 
 LAYER_TYPES = ("conv", "linear", "batchnorm", "relu", "maxpool", "avgpool", "global_avgpool",

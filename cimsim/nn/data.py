@@ -2,13 +2,14 @@
 user's own arrays (.npz), or seeded synthetic inputs for cost-only studies."""
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config.workload import DatasetSpec
+from ..config.workload import SYNTHETIC_MAX_VALUES, DatasetSpec
 from ..errors import ConfigError
 
 SEED_STREAM_SYNTHETIC = 17
@@ -84,6 +85,10 @@ def synthetic(spec: DatasetSpec, seed: int, input_shape: tuple[int, ...] = ()) -
     if spec.shape:
         c = spec.shape
         input_shape = (c[1], c[2], c[0]) if len(c) == 3 else (c[0],)
+    values = math.prod(input_shape) * (spec.train_samples + spec.test_samples)
+    if values > SYNTHETIC_MAX_VALUES:
+        raise ConfigError("workload", "model.input_shape", f"at most {SYNTHETIC_MAX_VALUES:,} synthetic "
+                          "input values in all (shape x (train_samples + test_samples))", f"{values:,}")
     rng = np.random.default_rng([seed, SEED_STREAM_SYNTHETIC])
     n_tr, n_te = spec.train_samples, spec.test_samples
     x = rng.random((n_tr + n_te, *input_shape), dtype=np.float32)
