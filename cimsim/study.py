@@ -285,9 +285,9 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     wall.add("load", t0)
     if not w.deploy.functional:
         return cost_only_study(arch, workload, data, net0, cmap, wall)
-    del net0
     t0 = time.perf_counter()
-    net, origin = workload_net(w, data, a, workload.path)
+    net, origin = workload_net(w, data, a, workload.path, untrained=net0)
+    del net0
     float_acc = float((net.predict(data.x_test) == data.y_test).mean())
     wall.add({"pretrained": "pretrain", "cached": "load_model"}.get(origin, "load_model"), t0)
     note = {"cached": " (cached)", "onnx": " (ONNX weights)"}.get(origin, "")

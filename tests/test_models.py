@@ -320,3 +320,67 @@ def test_layer_helper_defaults():
                           (9, 9, 1), 4, 0)
     assert net.shapes((9, 9, 1))["maxpool1"] == (3, 3, 2)          # stride defaults to the window
     assert net.nodes[0].pad == 1                                    # conv: kernel // 2
+
+
+def test_stream_transforms_every_channel_alike_and_passes_flat_inputs():
+    from cimsim.config.workload import ScenarioSpec
+    from cimsim.nn.stream import make_stream
+
+    rng = np.random.default_rng(0)
+    grey = rng.random((5, 12, 12, 1), dtype=np.float32)
+    rgb = np.repeat(grey, 3, axis=-1)                    # three identical channels
+    sc = ScenarioSpec(kind="distribution_shift", segment_samples=4)
+    g, _, segs = make_stream(grey, np.arange(5), 28, sc, 3)
+    c, _, _ = make_stream(rgb, np.arange(5), 28, sc, 3)
+    assert set(segs) >= {"spatial", "background", "noise"}
+    first_noise = next(i for i, s in enumerate(segs) if "noise" in s)
+    # the same draws as one channel up to the first noise (it draws per element: 3x as many)
+    np.testing.assert_array_equal(c[:first_noise, ..., 0], g[:first_noise, ..., 0])
+    # one field per sample: the channels stay identical except for the per-element noise
+    quiet = [i for i, s in enumerate(segs) if "noise" not in s]
+    np.testing.assert_array_equal(c[quiet, ..., 1], c[quiet, ..., 0])
+    np.testing.assert_array_equal(c[quiet, ..., 2], c[quiet, ..., 0])
+    flat = rng.normal(size=(6, 7)).astype(np.float32)
+    f, y, _ = make_stream(flat, np.arange(6), 10, ScenarioSpec(kind="control"), 1)
+    idx = np.random.default_rng([1, 7]).integers(0, 6, 10)
+    np.testing.assert_array_equal(f, flat[idx])
+    np.testing.assert_array_equal(y, idx)
+
+
+def test_online_learning_on_rgb_npz_with_a_layer_list(tmp_path, root, monkeypatch):
+    """A train phase runs on your own 3-channel data and network (conv bias, grouped conv):
+    LRT writes cells, and the biases of convs train per sample."""
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 120)
+    x = (rng.random((120, 3, 10, 10)) * 0.3).astype(np.float32)
+    x[np.arange(120), y] += 0.5                                   # class = the bright channel
+    np.savez(tmp_path / "rgb.npz", x_train=x[:96], y_train=y[:96], x_test=x[96:], y_test=y[96:])
+    wl = tmp_path / "rgb.yaml"
+    wl.write_text(textwrap.dedent("""\
+        name: rgb
+        dataset: {path: rgb.npz}
+        model:
+          layers:
+            - {type: conv, out_channels: 8, bias: true}
+            - {type: relu}
+            - {type: conv, out_channels: 8, groups: 2}
+            - {type: batchnorm}
+            - {type: relu}
+            - {type: maxpool}
+            - {type: flatten}
+            - {type: linear}
+        pretrain: {epochs: 4}
+        phases:
+          - name: adapt
+            kind: train
+            samples: 30
+            algorithm: {name: lrt, rank: 2, batch_conv: 5, batch_fc: 5, lr: 0.05}
+            scenario: {kind: distribution_shift, segment_samples: 10}
+        """))
+    out = tmp_path / "out"
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--out", str(out)]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    ph = rep["phases"][0]
+    assert ph["samples"] == 30 and ph["lrt"]["write_attempts"] > 0
+    assert set(ph["writes"]["per_layer"]) == {"conv0", "conv2", "linear7"}

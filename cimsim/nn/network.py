@@ -56,13 +56,14 @@ def untrained_net(w: WorkloadSpec, data: Dataset, workload_file: str = "") -> Ne
         raise ConfigError(workload_file or "workload", key, e.expected, e.got) from None
 
 
-def workload_net(w: WorkloadSpec, data: Dataset, arch: ArchSpec, workload_file: str = "") -> tuple[Net, str]:
+def workload_net(w: WorkloadSpec, data: Dataset, arch: ArchSpec, workload_file: str = "",
+                 untrained: Net | None = None) -> tuple[Net, str]:
     """The network the chip runs and where its weights came from: 'pretrained', 'cached'
-    (pretrained earlier), 'onnx' (the file's) or 'untrained' (cost-only)."""
-    if w.model.name == "onnx":
-        return untrained_net(w, data, workload_file), "onnx"
-    if not w.deploy.functional:
-        return untrained_net(w, data, workload_file), "untrained"
+    (pretrained earlier), 'onnx' (the file's) or 'untrained' (cost-only). `untrained`: the
+    network untrained_net already built for these inputs (not rebuilt)."""
+    if w.model.name == "onnx" or not w.deploy.functional:
+        net = untrained if untrained is not None else untrained_net(w, data, workload_file)
+        return net, "onnx" if w.model.name == "onnx" else "untrained"
     from .train import pretrained_model
 
     net, cached = pretrained_model(w, data, arch)
