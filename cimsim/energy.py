@@ -32,17 +32,39 @@ def node_energy_pj(n: NodeTrace, chip: Chip) -> dict[str, float]:
     }
 
 
+def node_action_counts(n: NodeTrace, chip: Chip) -> dict[tuple[str, str], int]:
+    """(component, action) -> count of one node's work (the tile's actions where it lists them)."""
+    out = dict(chip.tile.action_counts(n)) if n.layer else {}
+    for key, v in ((("digital", "op"), n.digital_ops), (("sram_read", "bit"), n.sram_read_bytes * 8),
+                   (("sram_write", "bit"), n.sram_write_bytes * 8), (("noc", "bit"), n.noc_bytes * 8)):
+        out[key] = out.get(key, 0) + v
+    return out
+
+
+def cost_table(chip: Chip) -> list[dict]:
+    """The open (component, action) -> pJ table of the report, in a stable order."""
+    return [{"component": c, "action": a, "energy_pj": float(e)}
+            for (c, a), e in sorted(chip.action_energies_pj().items())]
+
+
 def phase_energy(trace: Trace, chip: Chip) -> dict:
-    """Totals per component and per node (pJ), and per image."""
+    """Totals per component and per node (pJ), per image, per node and component, and the
+    (component.action) counts that, times the cost table, give these energies."""
     per_node = {n.name: node_energy_pj(n, chip) for n in trace.nodes}
     per_comp = {c: sum(e[c] for e in per_node.values()) for c in COMPONENTS}
     total = sum(per_comp.values())
     images = trace.nodes[0].images if trace.nodes else 0
+    counts: dict[str, int] = {}
+    for n in trace.nodes:
+        for (c, a), v in node_action_counts(n, chip).items():
+            counts[f"{c}.{a}"] = counts.get(f"{c}.{a}", 0) + int(v)
     return {
         "total_pj": total,
         "per_image_pj": total / images if images else 0.0,
         "per_component_pj": per_comp,
         "per_node_pj": {k: sum(v.values()) for k, v in per_node.items()},
+        "per_node_component_pj": {k: {c: v for c, v in e.items() if v} for k, e in per_node.items()},
+        "action_counts": dict(sorted(counts.items())),
     }
 
 

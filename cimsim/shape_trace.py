@@ -32,6 +32,18 @@ def vectors_per_sample(n, shape_in: tuple[int, ...], shape_out: tuple[int, ...])
     return 1
 
 
+def macs_per_sample(net: Net, input_shape: tuple[int, ...]) -> dict[str, int]:
+    """Multiply-accumulates of one sample in each weight node (the network's own MACs: a
+    signed input's second pass and the cell slices are the chip's cost, not the network's)."""
+    shapes = net.shapes(input_shape)
+    out = {}
+    for n in net.nodes:
+        if isinstance(n, (Conv2d, Linear, BlockApply)):
+            w = n.block.W if isinstance(n, BlockApply) else n.W
+            out[n.name] = vectors_per_sample(n, shapes[n.inputs[0]], shapes[n.name]) * w.shape[0] * w.shape[1]
+    return out
+
+
 def shape_trace(net: Net, input_shape: tuple[int, ...], input_nonneg: bool, images: int,
                 arch: ArchSpec, tile: TileModel, cmap: ChipMap) -> Trace:
     """The trace `functional.run` would emit for `images` inputs (ADC clipping aside)."""

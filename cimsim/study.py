@@ -12,7 +12,7 @@ from .config import Loaded, to_dict
 from .config.arch import ArchSpec
 from .config.workload import PhaseSpec, WorkloadSpec
 from .deploy import Deployment, deploy, programming_report
-from .energy import phase_energy, programming_energy_pj
+from .energy import cost_table, phase_energy, programming_energy_pj
 from .errors import FitError
 from .functional import run
 from .hw.chip import Chip
@@ -24,7 +24,7 @@ from .nn.models import model_label
 from .nn.network import untrained_net, workload_data, workload_net
 from .nn.train import pretrain_key
 from .progress import say
-from .shape_trace import shape_trace
+from .shape_trace import macs_per_sample, shape_trace
 from .timing import simulate, simulate_online, stage_times
 from .trace import Trace
 from .train.online import run_online
@@ -49,10 +49,13 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
     util = {k: tr.busy_cycles[k] / (tr.makespan_cycles * tr.capacity[k]) if tr.makespan_cycles else 0.0
             for k in sorted(tr.busy_cycles)}
     xbar_busy = adc_busy = 0
+    per_node = {}
     for n in trace.nodes:
         st = stage_times(n, chip, cmap)
         xbar_busy += st.crossbar_busy * images
         adc_busy += st.adc_busy * images
+        per_node[n.name] = {"compute_cycles": st.compute, "sram_cycles": st.sram, "noc_cycles": st.noc,
+                            "resource": st.resource}
     tiles = [k for k in tr.busy_cycles if k.startswith("tiles:")]
     span = tr.makespan_cycles * max(len(tiles), 1)
     return {
@@ -70,7 +73,20 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
         },
         "simpy_events": tr.events,
         "timeline": _timeline(tr.intervals),
+        "per_node_cycles_per_image": per_node,
     }
+
+
+def efficiency(macs_per_image: int, energy: dict, latency: dict, area_mm2: float) -> dict:
+    """The figures CIM papers quote: MACs, pJ per MAC, TOPS/W (2 ops per MAC), TOPS at the
+    phase's throughput and TOPS/mm2 of the whole chip."""
+    e = energy["per_image_pj"]
+    tops = 2.0 * macs_per_image * latency["throughput_images_per_s"] / 1e12
+    return {"macs_per_image": macs_per_image,
+            "pj_per_mac": e / macs_per_image if macs_per_image else None,
+            "tops_per_w": 2.0 * macs_per_image / e if e else None,
+            "tops": tops,
+            "tops_per_mm2": tops / area_mm2 if area_mm2 else None}
 
 
 def _timeline(intervals: list[tuple[str, int, int, int]]) -> list[dict]:
@@ -89,11 +105,14 @@ def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: W
     acc = float((logits.argmax(1) == y).mean())
     conv = trace.total("adc_conversions")
     energy = phase_energy(trace, chip)
+    latency = latency_report(trace, chip, dep.cmap, wall)
+    macs = sum(macs_per_sample(dep.net, data.input_shape).values())
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
         "accuracy": acc,
-        "latency": latency_report(trace, chip, dep.cmap, wall),
+        "latency": latency,
         "energy": energy,
+        "efficiency": efficiency(macs, energy, latency, chip.area()["total_mm2"]),
         "adc_clip_fraction": trace.total("adc_clipped") / conv if conv else 0.0,
         "nodes": trace.to_rows(),
     }
@@ -108,11 +127,15 @@ def run_cost_phase(ph: PhaseSpec, net: Net, data: Dataset, chip: Chip, cmap: Chi
     t0 = time.perf_counter()
     trace = shape_trace(net, data.input_shape, data.nonneg, images, chip.arch, chip.tile, cmap)
     wall.add("shapes", t0)
+    energy = phase_energy(trace, chip)
+    latency = latency_report(trace, chip, cmap, wall)
+    macs = sum(macs_per_sample(net, data.input_shape).values())
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": images,
         "accuracy": None,
-        "latency": latency_report(trace, chip, cmap, wall),
-        "energy": phase_energy(trace, chip),
+        "latency": latency,
+        "energy": energy,
+        "efficiency": efficiency(macs, energy, latency, chip.area()["total_mm2"]),
         "adc_clip_fraction": None,
         "nodes": trace.to_rows(),
     }
@@ -322,6 +345,8 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
             "pretrain_key": pretrain_key(w, a) if origin in ("pretrained", "cached") else None,
         },
         "mapping": dep.cmap.summary(),
+        "area": chip.area(),
+        "cost_table": cost_table(chip),
         "deploy": programming,
         "phases": phases,
     }
@@ -357,6 +382,8 @@ def cost_only_study(arch: Loaded, workload: Loaded, data: Dataset, net: Net, cma
         "model": {"name": model_label(w.model), "parameters": _parameters(net),
                   "float_test_accuracy": None, "pretrain_key": None},
         "mapping": cmap.summary(),
+        "area": chip.area(),
+        "cost_table": cost_table(chip),
         "deploy": {"functional": False, "policy": None,
                    "note": "cost-only run: no weights are programmed (programming cost needs the "
                            "programmed levels of a functional run)"},

@@ -23,7 +23,7 @@ def test_one_layer_energy_by_hand(root):
     vp = 3 * 8
     expected = {
         "crossbar": vp * (64 + 36) * (64 + 16) * 1.83e-3,       # cells read x 1.83 fJ
-        "dac": vp * (64 + 36) * 2 * 0.00039,                    # rows driven, in 2 column groups
+        "dac": vp * (64 + 36) * 2 * 0.39,                       # rows driven, in 2 column groups
         "adc": vp * 2 * (64 + 16) / 2 * 1.5625,                 # 2 row chunks x 40 pairs
         "shift_add": vp * 2 * (64 + 16) / 2 * 0.039,
         "digital": 3 * 10 * 0.1,                                # bias adds

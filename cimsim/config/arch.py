@@ -92,6 +92,9 @@ class CrossbarSpec:
     cell_read_energy_fj: float = spec(1.83, lo=0.0, doc="energy per cell per read (one input plane)")
     read_latency_ns: float = spec(10.0, lo=0.0, lo_open=True,
                                   doc="DAC drive + array settle + sample-and-hold, per input plane")
+    area_um2: float = spec(6.25, lo=0.0, doc="one array (ISAAC: 25 um2 per 128x128 array)")
+    sample_hold_area_um2: float = spec(0.039, lo=0.0,
+                                       doc="one column's sample-and-hold (ISAAC: 40 um2 / 1024)")
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,9 @@ class DacSpec:
 
     input_bits: int = spec(8, lo=1, hi=16, doc="activation precision (unsigned)")
     bit_serial: bool = spec(True, doc="true: input_bits 1-bit planes; false: one multi-bit plane")
-    energy_pj: float = spec(0.00039, lo=0.0, doc="energy per row driven per plane")
+    energy_pj: float = spec(0.39, lo=0.0, doc="energy per row driven per plane (ISAAC: 4 mW x 100 ns / "
+                                              "1024 1-bit DACs)")
+    area_um2: float = spec(0.166, lo=0.0, doc="one row's DAC (ISAAC: 170 um2 / 1024 1-bit DACs)")
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class AdcSpec:
                                "(SAR: a comparison per bit)")
     range_fraction: float = spec(0.25, lo=0.0, hi=1.0, lo_open=True,
                                  doc="ADC full scale / largest possible column sum; < 1 clips")
+    area_um2: float = spec(1200.0, lo=0.0, doc="one ADC at reference_bits (ISAAC: 0.0096 mm2 / 8)")
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ class WriteDriverSpec:
     per_tile: int = spec(1, lo=1)
     parallel_cells: int = spec(64, lo=1, doc="cells one driver pulses at once (one row)")
     energy_pj: float = spec(0.0, lo=0.0, doc="driver overhead per pulse operation (beyond the cell pulse)")
+    area_um2: float = spec(0.0, lo=0.0, doc="one driver (0: not counted; no sourced per-driver figure)")
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,7 @@ class SramBufferSpec:
     write_pj_per_bit: float = spec(0.067, lo=0.0)
     bytes_per_cycle: int = spec(32, lo=1, doc="bandwidth of one port")
     ports: int = spec(2, lo=1)
+    area_um2_per_kib: float = spec(1297.0, lo=0.0, doc="ISAAC: 64 KB eDRAM buffer 0.083 mm2")
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,10 @@ class DigitalSpec:
     shift_add_energy_pj: float = spec(0.039, lo=0.0, doc="per shift-add of one ADC output")
     op_energy_pj: float = spec(0.1, lo=0.0, doc="per elementwise vector op on one element")
     lanes: int = spec(64, lo=1, doc="vector elements processed per cycle")
+    shift_add_units_per_tile: int = spec(4, lo=0, doc="shift-and-add units per tile (ISAAC: 4 per IMA)")
+    shift_add_area_um2: float = spec(60.0, lo=0.0, doc="one shift-and-add unit (ISAAC: 240 um2 / 4)")
+    lane_area_um2: float = spec(318.0, lo=0.0, doc="one vector lane: 8-bit multiply 282 + add 36 um2 "
+                                "(Horowitz, ISSCC 2014, 45 nm)")
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,8 @@ def _resolve(section: Any, kind: str, src: Source, path: tuple) -> None:
 class NocSpec:
     bytes_per_cycle: int = spec(4, lo=1)
     energy_pj_per_bit: float = spec(1.09, lo=0.0)
+    router_area_um2: float = spec(151000.0, lo=0.0, doc="one router (ISAAC: 0.151 mm2)")
+    tiles_per_router: int = spec(4, lo=1, doc="tiles sharing one router (ISAAC: 4 tiles of 12 IMAs)")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ class SramBuffer:
     def write_pj(self, nbytes: float) -> float:
         return nbytes * 8 * self.arch.sram_buffer.write_pj_per_bit
 
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        s = self.arch.sram_buffer
+        return {("sram_read", "bit"): s.read_pj_per_bit, ("sram_write", "bit"): s.write_pj_per_bit}
+
     def access_cycles(self, nbytes: float) -> int:
         """One port moving nbytes."""
         return math.ceil(nbytes / self.arch.sram_buffer.bytes_per_cycle)
@@ -45,6 +49,9 @@ class DigitalUnit:
     def op_pj(self) -> float:
         return self.arch.digital.op_energy_pj
 
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        return {("digital", "op"): self.op_pj()}
+
     def op_cycles(self, ops: float) -> int:
         return math.ceil(ops / self.arch.digital.lanes)
 
@@ -55,6 +62,9 @@ class Noc:
 
     def transfer_pj(self, nbytes: float) -> float:
         return nbytes * 8 * self.arch.chip.noc.energy_pj_per_bit
+
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        return {("noc", "bit"): self.arch.chip.noc.energy_pj_per_bit}
 
     def transfer_cycles(self, nbytes: float) -> int:
         return math.ceil(nbytes / self.arch.chip.noc.bytes_per_cycle)
@@ -78,6 +88,28 @@ class Chip:
         self.sram = SramBuffer(arch)
         self.digital = DigitalUnit(arch)
         self.noc = Noc(arch)
+
+    def area(self) -> dict:
+        """Chip area by component (mm2): every tile's components (the tile model's own list),
+        the SRAM buffer, the routers and the vector unit."""
+        a = self.arch
+        per_tile = {k: v * 1e-6 for k, v in self.tile.area_um2().items()}
+        comp = {k: v * a.chip.tiles for k, v in per_tile.items()}
+        comp["sram"] = a.sram_buffer.capacity_kib * a.sram_buffer.area_um2_per_kib * 1e-6
+        routers = math.ceil(a.chip.tiles / a.chip.noc.tiles_per_router)
+        comp["noc_routers"] = routers * a.chip.noc.router_area_um2 * 1e-6
+        comp["digital"] = a.digital.lanes * a.digital.lane_area_um2 * 1e-6
+        return {"total_mm2": sum(comp.values()), "per_component_mm2": comp,
+                "tile_mm2": sum(per_tile.values()), "tiles": a.chip.tiles}
+
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        """The open cost table: (component, action) -> pJ of one action, from the tile and
+        the chip's other components (writes and verify reads included)."""
+        return {**self.tile.action_energies_pj(), **self.digital.action_energies_pj(),
+                **self.sram.action_energies_pj(), **self.noc.action_energies_pj(),
+                ("write_pulses", "cell_pulse"): self.tile.write_pulse_pj(),
+                ("write_drivers", "op"): self.tile.driver_op_pj(),
+                ("verify_reads", "cell_read"): self.tile.verify_read_pj()}
 
     def seconds(self, n_cycles: float) -> float:
         return n_cycles / (self.arch.clock_mhz * 1e6)

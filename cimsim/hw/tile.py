@@ -134,6 +134,21 @@ class TileModel(abc.ABC):
     def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
         """Energy of a node's counted MVM actions, by component (keys of TILE_COMPONENTS)."""
 
+    def area_um2(self) -> dict[str, float]:
+        """Area of one tile by component (um2). Default: none listed (the report then gives
+        the chip-level components only)."""
+        return {}
+
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        """(component, action) -> pJ of one action, for the report's open cost table (so
+        every energy can be recomputed by hand). Default: none listed (a tile that prices
+        its MVMs some other way still reports energy by component)."""
+        return {}
+
+    def action_counts(self, n: NodeTrace) -> dict[tuple[str, str], int]:
+        """(component, action) -> how many of the node's counted actions there are."""
+        return {}
+
     @abc.abstractmethod
     def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
         """Cycles the layer's tiles are busy for `vector_planes` input planes (one image)."""
@@ -271,11 +286,34 @@ class CrossbarTile(TileModel):
     def shift_add_pj(self) -> float:
         return self.arch.digital.shift_add_energy_pj
 
+    def area_um2(self) -> dict[str, float]:
+        """Per tile: its arrays, one DAC per row and one sample-and-hold per column of every
+        array, its ADCs (area x 2 per bit past reference_bits, as energy), shift-and-add units
+        and write drivers."""
+        a = self.arch
+        xb, n = a.crossbar, a.tile.crossbars
+        return {"crossbar": n * xb.area_um2,
+                "dac": n * xb.rows * a.dac.area_um2,
+                "sample_hold": n * xb.cols * xb.sample_hold_area_um2,
+                "adc": n * a.adc.per_crossbar * a.adc.area_um2 * 2.0 ** (a.adc.bits - a.adc.reference_bits),
+                "shift_add": a.digital.shift_add_units_per_tile * a.digital.shift_add_area_um2,
+                "write_drivers": a.write_driver.per_tile * a.write_driver.area_um2}
+
+    ACTIONS: ClassVar[dict[tuple[str, str], str]] = {      # (component, action) -> trace count
+        ("crossbar", "cell_read"): "cell_reads", ("dac", "drive"): "dac_drives",
+        ("adc", "convert"): "adc_conversions", ("shift_add", "op"): "shift_adds"}
+
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        return {("crossbar", "cell_read"): self.cell_read_pj(), ("dac", "drive"): self.dac_drive_pj(),
+                ("adc", "convert"): self.adc_conversion_pj(), ("shift_add", "op"): self.shift_add_pj()}
+
+    def action_counts(self, n: NodeTrace) -> dict[tuple[str, str], int]:
+        return {key: getattr(n, field) for key, field in self.ACTIONS.items()}
+
     def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
-        return {"crossbar": n.cell_reads * self.cell_read_pj(),
-                "dac": n.dac_drives * self.dac_drive_pj(),
-                "adc": n.adc_conversions * self.adc_conversion_pj(),
-                "shift_add": n.shift_adds * self.shift_add_pj()}
+        """Counts x per-action energies (the open cost table), by component."""
+        e = self.action_energies_pj()
+        return {comp: count * e[(comp, act)] for (comp, act), count in self.action_counts(n).items()}
 
     def verify_read_pj(self) -> float:
         """Reading back one cell: its cell read and one column conversion."""

@@ -14,8 +14,13 @@ from ..util import atomic_write
 def tables(report: dict) -> dict[str, list[dict]]:
     """name -> rows (dicts with the same keys) for every time series and per-component table."""
     out: dict[str, list[dict]] = {k: [] for k in (
-        "energy", "utilisation", "timeline", "nodes", "online_windows", "online_ema",
-        "writes_per_layer", "writes_histogram", "montecarlo", "montecarlo_chips")}
+        "energy", "energy_nodes", "layers", "efficiency", "area", "cost_table", "utilisation", "timeline",
+        "nodes", "online_windows", "online_ema", "writes_per_layer", "writes_histogram", "montecarlo",
+        "montecarlo_chips")}
+    for comp, mm2 in report.get("area", {}).get("per_component_mm2", {}).items():
+        out["area"].append({"component": comp, "area_mm2": mm2})
+    for row in report.get("cost_table", []):
+        out["cost_table"].append(dict(row))
     dp = report.get("deploy", {})
     for comp in ("cell_pulses_pj", "write_drivers_pj", "verify_reads_pj", "readback_pj"):
         if comp in dp.get("energy", {}):
@@ -26,6 +31,17 @@ def tables(report: dict) -> dict[str, list[dict]]:
         if "energy" in ph:
             for comp, v in ph["energy"]["per_component_pj"].items():
                 out["energy"].append({"phase": name, "component": comp, "energy_pj": v})
+            for node, comps in ph["energy"].get("per_node_component_pj", {}).items():
+                for comp, v in comps.items():
+                    out["energy_nodes"].append({"phase": name, "node": node, "component": comp,
+                                                "energy_pj": v})
+        if "efficiency" in ph:
+            out["efficiency"].append({"phase": name, **ph["efficiency"]})
+        per_img = ph.get("images") or 1
+        for node, c in ph.get("latency", {}).get("per_node_cycles_per_image", {}).items():
+            e = ph.get("energy", {}).get("per_node_pj", {}).get(node)
+            out["layers"].append({"phase": name, "node": node, **c,
+                                  "energy_pj_per_image": e / per_img if e is not None else None})
         lat = ph.get("latency", {})
         for res, u in lat.get("utilisation", {}).items():
             out["utilisation"].append({"phase": name, "resource": res, "utilisation": u})

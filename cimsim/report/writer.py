@@ -33,7 +33,8 @@ def summary(report: dict) -> str:
         f"model {m['name']}: {m['parameters']} parameters, "
         + (f"float test accuracy {acc:.4f}" if acc is not None else "cost-only run (no accuracy)"),
         f"mapping: {mp['tiles_used']}/{mp['tiles_total']} tiles, {mp['crossbars_used']} crossbars, "
-        f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used",
+        f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used"
+        + (f"; chip area {report['area']['total_mm2']:.3g} mm2" if "area" in report else ""),
     ]
     if "pulses" in dp:
         lines.append(
@@ -53,11 +54,15 @@ def summary(report: dict) -> str:
         top = sorted(comp, key=lambda k: -comp[k])[:3]
         share = ", ".join(f"{k} {comp[k] / en['total_pj']:.0%}" for k in top) if en["total_pj"] else ""
         acc = f"accuracy {ph['accuracy']:.4f}" if ph["accuracy"] is not None else "cost only"
+        eff = ph.get("efficiency") or {}
+        effs = (f" | {eff['tops_per_w']:.3g} TOPS/W, {eff['pj_per_mac']:.3g} pJ/MAC, "
+                f"{eff['tops_per_mm2']:.3g} TOPS/mm2"
+                if eff.get("tops_per_w") and eff.get("tops_per_mm2") else "")
         lines.append(
             f"phase {ph['name']} ({ph['images']} images): {acc} | "
             f"energy {_si(en['per_image_pj'] * 1e-12, 'J')}/image ({share}) | "
             f"latency {_si(lat['first_image_latency_s'], 's')}/image, "
-            f"throughput {lat['throughput_images_per_s']:.4g} images/s")
+            f"throughput {lat['throughput_images_per_s']:.4g} images/s{effs}")
     return "\n".join(lines)
 
 
