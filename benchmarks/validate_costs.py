@@ -40,7 +40,8 @@ def isaac_rows() -> list[tuple[str, float, float, str]]:
     from cimsim.config import load_arch
     from cimsim.hw.chip import Chip
 
-    a = load_arch(ROOT / "arch" / "rram_128x128_chip.yaml").spec
+    # ISAAC's array figure is an average power: its per-cell read model, not V^2 G t
+    a = load_arch(ROOT / "arch" / "rram_128x128_chip.yaml", {"crossbar.read_energy": "per_cell"}).spec
     chip = Chip(a)
     e = chip.action_energies_pj()
     rows = [
@@ -66,7 +67,8 @@ def isaac_rows() -> list[tuple[str, float, float, str]]:
         model: {name: vgg, width: 128, hidden: 1024}
         deploy: {functional: false}
         phases: [{name: infer, kind: inference}]
-        """, ["arch.crossbar.weight_bits=16", "arch.crossbar.differential=false", "arch.dac.input_bits=16"])
+        """, ["arch.crossbar.weight_bits=16", "arch.crossbar.differential=false", "arch.dac.input_bits=16",
+              "arch.crossbar.read_energy=per_cell"])
     eff = rep["phases"][0]["efficiency"]
     rows.append(("ISAAC power efficiency (GOPS/W, 16-bit)", 363.7, eff["tops_per_w"] * 1e3,
                  "cimsim counts dynamic energy per action only: no eDRAM refresh or standby, no "

@@ -77,6 +77,7 @@ class AnalogLayer:
             acc, clipped = self.tile.mvm(self, codes)
             y += sign * acc
             self.tile.count(self.counts, self.lmap, m, clipped)
+            self.tile.count_data(self.counts, self, codes)
         return (y * (self.x_scale * self.w_scale)).astype(np.float32)
 
 
@@ -86,7 +87,7 @@ def act_bytes(arch: ArchSpec) -> int:
 
 
 COUNT_KEYS = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "adc_conversions",
-              "adc_clipped", "shift_adds")
+              "adc_clipped", "shift_adds", "active_conductance_us")
 
 
 def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec,

@@ -64,6 +64,7 @@ def shape_trace(net: Net, input_shape: tuple[int, ...], input_nonneg: bool, imag
             passes = 1 if nonneg[n.inputs[0]] else 2
             vectors = vectors_per_sample(n, shapes[n.inputs[0]], shapes[n.name]) * passes * images
             tile.count(t, cmap.layer(layer), vectors, 0)
+            tile.estimate_data(t, cmap.layer(layer), vectors)
             t.layer = layer
             t.noc_bytes = (sizes[0] + out) * nb * images
         nodes.append(t)

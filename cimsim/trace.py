@@ -26,6 +26,8 @@ class NodeTrace:
     adc_conversions: int = 0     # column conversions
     adc_clipped: int = 0         # conversions that hit the ADC range
     shift_adds: int = 0          # ADC outputs shifted and accumulated
+    active_conductance_us: float = 0.0   # sum over reads of the conductance (uS) of the cells under a
+                                         # driven row, x the pulse width in reads (conductance energy)
     # digital vector unit (BN, ReLU, residual add, pooling, bias)
     digital_ops: int = 0
     # data movement

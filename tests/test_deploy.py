@@ -91,8 +91,8 @@ def test_verify_energy_and_job_time_by_hand(root):
 
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
     tile = Chip(arch).tile
-    # cell read 1.83 fJ + one 8-bit conversion 1.5625 pJ
-    assert tile.verify_read_pj() == pytest.approx(1.83e-3 + 1.5625)
+    # cell read V^2 G t at mid-range conductance (0.5 V, 20.5 uS, 10 ns) + one 8-bit conversion 1.5625 pJ
+    assert tile.verify_read_pj() == pytest.approx(0.5 ** 2 * 20.5e-6 * 10e-9 * 1e12 + 1.5625)
     # a row chunk of 64 cells: pulse 100 ns; read back: 10 ns array + 64 conversions x 0.78125 ns = 60 ns
     assert tile.program_job_cycles(pulses=3, reads=4) == 3 * 100 + 4 * 60
 
@@ -142,9 +142,10 @@ def test_policies_share_the_chip_and_verify_what_they_say(trained, root):
     assert len(blocks) == 1 and reports["tsb"]["weights_verified"] == 256
     assert reports["tsb"]["readback_cells"] == reports["none"]["cells"]
     assert 0 < reports["tsb"]["verify_pulses"] < reports["all"]["verify_pulses"] / 10
-    # programming energy by hand: pulses x 10.9 pJ + (verify reads + read-back) x (1.83 fJ + 1.5625 pJ)
+    # programming energy by hand: pulses x 10.9 pJ + (verify reads + read-back) x (V^2 G t + 1.5625 pJ)
     r = reports["tsb"]
-    hand = r["pulses"] * 10.9 + (r["verify_reads"] + r["readback_cells"]) * (1.83e-3 + 1.5625)
+    read = 0.5 ** 2 * 20.5e-6 * 10e-9 * 1e12 + 1.5625
+    hand = r["pulses"] * 10.9 + (r["verify_reads"] + r["readback_cells"]) * read
     assert r["energy"]["total_pj"] == pytest.approx(hand, rel=1e-9)
     # per-cell write counters start at the programming pulses
     e = full.engines["fc"]

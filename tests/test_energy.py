@@ -11,7 +11,7 @@ from cimsim.nn.layers import Linear, Net
 
 
 def test_one_layer_energy_by_hand(root):
-    arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
+    arch = load_arch(root / "arch" / "rram_64x64.yaml", {"crossbar.read_energy": "per_cell"}).spec
     rng = np.random.default_rng(0)
     net = Net([Linear("fc", "input", 100, 10, rng)])
     cmap = map_layers([("fc", 100, 10)], arch)
@@ -33,3 +33,93 @@ def test_one_layer_energy_by_hand(root):
     }
     for k, v in expected.items():
         assert e[k] == pytest.approx(v, rel=1e-12), k
+
+
+def _exact_arch(root, **sets):
+    """The default chip without programming error, faults or read noise (known conductances)."""
+    over = {"device.program_sigma": "0", "device.read_sigma": "0", "device.stuck_at.low_rate": "0",
+            "device.stuck_at.high_rate": "0", **{k: str(v) for k, v in sets.items()}}
+    return load_arch(root / "arch" / "rram_64x64.yaml", over).spec
+
+
+def _crossbar_energy(arch, w, codes):
+    rng = np.random.default_rng(0)
+    k, n = w.shape
+    net = Net([Linear("fc", "input", k, n, rng)])
+    net.nodes[0].W[...] = w
+    cmap = map_layers([("fc", k, n)], arch)
+    eng = {"fc": AnalogLayer("fc", w, arch, cmap.layer("fc"), 255.0, rng, 0)}
+    _, trace = run(net, eng, codes.astype(np.float32), arch)     # x_max 255: codes are the inputs
+    return phase_energy(trace, Chip(arch)), trace
+
+
+@pytest.mark.parametrize("w_value, levels", [(0.0, (0, 0, 0, 0)), (1.0, (3, 3, 3, 1))])
+def test_conductance_read_energy_is_v2_g_t_of_the_driven_cells(root, w_value, levels):
+    """V^2 x G x t by hand: weights all 0 (every cell at g_min) or all at full scale (7 magnitude
+    bits 1111111 on 2-bit cells: slice levels 3, 3, 3, 1 on G+, G- at g_min)."""
+    arch = _exact_arch(root)
+    assert arch.crossbar.read_energy == "conductance"
+    k, n = 70, 5
+    w = np.full((k, n), w_value, np.float32)
+    codes = np.random.default_rng(1).integers(0, 256, (3, k))
+    e, trace = _crossbar_energy(arch, w, codes)
+    g_min, step = 1.0, 39.0 / 3                              # uS: rram_64x64 range 1..40, 2-bit cells
+    pos = sum(g_min + lv * step for lv in levels)            # 4 slices of G+
+    row_g = n * (pos + 4 * g_min)                            # + 4 slices of G- at g_min
+    ones = sum(bin(int(c)).count("1") for c in codes.ravel())
+    expected = 0.5 ** 2 * row_g * 1e-6 * 10e-9 * ones * 1e12  # V^2 G t per 1 bit, pJ
+    assert e["per_component_pj"]["crossbar"] == pytest.approx(expected, rel=1e-9)
+    assert trace.node("fc").active_conductance_us == pytest.approx(row_g * ones, rel=1e-12)
+
+
+def test_sparse_inputs_cost_less_array_energy_in_closed_form(root):
+    """Array energy is linear in the 1 bits applied: zero inputs cost nothing there, and
+    clearing half of every code's bits halves it exactly; DAC/ADC energy is unchanged."""
+    arch = _exact_arch(root)
+    w = np.random.default_rng(2).uniform(-1, 1, (64, 8)).astype(np.float32)
+    full = np.full((4, 64), 0b11110000)
+    half = np.full((4, 64), 0b11000000)
+    e_full, _ = _crossbar_energy(arch, w, full)
+    e_half, _ = _crossbar_energy(arch, w, half)
+    e_zero, _ = _crossbar_energy(arch, w, np.zeros((4, 64), int))
+    assert e_zero["per_component_pj"]["crossbar"] == 0.0
+    assert e_half["per_component_pj"]["crossbar"] == pytest.approx(e_full["per_component_pj"]["crossbar"] / 2,
+                                                                   rel=1e-12)
+    assert e_half["per_component_pj"]["adc"] == e_full["per_component_pj"]["adc"]
+
+
+def test_cost_table_reproduces_every_energy(root):
+    """Counts x the open (component, action) table give each component's energy."""
+    arch = _exact_arch(root)
+    e, _ = _crossbar_energy(arch, np.random.default_rng(3).uniform(-1, 1, (90, 12)).astype(np.float32),
+                            np.random.default_rng(4).integers(0, 256, (5, 90)))
+    table = Chip(arch).action_energies_pj()
+    per_comp: dict[str, float] = {}
+    for key, count in e["action_counts"].items():
+        comp, act = key.split(".")
+        per_comp[comp] = per_comp.get(comp, 0.0) + count * table[(comp, act)]
+    for comp, v in e["per_component_pj"].items():
+        assert per_comp.get(comp, 0.0) == pytest.approx(v, rel=1e-12), comp
+
+
+def test_chip_area_is_the_sum_of_its_parts_by_hand(root):
+    a = load_arch(root / "arch" / "rram_64x64.yaml").spec
+    area = Chip(a).area()
+    um2 = {"crossbar": 8 * 6.25, "dac": 8 * 64 * 0.166, "sample_hold": 8 * 64 * 0.039, "adc": 8 * 1200.0,
+           "shift_add": 4 * 60.0, "write_drivers": 0.0}
+    for comp, v in um2.items():
+        assert area["per_component_mm2"][comp] == pytest.approx(64 * v * 1e-6, rel=1e-12), comp
+    assert area["per_component_mm2"]["sram"] == pytest.approx(64 * 1297e-6)
+    assert area["per_component_mm2"]["noc_routers"] == pytest.approx(16 * 0.151)
+    assert area["per_component_mm2"]["digital"] == pytest.approx(64 * 318e-6)
+    assert area["total_mm2"] == pytest.approx(sum(area["per_component_mm2"].values()))
+    # 2 ADC bits more: 4x the ADC area (as its energy, constant figure of merit)
+    a10 = load_arch(root / "arch" / "rram_64x64.yaml", {"adc.bits": "10"}).spec
+    assert Chip(a10).area()["per_component_mm2"]["adc"] == pytest.approx(4 * area["per_component_mm2"]["adc"])
+
+
+def test_dac_energy_is_isaacs_per_drive_figure(root):
+    """ISAAC: 1024 1-bit DACs draw 4 mW over a 100 ns read: 0.39 pJ per row driven."""
+    for name in ("rram_64x64", "rram_128x128", "rram_128x128_chip", "pcm_256x256"):
+        a = load_arch(root / "arch" / f"{name}.yaml").spec
+        assert a.dac.energy_pj == pytest.approx(4e-3 * 100e-9 / 1024 * 1e12, rel=2e-3), name

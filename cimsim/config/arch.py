@@ -89,7 +89,15 @@ class CrossbarSpec:
     weight_bits: int = spec(8, lo=2, hi=16, doc="signed weight precision, sign included")
     differential: bool = spec(True, doc="signed weights as (G+, G-) column pairs; "
                               "false: offset encoding with digital offset correction")
-    cell_read_energy_fj: float = spec(1.83, lo=0.0, doc="energy per cell per read (one input plane)")
+    read_energy: str = spec("conductance", choices=("per_cell", "conductance"),
+                            doc="per_cell: cell_read_energy_fj for every mapped cell of every crossbar "
+                                "read, whatever the data; conductance: read_voltage_v^2 x G x t for each "
+                                "cell whose row an input drives (bit-serial: a 1 bit for one read; "
+                                "multi-bit: a pulse width of code/(2^bits-1) reads), G its programmed "
+                                "conductance")
+    cell_read_energy_fj: float = spec(1.83, lo=0.0,
+                                      doc="per_cell: energy per cell per read (one input plane)")
+    read_voltage_v: float = spec(0.5, lo=0.0, hi=5.0, doc="conductance: the voltage on a driven row")
     read_latency_ns: float = spec(10.0, lo=0.0, lo_open=True,
                                   doc="DAC drive + array settle + sample-and-hold, per input plane")
     area_um2: float = spec(6.25, lo=0.0, doc="one array (ISAAC: 25 um2 per 128x128 array)")

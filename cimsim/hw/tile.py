@@ -109,6 +109,16 @@ class TileModel(abc.ABC):
     def count(self, t: NodeTrace, lm: LayerMap, vectors: int, clipped: int) -> None:
         """Add to trace t the actions of `vectors` input vectors through the layer."""
 
+    def count_data(self, t: NodeTrace, layer: AnalogLayer, codes: np.ndarray) -> None:
+        """Add to trace t the data-dependent counts of one pass of input codes (M, rows) through
+        the layer (default: none)."""
+        return None
+
+    def estimate_data(self, t: NodeTrace, lm: LayerMap, vectors: int) -> None:
+        """Cost-only runs: add the expected data-dependent counts of `vectors` input vectors
+        whose values are unknown (default: none)."""
+        return None
+
     def apply_update(self, layer: AnalogLayer, w_int_new: np.ndarray) -> WriteResult:
         """Write new integer weights into the layer's cells (counts writes, wears cells)."""
         return self.device.write(layer.cells, layer.writes, self.encode(w_int_new))
@@ -225,8 +235,14 @@ class CrossbarTile(TileModel):
         return decode(cells, self.arch)
 
     def load(self, layer: AnalogLayer) -> None:
-        """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel."""
+        """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel; with the
+        conductance read energy, also each matrix row's total physical conductance (uS)."""
         rows, chunks = self.arch.crossbar.rows, layer.lmap.row_chunks
+        if self.arch.crossbar.read_energy == "conductance":
+            dev = self.arch.device
+            g = layer.cells.g                                   # (P, S, K, N) level units
+            layer.row_g_us = (dev.g_min_us * g.shape[0] * g.shape[1] * g.shape[3]
+                              + dev.g_step_us * g.sum(axis=(0, 1, 3), dtype=np.float64))
         eff = layer.cells.effective()                       # (S, K, N)
         s = eff.shape[0]
         g = np.zeros((s, chunks * rows, layer.n), np.float32)
@@ -258,6 +274,40 @@ class CrossbarTile(TileModel):
         t.adc_conversions += conversions
         t.shift_adds += conversions
         t.adc_clipped += clipped
+
+    def count_data(self, t: NodeTrace, layer: AnalogLayer, codes: np.ndarray) -> None:
+        """Conductance read energy: per matrix row, the reads it is driven for (bit-serial: the
+        1 bits of its codes; multi-bit: the codes as pulse widths), times its conductance."""
+        if self.arch.crossbar.read_energy != "conductance":
+            return
+        k = layer.k
+        if self.arch.dac.bit_serial:
+            bits = self.arch.dac.input_bits
+            active = np.zeros(k, np.int64)
+            x = codes[:, :k]
+            for p in range(bits):
+                active += ((x >> p) & 1).sum(axis=0)
+        else:
+            active = codes[:, :k].sum(axis=0, dtype=np.int64)
+        t.active_conductance_us += float(active @ layer.row_g_us)
+
+    def estimate_data(self, t: NodeTrace, lm: LayerMap, vectors: int) -> None:
+        """Cost-only: every input bit (bit-serial) or pulse width (multi-bit) at half its range,
+        every cell at mid-range conductance (stated in docs/models.md)."""
+        if self.arch.crossbar.read_energy != "conductance":
+            return
+        dev = self.arch.device
+        dac = self.arch.dac
+        per_read = 0.5 * self.planes() if dac.bit_serial else 0.5 * (2 ** dac.input_bits - 1)
+        t.active_conductance_us += (vectors * per_read * lm.rows * sum(lm.cols_used)
+                                    * 0.5 * (dev.g_min_us + dev.g_max_us))
+
+    def conductance_read_pj(self) -> float:
+        """One uS under a driven row for one read: V^2 x 1 uS x t (t: one read, or one pulse-width
+        step of a multi-bit input)."""
+        a = self.arch
+        t_ns = a.crossbar.read_latency_ns / (1 if a.dac.bit_serial else 2 ** a.dac.input_bits - 1)
+        return a.crossbar.read_voltage_v ** 2 * 1e-6 * t_ns * 1e-9 * 1e12
 
     def weight_variance(self, layer: AnalogLayer) -> np.ndarray:
         """Pulsed cells' programming errors, weighted by their slice's significance."""
@@ -303,12 +353,22 @@ class CrossbarTile(TileModel):
         ("crossbar", "cell_read"): "cell_reads", ("dac", "drive"): "dac_drives",
         ("adc", "convert"): "adc_conversions", ("shift_add", "op"): "shift_adds"}
 
+    def _actions(self) -> dict[tuple[str, str], str]:
+        if self.arch.crossbar.read_energy == "conductance":
+            return {("crossbar", "active_us_read"): "active_conductance_us",
+                    **{k: v for k, v in self.ACTIONS.items() if k[0] != "crossbar"}}
+        return self.ACTIONS
+
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
-        return {("crossbar", "cell_read"): self.cell_read_pj(), ("dac", "drive"): self.dac_drive_pj(),
+        if self.arch.crossbar.read_energy == "conductance":
+            cell = {("crossbar", "active_us_read"): self.conductance_read_pj()}
+        else:
+            cell = {("crossbar", "cell_read"): self.cell_read_pj()}
+        return {**cell, ("dac", "drive"): self.dac_drive_pj(),
                 ("adc", "convert"): self.adc_conversion_pj(), ("shift_add", "op"): self.shift_add_pj()}
 
     def action_counts(self, n: NodeTrace) -> dict[tuple[str, str], int]:
-        return {key: getattr(n, field) for key, field in self.ACTIONS.items()}
+        return {key: getattr(n, field) for key, field in self._actions().items()}
 
     def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
         """Counts x per-action energies (the open cost table), by component."""
@@ -316,7 +376,13 @@ class CrossbarTile(TileModel):
         return {comp: count * e[(comp, act)] for (comp, act), count in self.action_counts(n).items()}
 
     def verify_read_pj(self) -> float:
-        """Reading back one cell: its cell read and one column conversion."""
+        """Reading back one cell: its cell read (conductance energy: one read at mid-range
+        conductance) and one column conversion."""
+        if self.arch.crossbar.read_energy == "conductance":
+            dev = self.arch.device
+            cell = self.arch.crossbar.read_voltage_v ** 2 * 0.5 * (dev.g_min_us + dev.g_max_us) * 1e-6 \
+                * self.arch.crossbar.read_latency_ns * 1e-9 * 1e12
+            return cell + self.adc_conversion_pj()
         return self.cell_read_pj() + self.adc_conversion_pj()
 
     # --- latency (cycles)
