@@ -77,6 +77,20 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
     }
 
 
+def add_idle(energy: dict, chip: Chip, seconds: float, count: int) -> dict:
+    """The phase's energy with its idle units' draw over `seconds` (chip.power_gating): the
+    dynamic total stays as `dynamic_pj`, `idle_per_component_pj` is added, and the total and
+    per-image (or per-sample) figures include both."""
+    idle = chip.idle_energy_pj(energy["per_component_pj"], seconds)
+    dynamic = energy["total_pj"]
+    total = dynamic + sum(idle.values())
+    out = {**energy, "dynamic_pj": dynamic, "idle_pj": sum(idle.values()),
+           "idle_per_component_pj": idle, "total_pj": total}
+    key = "per_sample_pj" if "per_sample_pj" in energy else "per_image_pj"
+    out[key] = total / count if count else 0.0
+    return out
+
+
 def efficiency(macs_per_image: int, energy: dict, latency: dict, area_mm2: float) -> dict:
     """The figures CIM papers quote: MACs, pJ per MAC, TOPS/W (2 ops per MAC), TOPS at the
     phase's throughput and TOPS/mm2 of the whole chip."""
@@ -104,8 +118,8 @@ def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: W
     wall.add("functional", t0)
     acc = float((logits.argmax(1) == y).mean())
     conv = trace.total("adc_conversions")
-    energy = phase_energy(trace, chip)
     latency = latency_report(trace, chip, dep.cmap, wall)
+    energy = add_idle(phase_energy(trace, chip), chip, latency["makespan_s"], len(x))
     macs = sum(macs_per_sample(dep.net, data.input_shape).values())
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
@@ -127,8 +141,8 @@ def run_cost_phase(ph: PhaseSpec, net: Net, data: Dataset, chip: Chip, cmap: Chi
     t0 = time.perf_counter()
     trace = shape_trace(net, data.input_shape, data.nonneg, images, chip.arch, chip.tile, cmap)
     wall.add("shapes", t0)
-    energy = phase_energy(trace, chip)
     latency = latency_report(trace, chip, cmap, wall)
+    energy = add_idle(phase_energy(trace, chip), chip, latency["makespan_s"], images)
     macs = sum(macs_per_sample(net, data.input_shape).values())
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": images,
@@ -283,7 +297,8 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
         },
         "lrt": lrt,
         "drift_events": res.drift_events,
-        "energy": {"total_pj": total, "per_sample_pj": total / n, "per_component_pj": comp},
+        "energy": add_idle({"total_pj": total, "per_sample_pj": total / n, "per_component_pj": comp},
+                           chip, chip.seconds(on.makespan_cycles), n),
         "latency": {
             "total_cycles": on.makespan_cycles, "total_s": chip.seconds(on.makespan_cycles),
             "per_sample_mean_cycles": float(np.mean(on.image_latency_cycles)),

@@ -123,3 +123,53 @@ def test_dac_energy_is_isaacs_per_drive_figure(root):
     for name in ("rram_64x64", "rram_128x128", "rram_128x128_chip", "pcm_256x256"):
         a = load_arch(root / "arch" / f"{name}.yaml").spec
         assert a.dac.energy_pj == pytest.approx(4e-3 * 100e-9 / 1024 * 1e12, rel=2e-3), name
+
+
+def test_idle_units_cost_their_peak_power_by_hand(root):
+    """Peak power = per-action energy x peak rate; idle energy = peak x time - the dynamic part,
+    at full peak power ungated, at idle_fraction of it gated."""
+    base = root / "arch" / "rram_64x64.yaml"
+    adc_mw = 64 * 8 * 1.5625 / 0.78125                      # 512 ADCs converting back to back: 1024 mW
+    dac_mw = 64 * 8 * 64 * 0.39 / 10.0                      # 32768 DACs, one drive per 10 ns read
+    dyn = {"adc": 100.0, "dac": 5e9}                        # pJ; the DACs' busy part exceeds 1 us
+    chip = Chip(load_arch(base, {"chip.power_gating.gated": "false"}).spec)
+    assert chip.peak_power_mw()["adc"] == pytest.approx(adc_mw)
+    assert chip.peak_power_mw()["dac"] == pytest.approx(dac_mw)
+    assert chip.peak_power_mw()["crossbar"] == 0.0          # conductance arrays: no driven row idle
+    idle = chip.idle_energy_pj(dyn, 1e-6)
+    assert idle["adc"] == pytest.approx(adc_mw * 1e-6 * 1e9 - 100.0)
+    assert idle["dac"] == 0.0                               # never negative
+    assert idle["digital"] == pytest.approx(64 * 1.0 * 0.1 * 1e-6 * 1e9)   # 64 lanes x 1 GHz x 0.1 pJ
+    gated = Chip(load_arch(base, {"chip.power_gating.idle_fraction": "0.1"}).spec)
+    assert gated.idle_energy_pj(dyn, 1e-6)["adc"] == pytest.approx(0.1 * (adc_mw * 1e3 - 100.0))
+    assert Chip(load_arch(base).spec).idle_energy_pj(dyn, 1e-6) == {}      # shipped: gated, 0
+
+
+def test_idle_energy_enters_totals_and_efficiency(tmp_path, root, monkeypatch):
+    import json
+    import textwrap
+
+    from cimsim.cli import main
+
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    wl = tmp_path / "w.yaml"
+    wl.write_text(textwrap.dedent("""\
+        name: mlp
+        dataset: {name: synthetic, shape: [64], test_samples: 3}
+        model: {layers: [{type: linear, out_features: 32}, {type: relu}, {type: linear}]}
+        deploy: {functional: false}
+        phases: [{name: t, kind: inference}]
+        """))
+    reps = {}
+    for gated in ("true", "false"):
+        out = tmp_path / gated
+        assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--out", str(out),
+                     "--set", f"arch.chip.power_gating.gated={gated}"]) == 0
+        reps[gated] = json.loads((out / "report.json").read_text())["phases"][0]
+    on, off = reps["true"]["energy"], reps["false"]["energy"]
+    assert on["idle_pj"] == 0.0 and off["idle_pj"] > 0.0
+    assert off["dynamic_pj"] == on["dynamic_pj"]
+    assert off["total_pj"] == pytest.approx(off["dynamic_pj"] + off["idle_pj"])
+    assert off["per_image_pj"] == pytest.approx(off["total_pj"] / 3)
+    ratio = reps["false"]["efficiency"]["tops_per_w"] / reps["true"]["efficiency"]["tops_per_w"]
+    assert ratio == pytest.approx(on["total_pj"] / off["total_pj"])

@@ -204,9 +204,22 @@ class NocSpec:
 
 
 @dataclass(frozen=True)
+class PowerGatingSpec:
+    """What idle units draw. A unit's peak power is its per-action energy x its peak rate
+    (how the per-action figures were derived from published powers); over a phase's simulated
+    makespan, its idle time is the time it is not busy with counted actions."""
+
+    gated: bool = spec(True, doc="true: idle units are power-gated and draw idle_fraction of their "
+                                 "peak power; false: idle units stay clocked/biased at peak power")
+    idle_fraction: float = spec(0.0, lo=0.0, hi=1.0,
+                                doc="gated units' idle draw (leakage) as a fraction of peak power")
+
+
+@dataclass(frozen=True)
 class ChipSpec:
     tiles: int = spec(64, lo=1)
     noc: NocSpec = spec(NocSpec())
+    power_gating: PowerGatingSpec = spec(PowerGatingSpec())
 
 
 @dataclass(frozen=True)

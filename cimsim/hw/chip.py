@@ -102,6 +102,35 @@ class Chip:
         return {"total_mm2": sum(comp.values()), "per_component_mm2": comp,
                 "tile_mm2": sum(per_tile.values()), "tiles": a.chip.tiles}
 
+    def peak_power_mw(self) -> dict[str, float]:
+        """Chip-wide peak power by energy component (mW): every tile's units (the tile model's
+        own figures), the SRAM ports at full bandwidth (half reading, half writing), the NoC
+        link and the vector unit every cycle."""
+        a = self.arch
+        ghz = a.clock_ghz
+        out = {k: v * a.chip.tiles for k, v in self.tile.peak_power_mw().items()}
+        s = a.sram_buffer
+        port_bits = s.bytes_per_cycle * 8 * ghz                       # bits per ns
+        out["sram_read"] = max(s.ports // 2, 1) * port_bits * s.read_pj_per_bit
+        out["sram_write"] = max(s.ports - s.ports // 2, 1) * port_bits * s.write_pj_per_bit
+        out["noc"] = a.chip.noc.bytes_per_cycle * 8 * ghz * a.chip.noc.energy_pj_per_bit
+        out["digital"] = a.digital.lanes * ghz * a.digital.op_energy_pj
+        return out
+
+    def idle_energy_pj(self, dynamic_pj: dict[str, float], seconds: float) -> dict[str, float]:
+        """Energy of idle units over `seconds` of chip time: per component, its idle share of
+        peak power x time (peak x time - the busy part, which the dynamic energy already is),
+        at full peak power if not gated, else at idle_fraction of it."""
+        pg = self.arch.chip.power_gating
+        f = 1.0 if not pg.gated else pg.idle_fraction
+        if f == 0.0:
+            return {}
+        out = {}
+        for comp, mw in self.peak_power_mw().items():
+            idle = mw * seconds * 1e9 - dynamic_pj.get(comp, 0.0)        # mW x s = 1e9 pJ
+            out[comp] = f * max(idle, 0.0)
+        return out
+
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
         """The open cost table: (component, action) -> pJ of one action, from the tile and
         the chip's other components (writes and verify reads included)."""

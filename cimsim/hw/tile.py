@@ -149,6 +149,11 @@ class TileModel(abc.ABC):
         the chip-level components only)."""
         return {}
 
+    def peak_power_mw(self) -> dict[str, float]:
+        """One tile's peak power by energy component (mW): its units all busy. Idle units cost
+        energy through it (chip.power_gating). Default: none listed (no idle energy)."""
+        return {}
+
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
         """(component, action) -> pJ of one action, for the report's open cost table (so
         every energy can be recomputed by hand). Default: none listed (a tile that prices
@@ -348,6 +353,21 @@ class CrossbarTile(TileModel):
                 "adc": n * a.adc.per_crossbar * a.adc.area_um2 * 2.0 ** (a.adc.bits - a.adc.reference_bits),
                 "shift_add": a.digital.shift_add_units_per_tile * a.digital.shift_add_area_um2,
                 "write_drivers": a.write_driver.per_tile * a.write_driver.area_um2}
+
+    def peak_power_mw(self) -> dict[str, float]:
+        """Per-action energy x peak rate: ADCs converting back to back, DACs and (per-cell
+        model) arrays reading every read_latency_ns, shift-adds at the ADC rate. Arrays under
+        the conductance model draw nothing idle (no row is driven)."""
+        a = self.arch
+        xb, n = a.crossbar, a.tile.crossbars
+        adc_rate_ghz = 1.0 / self.adc_conversion_ns()
+        out = {"adc": n * a.adc.per_crossbar * self.adc_conversion_pj() * adc_rate_ghz,
+               "dac": n * xb.rows * self.dac_drive_pj() / xb.read_latency_ns,
+               "shift_add": a.digital.shift_add_units_per_tile * self.shift_add_pj() * adc_rate_ghz,
+               "crossbar": 0.0}
+        if xb.read_energy == "per_cell":
+            out["crossbar"] = n * xb.rows * xb.cols * self.cell_read_pj() / xb.read_latency_ns
+        return out          # pJ per ns = mW
 
     ACTIONS: ClassVar[dict[tuple[str, str], str]] = {      # (component, action) -> trace count
         ("crossbar", "cell_read"): "cell_reads", ("dac", "drive"): "dac_drives",

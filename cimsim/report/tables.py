@@ -25,12 +25,14 @@ def tables(report: dict) -> dict[str, list[dict]]:
     for comp in ("cell_pulses_pj", "write_drivers_pj", "verify_reads_pj", "readback_pj"):
         if comp in dp.get("energy", {}):
             out["energy"].append({"phase": "programming", "component": comp.removesuffix("_pj"),
-                                  "energy_pj": dp["energy"][comp]})
+                                  "kind": "dynamic", "energy_pj": dp["energy"][comp]})
     for ph in report.get("phases", []):
         name = ph["name"]
         if "energy" in ph:
             for comp, v in ph["energy"]["per_component_pj"].items():
-                out["energy"].append({"phase": name, "component": comp, "energy_pj": v})
+                out["energy"].append({"phase": name, "component": comp, "kind": "dynamic", "energy_pj": v})
+            for comp, v in ph["energy"].get("idle_per_component_pj", {}).items():
+                out["energy"].append({"phase": name, "component": comp, "kind": "idle", "energy_pj": v})
             for node, comps in ph["energy"].get("per_node_component_pj", {}).items():
                 for comp, v in comps.items():
                     out["energy_nodes"].append({"phase": name, "node": node, "component": comp,

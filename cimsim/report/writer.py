@@ -50,7 +50,7 @@ def summary(report: dict) -> str:
             lines += _monte_carlo_lines(ph)
             continue
         lat, en = ph["latency"], ph["energy"]
-        comp = en["per_component_pj"]
+        comp = {**en["per_component_pj"], **({"idle": en["idle_pj"]} if en.get("idle_pj") else {})}
         top = sorted(comp, key=lambda k: -comp[k])[:3]
         share = ", ".join(f"{k} {comp[k] / en['total_pj']:.0%}" for k in top) if en["total_pj"] else ""
         acc = f"accuracy {ph['accuracy']:.4f}" if ph["accuracy"] is not None else "cost only"
