@@ -17,6 +17,14 @@ def _conv_bn(out: list[LayerSpec], name: str, inp: str, cout: int, k: int, strid
     return f"{name}.bn"
 
 
+def _residual(out: list[LayerSpec], name: str, x: str, h: str, cin: int, cout: int, stride: int) -> str:
+    """Close a residual block: the shortcut (identity, or a 1x1 projection conv + BN where the
+    shape changes), the add and the ReLU; returns the block's output."""
+    short = x if (stride == 1 and cin == cout) else _conv_bn(out, f"{name}.sc", x, cout, 1, stride, False)
+    out += [layer("add", f"{name}.add", [h, short]), layer("relu", f"{name}.out")]
+    return f"{name}.out"
+
+
 def resnet_layers(depth: int, width: int, classes: int) -> list[LayerSpec]:
     """CIFAR-style ResNet (He et al. 2016): 3 stages of (depth-2)/6 basic blocks,
     widths w, 2w, 4w, stride 2 between stages, 1x1 projection shortcuts."""
@@ -30,10 +38,7 @@ def resnet_layers(depth: int, width: int, classes: int) -> list[LayerSpec]:
             stride = 2 if stage > 0 and blk == 0 else 1
             h = _conv_bn(out, f"{name}.a", x, cout, 3, stride, True)
             h = _conv_bn(out, f"{name}.b", h, cout, 3, 1, False)
-            short = x if (stride == 1 and cin == cout) else _conv_bn(out, f"{name}.sc", x, cout, 1,
-                                                                     stride, False)
-            out += [layer("add", f"{name}.add", [h, short]), layer("relu", f"{name}.out")]
-            x, cin = f"{name}.out", cout
+            x, cin = _residual(out, name, x, h, cin, cout, stride), cout
     out += [layer("global_avgpool", "pool", [x]), layer("linear", "fc", out_features=classes)]
     return out
 
@@ -90,10 +95,7 @@ def imagenet_resnet_layers(blocks: tuple[int, ...], bottleneck: bool, width: int
             else:
                 h = _conv_bn(out, f"{name}.a", x, mid, 3, stride, True)
                 h = _conv_bn(out, f"{name}.b", h, mid, 3, 1, False)
-            short = x if (stride == 1 and cin == cout) else _conv_bn(out, f"{name}.sc", x, cout, 1,
-                                                                     stride, False)
-            out += [layer("add", f"{name}.add", [h, short]), layer("relu", f"{name}.out")]
-            x, cin = f"{name}.out", cout
+            x, cin = _residual(out, name, x, h, cin, cout, stride), cout
     out += [layer("global_avgpool", "pool", [x]), layer("linear", "fc", out_features=classes)]
     return out
 
