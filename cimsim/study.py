@@ -91,9 +91,11 @@ def add_idle(energy: dict, chip: Chip, seconds: float, count: int) -> dict:
     return out
 
 
-def efficiency(macs_per_image: int, energy: dict, latency: dict, area_mm2: float) -> dict:
+def efficiency(macs_per_image: int, energy: dict, latency: dict, area: dict) -> dict:
     """The figures CIM papers quote: MACs, pJ per MAC, TOPS/W (2 ops per MAC), TOPS at the
-    phase's throughput and TOPS/mm2 of the whole chip."""
+    phase's throughput and TOPS/mm2 of the whole chip (null when the tile model lists no
+    area of its own: the chip's area would be its periphery only)."""
+    area_mm2 = area["total_mm2"] if area["tile_mm2"] > 0 else 0.0
     e = energy["per_image_pj"]
     tops = 2.0 * macs_per_image * latency["throughput_images_per_s"] / 1e12
     return {"macs_per_image": macs_per_image,
@@ -126,7 +128,7 @@ def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: W
         "accuracy": acc,
         "latency": latency,
         "energy": energy,
-        "efficiency": efficiency(macs, energy, latency, chip.area()["total_mm2"]),
+        "efficiency": efficiency(macs, energy, latency, chip.area()),
         "adc_clip_fraction": trace.total("adc_clipped") / conv if conv else 0.0,
         "nodes": trace.to_rows(),
     }
@@ -149,7 +151,7 @@ def run_cost_phase(ph: PhaseSpec, net: Net, data: Dataset, chip: Chip, cmap: Chi
         "accuracy": None,
         "latency": latency,
         "energy": energy,
-        "efficiency": efficiency(macs, energy, latency, chip.area()["total_mm2"]),
+        "efficiency": efficiency(macs, energy, latency, chip.area()),
         "adc_clip_fraction": None,
         "nodes": trace.to_rows(),
     }

@@ -252,3 +252,23 @@ def test_a_crossbar_subclass_changes_one_part():
     assert base.adc_busy == 8 * 25 and shared.adc_busy == 4 * base.adc_busy   # 32 conversions x 0.78 ns
     assert shared.compute == 10 + 100 + 7 * 100                                  # fill + 7 x ADC stage
     assert simulate(Trace([n]), chip, cmap).makespan_cycles == shared.compute
+
+
+def test_a_tile_without_area_gives_no_tops_per_mm2(root, tmp_path, monkeypatch):
+    """The example SRAM-CIM tile lists no area: the chip's area would be its periphery only,
+    so TOPS/mm2 is null rather than inflated; energy and TOPS/W are still reported."""
+    import json
+
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(root / "examples" / "custom_tile"))
+    wl = tmp_path / "w.yaml"
+    wl.write_text("name: w\ndataset: {name: synthetic, shape: [16], test_samples: 2}\n"
+                  "model: {layers: [{type: linear}]}\ndeploy: {functional: false}\n"
+                  "phases: [{name: t, kind: inference}]\n")
+    out = tmp_path / "o"
+    assert main(["-q", "run", str(root / "examples" / "custom_tile" / "sram_cim_64x64.yaml"), str(wl),
+                 "--out", str(out)]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    eff = rep["phases"][0]["efficiency"]
+    assert eff["tops_per_mm2"] is None and eff["tops_per_w"] > 0
+    assert rep["area"]["tile_mm2"] == 0.0
