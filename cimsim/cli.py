@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from . import __version__, progress
 from .errors import CimsimError, ConfigError
+from .util import stable_hash
 
 
 def _overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -24,6 +26,20 @@ def _overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     return arch, work
 
 
+def prepare_out(out: Path) -> None:
+    """Create the output folder and check that cimsim can write there; one clear error if not."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", str(out), "a folder for the report (this path is a file)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".cimsim-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError("--out", str(out), "a folder cimsim can create and write to",
+                          note=e.strerror or str(e)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_arch, load_workload
     from .report import summary, write_report
@@ -33,11 +49,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     a_over, w_over = _overrides(args.set or [])
     arch = load_arch(args.arch, a_over)
     work = load_workload(args.workload, w_over)
-    out = Path(args.out or Path("results") / f"{arch.spec.name}__{work.spec.name}")
+    name = f"{arch.spec.name}__{work.spec.name}"
+    if args.set:                    # an override never lands on the baseline's folder
+        name += "__set-" + stable_hash(sorted(args.set))[:8]
+    out = Path(args.out or Path("results") / name)
+    created = not out.exists()
+    prepare_out(out)                # before the work: a bad --out fails in a second, not after it
     wall = WallClock()
     t0 = time.perf_counter()
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
-    report = run_study(arch, work, wall, workers)
+    try:
+        report = run_study(arch, work, wall, workers)
+    except BaseException:
+        if created and not any(out.iterdir()):   # leave no empty folder behind a refused run
+            out.rmdir()
+        raise
+    report["inputs"]["overrides"] = {**{f"arch.{k}": v for k, v in sorted(a_over.items())},
+                                     **{f"workload.{k}": v for k, v in sorted(w_over.items())}}
     path = write_report(report, out)
     csvs = write_tables(report, out)
     total = time.perf_counter() - t0

@@ -20,3 +20,8 @@ def say(msg: str) -> None:
     """A status line on stderr (the report summary goes to stdout); above any progress bar."""
     if not QUIET:
         tqdm.write(msg, file=sys.stderr)
+
+
+def warn(msg: str) -> None:
+    """A warning on stderr, shown even with --quiet."""
+    tqdm.write(f"cimsim: warning: {msg}", file=sys.stderr)

@@ -107,7 +107,7 @@ def test_invalid_and_failing_points_are_recorded_and_the_rest_complete(root, tmp
     assert sweep(root, grid, tmp_path / "out", "--workers", "1") == 1
     rows = table(tmp_path / "out")
     assert [r["status"] for r in rows] == ["done", "invalid", "failed"]
-    assert "chip.tiles: expected integer >= 1, got 0" in rows[1]["error"] and rows[1]["hash"] == ""
+    assert "chip.tiles: expected integer in [1, 1048576], got 0" in rows[1]["error"] and rows[1]["hash"] == ""
     assert "needs 25 tiles" in rows[2]["error"]
     assert (tmp_path / "out" / "points" / rows[2]["hash"] / "error.txt").exists()
     assert (tmp_path / "out" / "points" / rows[0]["hash"] / "report.json").exists()

@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError
 from .arch import ArchSpec
-from .schema import Source, build, load_yaml, set_path, to_dict
+from .schema import Source, build, compose, document_data, load_yaml, parse_value, set_path, to_dict
 from .workload import WorkloadSpec
 
 __all__ = ["ArchSpec", "WorkloadSpec", "Loaded", "load_arch", "load_workload", "load_any", "to_dict"]
@@ -26,13 +24,13 @@ class Loaded:
 
 
 def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:
-    """--set values are YAML text."""
+    """--set values are YAML text (bounded and checked as the files are)."""
     out = {}
     for key, text in overrides.items():
         try:
-            out[key] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(file, key, "a YAML value after '='", text) from None
+            out[key] = parse_value(text, "--set", key)
+        except ConfigError as e:
+            raise ConfigError("--set", key, "a plain YAML value after '='", text, note=e.expected) from None
     return out
 
 
@@ -69,6 +67,9 @@ def load_any(path: str | Path) -> Loaded:
 
 
 def from_text(cls: type, text: str, file: str = "<string>") -> Any:
-    """Build a spec from YAML text (used by tests and the Python API)."""
-    node = yaml.safe_load(text) or {}
-    return build(cls, node, Source(file))
+    """Build a spec from YAML text (used by tests and the Python API), with the file loader's
+    bounds and checks."""
+    data, lines = document_data(compose(text, file), file)
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "a YAML mapping at the top level", type(data).__name__, 1)
+    return build(cls, data, Source(file, lines))

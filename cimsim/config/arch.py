@@ -121,7 +121,7 @@ class AdcSpec:
     """Column ADCs, time-shared by the columns of one crossbar."""
 
     bits: int = spec(8, lo=1, hi=24)
-    per_crossbar: int = spec(1, lo=1, doc="ADCs per crossbar; columns are multiplexed onto them")
+    per_crossbar: int = spec(1, lo=1, hi=65536, doc="ADCs per crossbar; columns are multiplexed onto them")
     energy_pj: float = spec(1.5625, lo=0.0, doc="energy per conversion (one column, one plane) "
                             "at reference_bits")
     latency_ns: float = spec(0.78125, lo=0.0, lo_open=True, doc="time per conversion at reference_bits")
@@ -138,8 +138,8 @@ class AdcSpec:
 class WriteDriverSpec:
     """Programming circuitry of a tile."""
 
-    per_tile: int = spec(1, lo=1)
-    parallel_cells: int = spec(64, lo=1, doc="cells one driver pulses at once (one row)")
+    per_tile: int = spec(1, lo=1, hi=4096)
+    parallel_cells: int = spec(64, lo=1, hi=65536, doc="cells one driver pulses at once (one row)")
     energy_pj: float = spec(0.0, lo=0.0, doc="driver overhead per pulse operation (beyond the cell pulse)")
     area_um2: float = spec(0.0, lo=0.0, doc="one driver (0: not counted; no sourced per-driver figure)")
 
@@ -148,11 +148,11 @@ class WriteDriverSpec:
 class SramBufferSpec:
     """The chip's SRAM buffer: activations (and, for training, auxiliary state)."""
 
-    capacity_kib: float = spec(64.0, lo=0.0, lo_open=True)
+    capacity_kib: float = spec(64.0, lo=0.0, lo_open=True, hi=2**30)
     read_pj_per_bit: float = spec(0.067, lo=0.0)
     write_pj_per_bit: float = spec(0.067, lo=0.0)
-    bytes_per_cycle: int = spec(32, lo=1, doc="bandwidth of one port")
-    ports: int = spec(2, lo=1)
+    bytes_per_cycle: int = spec(32, lo=1, hi=2**20, doc="bandwidth of one port")
+    ports: int = spec(2, lo=1, hi=1024)
     area_um2_per_kib: float = spec(1297.0, lo=0.0, doc="ISAAC: 64 KB eDRAM buffer 0.083 mm2")
 
 
@@ -162,8 +162,9 @@ class DigitalSpec:
 
     shift_add_energy_pj: float = spec(0.039, lo=0.0, doc="per shift-add of one ADC output")
     op_energy_pj: float = spec(0.1, lo=0.0, doc="per elementwise vector op on one element")
-    lanes: int = spec(64, lo=1, doc="vector elements processed per cycle")
-    shift_add_units_per_tile: int = spec(4, lo=0, doc="shift-and-add units per tile (ISAAC: 4 per IMA)")
+    lanes: int = spec(64, lo=1, hi=2**20, doc="vector elements processed per cycle")
+    shift_add_units_per_tile: int = spec(4, lo=0, hi=65536,
+                                         doc="shift-and-add units per tile (ISAAC: 4 per IMA)")
     shift_add_area_um2: float = spec(60.0, lo=0.0, doc="one shift-and-add unit (ISAAC: 240 um2 / 4)")
     lane_area_um2: float = spec(318.0, lo=0.0, doc="one vector lane: 8-bit multiply 282 + add 36 um2 "
                                 "(Horowitz, ISSCC 2014, 45 nm)")
@@ -173,7 +174,7 @@ class DigitalSpec:
 class TileSpec:
     model: str = spec("crossbar", key="class",
                       doc="tile model: a registered name (cimsim list tiles) or 'package.module:Class'")
-    crossbars: int = spec(8, lo=1, doc="crossbars per tile")
+    crossbars: int = spec(8, lo=1, hi=4096, doc="crossbars per tile")
     params: Any = spec(None, doc="the tile model's own parameters (its Params dataclass)")
 
     def validate(self, src: Source, path: tuple) -> None:
@@ -188,6 +189,8 @@ def _resolve(section: Any, kind: str, src: Source, path: tuple) -> None:
     except plugins.PluginError as e:
         raise src.error(path + ("class",), e.expected, section.model, e.note) from None
     raw = section.params
+    if raw is not None and not dataclasses.is_dataclass(raw) and not isinstance(raw, dict):
+        raise src.error(path + ("params",), f"a mapping of the {kind} model's parameters", raw)
     if not dataclasses.is_dataclass(raw):
         params = build(cls.Params, raw or {}, src, path + ("params",))
         if not dataclasses.fields(params):
@@ -197,10 +200,11 @@ def _resolve(section: Any, kind: str, src: Source, path: tuple) -> None:
 
 @dataclass(frozen=True)
 class NocSpec:
-    bytes_per_cycle: int = spec(4, lo=1)
+    bytes_per_cycle: int = spec(4, lo=1, hi=2**20)
     energy_pj_per_bit: float = spec(1.09, lo=0.0)
     router_area_um2: float = spec(151000.0, lo=0.0, doc="one router (ISAAC: 0.151 mm2)")
-    tiles_per_router: int = spec(4, lo=1, doc="tiles sharing one router (ISAAC: 4 tiles of 12 IMAs)")
+    tiles_per_router: int = spec(4, lo=1, hi=2**20,
+                                 doc="tiles sharing one router (ISAAC: 4 tiles of 12 IMAs)")
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,7 @@ class PowerGatingSpec:
 
 @dataclass(frozen=True)
 class ChipSpec:
-    tiles: int = spec(64, lo=1)
+    tiles: int = spec(64, lo=1, hi=2**20)
     noc: NocSpec = spec(NocSpec())
     power_gating: PowerGatingSpec = spec(PowerGatingSpec())
 
@@ -241,7 +245,9 @@ class ArchSpec:
     def validate(self, src: Source, path: tuple) -> None:
         from ..device.base import ModelError
         from ..hw.chip import models
+        from .workload import check_name
 
+        check_name(self.name, src, path + ("name",))
         try:
             device, tile = models(self)
             device.validate()

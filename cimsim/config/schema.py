@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import math
 import re
+import stat
 import types
 import typing
 from pathlib import Path
@@ -22,6 +24,8 @@ from ..errors import ConfigError
 
 MISSING = dataclasses.MISSING
 _SCALARS = yaml.constructor.SafeConstructor()
+INT_MAX = 2**31 - 1          # integers without a stated upper bound stay below this
+FLOAT_MAX = 1e30             # and numbers below this in magnitude (all finite)
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -62,29 +66,103 @@ def keypath(path: tuple) -> str:
     return out
 
 
-def _to_python(node: yaml.Node, path: tuple, lines: dict, file: str) -> Any:
-    lines[path] = node.start_mark.line + 1
+MAX_BYTES = 4 << 20          # a config file's size
+MAX_DEPTH = 64               # nesting (a recursive alias hits it too)
+MAX_VALUES = 200_000         # values after expanding aliases (a "billion laughs" file hits it)
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+
+
+class _Budget:
+    """Values left to build from one document."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUES
+
+
+def _to_python(node: yaml.Node, path: tuple, lines: dict, file: str, budget: _Budget | None = None,
+               depth: int = 0) -> Any:
+    """Plain data from a composed YAML node, with every key path's line; bounded in depth and
+    size, plain tags only, and every problem a located ConfigError."""
+    budget = budget or _Budget()
+    line = node.start_mark.line + 1
+    budget.left -= 1
+    if budget.left < 0:
+        raise ConfigError(file, keypath(path), f"at most {MAX_VALUES} values (aliases expanded)", None, line)
+    if depth > MAX_DEPTH:
+        raise ConfigError(file, keypath(path[:4]) + "...", f"nesting of at most {MAX_DEPTH} levels", None,
+                          line, "a deeper document or a recursive alias")
+    if node.tag not in _PLAIN_TAGS:
+        raise ConfigError(file, keypath(path), "plain YAML values (no tags such as !!python/... or !name, "
+                          "no dates: quote a value to make it a string)", node.tag, line)
+    lines[path] = line
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for knode, vnode in node.value:
-            key = _to_python(knode, path, {}, file)
+            if knode.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(file, keypath(path), "no merge keys (<<): write the keys out", None,
+                                  knode.start_mark.line + 1)
+            key = _to_python(knode, path, {}, file, budget, depth + 1)
             if not isinstance(key, str):
                 raise ConfigError(file, keypath(path), "string keys", key, knode.start_mark.line + 1)
             if key in out:
                 raise ConfigError(file, keypath(path + (key,)), "each key once", None,
                                   knode.start_mark.line + 1, "duplicate key")
             lines[path + (key,)] = knode.start_mark.line + 1
-            out[key] = _to_python(vnode, path + (key,), lines, file)
+            out[key] = _to_python(vnode, path + (key,), lines, file, budget, depth + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, path + (i,), lines, file) for i, v in enumerate(node.value)]
-    return _SCALARS.construct_object(node, deep=True)
+        return [_to_python(v, path + (i,), lines, file, budget, depth + 1) for i, v in enumerate(node.value)]
+    try:
+        value = _SCALARS.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+        kind = node.tag.rsplit(":", 1)[-1]
+        raise ConfigError(file, keypath(path), f"a valid {kind}", node.value, line) from None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(file, keypath(path), "text without lone surrogates (\\ud800-\\udfff)",
+                              None, line) from None
+    return value
+
+
+def compose(text: str, file: str) -> yaml.Node | None:
+    """Parse YAML text into nodes (no construction), errors located."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ConfigError(file, "", f"nesting of at most {MAX_DEPTH} levels") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(file, "", "valid YAML", None, mark.line + 1 if mark else None, problem) from None
+
+
+def document_data(node: yaml.Node | None, file: str) -> tuple[Any, dict[tuple, int]]:
+    """A composed document's plain data (empty: {}) and the line of each key path."""
+    lines: dict[tuple, int] = {}
+    return (_to_python(node, (), lines, file) if node is not None else {}), lines
+
+
+def parse_value(text: str, file: str, key: str) -> Any:
+    """A --set value (YAML text), with the file loader's bounds and checks."""
+    node = compose(text, file)
+    if node is None:
+        return None
+    return _to_python(node, tuple(key.split(".")), {}, file)
 
 
 def read_bytes(path: str | Path) -> bytes:
-    """A config file's bytes, or a located error."""
+    """A config file's bytes (a regular file of at most MAX_BYTES), or a located error."""
     try:
-        return Path(path).read_bytes()
+        st = Path(path).stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(str(path), "", "a regular file", None, note="a folder, device or pipe")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ConfigError(str(path), "", f"a config file of at most {MAX_BYTES >> 20} MiB")
+        return raw
     except FileNotFoundError:
         raise ConfigError(str(path), "", "an existing file", None, note="file not found") from None
     except OSError as exc:
@@ -97,15 +175,13 @@ def load_yaml(path: str | Path, raw: bytes | None = None) -> tuple[dict, Source,
     file = str(path)
     if raw is None:
         raw = read_bytes(path)
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(file, "", f"a config file of at most {MAX_BYTES >> 20} MiB")
     try:
-        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(file, "", "UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(file, "", "valid YAML", None, mark.line + 1 if mark else None,
-                          problem) from None
+    node = compose(text, file)
     if node is None:
         raise ConfigError(file, "", "a YAML mapping", "empty file")
     lines: dict[tuple, int] = {}
@@ -129,15 +205,20 @@ def _type_name(tp: Any) -> str:
     return str(tp)
 
 
+def _num(v: float) -> str:
+    """A bound as written: integers in full (1048576, not 1.04858e+06), others compact."""
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+
 def _range_text(meta: dict, base: str) -> str:
     lo, hi = meta.get("lo"), meta.get("hi")
     if lo is None and hi is None:
         return base
     if hi is None:
-        return f"{base} {'>' if meta.get('lo_open') else '>='} {lo:g}"
+        return f"{base} {'>' if meta.get('lo_open') else '>='} {_num(lo)}"
     if lo is None:
-        return f"{base} <= {hi:g}"
-    return f"{base} in {'(' if meta.get('lo_open') else '['}{lo:g}, {hi:g}]"
+        return f"{base} <= {_num(hi)}"
+    return f"{base} in {'(' if meta.get('lo_open') else '['}{_num(lo)}, {_num(hi)}]"
 
 
 def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
@@ -176,7 +257,13 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
             raise src.error(path, _range_text(meta, "number"), value,
                             note="write the number alone: the unit is in the key name"
                             if isinstance(value, str) else "")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value) or abs(value) > FLOAT_MAX:
+            raise src.error(path, _range_text(meta, "a finite number") + f" of magnitude <= {FLOAT_MAX:g}",
+                            value)
     elif tp is str:
         if not isinstance(value, str):
             raise src.error(path, "one of " + ", ".join(choices) if choices else "string", value)
@@ -187,6 +274,8 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
         raise src.error(path, _range_text(meta, _type_name(tp)), value)
     if hi is not None and value > hi:
         raise src.error(path, _range_text(meta, _type_name(tp)), value)
+    if tp is int and hi is None and value > INT_MAX:
+        raise src.error(path, _range_text(meta, "integer") + f" <= {INT_MAX}", value)
     return value
 
 
@@ -245,6 +334,8 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
                 raise ConfigError("--set", ".".join(parts[: i + 1]), "an existing key path") from None
     last = parts[-1]
     if isinstance(cur, list) and last.isdigit():
+        if int(last) >= len(cur):
+            raise ConfigError("--set", dotted, f"a list index below {len(cur)} (the list's length)")
         cur[int(last)] = value
     elif isinstance(cur, dict):
         cur[last] = value

@@ -2,12 +2,23 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from .schema import Source, spec
 
 POLICIES = ("none", "all", "selective", "tsb")
 SYNTHETIC_MAX_VALUES = 2**30
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_name(name: str, src: Source, path: tuple) -> None:
+    """Names become folder names (results/ARCH__WORKLOAD): a safe file-name charset only."""
+    if not _NAME.fullmatch(name):
+        raise src.error(path, "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                        name)
 
 
 def _explicit(src: Source, path: tuple) -> bool:
@@ -154,7 +165,7 @@ class PretrainSpec:
 
     epochs: int = spec(20, lo=1, hi=1000)
     batch: int = spec(32, lo=1, hi=4096)
-    lr: float = spec(0.002, lo=0.0, lo_open=True)
+    lr: float = spec(0.002, lo=0.0, lo_open=True, hi=10.0)
     weight_decay: float = spec(1e-4, lo=0.0)
     noise_sigma: float = spec(0.0, lo=0.0, hi=1.0,
                               doc="noise-aware training: each batch sees one programming draw of the "
@@ -176,7 +187,7 @@ class TsbSpec:
     epochs: int = spec(2, lo=1, hi=1000, doc="per-chip fine-tuning passes over `images`")
     images: int = spec(512, lo=1, doc="training images used for per-chip fine-tuning")
     batch: int = spec(32, lo=1, hi=4096)
-    lr: float = spec(0.003, lo=0.0, lo_open=True, doc="Adam learning rate of the block")
+    lr: float = spec(0.003, lo=0.0, lo_open=True, hi=10.0, doc="Adam learning rate of the block")
 
 
 @dataclass(frozen=True)
@@ -206,8 +217,9 @@ class AlgorithmSpec:
     """On-chip learning rule (train phases). Defaults follow the LRT paper (PAPERS.md)."""
 
     name: str = spec("lrt", choices=("none", "bias_only", "sgd", "lrt"))
-    lr: float = spec(0.01, lo=0.0, doc="weight learning rate (sgd, lrt)")
-    bias_lr: float = spec(0.01, lo=0.0, doc="per-sample SGD rate of biases and BN (high-endurance memory)")
+    lr: float = spec(0.01, lo=0.0, hi=1e6, doc="weight learning rate (sgd, lrt)")
+    bias_lr: float = spec(0.01, lo=0.0, hi=10.0,
+                          doc="per-sample SGD rate of biases and BN (high-endurance memory)")
     sgd_step: str = spec("sample", choices=("sample", "term"),
                          doc="sgd: one quantised write of the summed gradient per sample, or one per "
                              "rank-1 term (every conv output pixel its own step, as LRT's streaming)")
@@ -272,7 +284,7 @@ class PhaseSpec:
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    name: str = spec("workload")
+    name: str = spec("workload", doc="names the default output folder: letters, digits, . _ -")
     seed: int = spec(0, lo=0, hi=2**32 - 1)
     dataset: DatasetSpec = spec(DatasetSpec())
     model: ModelSpec = spec(ModelSpec())
@@ -281,6 +293,7 @@ class WorkloadSpec:
     phases: list[PhaseSpec] = spec([], doc="run in order")
 
     def validate(self, src: Source, path: tuple) -> None:
+        check_name(self.name, src, path + ("name",))
         if not self.phases:
             raise src.error(path + ("phases",), "at least one phase")
         seen = set()

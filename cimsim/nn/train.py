@@ -11,7 +11,7 @@ from ..config.arch import ArchSpec
 from ..config.schema import to_dict
 from ..config.workload import WorkloadSpec
 from ..device.conductance import programmed_weights
-from ..progress import progress, say
+from ..progress import progress, say, warn
 from ..util import atomic_write, stable_hash
 from .data import Dataset
 from .layers import Net, softmax_xent
@@ -110,13 +110,24 @@ def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = Non
     net = build_model(w.model, data.input_shape, data.classes, w.seed)
     path = cache_dir() / f"pretrain-{pretrain_key(w, arch)[:24]}.npz"
     if path.exists():
-        with np.load(path) as z:
-            net.load_state({k: z[k] for k in z.files})
-        return net, True
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                state = {k: z[k] for k in z.files}
+            if set(state) != set(net.state()):
+                raise KeyError("the parameters differ from the network's")
+            net.load_state(state)                 # shapes checked by the assignment
+            return net, True
+        except Exception as e:    # truncated, garbage, empty or foreign: retrain and replace it
+            warn(f"the cached model {path} is unusable ({type(e).__name__}: "
+                 f"{str(e).splitlines()[0] if str(e) else ''}); pretraining it again")
+            net = build_model(w.model, data.input_shape, data.classes, w.seed)
     noise = f", noise-aware (sigma {w.pretrain.noise_sigma:g})" if w.pretrain.noise_sigma > 0 else ""
     say(f"pretraining {model_label(w.model)} "
         f"for {w.pretrain.epochs} epochs{noise}; cached afterwards in {path.parent}")
     train_float(net, data, w, arch)
     state = net.state()
-    atomic_write(path, lambda f: np.savez(f, **state), binary=True)
+    try:
+        atomic_write(path, lambda f: np.savez(f, **state), binary=True)
+    except OSError as e:                  # a read-only cache costs the next run a retraining only
+        warn(f"could not cache the model in {path.parent} ({e.strerror or e}); continuing")
     return net, False

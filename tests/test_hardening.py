@@ -1,0 +1,136 @@
+"""Bad input never gives a traceback or a late failure (issue 17's regressions fixed so far):
+non-finite and oversized numbers, malformed --set forms, unsafe names, an unusable output
+folder (refused before any work), file modes, and a corrupt model cache that heals."""
+import json
+import os
+import stat
+import textwrap
+
+import pytest
+
+from cimsim.cli import main
+from cimsim.nn.train import cache_dir, pretrain_key
+
+TINY = textwrap.dedent("""\
+    name: tiny
+    seed: 0
+    dataset: {name: digits, image_size: 8}
+    model: {layers: [{type: flatten}, {type: linear, out_features: 16}, {type: relu}, {type: linear}]}
+    pretrain: {epochs: 1}
+    phases:
+      - {name: t, kind: inference, samples: 16}
+    """)
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    wl = tmp_path / "tiny.yaml"
+    wl.write_text(TINY)
+    return wl
+
+
+@pytest.mark.parametrize("override, key", [
+    ("arch.adc.energy_pj=.nan", "adc.energy_pj"),
+    ("arch.clock_mhz=.inf", "clock_mhz"),
+    ("arch.adc.range_fraction=.nan", "adc.range_fraction"),
+    ("arch.device.endurance_cycles=1e400", "device.endurance_cycles"),
+    ("arch.write_driver.parallel_cells=1180591620717411303424", "write_driver.parallel_cells"),
+    ("arch.write_driver.per_tile=1180591620717411303424", "write_driver.per_tile"),
+    ("arch.chip.tiles=99999999999", "chip.tiles"),
+    ("workload.pretrain.lr=.nan", "pretrain.lr"),
+    ("workload.pretrain.lr=.inf", "pretrain.lr"),
+    ("workload.phases.0.samples=99999999999", "phases[0].samples"),
+    ("arch.tile.params=5", "tile.params"),
+    ("arch.tile.params=[[1]]", "tile.params"),
+    ("workload.phases.5=1", "phases.5"),
+    ("arch.name=../../etc/x", "name"),
+    ("workload.name=a/b", "name"),
+])
+def test_bad_values_are_one_located_line(tiny, root, tmp_path, capsys, override, key):
+    out = tmp_path / "out"
+    rc = main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(tiny), "--out", str(out),
+               "--set", override])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err and key in err, err
+    assert not (tmp_path / "cache").exists()                    # refused before any work
+    assert not out.exists()
+
+
+def test_unusable_output_folder_is_refused_before_the_work(tiny, root, tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(tiny), "--out", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "is a file" in err and err.count("\n") == 1
+    assert not (tmp_path / "cache").exists()
+    assert f.read_text() == "x"
+
+
+def test_outputs_have_the_usual_mode_and_overrides_get_their_own_folder(tiny, root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    assert main(["-q", "run", arch, str(tiny)]) == 0
+    assert main(["-q", "run", arch, str(tiny), "--set", "arch.adc.bits=6"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert folders[0] == "rram_64x64__tiny" and folders[1].startswith("rram_64x64__tiny__set-")
+    rep = json.loads((tmp_path / "results" / folders[1] / "report.json").read_text())
+    assert rep["inputs"]["overrides"] == {"arch.adc.bits": "6"}
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in (tmp_path / "results" / folders[0]).iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask, p
+
+
+def test_a_corrupt_model_cache_is_rebuilt_with_a_warning(tiny, root, tmp_path, capsys):
+    from cimsim.config import load_arch, load_workload
+
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    assert main(["-q", "run", arch, str(tiny), "--out", str(tmp_path / "a")]) == 0
+    key = pretrain_key(load_workload(tiny).spec, load_arch(arch).spec)
+    cached = cache_dir() / f"pretrain-{key[:24]}.npz"
+    good = cached.read_bytes()
+    for bad in (good[: len(good) // 2], b"garbage", b""):
+        cached.write_bytes(bad)
+        capsys.readouterr()
+        assert main(["-q", "run", arch, str(tiny), "--out", str(tmp_path / "b")]) == 0
+        assert "cached model" in capsys.readouterr().err
+        assert cached.read_bytes() == good                     # rebuilt, identically
+        assert (tmp_path / "b" / "report.json").read_bytes() == (tmp_path / "a" / "report.json").read_bytes()
+
+
+LAUGHS = "".join(f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ["x"] * 9) + "]\n"
+                 for p, c in zip([""] + list("abcdefgh"), "abcdefghi"))
+
+
+@pytest.mark.parametrize("text, expected", [
+    (LAUGHS, "at most 200000 values"),                          # "billion laughs": 9^9 values
+    ("name: &a [*a]\n", "nesting of at most"),                  # recursive alias
+    ("a: " + "[" * 3000 + "]" * 3000 + "\n", "nesting of at most"),
+    ("name: w\nseed: !!int abc\n", "seed: expected a valid int"),
+    ("name: w\nclock_mhz: !!float xyz\n", "clock_mhz: expected a valid float"),
+    ("name: !foo bar\n", "plain YAML values"),
+    ("name: !!python/name:os.system x\n", "plain YAML values"),
+    ("base: &b {rows: 4}\ncrossbar:\n  <<: *b\n", "no merge keys"),
+    ('name: "\\ud800"\nphases: [{name: t}]\n', "lone surrogates"),
+])
+def test_hostile_yaml_is_one_located_line(tmp_path, capsys, text, expected):
+    p = tmp_path / "x.yaml"
+    p.write_text(text, encoding="utf-8")
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err, err
+
+
+def test_special_files_and_oversized_files_are_refused(tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)                                              # would block a reader forever
+    big = tmp_path / "big.yaml"
+    big.write_text("name: w\n" + "# " + "x" * (5 << 20) + "\n")
+    cases = ((fifo, "a regular file"), ("/dev/zero", "a regular file"), (tmp_path, "a regular file"),
+             (big, "at most 4 MiB"))
+    for p, expected in cases:
+        assert main(["validate", str(p)]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and err.count("\n") == 1, err
