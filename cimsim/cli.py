@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__, progress
 from .errors import CimsimError, ConfigError
+from .report import manifest
 from .util import stable_hash
 
 
@@ -71,11 +72,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     total = time.perf_counter() - t0
     print(summary(report))
     print(f"report: {path} (+ {len(csvs)} CSV tables)")
+    pngs = []
     if args.plot:
         from .report.plots import figures, save_figures
 
         pngs = save_figures(figures(report), out)
         print(f"figures: {len(pngs)} PNG in {out}")
+    stale = manifest.record(out, [path, *csvs, *pngs], replace=True)
+    if stale:
+        progress.say(f"removed {len(stale)} file(s) an earlier run wrote in {out}: {', '.join(stale)}")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in wall.seconds.items())
     share = wall.seconds.get("timing", 0.0) / total if total else 0.0
     progress.say(f"wall time {total:.1f} s ({parts}; SimPy timing model {share:.0%})")
@@ -153,6 +158,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
                                            else Path(args.report).parent)
     pngs = save_figures(figures(rep), out)
     csvs = write_tables(rep, out)
+    manifest.record(out, [*pngs, *csvs], replace=False)
     for p in pngs:
         print(p)
     print(f"{len(pngs)} figures and {len(csvs)} CSV tables in {out}")
@@ -235,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cimsim", description=__doc__)
     p.add_argument("--version", action="version", version=f"cimsim {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or status lines")
+    p.add_argument("--no-plugins", action="store_true",
+                   help="refuse 'package.module:Class' import paths in arch files (importing runs the "
+                        "module's code); same as CIMSIM_NO_IMPORT_PATHS=1")
     # -q also after the command (cimsim run ... -q); SUPPRESS keeps a top-level -q when absent
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -285,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     ls.set_defaults(fn=cmd_list)
     args = p.parse_args(argv)
     progress.QUIET = args.quiet
+    if args.no_plugins:
+        os.environ["CIMSIM_NO_IMPORT_PATHS"] = "1"     # also reaches worker processes
     try:
         return args.fn(args)
     except CimsimError as e:

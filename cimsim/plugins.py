@@ -12,6 +12,7 @@ import difflib
 import functools
 import importlib
 import inspect
+import os
 import re
 from dataclasses import dataclass, is_dataclass
 from importlib import metadata
@@ -78,9 +79,19 @@ def import_ref(ref: str) -> object:
 
 
 @functools.cache
+def import_paths_allowed() -> bool:
+    """Import paths in an arch file run that module's code: off with CIMSIM_NO_IMPORT_PATHS=1
+    (or `cimsim --no-plugins`), for arch files from a source you do not trust. Registered names
+    (built-ins and installed plugins) stay usable."""
+    return os.environ.get("CIMSIM_NO_IMPORT_PATHS", "") in ("", "0")
+
+
 def load(kind: str, ref: str) -> type:
     """The model class for `ref` (a registered name or 'package.module:Class'), checked."""
     base = _base(kind)
+    if ":" in ref and not import_paths_allowed():
+        raise PluginError(f"a registered {kind} name: import paths are off (CIMSIM_NO_IMPORT_PATHS / "
+                          f"--no-plugins), since importing '{ref}' would run its code")
     if ":" not in ref:
         names = {e.name: e.ref for e in entries(kind)}
         if ref not in names:

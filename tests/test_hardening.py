@@ -134,3 +134,47 @@ def test_special_files_and_oversized_files_are_refused(tmp_path, capsys):
         assert main(["validate", str(p)]) == 2
         err = capsys.readouterr().err
         assert expected in err and err.count("\n") == 1, err
+
+
+def test_a_new_run_removes_only_the_stale_files_of_an_earlier_one(tiny, root, tmp_path):
+    """Run 1 draws figures; run 2 into the same folder without --plot removes them (they
+    would describe run 1), keeps a user's own file, and lists what it wrote."""
+    out = tmp_path / "out"
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    assert main(["-q", "run", arch, str(tiny), "--out", str(out), "--plot"]) == 0
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs
+    (out / "my_notes.txt").write_text("mine")
+    assert main(["-q", "run", arch, str(tiny), "--out", str(out)]) == 0
+    assert not list(out.glob("*.png"))
+    assert (out / "my_notes.txt").read_text() == "mine"
+    listed = json.loads((out / "cimsim-manifest.json").read_text())["files"]
+    assert "report.json" in listed and "my_notes.txt" not in listed
+    assert set(listed) == {p.name for p in out.iterdir()} - {"my_notes.txt", "cimsim-manifest.json"}
+    assert main(["-q", "plot", str(out)]) == 0                        # plot adds to the list
+    listed = json.loads((out / "cimsim-manifest.json").read_text())["files"]
+    assert set(pngs) <= set(listed)
+
+
+def test_a_cached_model_with_changed_values_is_caught_by_its_hash(tiny, root, tmp_path, capsys):
+    """A cache file that still parses but whose weights changed (bit rot, a hand edit) fails
+    its content hash and is rebuilt."""
+    import numpy as np
+
+    from cimsim.config import load_arch, load_workload
+
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    assert main(["-q", "run", arch, str(tiny), "--out", str(tmp_path / "a")]) == 0
+    key = pretrain_key(load_workload(tiny).spec, load_arch(arch).spec)
+    cached = cache_dir() / f"pretrain-{key[:24]}.npz"
+    good = cached.read_bytes()
+    with np.load(cached) as z:
+        arrays = {k: z[k] for k in z.files}
+    name = next(k for k in arrays if k.endswith(".W"))
+    arrays[name] = arrays[name] + 1.0
+    with open(cached, "wb") as f:
+        np.savez(f, **arrays)
+    capsys.readouterr()
+    assert main(["-q", "run", arch, str(tiny), "--out", str(tmp_path / "b")]) == 0
+    assert "content hash" in capsys.readouterr().err
+    assert cached.read_bytes() == good

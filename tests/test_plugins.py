@@ -272,3 +272,19 @@ def test_a_tile_without_area_gives_no_tops_per_mm2(root, tmp_path, monkeypatch):
     eff = rep["phases"][0]["efficiency"]
     assert eff["tops_per_mm2"] is None and eff["tops_per_w"] > 0
     assert rep["area"]["tile_mm2"] == 0.0
+
+
+def test_import_paths_can_be_refused(root, monkeypatch, capsys):
+    """--no-plugins (or CIMSIM_NO_IMPORT_PATHS=1) refuses import paths before importing
+    anything; registered names still load."""
+    import sys
+
+    monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "0")             # restored after the test
+    monkeypatch.syspath_prepend(str(root / "examples" / "custom_tile"))
+    sys.modules.pop("cimsim_sramcim", None)
+    arch = str(root / "examples" / "custom_tile" / "sram_cim_64x64.yaml")
+    assert main(["--no-plugins", "validate", arch]) == 2
+    err = capsys.readouterr().err
+    assert "import paths are off" in err and "tile.class" in err
+    assert "cimsim_sramcim" not in sys.modules                     # nothing was imported
+    assert main(["validate", str(root / "arch" / "rram_64x64.yaml")]) == 0

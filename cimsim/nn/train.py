@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -18,6 +19,19 @@ from .layers import Net, softmax_xent
 from .models import build_model, model_label
 
 TRAINER_VERSION = 2  # bump when the training code changes what it produces
+
+
+DIGEST = "__sha256__"      # the cache entry's content hash, stored beside the arrays
+
+
+def state_digest(state: dict[str, np.ndarray]) -> str:
+    """sha256 over every array's name, dtype, shape and bytes (sorted by name)."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = np.ascontiguousarray(state[k])
+        h.update(f"{k}|{v.dtype.str}|{v.shape}|".encode())
+        h.update(v.tobytes())
+    return h.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -113,9 +127,14 @@ def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = Non
         try:
             with np.load(path, allow_pickle=False) as z:
                 state = {k: z[k] for k in z.files}
+            digest = state.pop(DIGEST, None)
+            if digest is not None and str(digest) != state_digest(state):
+                raise ValueError("its content hash does not match")
             if set(state) != set(net.state()):
                 raise KeyError("the parameters differ from the network's")
             net.load_state(state)                 # shapes checked by the assignment
+            if digest is None:                    # written before content hashes: add one
+                _save(path, state)
             return net, True
         except Exception as e:    # truncated, garbage, empty or foreign: retrain and replace it
             warn(f"the cached model {path} is unusable ({type(e).__name__}: "
@@ -125,9 +144,14 @@ def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = Non
     say(f"pretraining {model_label(w.model)} "
         f"for {w.pretrain.epochs} epochs{noise}; cached afterwards in {path.parent}")
     train_float(net, data, w, arch)
-    state = net.state()
+    _save(path, net.state())
+    return net, False
+
+
+def _save(path: Path, state: dict[str, np.ndarray]) -> None:
+    """Cache a trained state with its content hash; a read-only cache only warns."""
+    stored = {**state, DIGEST: np.array(state_digest(state))}
     try:
-        atomic_write(path, lambda f: np.savez(f, **state), binary=True)
+        atomic_write(path, lambda f: np.savez(f, **stored), binary=True)
     except OSError as e:                  # a read-only cache costs the next run a retraining only
         warn(f"could not cache the model in {path.parent} ({e.strerror or e}); continuing")
-    return net, False
