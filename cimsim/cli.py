@@ -30,7 +30,7 @@ def _overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
 def prepare_out(out: Path) -> None:
     """Create the output folder and check that cimsim can write there; one clear error if not."""
     if out.exists() and not out.is_dir():
-        raise ConfigError("--out", str(out), "a folder for the report (this path is a file)")
+        raise ConfigError("--out", str(out), "an output folder (this path is a file)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".cimsim-probe-")
@@ -108,6 +108,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if clash:
         raise ConfigError("--set", clash[0], f"a key path the grid {args.grid} does not sweep")
     out = Path(args.out or Path("results") / f"sweep-{grid.name}")
+    prepare_out(out)
     inp = read_inputs(args.arch, args.workload)
     points = resolve(grid, inp, cli_set)
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
@@ -156,6 +157,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     rep = _load_report(args.report)
     out = Path(args.out) if args.out else (Path(args.report) if Path(args.report).is_dir()
                                            else Path(args.report).parent)
+    prepare_out(out)
     pngs = save_figures(figures(rep), out)
     csvs = write_tables(rep, out)
     manifest.record(out, [*pngs, *csvs], replace=False)
@@ -173,6 +175,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else [_short_name(p) for p in args.reports]
     if len(names) != len(reps):
         raise ConfigError("--names", "", f"{len(reps)} comma-separated names", args.names)
+    if args.out:
+        prepare_out(Path(args.out))
     print(table(reps, names))
     if args.out:
         pngs = save_figures(compare_figures(reps, names), args.out)

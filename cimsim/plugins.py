@@ -78,7 +78,6 @@ def import_ref(ref: str) -> object:
     return obj
 
 
-@functools.cache
 def import_paths_allowed() -> bool:
     """Import paths in an arch file run that module's code: off with CIMSIM_NO_IMPORT_PATHS=1
     (or `cimsim --no-plugins`), for arch files from a source you do not trust. Registered names
@@ -87,11 +86,17 @@ def import_paths_allowed() -> bool:
 
 
 def load(kind: str, ref: str) -> type:
-    """The model class for `ref` (a registered name or 'package.module:Class'), checked."""
-    base = _base(kind)
+    """The model class for `ref` (a registered name or 'package.module:Class'), checked; import
+    paths are refused here, on every call, when they are off."""
     if ":" in ref and not import_paths_allowed():
         raise PluginError(f"a registered {kind} name: import paths are off (CIMSIM_NO_IMPORT_PATHS / "
                           f"--no-plugins), since importing '{ref}' would run its code")
+    return _load(kind, ref)
+
+
+@functools.cache
+def _load(kind: str, ref: str) -> type:
+    base = _base(kind)
     if ":" not in ref:
         names = {e.name: e.ref for e in entries(kind)}
         if ref not in names:
@@ -117,3 +122,6 @@ def describe(obj: object) -> str:
     para = " ".join((inspect.getdoc(obj) or "").split("\n\n")[0].split())
     parts = re.split(r"(?<=\.)\s+(?=[A-Z])", para, maxsplit=1)
     return parts[0]
+
+
+load.cache_clear = _load.cache_clear      # type: ignore[attr-defined]  (tests reset the registry)

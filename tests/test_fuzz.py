@@ -104,3 +104,12 @@ def test_set_overrides_apply_or_are_refused(files, override):
     item = ".".join([target, *keys]) + "=" + value
     _check(run_cli(["-q", "run", str(d / "a.yaml"), str(d / "w.yaml"), "--out", str(d / "out"),
                     "--set", item]))
+
+
+def test_fuzzing_stayed_within_memory():
+    """The examples above ran in this process: its peak RSS bounds what any of them took (an
+    alias bomb expanded, or a size of 2^70 allocated, would blow through it)."""
+    import resource
+
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    assert peak_gb < 6.0, peak_gb

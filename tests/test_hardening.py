@@ -178,3 +178,22 @@ def test_a_cached_model_with_changed_values_is_caught_by_its_hash(tiny, root, tm
     assert main(["-q", "run", arch, str(tiny), "--out", str(tmp_path / "b")]) == 0
     assert "content hash" in capsys.readouterr().err
     assert cached.read_bytes() == good
+
+
+def test_every_command_refuses_an_output_path_that_is_a_file(root, tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "report.json").write_text(json.dumps({"cimsim_version": "0", "phases": [], "model": {},
+                                                 "mapping": {}, "deploy": {}}))
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: g\ngrid:\n  arch.adc.bits: [6, 8]\n")
+    arch, wl = str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_inference.yaml")
+    for argv in (["sweep", arch, wl, "--grid", str(grid), "--out", str(f)],
+                 ["plot", str(rep), "--out", str(f)],
+                 ["compare", str(rep), str(rep), "--out", str(f)]):
+        assert main(["-q", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert "is a file" in err and err.count("\n") == 1, err
+    assert f.read_text() == "x"
