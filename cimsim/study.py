@@ -120,18 +120,23 @@ def run_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, wall: W
     wall.add("functional", t0)
     acc = float((logits.argmax(1) == y).mean())
     conv = trace.total("adc_conversions")
-    latency = latency_report(trace, chip, dep.cmap, wall)
-    energy = add_idle(phase_energy(trace, chip), chip, latency["makespan_s"], len(x))
-    macs = sum(macs_per_sample(dep.net, data.input_shape).values())
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
         "accuracy": acc,
-        "latency": latency,
-        "energy": energy,
-        "efficiency": efficiency(macs, energy, latency, chip.area()),
+        **phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), wall),
         "adc_clip_fraction": trace.total("adc_clipped") / conv if conv else 0.0,
         "nodes": trace.to_rows(),
     }
+
+
+def phase_costs(trace: Trace, chip: Chip, cmap: ChipMap, net: Net, input_shape: tuple[int, ...],
+                images: int, wall: WallClock) -> dict:
+    """latency (SimPy), energy (dynamic + idle over the makespan) and efficiency of a trace."""
+    latency = latency_report(trace, chip, cmap, wall)
+    energy = add_idle(phase_energy(trace, chip), chip, latency["makespan_s"], images)
+    macs = sum(macs_per_sample(net, input_shape).values())
+    return {"latency": latency, "energy": energy,
+            "efficiency": efficiency(macs, energy, latency, chip.area())}
 
 
 def run_cost_phase(ph: PhaseSpec, net: Net, data: Dataset, chip: Chip, cmap: ChipMap,
@@ -143,15 +148,10 @@ def run_cost_phase(ph: PhaseSpec, net: Net, data: Dataset, chip: Chip, cmap: Chi
     t0 = time.perf_counter()
     trace = shape_trace(net, data.input_shape, data.nonneg, images, chip.arch, chip.tile, cmap)
     wall.add("shapes", t0)
-    latency = latency_report(trace, chip, cmap, wall)
-    energy = add_idle(phase_energy(trace, chip), chip, latency["makespan_s"], images)
-    macs = sum(macs_per_sample(net, data.input_shape).values())
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": images,
         "accuracy": None,
-        "latency": latency,
-        "energy": energy,
-        "efficiency": efficiency(macs, energy, latency, chip.area()),
+        **phase_costs(trace, chip, cmap, net, data.input_shape, images, wall),
         "adc_clip_fraction": None,
         "nodes": trace.to_rows(),
     }
