@@ -56,25 +56,15 @@ def files(root, tmp_path_factory):
     return d, arch, work
 
 
+@pytest.mark.parametrize("which", ["arch", "workload"])
 @SETTINGS
 @given(data=st.data())
-def test_mutated_arch_files_run_or_are_refused(files, data):
+def test_mutated_files_run_or_are_refused(files, which, data):
     d, arch, work = files
-    path = data.draw(st.sampled_from(key_paths(arch)))
-    value = data.draw(VALUES)
-    write_yaml(d / "a.yaml", mutate(arch, path, value))
-    write_yaml(d / "w.yaml", work)
-    _check(run_cli(["-q", "run", str(d / "a.yaml"), str(d / "w.yaml"), "--out", str(d / "out")]))
-
-
-@SETTINGS
-@given(data=st.data())
-def test_mutated_workload_files_run_or_are_refused(files, data):
-    d, arch, work = files
-    path = data.draw(st.sampled_from(key_paths(work)))
-    value = data.draw(VALUES)
-    write_yaml(d / "a.yaml", arch)
-    write_yaml(d / "w.yaml", mutate(work, path, value))
+    target = arch if which == "arch" else work
+    mutated = mutate(target, data.draw(st.sampled_from(key_paths(target))), data.draw(VALUES))
+    write_yaml(d / "a.yaml", mutated if which == "arch" else arch)
+    write_yaml(d / "w.yaml", mutated if which == "workload" else work)
     _check(run_cli(["-q", "run", str(d / "a.yaml"), str(d / "w.yaml"), "--out", str(d / "out")]))
 
 
