@@ -110,18 +110,11 @@ def mutate(data: Any, path: tuple, value: Any) -> Any:
     if not path:
         return value
     head, rest = path[0], path[1:]
-    if isinstance(data, dict):
-        out = dict(data)
-        if rest or value is not ...:
-            out[head] = mutate(data[head], rest, value)
-        else:
-            out.pop(head)
-        return out
-    out = list(data)
+    out = dict(data) if isinstance(data, dict) else list(data)
     if rest or value is not ...:
         out[head] = mutate(data[head], rest, value)
     else:
-        out.pop(head)
+        out.pop(head)                  # a key of a mapping, or an index of a list
     return out
 
 

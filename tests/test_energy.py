@@ -48,20 +48,23 @@ def _crossbar_energy(arch, w, codes):
     net = Net([Linear("fc", "input", k, n, rng)])
     net.nodes[0].W[...] = w
     cmap = map_layers([("fc", k, n)], arch)
-    eng = {"fc": AnalogLayer("fc", w, arch, cmap.layer("fc"), 255.0, rng, 0)}
-    _, trace = run(net, eng, codes.astype(np.float32), arch)     # x_max 255: codes are the inputs
+    levels = 2.0 ** arch.dac.input_bits - 1
+    eng = {"fc": AnalogLayer("fc", w, arch, cmap.layer("fc"), levels, rng, 0)}
+    _, trace = run(net, eng, codes.astype(np.float32), arch)     # x_max = levels: codes are the inputs
     return phase_energy(trace, Chip(arch)), trace
 
 
-@pytest.mark.parametrize("w_value, levels", [(0.0, (0, 0, 0, 0)), (1.0, (3, 3, 3, 1))])
-def test_conductance_read_energy_is_v2_g_t_of_the_driven_cells(root, w_value, levels):
+@pytest.mark.parametrize("w_value, levels, input_bits", [(0.0, (0, 0, 0, 0), 8), (1.0, (3, 3, 3, 1), 8),
+                                                        (1.0, (3, 3, 3, 1), 12)])
+def test_conductance_read_energy_is_v2_g_t_of_the_driven_cells(root, w_value, levels, input_bits):
     """V^2 x G x t by hand: weights all 0 (every cell at g_min) or all at full scale (7 magnitude
-    bits 1111111 on 2-bit cells: slice levels 3, 3, 3, 1 on G+, G- at g_min)."""
-    arch = _exact_arch(root)
+    bits 1111111 on 2-bit cells: slice levels 3, 3, 3, 1 on G+, G- at g_min); 8- and 12-bit
+    bit-serial inputs (every 1 bit is one driven read)."""
+    arch = _exact_arch(root, **{"dac.input_bits": input_bits})
     assert arch.crossbar.read_energy == "conductance"
     k, n = 70, 5
     w = np.full((k, n), w_value, np.float32)
-    codes = np.random.default_rng(1).integers(0, 256, (3, k))
+    codes = np.random.default_rng(1).integers(0, 2 ** input_bits, (3, k))
     e, trace = _crossbar_energy(arch, w, codes)
     g_min, step = 1.0, 39.0 / 3                              # uS: rram_64x64 range 1..40, 2-bit cells
     pos = sum(g_min + lv * step for lv in levels)            # 4 slices of G+

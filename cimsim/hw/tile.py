@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ..functional import AnalogLayer
 
 TILE_COMPONENTS = ("crossbar", "dac", "adc", "shift_add")   # energy components a tile reports
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)   # 1 bits of each byte
 
 
 def cycles(ns: float, clock_ghz: float) -> int:
@@ -285,15 +286,13 @@ class CrossbarTile(TileModel):
         1 bits of its codes; multi-bit: the codes as pulse widths), times its conductance."""
         if self.arch.crossbar.read_energy != "conductance":
             return
-        k = layer.k
-        if self.arch.dac.bit_serial:
-            bits = self.arch.dac.input_bits
-            active = np.zeros(k, np.int64)
-            x = codes[:, :k]
-            for p in range(bits):
-                active += ((x >> p) & 1).sum(axis=0)
+        x = codes[:, :layer.k]
+        if self.arch.dac.bit_serial:          # 1 bits per row: byte popcounts (codes < 2**16)
+            active = _POPCOUNT[x & 0xFF].sum(axis=0, dtype=np.int64)
+            if self.arch.dac.input_bits > 8:
+                active += _POPCOUNT[(x >> 8) & 0xFF].sum(axis=0, dtype=np.int64)
         else:
-            active = codes[:, :k].sum(axis=0, dtype=np.int64)
+            active = x.sum(axis=0, dtype=np.int64)
         t.active_conductance_us += float(active @ layer.row_g_us)
 
     def estimate_data(self, t: NodeTrace, lm: LayerMap, vectors: int) -> None:

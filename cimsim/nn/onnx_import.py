@@ -38,6 +38,14 @@ SUPPORTED = ("Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "MaxPool", 
              "Softmax (last node only)")
 
 
+class _NoDraws:
+    """Stands in for a layer's weight generator: zeros, so building a layer whose weights come
+    from the file costs no random draws (large models build faster)."""
+
+    def standard_normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.zeros(shape)
+
+
 class _Importer:
     def __init__(self, graph, file: str, onnx_name: str) -> None:
         from onnx import numpy_helper
@@ -53,7 +61,7 @@ class _Importer:
         for n in graph.node:
             for t in n.input:
                 self.consumers[t] = self.consumers.get(t, 0) + 1
-        self.rng = np.random.default_rng(0)           # placeholder draws, overwritten by the file's
+        self.rng = _NoDraws()                          # layers get the file's weights, never random ones
         self.names: set[str] = {"input"}
 
     def error(self, node, expected: str, got: object = None) -> ConfigError:
