@@ -223,8 +223,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             net = untrained_net(w.spec, data, w.path)
             for a in archs:
                 cmap = fit_check(net, w.spec, a.spec, a.path, w.path)
-                print(f"{w.path} on {a.path}: fits ({cmap.tiles_used} of {cmap.tiles_total} tiles, "
-                      f"{cmap.crossbars_used} crossbars, {len(cmap.layers)} weight layers)")
+                how = (f"fits ({cmap.tiles_used} of {cmap.tiles_total} tiles" if cmap.rounds == 1 else
+                       f"runs in {cmap.rounds} weight-reload rounds ({cmap.tiles_used} tiles needed, "
+                       f"{cmap.tiles_total} on the chip")
+                print(f"{w.path} on {a.path}: {how}, {cmap.crossbars_used} crossbars, "
+                      f"{len(cmap.layers)} weight layers)")
     return 0
 
 

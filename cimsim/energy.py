@@ -1,20 +1,24 @@
 """Energy = trace counts x per-action costs owned by the chip's components.
 
-Dynamic energy only: leakage is not modelled (the per-action figures of the shipped
-arch files are dynamic energies per operation).
+Dynamic energy per action here; idle (leakage) energy over a phase's makespan is the
+chip's (Chip.idle_energy_pj, under its power-gating choice).
 """
 from __future__ import annotations
 
 from .errors import CimsimError
 from .hw.chip import Chip
+from .hw.noc import Flow, node_flows
 from .hw.tile import TILE_COMPONENTS
+from .mapping import ChipMap
 from .trace import NodeTrace, Trace
 
-COMPONENTS = (*TILE_COMPONENTS, "digital", "sram_read", "sram_write", "noc")
+COMPONENTS = (*TILE_COMPONENTS, "digital", "sram_read", "sram_write", "noc", "offchip")
 
 
-def node_energy_pj(n: NodeTrace, chip: Chip) -> dict[str, float]:
-    """Energy of one node's work, per component, in pJ (the tile model prices its MVMs)."""
+def node_energy_pj(n: NodeTrace, chip: Chip, flows: list[Flow], offchip_bytes: int = 0) -> dict[str, float]:
+    """Energy of one node's work, per component, in pJ (the tile model prices its MVMs;
+    `flows` are the mesh transfers that bring its inputs, hw/noc.py; `offchip_bytes` what
+    it moves across the chip boundary, Trace.offchip_bytes)."""
     sram, noc, dig = chip.sram, chip.noc, chip.digital
     tile = dict.fromkeys(TILE_COMPONENTS, 0.0)
     if n.layer:
@@ -28,15 +32,19 @@ def node_energy_pj(n: NodeTrace, chip: Chip) -> dict[str, float]:
         "digital": n.digital_ops * dig.op_pj(),
         "sram_read": sram.read_pj(n.sram_read_bytes),
         "sram_write": sram.write_pj(n.sram_write_bytes),
-        "noc": noc.transfer_pj(n.noc_bytes),
+        "noc": sum(noc.flow_pj(f, n.images) for f in flows),
+        "offchip": chip.offchip.transfer_pj(offchip_bytes),
     }
 
 
-def node_action_counts(n: NodeTrace, chip: Chip) -> dict[tuple[str, str], int]:
+def node_action_counts(n: NodeTrace, chip: Chip, flows: list[Flow],
+                       offchip_bytes: int = 0) -> dict[tuple[str, str], int]:
     """(component, action) -> count of one node's work (the tile's actions where it lists them)."""
     out = dict(chip.tile.action_counts(n)) if n.layer else {}
+    router_bits = sum(chip.noc.router_bits(f, n.images) for f in flows)
     for key, v in ((("digital", "op"), n.digital_ops), (("sram_read", "bit"), n.sram_read_bytes * 8),
-                   (("sram_write", "bit"), n.sram_write_bytes * 8), (("noc", "bit"), n.noc_bytes * 8)):
+                   (("sram_write", "bit"), n.sram_write_bytes * 8), (("noc", "router_bit"), router_bits),
+                   (("offchip", "bit"), offchip_bytes * 8)):
         out[key] = out.get(key, 0) + v
     return out
 
@@ -47,16 +55,18 @@ def cost_table(chip: Chip) -> list[dict]:
             for (c, a), e in sorted(chip.action_energies_pj().items())]
 
 
-def phase_energy(trace: Trace, chip: Chip) -> dict:
+def phase_energy(trace: Trace, chip: Chip, cmap: ChipMap) -> dict:
     """Totals per component and per node (pJ), per image, per node and component, and the
     (component.action) counts that, times the cost table, give these energies."""
-    per_node = {n.name: node_energy_pj(n, chip) for n in trace.nodes}
+    flows = node_flows(trace, cmap, chip.noc.mesh)
+    off = trace.offchip_bytes()
+    per_node = {n.name: node_energy_pj(n, chip, flows[n.name], off[n.name]) for n in trace.nodes}
     per_comp = {c: sum(e[c] for e in per_node.values()) for c in COMPONENTS}
     total = sum(per_comp.values())
     images = trace.nodes[0].images if trace.nodes else 0
     counts: dict[str, int] = {}
     for n in trace.nodes:
-        for (c, a), v in node_action_counts(n, chip).items():
+        for (c, a), v in node_action_counts(n, chip, flows[n.name], off[n.name]).items():
             counts[f"{c}.{a}"] = counts.get(f"{c}.{a}", 0) + int(v)
     return {
         "total_pj": total,

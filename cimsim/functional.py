@@ -117,12 +117,12 @@ def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec
                 t = traces[n.name]
                 per = out.size
                 t.sram_read_bytes += sum(v.size for v in xs) * nb
+                t.in_bytes = [b + v.size * nb for b, v in zip(t.in_bytes or [0] * len(xs), xs)]
                 t.sram_write_bytes += per * nb
                 if e is not None:
                     for k, b in zip(COUNT_KEYS, before):
                         setattr(t, k, getattr(t, k) + getattr(e.counts, k) - b)
                     t.planes, t.layer = e.counts.planes, e.name
-                    t.noc_bytes += (xs[0].size + per) * nb
                 t.digital_ops += n.digital_ops([v.size for v in xs], per)
             outs.append(acts[net.output])
     finally:

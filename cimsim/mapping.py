@@ -47,6 +47,7 @@ class ChipMap:
     tiles_used: int
     tiles_total: int
     cells_per_tile: int
+    rounds: int = 1        # weight-reload rounds the layers run in (reload.py); 1: all resident
 
     def layer(self, name: str) -> LayerMap:
         return next(lm for lm in self.layers if lm.name == name)
@@ -68,6 +69,7 @@ class ChipMap:
             "cells_used": self.cells_used,
             "utilisation_of_allocated_tiles": self.cells_used / allocated if allocated else 0.0,
             "utilisation_of_chip": self.cells_used / (self.tiles_total * self.cells_per_tile),
+            "reload_rounds": self.rounds,
             "layers": [{"name": lm.name, "rows": lm.rows, "cols": lm.cols,
                         "crossbars": lm.crossbars, "row_chunks": lm.row_chunks,
                         "col_groups": lm.col_groups, "tiles": lm.tiles,

@@ -30,7 +30,7 @@ def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chi
     """Test accuracy of one programmed chip (and, in crossbar mode, the inference energy)."""
     if mode == "crossbar":
         logits, trace = run(dep.net, dep.engines, x, chip.arch)
-        return float((logits.argmax(1) == y).mean()), phase_energy(trace, chip)
+        return float((logits.argmax(1) == y).mean()), phase_energy(trace, chip, dep.cmap)
     net = dep.net
     saved = {n.name: n.W for n in net.weight_layers()}
     saved.update({b.name: b.W for b in net.blocks()})

@@ -56,6 +56,7 @@ def shape_trace(net: Net, input_shape: tuple[int, ...], input_nonneg: bool, imag
         sizes = [math.prod(shapes[i]) for i in n.inputs]
         out = math.prod(shapes[n.name])
         t.sram_read_bytes = sum(sizes) * nb * images
+        t.in_bytes = [s * nb * images for s in sizes]
         t.sram_write_bytes = out * nb * images
         t.digital_ops = n.digital_ops(sizes, out) * images
         layer = n.block.name if isinstance(n, BlockApply) else (
@@ -66,6 +67,5 @@ def shape_trace(net: Net, input_shape: tuple[int, ...], input_nonneg: bool, imag
             tile.count(t, cmap.layer(layer), vectors, 0)
             tile.estimate_data(t, cmap.layer(layer), vectors)
             t.layer = layer
-            t.noc_bytes = (sizes[0] + out) * nb * images
         nodes.append(t)
     return Trace(nodes)

@@ -12,7 +12,7 @@ from .config import Loaded, to_dict
 from .config.arch import ArchSpec
 from .config.workload import PhaseSpec, WorkloadSpec
 from .deploy import Deployment, deploy, programming_report
-from .energy import cost_table, phase_energy, programming_energy_pj
+from .energy import COMPONENTS, cost_table, phase_energy, programming_energy_pj
 from .errors import FitError
 from .functional import run
 from .hw.chip import Chip
@@ -24,8 +24,9 @@ from .nn.models import model_label
 from .nn.network import untrained_net, workload_data, workload_net
 from .nn.train import pretrain_key
 from .progress import say
+from .reload import Round, combined_map, plan_rounds, round_overhead, split_trace
 from .shape_trace import macs_per_sample, shape_trace
-from .timing import simulate, simulate_online, stage_times
+from .timing import phase_stage_times, simulate, simulate_online
 from .trace import Trace
 from .train.online import run_online
 from .train.tsb import insert_blocks
@@ -50,8 +51,9 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
             for k in sorted(tr.busy_cycles)}
     xbar_busy = adc_busy = 0
     per_node = {}
+    times = phase_stage_times(trace, chip, cmap)
     for n in trace.nodes:
-        st = stage_times(n, chip, cmap)
+        st = times[n.name]
         xbar_busy += st.crossbar_busy * images
         adc_busy += st.adc_busy * images
         per_node[n.name] = {"compute_cycles": st.compute, "sram_cycles": st.sram, "noc_cycles": st.noc,
@@ -133,28 +135,93 @@ def phase_costs(trace: Trace, chip: Chip, cmap: ChipMap, net: Net, input_shape: 
                 images: int, wall: WallClock) -> dict:
     """latency (SimPy), energy (dynamic + idle over the makespan) and efficiency of a trace."""
     latency = latency_report(trace, chip, cmap, wall)
-    energy = add_idle(phase_energy(trace, chip), chip, latency["makespan_s"], images)
+    energy = add_idle(phase_energy(trace, chip, cmap), chip, latency["makespan_s"], images)
     macs = sum(macs_per_sample(net, input_shape).values())
     return {"latency": latency, "energy": energy,
             "efficiency": efficiency(macs, energy, latency, chip.area())}
 
 
 def run_cost_phase(ph: PhaseSpec, net: Net, data: Dataset, chip: Chip, cmap: ChipMap,
-                   wall: WallClock) -> dict:
+                   wall: WallClock, rounds: list[Round] | None = None) -> dict:
     """An inference phase of a cost-only run: the trace from layer shapes, then the same
-    timing and energy models as a functional run; no accuracy, no ADC clipping."""
+    timing and energy models as a functional run; no accuracy, no ADC clipping. With
+    `rounds`, the network runs in weight-reload rounds (reload.py)."""
     x, _ = data.split(ph.split)
     images = min(ph.samples, len(x)) if ph.samples else len(x)
     t0 = time.perf_counter()
     trace = shape_trace(net, data.input_shape, data.nonneg, images, chip.arch, chip.tile, cmap)
     wall.add("shapes", t0)
+    costs = (phase_costs(trace, chip, cmap, net, data.input_shape, images, wall) if rounds is None
+             else reload_costs(trace, chip, rounds, net, data.input_shape, images, wall))
     return {
         "name": ph.name, "kind": ph.kind, "split": ph.split, "images": images,
         "accuracy": None,
-        **phase_costs(trace, chip, cmap, net, data.input_shape, images, wall),
+        **costs,
         "adc_clip_fraction": None,
         "nodes": trace.to_rows(),
     }
+
+
+def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_shape: tuple[int, ...],
+                 images: int, wall: WallClock) -> dict:
+    """Latency, energy and efficiency of a phase run in weight-reload rounds: per round, load
+    and program its weights, then run every image through its nodes (reload.py)."""
+    parts = []
+    for rnd, sub in zip(rounds, split_trace(trace, rounds)):
+        lat = latency_report(sub, chip, rnd.cmap, wall)
+        over = round_overhead(rnd, chip)
+        over["run_cycles"] = lat["makespan_cycles"]
+        over["offchip_activation_bytes"] = sum(sub.offchip_bytes().values())
+        parts.append((over, lat, phase_energy(sub, chip, rnd.cmap)))
+    totals = [o["load_cycles"] + o["program_cycles"] + o["run_cycles"] for o, _, _ in parts]
+    span = sum(totals)
+    before_last = span - totals[-1] + parts[-1][0]["load_cycles"] + parts[-1][0]["program_cycles"]
+    last = parts[-1][1]
+    util: dict[str, float] = {}
+    for _, lat, _ in parts:                  # time-weighted: loading and programming idle them
+        for k, u in lat["utilisation"].items():
+            util[k] = util.get(k, 0.0) + u * lat["makespan_cycles"] / span
+    latency = {
+        "images": images, "makespan_cycles": span, "makespan_s": chip.seconds(span),
+        # every image waits for the earlier rounds of the whole batch
+        "first_image_latency_cycles": before_last + last["first_image_latency_cycles"],
+        "first_image_latency_s": chip.seconds(before_last + last["first_image_latency_cycles"]),
+        "mean_image_latency_cycles": before_last + last["mean_image_latency_cycles"],
+        "throughput_images_per_s": images / chip.seconds(span) if span else 0.0,
+        "utilisation": dict(sorted(util.items())),
+        "simpy_events": sum(lat["simpy_events"] for _, lat, _ in parts),
+        "timeline": parts[0][1]["timeline"],
+        "per_node_cycles_per_image": {k: v for _, lat, _ in parts
+                                      for k, v in lat["per_node_cycles_per_image"].items()},
+    }
+    comp = dict.fromkeys((*COMPONENTS, "write_pulses", "write_drivers"), 0.0)
+    per_node, per_node_comp, counts = {}, {}, {}
+    for over, _, e in parts:
+        for k, v in e["per_component_pj"].items():
+            comp[k] += v
+        for k, v in over["energy_pj"].items():
+            comp[k] += v
+        per_node.update(e["per_node_pj"])
+        per_node_comp.update(e["per_node_component_pj"])
+        for k, v in e["action_counts"].items():
+            counts[k] = counts.get(k, 0) + v
+    total = sum(comp.values())
+    energy = add_idle({"total_pj": total, "per_image_pj": total / images if images else 0.0,
+                       "per_component_pj": comp, "per_node_pj": per_node,
+                       "per_node_component_pj": per_node_comp, "action_counts": dict(sorted(counts.items()))},
+                      chip, latency["makespan_s"], images)
+    macs = sum(macs_per_sample(net, input_shape).values())
+    endurance = chip.tile.endurance_cycles()
+    reload = {
+        "rounds": [o for o, _, _ in parts],
+        "weight_bytes_per_phase": sum(o["weight_bytes"] for o, _, _ in parts),
+        "cells_programmed_per_phase": sum(o["cells_programmed"] for o, _, _ in parts),
+        "images_per_reload": images,
+        # every used cell is rewritten once per phase (batch of `images`)
+        "images_to_first_wear_out": endurance * images if math.isfinite(endurance) else None,
+    }
+    return {"latency": latency, "energy": energy,
+            "efficiency": efficiency(macs, energy, latency, chip.area()), "reload": reload}
 
 
 def _weight_shapes(net: Net) -> list[tuple[str, int, int]]:
@@ -164,7 +231,8 @@ def _weight_shapes(net: Net) -> list[tuple[str, int, int]]:
 
 def fit_check(net: Net, w: WorkloadSpec, a: ArchSpec, arch_file: str, workload_file: str) -> ChipMap:
     """Map the network (and its TSB blocks where a policy inserts them) before any training:
-    a network that does not fit fails here, in seconds, with the tiles it needs."""
+    a network that does not fit fails here, in seconds, with the tiles it needs (with
+    deploy.weight_reload: its layers in rounds, unless one layer alone is too large)."""
     policies = {w.deploy.write_verify} | {p for ph in w.phases if ph.kind == "monte_carlo"
                                           for p in ph.policies}
     nets = [net]
@@ -175,7 +243,10 @@ def fit_check(net: Net, w: WorkloadSpec, a: ArchSpec, arch_file: str, workload_f
         try:
             m = map_layers(_weight_shapes(n), a)
         except FitError as e:
-            raise FitError(f"{arch_file}: chip.tiles: {e}") from None
+            if not w.deploy.weight_reload:
+                hint = "; or reload weights in rounds: deploy.weight_reload: true (cost-only runs)"
+                raise FitError(f"{arch_file}: chip.tiles: {e}{hint}") from None
+            m = combined_map(plan_rounds(_weight_shapes(n), a, arch_file), a)
         cmap = cmap or m
     return cmap
 
@@ -241,7 +312,7 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
     # cost: forward of one sample (identical for every sample) x samples, plus learning
     x1 = data.split(ph.split)[0][:1]
     _, tr1 = run(dep.net, dep.engines, x1, a)
-    fwd = phase_energy(tr1, chip)
+    fwd = phase_energy(tr1, chip, dep.cmap)
     pulses = int(counts.sum())
     comp = {k: v * n for k, v in fwd["per_component_pj"].items()}
     comp["digital"] += res.digital_ops * chip.digital.op_pj()
@@ -295,7 +366,7 @@ def run_train_phase(ph: PhaseSpec, dep: Deployment, data: Dataset, chip: Chip, w
         "aux_memory": {
             "peak_bytes": rule.aux_bytes if rule else 0,
             "dense_accumulator_bytes": getattr(rule, "dense_bytes", 0),
-            "sram_capacity_bytes": chip.sram.capacity_bytes,
+            "sram_capacity_bytes": chip.sram.capacity_bytes(dep.cmap.tiles_used),   # the mapped tiles' shares
         },
         "lrt": lrt,
         "drift_events": res.drift_events,
@@ -390,10 +461,15 @@ def cost_only_study(arch: Loaded, workload: Loaded, data: Dataset, net: Net, cma
     a: ArchSpec = arch.spec
     w: WorkloadSpec = workload.spec
     chip = Chip(a)
+    rounds = None
+    if cmap.rounds > 1:                           # only with deploy.weight_reload (fit_check)
+        rounds = plan_rounds(_weight_shapes(net), a, arch.path)
+        say(f"weight reload: the network needs {cmap.tiles_used} tiles, the chip has {a.chip.tiles}: "
+            f"{len(rounds)} rounds of whole layers")
     phases = []
     for ph in w.phases:
         say(f"phase {ph.name}: cost-only {ph.kind} on {ph.split}")
-        phases.append(run_cost_phase(ph, net, data, chip, cmap, wall))
+        phases.append(run_cost_phase(ph, net, data, chip, cmap, wall, rounds))
     return {
         **_inputs(arch, workload),
         "model": {"name": model_label(w.model), "parameters": _parameters(net),

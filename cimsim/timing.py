@@ -1,13 +1,16 @@
 """Timing model: a SimPy discrete-event replay of a phase's trace on the chip.
 
 Resources: each weight layer's tiles (its crossbars, exclusive to it), the SRAM
-buffer (ports), the digital vector unit and the NoC. Images flow through the
-network's nodes in order; a node starts on an image when that image's inputs are
-ready and, while it runs, streams its data: it holds its compute resource (tiles or
-digital unit), an SRAM port and (weight layers) the NoC concurrently, each for the
-closed-form time of its share of the work, and finishes when all three have. Events
-are coarse: one per resource per node per image, never one per cycle. Shared
-resources serve the oldest image first (priority = image index), non-preemptively.
+buffers of each home (hw/noc.py: a layer's tiles, ports wide), the digital vector
+unit, and the mesh's router ports and links. Images flow through the network's nodes
+in order; a node starts on an image when that image's inputs are ready and, while it
+runs, streams its data: it holds its compute resource (tiles or digital unit), a port
+of its home's buffers, the off-chip interface if it reads images or writes outputs,
+and, for each flow that brings an input from another home, that
+flow's ports and links, concurrently, each for the closed-form time of its share of the
+work, and finishes when all have. Events are coarse: one per resource per node per
+image, never one per cycle. Shared resources serve the oldest image first (priority =
+image index), non-preemptively.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from .hw.chip import Chip
+from .hw.noc import PORT, Flow, Home, homes, node_flows
 from .mapping import ChipMap, LayerMap
 from .trace import NodeTrace, Trace
 
@@ -26,24 +30,43 @@ class StageTimes:
 
     compute: int
     sram: int
-    noc: int
+    noc: int                 # the longest of its flows
     resource: str            # which compute resource: a layer's tiles or the digital unit
     crossbar_busy: int = 0   # array-read busy cycles (for utilisation)
     adc_busy: int = 0        # ADC busy cycles
     lmap: LayerMap | None = None   # weight layers: the layer's map and planes, for the tile's
     vector_planes: int = 0         # own SimPy process (TileModel.mvm_process)
+    sram_resource: str = "sram:port"   # the home tiles' buffers
+    flows: list[Flow] = field(default_factory=list)   # mesh transfers of its inputs
+    offchip: int = 0         # cycles on the off-chip interface (images in, outputs out)
 
 
-def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap) -> StageTimes:
-    """Per-image cycles of node n on each resource it uses."""
-    sram = chip.sram.access_cycles(n.per_image("sram_read_bytes") + n.per_image("sram_write_bytes"))
+def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap, home: Home | None = None,
+                flows: list[Flow] | None = None, offchip_bytes: int = 0) -> StageTimes:
+    """Per-image cycles of node n on each resource it uses (its home and flows: hw/noc.py)."""
+    home = home or PORT
+    flows = flows or []
+    off = chip.offchip.transfer_cycles(offchip_bytes / n.images) if n.images else 0
+    sram = chip.sram.access_cycles(n.per_image("sram_read_bytes") + n.per_image("sram_write_bytes"),
+                                   home.tiles)
+    noc = max((chip.noc.flow_cycles(f) for f in flows), default=0)
+    sres = f"sram:{home.name}"
     if n.layer:
         lm = cmap.layer(n.layer)
         vp = round(n.per_image("vectors")) * n.planes
         arr, conv = chip.tile.busy_cycles(lm, vp)
-        noc = chip.noc.transfer_cycles(n.per_image("noc_bytes"))
-        return StageTimes(chip.tile.mvm_cycles(lm, vp), sram, noc, f"tiles:{n.layer}", arr, conv, lm, vp)
-    return StageTimes(chip.digital.op_cycles(n.per_image("digital_ops")), sram, 0, "digital")
+        return StageTimes(chip.tile.mvm_cycles(lm, vp), sram, noc, f"tiles:{n.layer}", arr, conv, lm, vp,
+                          sres, flows, off)
+    return StageTimes(chip.digital.op_cycles(n.per_image("digital_ops")), sram, noc, "digital",
+                      sram_resource=sres, flows=flows, offchip=off)
+
+
+def phase_stage_times(trace: Trace, chip: Chip, cmap: ChipMap) -> dict[str, StageTimes]:
+    home = homes(trace, cmap)
+    flows = node_flows(trace, cmap, chip.noc.mesh)
+    off = trace.offchip_bytes()
+    return {n.name: stage_times(n, chip, cmap, home[n.name], flows[n.name], off[n.name])
+            for n in trace.nodes}
 
 
 @dataclass
@@ -62,15 +85,15 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
     env = simpy.Environment()
     arch = chip.arch
     n_img = trace.nodes[0].images if images is None else images
-    times = {n.name: stage_times(n, chip, cmap) for n in trace.nodes}
-    res: dict[str, simpy.PriorityResource] = {
-        "sram": simpy.PriorityResource(env, capacity=arch.sram_buffer.ports),
-        "noc": simpy.PriorityResource(env, capacity=1),
-        "digital": simpy.PriorityResource(env, capacity=1),
-    }
+    times = phase_stage_times(trace, chip, cmap)
+    res: dict[str, simpy.PriorityResource] = {"digital": simpy.PriorityResource(env, capacity=1),
+                                              "offchip": simpy.PriorityResource(env, capacity=1)}
     for st in times.values():
-        if st.resource not in res:
-            res[st.resource] = simpy.PriorityResource(env, capacity=1)
+        names = [st.resource, st.sram_resource, *(r for f in st.flows for r in f.resources)]
+        for name in names:
+            if name not in res:
+                ports = arch.sram_buffer.ports if name.startswith("sram:") else 1
+                res[name] = simpy.PriorityResource(env, capacity=ports)
     busy = {k: 0 for k in res}
     intervals: list[tuple[str, int, int, int]] = []
     counter = [0]
@@ -93,6 +116,23 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
             if img < record_images:
                 intervals.append((name, img, t0, env.now))
 
+    def transfer(f: Flow, img: int):
+        """A flow holds its ports and links together (taken in one global order: no deadlock)."""
+        reqs = []
+        for name in sorted(f.resources):
+            r = res[name].request(priority=img)
+            yield r
+            reqs.append((name, r))
+        t0 = env.now
+        dur = chip.noc.flow_cycles(f)
+        yield env.timeout(dur)
+        for name, r in reqs:
+            res[name].release(r)
+            busy[name] += dur
+        counter[0] += 1
+        if img < record_images:
+            intervals.append(("noc", img, t0, env.now))
+
     end = [0] * n_img
     first, out = trace.nodes[0], trace.nodes[-1].name
     done: list[dict[str, simpy.Process]] = [{} for _ in range(n_img)]
@@ -104,9 +144,10 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
         st = times[n.name]
         parts = [env.process(hold(st.resource, st.compute, img, n is first, st))]
         if st.sram:
-            parts.append(env.process(hold("sram", st.sram, img)))
-        if st.noc:
-            parts.append(env.process(hold("noc", st.noc, img)))
+            parts.append(env.process(hold(st.sram_resource, st.sram, img)))
+        parts += [env.process(transfer(f, img)) for f in st.flows]
+        if st.offchip:
+            parts.append(env.process(hold("offchip", st.offchip, img)))
         yield simpy.AllOf(env, parts)
         if n.name == out:
             end[img] = int(env.now)
@@ -115,9 +156,25 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
         for n in trace.nodes:
             done[img][n.name] = env.process(stage(img, n))
     env.run()
-    cap = {k: (arch.sram_buffer.ports if k == "sram" else 1) for k in res}
     lat = [end[i] - first_start[i] for i in range(n_img)]
-    return TimingResult(int(env.now), lat, busy, cap, intervals, counter[0])
+    b, c = _fold(busy, {k: r.capacity for k, r in res.items()})
+    mesh = chip.noc.mesh
+    c.update({k: v for k, v in (("noc_links", mesh.links()), ("noc_ports", 2 * mesh.routers)) if k in c})
+    return TimingResult(int(env.now), lat, b, c, intervals, counter[0])
+
+
+def _fold(busy: dict[str, int], cap: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Per-link, per-port and per-buffer busy cycles summed into noc_links, noc_ports and
+    sram (capacity: the ports of the buffers in use; the caller sets the mesh's links and
+    ports); compute resources stay one entry each."""
+    groups = {"link": "noc_links", "inj": "noc_ports", "ej": "noc_ports", "sram:": "sram"}
+    b_out: dict[str, int] = {}
+    c_out: dict[str, int] = {}
+    for k in busy:
+        g = next((v for p, v in groups.items() if k.startswith(p)), k)
+        b_out[g] = b_out.get(g, 0) + busy[k]
+        c_out[g] = c_out.get(g, 0) + cap[k]
+    return b_out, c_out
 
 
 def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[dict[str, int]],

@@ -33,7 +33,8 @@ class NodeTrace:
     # data movement
     sram_read_bytes: int = 0
     sram_write_bytes: int = 0
-    noc_bytes: int = 0
+    in_bytes: list[int] = field(default_factory=list)   # bytes read from each input (the NoC moves
+                                                        # those whose home differs: hw/noc.py)
 
     def per_image(self, key: str) -> float:
         return getattr(self, key) / self.images if self.images else 0.0
@@ -44,6 +45,21 @@ class Trace:
     """The trace of one phase; nodes in execution (topological) order."""
 
     nodes: list[NodeTrace] = field(default_factory=list)
+    outputs: tuple[str, ...] = ()   # nodes whose outputs leave the chip (default: the last node)
+
+    @property
+    def leaving(self) -> tuple[str, ...]:
+        return self.outputs or ((self.nodes[-1].name,) if self.nodes else ())
+
+    def offchip_bytes(self) -> dict[str, int]:
+        """Bytes each node moves across the chip boundary (all images): inputs it reads from
+        "input" (images, or activations of an earlier reload round) and, for the nodes in
+        `leaving`, its output."""
+        out = {}
+        for n in self.nodes:
+            b = sum(v for i, v in zip(n.inputs, n.in_bytes) if i == "input")
+            out[n.name] = b + (n.sram_write_bytes if n.name in self.leaving else 0)
+        return out
 
     def node(self, name: str) -> NodeTrace:
         return next(n for n in self.nodes if n.name == name)

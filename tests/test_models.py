@@ -217,7 +217,7 @@ def test_synthetic_data_is_seeded():
 
 
 COUNTS = ("vectors", "planes", "crossbar_reads", "cell_reads", "dac_drives", "adc_conversions",
-          "shift_adds", "digital_ops", "sram_read_bytes", "sram_write_bytes", "noc_bytes", "images")
+          "shift_adds", "digital_ops", "sram_read_bytes", "sram_write_bytes", "in_bytes", "images")
 
 
 def test_cost_only_trace_equals_functional_counts(trained, inference_workload, root):

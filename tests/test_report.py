@@ -48,7 +48,7 @@ def test_run_plot_writes_valid_figures_and_csvs(lrt_run):
     wins = rep["phases"][1]["accuracy"]["windows"]
     assert [float(r["accuracy"]) for r in rows] == [w_["accuracy"] for w_ in wins]
     with open(out / "energy.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r["phase"] == "before"]
+        rows = [r for r in csv.DictReader(f) if r["phase"] == "before" and r["kind"] == "dynamic"]
     comp = rep["phases"][0]["energy"]["per_component_pj"]
     assert {r["component"]: float(r["energy_pj"]) for r in rows} == pytest.approx(comp)
 

@@ -27,7 +27,9 @@ def test_report_is_complete_and_byte_identical(root, tmp_path, trained, capsys):
     assert ph["images"] == 40 and 0 <= ph["accuracy"] <= 1
     e = ph["energy"]
     assert e["total_pj"] > 0
-    assert sum(e["per_component_pj"].values()) == pytest.approx(e["total_pj"], rel=1e-9)
+    assert sum(e["per_component_pj"].values()) == pytest.approx(e["dynamic_pj"], rel=1e-9)
+    idle = sum(e["idle_per_component_pj"].values())
+    assert e["dynamic_pj"] + idle == pytest.approx(e["total_pj"], rel=1e-9)
     lat = ph["latency"]
     assert lat["makespan_cycles"] >= lat["first_image_latency_cycles"] > 0
     assert rep["mapping"]["tiles_used"] <= rep["mapping"]["tiles_total"]

@@ -15,9 +15,10 @@ def arch(root):
     return load_arch(root / "arch" / "rram_64x64.yaml").spec
 
 
-def layer(name, inp, images, vectors, sram=0, noc=0):
+def layer(name, inp, images, vectors, sram=0):
+    """A weight layer reading `sram` bytes per image from its input."""
     return NodeTrace(name, "linear", (inp,), images=images, layer=name, vectors=vectors * images, planes=8,
-                     sram_read_bytes=sram * images, noc_bytes=noc * images)
+                     sram_read_bytes=sram * images, in_bytes=[sram * images])
 
 
 def test_isolated_mvm_equals_closed_form(arch):
@@ -29,10 +30,14 @@ def test_isolated_mvm_equals_closed_form(arch):
     res = simulate(Trace([layer("fc", "input", 1, 1)]), Chip(arch), cmap)
     assert res.makespan_cycles == 210
     assert res.image_latency_cycles == [210]
-    # with data movement: 1000 bytes over one 32 B/cycle SRAM port = 32 cycles (< 210, overlapped);
-    # 1000 bytes over the 4 B/cycle NoC = 250 cycles: the NoC now bounds the stage
-    res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000, noc=1000)]), Chip(arch), cmap)
-    assert res.makespan_cycles == 250
+    # with data movement: 1000 input bytes come from the port's buffer (tile 0) to fc's home
+    # (tile 0 too, same router): 0 hops over 4 B/cycle = 250 cycles; fc reads them from its
+    # one tile's share of a 32 B/cycle buffer shared by 12 tiles: 1000 x 12 / 32 = 375 cycles,
+    # which now bounds the stage (both overlap the 210 compute cycles)
+    res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), Chip(arch), cmap)
+    assert res.makespan_cycles == 375
+    one = dataclasses.replace(arch, sram_buffer=dataclasses.replace(arch.sram_buffer, tiles_per_buffer=1))
+    assert simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), Chip(one), cmap).makespan_cycles == 250
 
 
 def test_halving_adcs_doubles_the_adc_bound_stage(arch):
@@ -80,6 +85,7 @@ def test_shared_sram_port_serialises_parallel_branches(arch):
     cmap = map_layers([], one_port)
     tr = Trace([NodeTrace(name, "relu", ("input",), images=1, sram_read_bytes=3200, digital_ops=64)
                 for name in ("a", "b")])
-    # each branch: 100 SRAM cycles and 1 digital cycle; one port: the second waits for the first
-    assert simulate(tr, Chip(one_port), cmap).makespan_cycles == 200
-    assert simulate(tr, Chip(arch), cmap).makespan_cycles == 100   # two ports: in parallel
+    # both run where the input lives (tile 0's share of a buffer of 12 tiles): each branch
+    # 3200 x 12 / 32 = 1200 SRAM cycles and 1 digital cycle; one port: the second waits
+    assert simulate(tr, Chip(one_port), cmap).makespan_cycles == 2400
+    assert simulate(tr, Chip(arch), cmap).makespan_cycles == 1200   # two ports: in parallel

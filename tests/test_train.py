@@ -154,12 +154,19 @@ def test_online_run_is_deterministic(tmp_path, root):
 
 
 def test_rank_that_does_not_fit_sram_names_the_rank_that_fits(tmp_path, root, capsys):
-    # rank r needs r x sum(K + N) x 2 bytes = r x 243 x 2 = 486 r bytes; 768 bytes hold rank 1
-    code, _ = run_tiny(tmp_path, root, "lrt", extra=["--set", "arch.sram_buffer.capacity_kib=0.75",
-                                                     "--set", "workload.phases.0.algorithm.rank=2"])
+    # each layer's factors live in its own tile's buffer: rank r of layer b1c2.conv
+    # (K = 54, N = 6) needs r x 60 x 2 = 120 r bytes; 0.2 KiB per tile (204 bytes) holds rank 1
+    sets = ["--set", "arch.sram_buffer.tiles_per_buffer=1", "--set", "workload.phases.0.algorithm.rank=2"]
+    def cap(kib):
+        return [*sets, "--set", f"arch.sram_buffer.capacity_kib={kib}"]
+    code, _ = run_tiny(tmp_path / "a", root, "lrt", extra=cap(0.2))
     assert code == 2
     err = capsys.readouterr().err
-    assert "sram_buffer.capacity_kib: rank 2 needs 972 bytes" in err and "rank 1 would fit" in err
+    assert "sram_buffer.capacity_kib: rank 2 needs 240 bytes of L/R factors for layer 'b1c2.conv'" in err
+    assert "holds 204; rank 1 would fit" in err
+    code, _ = run_tiny(tmp_path / "b", root, "lrt", extra=cap(0.1))
+    assert code == 2 and "not even rank 1 fits" in capsys.readouterr().err
+    assert run_tiny(tmp_path / "c", root, "lrt", extra=cap(0.25))[0] == 0
 
 
 def per_term_sgd_fc(k: int, n: int, seed: int) -> tuple:

@@ -146,14 +146,20 @@ class WriteDriverSpec:
 
 @dataclass(frozen=True)
 class SramBufferSpec:
-    """The chip's SRAM buffer: activations (and, for training, auxiliary state)."""
+    """One SRAM buffer: activations (and, for training, auxiliary state). The chip has one
+    per `tiles_per_buffer` consecutive tiles; each tile owns an equal share of its buffer's
+    capacity and bandwidth."""
 
-    capacity_kib: float = spec(64.0, lo=0.0, lo_open=True, hi=2**30)
+    capacity_kib: float = spec(64.0, lo=0.0, lo_open=True, hi=2**30, doc="one buffer")
     read_pj_per_bit: float = spec(0.067, lo=0.0)
     write_pj_per_bit: float = spec(0.067, lo=0.0)
     bytes_per_cycle: int = spec(32, lo=1, hi=2**20, doc="bandwidth of one port")
     ports: int = spec(2, lo=1, hi=1024)
+    tiles_per_buffer: int = spec(12, lo=1, hi=2**20, doc="tiles sharing one buffer (ISAAC: the 12 IMAs "
+                                 "of a tile share its 64 KB eDRAM)")
     area_um2_per_kib: float = spec(1297.0, lo=0.0, doc="ISAAC: 64 KB eDRAM buffer 0.083 mm2")
+    bus_area_um2: float = spec(90000.0, lo=0.0, doc="the bus from one buffer to its tiles (ISAAC: "
+                               "eDRAM-to-IMA bus, 384 wires, 0.090 mm2)")
 
 
 @dataclass(frozen=True)
@@ -215,8 +221,22 @@ class PowerGatingSpec:
 
     gated: bool = spec(True, doc="true: idle units are power-gated and draw idle_fraction of their "
                                  "peak power; false: idle units stay clocked/biased at peak power")
-    idle_fraction: float = spec(0.0, lo=0.0, hi=1.0,
+    idle_fraction: float = spec(0.0042, lo=0.0, hi=1.0,
                                 doc="gated units' idle draw (leakage) as a fraction of peak power")
+
+
+@dataclass(frozen=True)
+class OffChipSpec:
+    """The chip's off-chip interface and memory: input images and logits, and (with
+    deploy.weight_reload) weights and activations of networks larger than the chip."""
+
+    link_pj_per_bit: float = spec(50.8, lo=0.0, doc="the interface (ISAAC: HyperTransport 10.4 W "
+                                  "at 4 x 6.4 GB/s)")
+    dram_pj_per_bit: float = spec(20.0, lo=0.0, doc="the off-chip memory access (Horowitz, ISSCC "
+                                  "2014: 1.3-2.6 nJ per 64-bit DRAM access)")
+    bandwidth_gb_per_s: float = spec(6.4, lo=0.0, lo_open=True, hi=1e6,
+                                     doc="one HyperTransport link (ISAAC has 4 x 6.4 GB/s)")
+    area_mm2: float = spec(5.72, lo=0.0, doc="the interface (ISAAC: 4 HyperTransport links 22.88 mm2)")
 
 
 @dataclass(frozen=True)
@@ -238,6 +258,7 @@ class ArchSpec:
     adc: AdcSpec = spec(AdcSpec())
     write_driver: WriteDriverSpec = spec(WriteDriverSpec())
     sram_buffer: SramBufferSpec = spec(SramBufferSpec())
+    offchip: OffChipSpec = spec(OffChipSpec())
     digital: DigitalSpec = spec(DigitalSpec())
     tile: TileSpec = spec(TileSpec())
     chip: ChipSpec = spec(ChipSpec())

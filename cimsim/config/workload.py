@@ -197,6 +197,11 @@ class DeploySpec:
     functional: bool = spec(True, doc="false: cost-only run: mapping, operation counts, SimPy timing "
                                       "and energy from the layer shapes alone (no pretraining, no "
                                       "analog model, no accuracy); inference phases only")
+    weight_reload: bool = spec(False, doc="cost-only runs: a network larger than the chip runs in "
+                                          "rounds of whole layers; each round's weights are loaded from "
+                                          "off-chip memory and programmed (one pulse per cell), every "
+                                          "image of the phase passes the round, and activations crossing "
+                                          "rounds go off-chip and back (cimsim/reload.py)")
 
     calibration_images: int = spec(256, lo=1,
                                    doc="training images used to set each layer's input scale")
@@ -304,6 +309,10 @@ class WorkloadSpec:
             if not self.deploy.functional and ph.kind != "inference":
                 raise src.error(path + ("phases", i, "kind"), "inference in a cost-only run "
                                 "(deploy.functional: false)", ph.kind)
+        if self.deploy.weight_reload and self.deploy.functional:
+            raise src.error(path + ("deploy", "weight_reload"), "false in a functional run (it keeps "
+                            "every weight programmed; reloads are modelled in cost-only runs, "
+                            "deploy.functional: false)", True)
         if not self.deploy.functional and self.deploy.write_verify != "none":
             raise src.error(path + ("deploy", "write_verify"), "none in a cost-only run (deploy.functional: "
                             "false programs no weights)", self.deploy.write_verify)

@@ -1,4 +1,4 @@
-"""The chip: its tile and device models, SRAM buffer, digital unit and NoC.
+"""The chip: its tile and device models, per-tile SRAM buffers, digital unit and mesh NoC.
 
 Every per-action energy and latency of the simulator is owned by one of these
 components (the tile's and device's in hw/tile.py and device/), computed from the
@@ -14,11 +14,17 @@ from dataclasses import dataclass
 from .. import plugins
 from ..config.arch import ArchSpec
 from ..device.base import DeviceModel
+from .noc import Flow, Mesh
 from .tile import TileModel
 
 
 @dataclass(frozen=True)
 class SramBuffer:
+    """The SRAM buffers, one per `tiles_per_buffer` tiles: activations and training state.
+    Each tile owns 1/tiles_per_buffer of its buffer. A node's data is striped over its home
+    tiles' shares (hw/noc.py), which serve it together: `ports` ports, each
+    bytes_per_cycle x tiles / tiles_per_buffer wide."""
+
     arch: ArchSpec
 
     def read_pj(self, nbytes: float) -> float:
@@ -31,13 +37,20 @@ class SramBuffer:
         s = self.arch.sram_buffer
         return {("sram_read", "bit"): s.read_pj_per_bit, ("sram_write", "bit"): s.write_pj_per_bit}
 
-    def access_cycles(self, nbytes: float) -> int:
-        """One port moving nbytes."""
-        return math.ceil(nbytes / self.arch.sram_buffer.bytes_per_cycle)
+    def access_cycles(self, nbytes: float, tiles: int = 1) -> int:
+        """One port of `tiles` tiles' buffer shares moving nbytes."""
+        s = self.arch.sram_buffer
+        return math.ceil(nbytes * s.tiles_per_buffer / (s.bytes_per_cycle * tiles))
+
+    def capacity_bytes(self, tiles: int = 1) -> int:
+        """What `tiles` tiles' shares of their buffers hold."""
+        s = self.arch.sram_buffer
+        return int(s.capacity_kib * 1024 * tiles / s.tiles_per_buffer)
 
     @property
-    def capacity_bytes(self) -> int:
-        return int(self.arch.sram_buffer.capacity_kib * 1024)
+    def buffers(self) -> int:
+        """Buffers on the chip."""
+        return math.ceil(self.arch.chip.tiles / self.arch.sram_buffer.tiles_per_buffer)
 
 
 @dataclass(frozen=True)
@@ -56,18 +69,45 @@ class DigitalUnit:
         return math.ceil(ops / self.arch.digital.lanes)
 
 
-@dataclass(frozen=True)
 class Noc:
+    """The mesh network (hw/noc.py): per-bit router energy, link width and router count."""
+
+    def __init__(self, arch: ArchSpec) -> None:
+        self.arch = arch
+        self.mesh = Mesh(arch.chip.tiles, arch.chip.noc.tiles_per_router)
+
+    def flow_pj(self, flow: Flow, images: int) -> float:
+        return self.router_bits(flow, images) * self.arch.chip.noc.energy_pj_per_bit
+
+    @staticmethod
+    def router_bits(flow: Flow, images: int) -> int:
+        """Bits x routers traversed (the source's and destination's included)."""
+        return flow.bytes_per_image * images * 8 * (flow.hops + 1)
+
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        return {("noc", "router_bit"): self.arch.chip.noc.energy_pj_per_bit}
+
+    def flow_cycles(self, flow: Flow) -> int:
+        return flow.cycles(self.arch.chip.noc.bytes_per_cycle)
+
+
+@dataclass(frozen=True)
+class OffChip:
+    """The off-chip interface and memory: every bit crossing it costs the link and the DRAM
+    access; it moves bandwidth_gb_per_s."""
+
     arch: ArchSpec
 
     def transfer_pj(self, nbytes: float) -> float:
-        return nbytes * 8 * self.arch.chip.noc.energy_pj_per_bit
+        o = self.arch.offchip
+        return nbytes * 8 * (o.link_pj_per_bit + o.dram_pj_per_bit)
 
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
-        return {("noc", "bit"): self.arch.chip.noc.energy_pj_per_bit}
+        o = self.arch.offchip
+        return {("offchip", "bit"): o.link_pj_per_bit + o.dram_pj_per_bit}
 
     def transfer_cycles(self, nbytes: float) -> int:
-        return math.ceil(nbytes / self.arch.chip.noc.bytes_per_cycle)
+        return math.ceil(nbytes * self.arch.clock_ghz / self.arch.offchip.bandwidth_gb_per_s)
 
 
 @functools.lru_cache(maxsize=64)
@@ -88,33 +128,42 @@ class Chip:
         self.sram = SramBuffer(arch)
         self.digital = DigitalUnit(arch)
         self.noc = Noc(arch)
+        self.offchip = OffChip(arch)
 
     def area(self) -> dict:
         """Chip area by component (mm2): every tile's components (the tile model's own list),
-        the SRAM buffer, the routers and the vector unit."""
+        the SRAM buffers and their buses, the mesh's routers, the vector unit and the off-chip
+        interface."""
         a = self.arch
         per_tile = {k: v * 1e-6 for k, v in self.tile.area_um2().items()}
         comp = {k: v * a.chip.tiles for k, v in per_tile.items()}
-        comp["sram"] = a.sram_buffer.capacity_kib * a.sram_buffer.area_um2_per_kib * 1e-6
-        routers = math.ceil(a.chip.tiles / a.chip.noc.tiles_per_router)
-        comp["noc_routers"] = routers * a.chip.noc.router_area_um2 * 1e-6
+        s = a.sram_buffer
+        comp["sram"] = self.sram.buffers * s.capacity_kib * s.area_um2_per_kib * 1e-6
+        comp["sram_buses"] = self.sram.buffers * s.bus_area_um2 * 1e-6
+        comp["noc_routers"] = self.noc.mesh.routers * a.chip.noc.router_area_um2 * 1e-6
         comp["digital"] = a.digital.lanes * a.digital.lane_area_um2 * 1e-6
+        comp["offchip_interface"] = a.offchip.area_mm2
         return {"total_mm2": sum(comp.values()), "per_component_mm2": comp,
                 "tile_mm2": sum(per_tile.values()), "tiles": a.chip.tiles}
 
     def peak_power_mw(self) -> dict[str, float]:
         """Chip-wide peak power by energy component (mW): every tile's units (the tile model's
-        own figures), the SRAM ports at full bandwidth (half reading, half writing), the NoC
-        link and the vector unit every cycle."""
+        own figures), every buffer's ports at full bandwidth (half reading, half writing),
+        every router moving a flit per cycle, the vector unit every cycle and the off-chip
+        interface at full bandwidth (its link; the DRAM is not on the chip)."""
         a = self.arch
         ghz = a.clock_ghz
         out = {k: v * a.chip.tiles for k, v in self.tile.peak_power_mw().items()}
         s = a.sram_buffer
         port_bits = s.bytes_per_cycle * 8 * ghz                       # bits per ns
-        out["sram_read"] = max(s.ports // 2, 1) * port_bits * s.read_pj_per_bit
-        out["sram_write"] = max(s.ports - s.ports // 2, 1) * port_bits * s.write_pj_per_bit
-        out["noc"] = a.chip.noc.bytes_per_cycle * 8 * ghz * a.chip.noc.energy_pj_per_bit
+        nbuf, noc = self.sram.buffers, a.chip.noc
+        out["sram_read"] = nbuf * max(s.ports // 2, 1) * port_bits * s.read_pj_per_bit
+        out["sram_write"] = nbuf * max(s.ports - s.ports // 2, 1) * port_bits * s.write_pj_per_bit
+        # a router moving one flit per cycle (how the per-bit figure was derived from its power)
+        out["noc"] = self.noc.mesh.routers * noc.bytes_per_cycle * 8 * ghz * noc.energy_pj_per_bit
         out["digital"] = a.digital.lanes * ghz * a.digital.op_energy_pj
+        # the interface on the chip at full bandwidth (the DRAM is off the chip: per access only)
+        out["offchip"] = a.offchip.bandwidth_gb_per_s * 8 * a.offchip.link_pj_per_bit     # Gb/s x pJ = mW
         return out
 
     def idle_energy_pj(self, dynamic_pj: dict[str, float], seconds: float) -> dict[str, float]:
@@ -136,6 +185,7 @@ class Chip:
         the chip's other components (writes and verify reads included)."""
         return {**self.tile.action_energies_pj(), **self.digital.action_energies_pj(),
                 **self.sram.action_energies_pj(), **self.noc.action_energies_pj(),
+                **self.offchip.action_energies_pj(),
                 ("write_pulses", "cell_pulse"): self.tile.write_pulse_pj(),
                 ("write_drivers", "op"): self.tile.driver_op_pj(),
                 ("verify_reads", "cell_read"): self.tile.verify_read_pj()}

@@ -59,14 +59,17 @@ def _stacked(ax, bars: list[tuple[str, dict[str, float]]], comps: list[str], col
 
 
 def energy_figure(report: dict) -> Figure | None:
-    """Stacked bars: energy of each phase by component (totals on top), and programming the
-    chip by component in its own panel (it is orders of magnitude smaller)."""
+    """Stacked bars: energy of each phase by component plus its idle draw (totals on top), and
+    programming the chip by component in its own panel (it is orders of magnitude smaller)."""
     phases: list[tuple[str, dict[str, float]]] = []
     for ph in report.get("phases", []):
         if "energy" in ph and "per_component_pj" in ph["energy"]:
             n = ph.get("images", ph.get("samples"))
             label = f"{ph['name']}\n({n} {'images' if 'images' in ph else 'samples'})"
-            phases.append((label, {k: v for k, v in ph["energy"]["per_component_pj"].items() if v > 0}))
+            bar = {k: v for k, v in ph["energy"]["per_component_pj"].items() if v > 0}
+            if ph["energy"].get("idle_pj", 0) > 0:
+                bar["idle (leakage)"] = ph["energy"]["idle_pj"]      # so the bar is the phase's total
+            phases.append((label, bar))
     dp = report.get("deploy", {}).get("energy", {})
     prog = {k.removesuffix("_pj"): v for k, v in dp.items() if k != "total_pj" and v > 0}
     if not phases and not prog:

@@ -53,7 +53,8 @@ def tables(report: dict) -> dict[str, list[dict]]:
             out["timeline"].append({"phase": name, **iv})
         for node in ph.get("nodes", []):
             out["nodes"].append({"phase": name, **{k: v for k, v in node.items() if k != "inputs"},
-                                 "inputs": " ".join(node["inputs"])})
+                                 "inputs": " ".join(node["inputs"]),
+                                 "in_bytes": " ".join(str(b) for b in node.get("in_bytes", []))})
         acc = ph.get("accuracy")
         if isinstance(acc, dict) and "windows" in acc:
             for win in acc["windows"]:

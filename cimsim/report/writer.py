@@ -32,7 +32,10 @@ def summary(report: dict) -> str:
     lines = [
         f"model {m['name']}: {m['parameters']} parameters, "
         + (f"float test accuracy {acc:.4f}" if acc is not None else "cost-only run (no accuracy)"),
-        f"mapping: {mp['tiles_used']}/{mp['tiles_total']} tiles, {mp['crossbars_used']} crossbars, "
+        (f"mapping: {mp['tiles_used']}/{mp['tiles_total']} tiles, " if mp.get("reload_rounds", 1) == 1 else
+         f"mapping: {mp['tiles_used']} tiles in {mp['reload_rounds']} weight-reload rounds on "
+         f"{mp['tiles_total']}, ")
+        + f"{mp['crossbars_used']} crossbars, "
         f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used"
         + (f"; chip area {report['area']['total_mm2']:.3g} mm2" if "area" in report else ""),
     ]

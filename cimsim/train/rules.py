@@ -174,13 +174,19 @@ class Lrt(Rule):
                       for n in net.weight_layers()}
         self.key = np.uint64(int(np.random.SeedSequence([seed, 11]).generate_state(1)[0]))
         self.skipped = self.attempts = self.rejected = 0
-        per_rank = sum(st.ql.shape[1] + st.qr.shape[1] for st in self.state.values()) * spec.state_bits / 8
-        if self.aux_bytes > capacity_bytes:
-            fit = int(capacity_bytes // per_rank)
-            raise FitError(
-                f"{arch_file}: sram_buffer.capacity_kib: rank {r} needs {self.aux_bytes} bytes of L/R "
-                f"factors but the SRAM buffer holds {capacity_bytes}; rank {fit} would fit "
-                f"(algorithm.rank), or enlarge sram_buffer.capacity_kib")
+        # each layer's factors live in its own tiles' shares of their SRAM buffers
+        bits = spec.state_bits
+        for name, st in self.state.items():
+            need = int((st.ql.size + st.qr.size) * bits / 8)
+            cap = int(engines[name].lmap.tiles * capacity_bytes / arch.sram_buffer.tiles_per_buffer)
+            if need > cap:
+                fit = int(cap // ((st.ql.shape[1] + st.qr.shape[1]) * bits / 8))
+                hint = (f"rank {fit} would fit (algorithm.rank), or enlarge sram_buffer.capacity_kib"
+                        if fit else "not even rank 1 fits: enlarge sram_buffer.capacity_kib")
+                raise FitError(
+                    f"{arch_file}: sram_buffer.capacity_kib: rank {r} needs {need} bytes of L/R "
+                    f"factors for layer '{name}' but its {engines[name].lmap.tiles} tile(s)' share of "
+                    f"their buffers holds {cap}; {hint}")
 
     @property
     def aux_bytes(self) -> int:
@@ -251,6 +257,6 @@ class Lrt(Rule):
 def make_rule(spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
               seed: int, arch_file: str) -> Rule:
     if spec.name == "lrt":
-        cap = int(arch.sram_buffer.capacity_kib * 1024)
-        return Lrt(spec, net, engines, arch, seed, cap, arch_file)
+        per_tile = int(arch.sram_buffer.capacity_kib * 1024)
+        return Lrt(spec, net, engines, arch, seed, per_tile, arch_file)
     return {"none": NoLearning, "bias_only": BiasOnly, "sgd": Sgd}[spec.name](spec, net, engines, arch)
