@@ -17,6 +17,11 @@ from ..device.base import DeviceModel
 from .noc import Flow, Mesh
 from .tile import TileModel
 
+# area components whose leakage another energy component carries ("": none, "sram": both
+# buffer components); other names carry their own
+LEAK_TARGET = {"crossbar": "", "sample_hold": "adc", "sram": "sram", "sram_buses": "sram",
+               "noc_routers": "noc", "offchip_interface": "offchip"}
+
 
 @dataclass(frozen=True)
 class SramBuffer:
@@ -166,18 +171,32 @@ class Chip:
         out["offchip"] = a.offchip.bandwidth_gb_per_s * 8 * a.offchip.link_pj_per_bit     # Gb/s x pJ = mW
         return out
 
+    def leakage_mw(self) -> dict[str, float]:
+        """Leakage power by energy component (mW): chip.power_gating.leakage_mw_per_mm2 x the
+        CMOS area behind the component (hw area names mapped onto energy names; NVM arrays
+        hold their state unpowered and do not leak; buffers split between read and write)."""
+        dens = self.arch.chip.power_gating.leakage_mw_per_mm2
+        out: dict[str, float] = {}
+        for comp, mm2 in self.area()["per_component_mm2"].items():
+            target = LEAK_TARGET.get(comp, comp)
+            for t in {"": (), "sram": ("sram_read", "sram_write")}.get(target, (target,)):
+                out[t] = out.get(t, 0.0) + dens * mm2 / (2 if target == "sram" else 1)
+        return out
+
     def idle_energy_pj(self, dynamic_pj: dict[str, float], seconds: float) -> dict[str, float]:
-        """Energy of idle units over `seconds` of chip time: per component, its idle share of
-        peak power x time (peak x time - the busy part, which the dynamic energy already is),
-        at full peak power if not gated, else at idle_fraction of it."""
-        pg = self.arch.chip.power_gating
-        f = 1.0 if not pg.gated else pg.idle_fraction
-        if f == 0.0:
-            return {}
+        """Energy of idle units over `seconds` of chip time, per component. A component's idle
+        share is 1 - its busy part (dynamic energy / (peak power x time)). Not gated: idle
+        units draw their peak power. Gated: they draw their leakage (busy units' leakage is
+        inside the per-action energies, which come from working units' power)."""
+        gated = self.arch.chip.power_gating.gated
+        peak = self.peak_power_mw()
+        draw = self.leakage_mw() if gated else peak
         out = {}
-        for comp, mw in self.peak_power_mw().items():
-            idle = mw * seconds * 1e9 - dynamic_pj.get(comp, 0.0)        # mW x s = 1e9 pJ
-            out[comp] = f * max(idle, 0.0)
+        for comp, mw in draw.items():
+            full = peak.get(comp, 0.0) * seconds * 1e9                     # mW x s = 1e9 pJ
+            share = max(full - dynamic_pj.get(comp, 0.0), 0.0) / full if full > 0 else 1.0
+            if mw > 0:
+                out[comp] = mw * seconds * 1e9 * share
         return out
 
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
