@@ -90,3 +90,13 @@ def test_rotation_and_scale_match_numpy(dtype):
     assert _max_abs_rows(o, 4) == np.abs(o[:4]).max()
     assert _max_abs_rows(a, 2) == np.abs(a[:2]).max()
     assert _max_abs_rows(np.zeros((3, 8), dtype), 3) == 0.0
+
+
+def test_sign_counters_are_distinct_up_to_rank_64():
+    """Rank 64 has tails of 65 entries: the 65th entry of term i must not reuse the counter
+    (hence the sign) of the first entry of term i + 1, as idx x 64 + t did."""
+    from cimsim.kernels.lowrank import sign_counter
+
+    seen = {int(sign_counter(np.uint64(i), t)) for i in range(50) for t in range(65)}
+    assert len(seen) == 50 * 65
+    assert int(sign_counter(np.uint64(3), 5)) == 3 * 64 + 5          # ranks < 64: unchanged counters

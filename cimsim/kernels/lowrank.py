@@ -207,6 +207,17 @@ def _svd_small(a: np.ndarray, v: np.ndarray, sv: np.ndarray, order: np.ndarray, 
 
 
 @njit(cache=True)
+def sign_counter(idx: np.uint64, t: int) -> np.uint64:
+    """The hash counter of the random sign of tail entry t (0..64: ranks up to 64 have
+    tails of up to 65) of term idx. Entries 0..63 take idx x 64 + t; entry 64 takes the same
+    counter as entry 0 with the top bit set, so it never meets entry 0 of term idx + 1 (term
+    counters stay far below 2^57)."""
+    if t < 64:
+        return idx * np.uint64(64) + np.uint64(t)
+    return (idx * np.uint64(64) + np.uint64(t - 64)) | (np.uint64(1) << np.uint64(63))
+
+
+@njit(cache=True)
 def _reduce(s: np.ndarray, unbiased: bool, key: np.uint64, idx: np.uint64, mix: np.ndarray,
             w: np.ndarray, a: np.ndarray, wv: np.ndarray) -> None:
     """q singular values (descending) -> mixing matrix mix (q, r) and new weights w (r,),
@@ -249,7 +260,7 @@ def _reduce(s: np.ndarray, unbiased: bool, key: np.uint64, idx: np.uint64, mix: 
     for t in range(tail):
         wn += wv[t] * wv[t]
     for t in range(tail):
-        sg = _sign(key, idx * np.uint64(64) + np.uint64(t))
+        sg = _sign(key, sign_counter(idx, t))
         for c in range(k):
             h = (1.0 if t == c + 1 else 0.0) - (2.0 * wv[t] * wv[c + 1] / wn if wn > EPS else 0.0)
             mix[j + t, j + c] = sg * h
