@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from cimsim.config.arch import ArchSpec
-from cimsim.hw.chip import models
+from cimsim.hw.chip import build_chip
 from cimsim.kernels.mvm import analog_mvm
 
 
@@ -51,7 +51,7 @@ def main() -> None:
     for noise in (False, True):
         tag = "read noise" if noise else "no read noise"
         for m in (1024, 16384):
-            case(f"default 64x64 tile ({tag})", m, 64, models(arch)[1].weights_per_column_group(),
+            case(f"default 64x64 tile ({tag})", m, 64, build_chip(arch).tile.weights_per_column_group(),
                  arch, noise)
         case(f"ResNet-8 s3 conv 3x3x64->64 ({tag})", 1024, 576, 64, arch, noise)
         case(f"ResNet-8 s1 conv 3x3x16->16 ({tag})", 16384, 144, 16, arch, noise)

@@ -60,6 +60,7 @@ def functional_rate(images: int) -> None:
     from cimsim.config import load_arch, load_workload
     from cimsim.deploy import deploy
     from cimsim.functional import run
+    from cimsim.hw.chip import build_chip
     from cimsim.nn.network import untrained_net, workload_data
 
     text = textwrap.dedent(f"""\
@@ -75,7 +76,7 @@ def functional_rate(images: int) -> None:
     a = load_arch(ROOT / "arch" / "rram_64x64.yaml", {"chip.tiles": "512"}).spec
     data = workload_data(w)
     net = untrained_net(w, data)
-    dep = deploy(net, data, a, w, "arch")
+    dep = deploy(net, data, build_chip(a), w, "arch")
     rss_deployed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     shapes = net.shapes(data.input_shape)
     macs = 0

@@ -52,6 +52,7 @@ def one(job: tuple) -> list[dict]:
 def timing(no_faults: bool) -> tuple[float, float, int]:
     """Wall seconds of one chip's TSB fine-tuning and of noise-aware retraining (whole network)."""
     from cimsim.deploy import deploy
+    from cimsim.hw.chip import build_chip
     from cimsim.nn.data import load_dataset
     from cimsim.nn.models import build_model
     from cimsim.nn.train import pretrained_model, train_float
@@ -61,7 +62,7 @@ def timing(no_faults: bool) -> tuple[float, float, int]:
     arch = dataclasses.replace(arch, device=dataclasses.replace(arch.device, program_sigma=0.2))
     data = load_dataset(w.dataset, w.seed)
     net, _ = pretrained_model(w, data, arch)
-    dep = deploy(net, data, arch, w, str(ARCH), policy="none", chip=0)
+    dep = deploy(net, data, build_chip(arch), w, str(ARCH), policy="none", chip=0)
     tnet = insert_blocks(net, w.deploy.tsb)
     for n in tnet.weight_layers():
         n.W[...] = dep.engines[n.name].w_eff

@@ -38,11 +38,11 @@ def run_cost_only(arch: str, workload_text: str, sets: list[str]) -> dict:
 def isaac_rows() -> list[tuple[str, float, float, str]]:
     """ISAAC (Shafiee et al., ISCA 2016, Table 6; 32 nm, 1.2 GHz, 128x128 arrays, 100 ns reads)."""
     from cimsim.config import load_arch
-    from cimsim.hw.chip import Chip
+    from cimsim.hw.chip import build_chip
 
     # ISAAC's array figure is an average power: its per-cell read model, not V^2 G t
     a = load_arch(ROOT / "arch" / "rram_128x128_chip.yaml", {"crossbar.read_energy": "per_cell"}).spec
-    chip = Chip(a)
+    chip = build_chip(a)
     e = chip.action_energies_pj()
     rows = [
         ("ISAAC DAC drive (pJ): 4 mW x 100 ns / 1024", 4e-3 * 100e-9 / 1024 * 1e12, e[("dac", "drive")],

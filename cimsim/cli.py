@@ -202,6 +202,7 @@ def _is_grid(path: str) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from .config import ArchSpec, load_any
+    from .hw.chip import build_chip
 
     archs, works = [], []
     for f in args.files:
@@ -212,7 +213,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{f}: ok (grid '{g.name}', {len(g.points)} points over {', '.join(g.swept)})")
             continue
         loaded = load_any(f)
-        (archs if isinstance(loaded.spec, ArchSpec) else works).append(loaded)
+        if isinstance(loaded.spec, ArchSpec):
+            archs.append((loaded, build_chip(loaded)))   # its device and tile models, their params
+        else:
+            works.append(loaded)
         print(f"{f}: ok ({type(loaded.spec).__name__.replace('Spec', '').lower()} '{loaded.spec.name}')")
     if archs and works:
         from .nn.network import untrained_net, workload_data
@@ -221,8 +225,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for w in works:
             data = workload_data(w.spec, w.path)
             net = untrained_net(w.spec, data, w.path)
-            for a in archs:
-                cmap = fit_check(net, w.spec, a.spec, a.path, w.path)
+            for a, chip in archs:
+                cmap = fit_check(net, w.spec, chip, a.path, w.path)
                 how = (f"fits ({cmap.tiles_used} of {cmap.tiles_total} tiles" if cmap.rounds == 1 else
                        f"runs in {cmap.rounds} weight-reload rounds ({cmap.tiles_used} tiles needed, "
                        f"{cmap.tiles_total} on the chip")

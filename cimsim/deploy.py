@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config.arch import ArchSpec
 from .config.workload import WorkloadSpec
 from .energy import programming_energy_pj
 from .errors import FitError
@@ -120,11 +119,12 @@ def _verify(e: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
     e.refresh()
 
 
-def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: str,
+def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
            workload_file: str = "workload", policy: str | None = None, chip: int | None = None,
            fisher: dict[str, np.ndarray] | None = None,
            memo: dict | None = None) -> Deployment:
-    """Program `net` onto one chip (index `chip`; None: the workload's single chip).
+    """Program `net` onto one chip `hw` (its index `chip` among Monte-Carlo chips, for their
+    random streams; None: the workload's single chip).
     `memo` (a dict kept across calls) caches the chip-independent input calibration."""
     policy = policy or w.deploy.write_verify
     run_net = insert_blocks(net, w.deploy.tsb, workload_file) if policy == "tsb" else net
@@ -132,7 +132,7 @@ def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: 
     blocks = run_net.blocks()
     shapes = [(n.name, *n.W.shape) for n in layers] + [(b.name, *b.W.shape) for b in blocks]
     try:
-        cmap = map_layers(shapes, arch)
+        cmap = map_layers(shapes, hw)
     except FitError as e:
         raise FitError(f"{arch_file}: chip.tiles: {e}") from None
     memo = {} if memo is None else memo
@@ -146,7 +146,7 @@ def deploy(net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec, arch_file: 
 
     def engine(i: int, name: str, weights: np.ndarray) -> AnalogLayer:
         key = int(np.random.SeedSequence(read_base + [i]).generate_state(1)[0])
-        return AnalogLayer(name, weights, arch, cmap.layer(name), x_max[name], rng, key)
+        return AnalogLayer(name, weights, hw.tile, cmap.layer(name), x_max[name], rng, key)
 
     engines = {n.name: engine(i, n.name, n.W) for i, n in enumerate(layers)}
     dep = Deployment(run_net, cmap, engines, policy,

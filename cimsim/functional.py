@@ -14,7 +14,6 @@ import numpy as np
 from .config.arch import ArchSpec
 from .device.conductance import ProgrammedArray, quantise_weights
 from .device.write import WriteResult
-from .hw.chip import models
 from .hw.tile import TileModel
 from .mapping import LayerMap
 from .nn.layers import BlockApply, Net
@@ -30,10 +29,10 @@ class AnalogLayer:
     count. Holds the matrix's state (cells, write counters, integer weights); the tile model
     (hw/tile.py) does the physics and owns the costs."""
 
-    def __init__(self, name: str, w: np.ndarray, arch: ArchSpec, lmap: LayerMap, x_max: float,
-                 rng: np.random.Generator, read_key: int, tile: TileModel | None = None) -> None:
-        self.name, self.arch, self.lmap = name, arch, lmap
-        self.tile = tile if tile is not None else models(arch)[1]
+    def __init__(self, name: str, w: np.ndarray, tile: TileModel, lmap: LayerMap, x_max: float,
+                 rng: np.random.Generator, read_key: int) -> None:
+        arch = tile.arch
+        self.name, self.arch, self.lmap, self.tile = name, arch, lmap, tile
         self.k, self.n = w.shape
         self.w_int, self.w_scale = quantise_weights(w, arch.crossbar.weight_bits)
         self.cells: ProgrammedArray = self.tile.program(self.w_int, rng)

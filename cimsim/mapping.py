@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .config.arch import ArchSpec
 from .errors import FitError
+
+if TYPE_CHECKING:
+    from .hw.chip import Chip
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,10 @@ def _split(total: int, size: int) -> tuple[int, ...]:
     return tuple(min(size, total - i * size) for i in range(n))
 
 
-def map_layers(shapes: list[tuple[str, int, int]], arch: ArchSpec) -> ChipMap:
-    """Place (name, K, N) weight matrices on the chip; FitError if the chip is too small."""
-    from .hw.chip import models  # the tile model decides how many columns a weight takes
-
-    tile_model = models(arch)[1]
+def place(shapes: list[tuple[str, int, int]], chip: Chip) -> list[LayerMap]:
+    """Each (name, K, N) matrix on whole tiles of its own, in order from tile 0 (the tile
+    model decides how many columns a weight takes); no check against the chip's size."""
+    arch, tile_model = chip.arch, chip.tile
     xb, per_tile = arch.crossbar, arch.tile.crossbars
     group, cpw = tile_model.weights_per_column_group(), tile_model.columns_per_weight()
     layers, tile = [], 0
@@ -99,6 +101,15 @@ def map_layers(shapes: list[tuple[str, int, int]], arch: ArchSpec) -> ChipMap:
         layers.append(LayerMap(name, k, n, len(rows_used), len(cols_used), tile, tiles,
                                rows_used, cols_used))
         tile += tiles
+    return layers
+
+
+def map_layers(shapes: list[tuple[str, int, int]], chip: Chip) -> ChipMap:
+    """Place (name, K, N) weight matrices on the chip; FitError if the chip is too small."""
+    arch = chip.arch
+    xb, per_tile = arch.crossbar, arch.tile.crossbars
+    layers = place(shapes, chip)
+    tile = sum(lm.tiles for lm in layers)
     if tile > arch.chip.tiles:
         worst = sorted(layers, key=lambda lm: -lm.tiles)[:3]
         detail = ", ".join(f"{lm.name}: {lm.tiles}" for lm in worst)

@@ -19,7 +19,7 @@ from .config.workload import PhaseSpec, WorkloadSpec
 from .deploy import Deployment, deploy, fisher_diagonal, programming_report
 from .energy import phase_energy
 from .functional import run
-from .hw.chip import Chip
+from .hw.chip import Chip, build_chip
 from .nn.data import Dataset
 from .nn.layers import Net
 from .progress import progress
@@ -78,6 +78,12 @@ class _Context:
     workload_file: str
     fisher: dict | None
     memo: dict = field(default_factory=dict)
+    chips: dict = field(default_factory=dict)     # sigma index -> Chip, built once per process
+
+    def chip(self, si: int) -> Chip:
+        if si not in self.chips:
+            self.chips[si] = build_chip(self.archs[si])
+        return self.chips[si]
 
 
 _CTX: _Context | None = None
@@ -96,10 +102,9 @@ def _one_chip(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
     """Deploy one chip under one policy, test it, cost its programming."""
     si, policy, c = job
     ctx = _CTX
-    a = ctx.archs[si]
-    dep = deploy(ctx.net, ctx.data, a, ctx.w, ctx.arch_file, ctx.workload_file, policy=policy, chip=c,
+    chip = ctx.chip(si)
+    dep = deploy(ctx.net, ctx.data, chip, ctx.w, ctx.arch_file, ctx.workload_file, policy=policy, chip=c,
                  fisher=ctx.fisher, memo=ctx.memo)
-    chip = Chip(a)
     acc, en = evaluate(dep, ctx.x, ctx.y, ctx.evaluate, chip)
     pr = programming_report(dep, chip)
     row = {"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],

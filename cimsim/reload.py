@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from .config.arch import ArchSpec
 from .errors import FitError
 from .hw.chip import Chip
-from .mapping import ChipMap, map_layers
+from .mapping import ChipMap, map_layers, place
 from .trace import Trace
 
 
@@ -33,30 +33,24 @@ class Round:
     cmap: ChipMap          # the round's layers placed from tile 0
 
 
-def plan_rounds(shapes: list[tuple[str, int, int]], arch: ArchSpec, arch_file: str) -> list[Round]:
+def plan_rounds(shapes: list[tuple[str, int, int]], chip: Chip, arch_file: str) -> list[Round]:
     """Greedy rounds of consecutive whole layers; FitError if one layer alone does not fit."""
+    arch = chip.arch
     rounds: list[list[tuple[str, int, int]]] = [[]]
     used = 0
     for shape in shapes:
-        try:
-            tiles = map_layers([shape], arch).tiles_used
-        except FitError:
-            need = _tiles_alone(shape, arch)
+        tiles = place([shape], chip)[0].tiles
+        if tiles > arch.chip.tiles:
             raise FitError(
-                f"{arch_file}: chip.tiles: layer '{shape[0]}' alone needs {need} tiles but chip.tiles "
+                f"{arch_file}: chip.tiles: layer '{shape[0]}' alone needs {tiles} tiles but chip.tiles "
                 f"is {arch.chip.tiles}; deploy.weight_reload reloads whole layers, so raise chip.tiles "
-                f"to at least {need} or shrink the layer") from None
+                f"to at least {tiles} or shrink the layer")
         if used + tiles > arch.chip.tiles and rounds[-1]:
             rounds.append([])
             used = 0
         rounds[-1].append(shape)
         used += tiles
-    return [Round(tuple(s[0] for s in r), map_layers(r, arch)) for r in rounds]
-
-
-def _tiles_alone(shape: tuple[str, int, int], arch: ArchSpec) -> int:
-    big = dataclasses.replace(arch, chip=dataclasses.replace(arch.chip, tiles=2**31))
-    return map_layers([shape], big).tiles_used
+    return [Round(tuple(s[0] for s in r), map_layers(r, chip)) for r in rounds]
 
 
 def combined_map(rounds: list[Round], arch: ArchSpec) -> ChipMap:

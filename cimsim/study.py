@@ -15,7 +15,7 @@ from .deploy import Deployment, deploy, programming_report
 from .energy import COMPONENTS, cost_table, phase_energy, programming_energy_pj
 from .errors import FitError
 from .functional import run
-from .hw.chip import Chip
+from .hw.chip import Chip, build_chip
 from .mapping import ChipMap, map_layers
 from .montecarlo import run_monte_carlo
 from .nn.data import Dataset
@@ -229,7 +229,7 @@ def _weight_shapes(net: Net) -> list[tuple[str, int, int]]:
             + [(b.name, *b.W.shape) for b in net.blocks()])
 
 
-def fit_check(net: Net, w: WorkloadSpec, a: ArchSpec, arch_file: str, workload_file: str) -> ChipMap:
+def fit_check(net: Net, w: WorkloadSpec, chip: Chip, arch_file: str, workload_file: str) -> ChipMap:
     """Map the network (and its TSB blocks where a policy inserts them) before any training:
     a network that does not fit fails here, in seconds, with the tiles it needs (with
     deploy.weight_reload: its layers in rounds, unless one layer alone is too large)."""
@@ -241,12 +241,12 @@ def fit_check(net: Net, w: WorkloadSpec, a: ArchSpec, arch_file: str, workload_f
     cmap = None
     for n in nets:
         try:
-            m = map_layers(_weight_shapes(n), a)
+            m = map_layers(_weight_shapes(n), chip)
         except FitError as e:
             if not w.deploy.weight_reload:
                 hint = "; or reload weights in rounds: deploy.weight_reload: true (cost-only runs)"
                 raise FitError(f"{arch_file}: chip.tiles: {e}{hint}") from None
-            m = combined_map(plan_rounds(_weight_shapes(n), a, arch_file), a)
+            m = combined_map(plan_rounds(_weight_shapes(n), chip, arch_file), chip.arch)
         cmap = cmap or m
     return cmap
 
@@ -387,15 +387,16 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     """Run every phase of the workload on the chip; return the report (plain JSON data).
     `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes)."""
     wall = wall or WallClock()
-    a: ArchSpec = arch.spec
-    w: WorkloadSpec = workload.spec
     t0 = time.perf_counter()
+    chip = build_chip(arch)                       # the device and tile models, located errors
+    a: ArchSpec = chip.arch
+    w: WorkloadSpec = workload.spec
     data = workload_data(w, workload.path)
     net0 = untrained_net(w, data, workload.path)
-    cmap = fit_check(net0, w, a, arch.path, workload.path)
+    cmap = fit_check(net0, w, chip, arch.path, workload.path)
     wall.add("load", t0)
     if not w.deploy.functional:
-        return cost_only_study(arch, workload, data, net0, cmap, wall)
+        return cost_only_study(arch, workload, chip, data, net0, cmap, wall)
     t0 = time.perf_counter()
     net, origin = workload_net(w, data, a, workload.path, untrained=net0)
     del net0
@@ -403,9 +404,8 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     wall.add({"pretrained": "pretrain", "cached": "load_model"}.get(origin, "load_model"), t0)
     note = {"cached": " (cached)", "onnx": " (ONNX weights)"}.get(origin, "")
     say(f"float model: test accuracy {float_acc:.4f}{note}")
-    chip = Chip(a)
     t0 = time.perf_counter()
-    dep = deploy(net, data, a, w, arch.path, workload.path)
+    dep = deploy(net, data, chip, w, arch.path, workload.path)
     programming = programming_report(dep, chip)     # now: the phases change levels and faults
     wall.add("program", t0)
     phases = []
@@ -425,7 +425,7 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
             say(f"phase {ph.name}: {ph.kind} on {ph.split}")
             phases.append(run_phase(ph, dep, data, chip, wall))
     return {
-        **_inputs(arch, workload),
+        **_inputs(arch, workload, a),
         "model": {
             "name": model_label(w.model),
             "parameters": _parameters(net),
@@ -440,11 +440,12 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     }
 
 
-def _inputs(arch: Loaded, workload: Loaded) -> dict:
+def _inputs(arch: Loaded, workload: Loaded, spec: ArchSpec) -> dict:
+    """The inputs' paths and hashes, and the specs as run (the arch with its models' params)."""
     return {
         "cimsim_version": __version__,
         "inputs": {
-            "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(arch.spec)},
+            "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(spec)},
             "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(workload.spec)},
         },
     }
@@ -454,16 +455,15 @@ def _parameters(net: Net) -> int:
     return int(sum(v.size for k, v in net.state().items() if k.endswith((".W", ".b", ".gamma", ".beta"))))
 
 
-def cost_only_study(arch: Loaded, workload: Loaded, data: Dataset, net: Net, cmap: ChipMap,
+def cost_only_study(arch: Loaded, workload: Loaded, chip: Chip, data: Dataset, net: Net, cmap: ChipMap,
                     wall: WallClock) -> dict:
     """deploy.functional: false: energy, latency and utilisation of every inference phase from
     the layer shapes (no pretraining, no programming, no analog model, no accuracy)."""
-    a: ArchSpec = arch.spec
+    a: ArchSpec = chip.arch
     w: WorkloadSpec = workload.spec
-    chip = Chip(a)
     rounds = None
     if cmap.rounds > 1:                           # only with deploy.weight_reload (fit_check)
-        rounds = plan_rounds(_weight_shapes(net), a, arch.path)
+        rounds = plan_rounds(_weight_shapes(net), chip, arch.path)
         say(f"weight reload: the network needs {cmap.tiles_used} tiles, the chip has {a.chip.tiles}: "
             f"{len(rounds)} rounds of whole layers")
     phases = []
@@ -471,7 +471,7 @@ def cost_only_study(arch: Loaded, workload: Loaded, data: Dataset, net: Net, cma
         say(f"phase {ph.name}: cost-only {ph.kind} on {ph.split}")
         phases.append(run_cost_phase(ph, net, data, chip, cmap, wall, rounds))
     return {
-        **_inputs(arch, workload),
+        **_inputs(arch, workload, a),
         "model": {"name": model_label(w.model), "parameters": _parameters(net),
                   "float_test_accuracy": None, "pretrain_key": None},
         "mapping": cmap.summary(),

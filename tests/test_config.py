@@ -7,6 +7,7 @@ from cimsim.cli import main
 from cimsim.config import load_arch, load_workload
 from cimsim.config.arch import ArchSpec
 from cimsim.errors import ConfigError
+from cimsim.hw.chip import build_chip
 
 
 def write(tmp_path, text, name="x.yaml"):
@@ -44,7 +45,7 @@ def test_default_arch_yaml_equals_dataclass_defaults(root):
 def test_bad_arch_values_are_located(tmp_path, text, key, expect):
     p = write(tmp_path, text)
     with pytest.raises(ConfigError) as e:
-        load_arch(p)
+        build_chip(load_arch(p))       # the models' own checks (columns, classes, params) come here
     msg = str(e.value)
     assert msg.startswith(str(p)), msg
     assert f": {key}: " in msg and expect in msg, msg
@@ -114,3 +115,20 @@ def test_quiet_flag_before_or_after_the_command(root, argv, quiet, monkeypatch):
     f = str(root / "arch" / "rram_64x64.yaml")
     assert main([a.format(f=f) for a in argv]) == 0
     assert progress.QUIET is quiet
+
+
+def test_config_is_pure_data(root):
+    """Loading and checking every shipped arch and workload imports no hardware, device,
+    kernel or plugin code (and not numba): config/ is data; hw.chip.build_chip makes chips."""
+    import subprocess
+    import sys
+
+    code = ("import sys, glob\n"
+            "from cimsim.config import load_arch, load_workload\n"
+            "for f in sorted(glob.glob('arch/*.yaml')): load_arch(f)\n"
+            "for f in sorted(glob.glob('workloads/*.yaml')): load_workload(f)\n"
+            "bad = sorted(m for m in sys.modules if m.startswith(('cimsim.hw', 'cimsim.device', "
+            "'cimsim.kernels', 'cimsim.plugins', 'numba')))\n"
+            "print(','.join(bad))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -11,7 +11,7 @@ from cimsim.config.arch import ArchSpec, DeviceSpec, StuckAtSpec, WriteVerifySpe
 from cimsim.deploy import _selective_masks, deploy, programming_report
 from cimsim.device.conductance import program
 from cimsim.device.verify import write_verify
-from cimsim.hw.chip import Chip
+from cimsim.hw.chip import build_chip
 from cimsim.montecarlo import summarise
 from cimsim.nn.layers import BlockApply, softmax_xent
 from cimsim.timing import simulate_programming
@@ -90,7 +90,7 @@ def test_verify_energy_and_job_time_by_hand(root):
     from cimsim.config import load_arch
 
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
-    tile = Chip(arch).tile
+    tile = build_chip(arch).tile
     # cell read V^2 G t at mid-range conductance (0.5 V, 20.5 uS, 10 ns) + one 8-bit conversion 1.5625 pJ
     assert tile.verify_read_pj() == pytest.approx(0.5 ** 2 * 20.5e-6 * 10e-9 * 1e12 + 1.5625)
     # a row chunk of 64 cells: pulse 100 ns; read back: 10 ns array + 64 conversions x 0.78125 ns = 60 ns
@@ -103,7 +103,7 @@ def test_selective_masks_pick_the_top_fraction_by_magnitude(trained, root):
     net, data = trained
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
     w = load_workload(root / "workloads" / "resnet_inference.yaml").spec
-    dep = deploy(net, data, arch, w, "a", policy="none", chip=0)
+    dep = deploy(net, data, build_chip(arch), w, "a", policy="none", chip=0)
     masks = _selective_masks(dep.engines, 0.01, "magnitude", None)
     total = sum(e.w_int.size for e in dep.engines.values())
     chosen = sum(int(m.sum()) for m in masks.values())
@@ -123,11 +123,11 @@ def test_policies_share_the_chip_and_verify_what_they_say(trained, root):
     w = dataclasses.replace(w, deploy=dataclasses.replace(
         w.deploy, verify_score="magnitude",
         tsb=dataclasses.replace(w.deploy.tsb, epochs=1, images=64)))
-    none = deploy(net, data, arch, w, "a", policy="none", chip=3)
-    sel = deploy(net, data, arch, w, "a", policy="selective", chip=3)
-    full = deploy(net, data, arch, w, "a", policy="all", chip=3)
-    tsb = deploy(net, data, arch, w, "a", policy="tsb", chip=3)
-    chip = Chip(arch)
+    none = deploy(net, data, build_chip(arch), w, "a", policy="none", chip=3)
+    sel = deploy(net, data, build_chip(arch), w, "a", policy="selective", chip=3)
+    full = deploy(net, data, build_chip(arch), w, "a", policy="all", chip=3)
+    tsb = deploy(net, data, build_chip(arch), w, "a", policy="tsb", chip=3)
+    chip = build_chip(arch)
     reports = {d.policy: programming_report(d, chip) for d in (none, sel, full, tsb)}
     for k, e in none.engines.items():
         # common random numbers: unverified cells hold the same one-shot draw on every policy
@@ -193,8 +193,7 @@ def test_tsb_block_starts_as_identity_and_its_gradient_is_exact(trained, root):
 
 def test_tsb_finetuning_lowers_the_loss_on_a_noisy_chip(trained, root):
     from cimsim.config import load_workload
-    from cimsim.device.conductance import programmed_weights
-    from cimsim.nn.train import noise_arch
+    from cimsim.nn.train import noise_arch, programmed_weights
 
     net, data = trained
     spec = load_workload(root / "workloads" / "resnet_inference.yaml").spec.deploy.tsb
@@ -203,7 +202,7 @@ def test_tsb_finetuning_lowers_the_loss_on_a_noisy_chip(trained, root):
     noisy = noise_arch(ArchSpec(), 0.15)
     rng = np.random.default_rng(5)
     for n in tnet.weight_layers():
-        n.W[...] = programmed_weights(n.W, noisy, rng)
+        n.W[...] = programmed_weights(n.W, build_chip(noisy).tile, rng)
     x, y = data.x_train[:256], data.y_train[:256]
     before = softmax_xent(tnet.forward(x), y)[0]
     st = finetune(tnet, x, y, spec, seed=0)
@@ -251,13 +250,14 @@ def test_bad_policy_is_a_clear_error(root, capsys):
 
 def test_noise_aware_draw_matches_the_device_model_and_keys_the_cache(root):
     from cimsim.config import load_workload
-    from cimsim.device.conductance import programmed_weights, quantise_weights
-    from cimsim.nn.train import noise_arch, pretrain_key
+    from cimsim.device.conductance import quantise_weights
+    from cimsim.nn.train import noise_arch, pretrain_key, programmed_weights
 
     arch = noise_arch(ArchSpec(), 0.1)
     w = np.full((200, 300), 0.5, np.float32)
     w[0, 0] = 1.0                        # max |w| = 1: code 127 for 1.0, 64 for 0.5
-    draws = np.stack([programmed_weights(w, arch, np.random.default_rng(s)) for s in range(3)])
+    tile = build_chip(arch).tile
+    draws = np.stack([programmed_weights(w, tile, np.random.default_rng(s)) for s in range(3)])
     q, scale = quantise_weights(w, 8)
     assert q[1, 1] == 64                 # 64 = level 1 in slice 3 only: one pulsed cell of weight 4^3
     err = (draws[:, 1:, :] - q[1, 1] * scale).ravel() / scale

@@ -6,6 +6,7 @@ import pytest
 
 from cimsim.config.arch import ArchSpec, DacSpec, DeviceSpec, StuckAtSpec
 from cimsim.functional import AnalogLayer
+from cimsim.hw.chip import build_chip
 from cimsim.kernels.mvm import analog_mvm, analog_mvm_reference, gauss_array
 from cimsim.mapping import map_layers
 
@@ -110,8 +111,8 @@ def test_ideal_chip_reproduces_matmul_within_quantisation_bound(arch):
     w = rng.normal(0, 0.2, (k, n)).astype(np.float32)
     x = np.abs(rng.normal(0, 1, (m, k))).astype(np.float32)
     x[0, 0] = -0.5                               # one negative input: exercises the signed path
-    cmap = map_layers([("l", k, n)], arch)
-    layer = AnalogLayer("l", w, arch, cmap.layer("l"), float(np.abs(x).max()), rng, 0)
+    cmap = map_layers([("l", k, n)], build_chip(arch))
+    layer = AnalogLayer("l", w, build_chip(arch).tile, cmap.layer("l"), float(np.abs(x).max()), rng, 0)
     y = layer(x)
     sx, sw = layer.x_scale, layer.w_scale
     # input and weight rounding: |x w - xq wq| <= |x| sw/2 + |w| sx/2 + sx sw/4 per term

@@ -226,14 +226,14 @@ def test_cost_only_trace_equals_functional_counts(trained, inference_workload, r
     from cimsim.config import load_arch
     from cimsim.deploy import deploy
     from cimsim.functional import run
-    from cimsim.hw.chip import Chip
+    from cimsim.hw.chip import build_chip
     from cimsim.shape_trace import shape_trace
 
     net, data = trained
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
-    dep = deploy(net, data, arch, inference_workload.spec, "arch")
+    dep = deploy(net, data, build_chip(arch), inference_workload.spec, "arch")
     _, ft = run(dep.net, dep.engines, data.x_test[:10], arch, batch=4)
-    st = shape_trace(net, data.input_shape, data.nonneg, 10, arch, Chip(arch).tile, dep.cmap)
+    st = shape_trace(net, data.input_shape, data.nonneg, 10, arch, build_chip(arch).tile, dep.cmap)
     assert [n.name for n in ft.nodes] == [n.name for n in st.nodes]
     for a, b in zip(ft.nodes, st.nodes):
         for k in COUNTS:

@@ -6,7 +6,7 @@ import pytest
 
 from cimsim.config import load_arch
 from cimsim.energy import phase_energy
-from cimsim.hw.chip import Chip
+from cimsim.hw.chip import build_chip
 from cimsim.hw.noc import Mesh
 from cimsim.mapping import map_layers
 from cimsim.timing import phase_stage_times, simulate
@@ -62,26 +62,26 @@ def _layer(name, inp, in_bytes, out_bytes=0):
 
 def test_energy_is_bits_times_routers_crossed(mesh_arch):
     # l1 on tile 0, pad on tiles 1-5 (40 crossbars), l2 on tile 6 = router 6 at (1, 1): 2 hops from 0
-    cmap = map_layers([("l1", 64, 8), ("pad", 2560, 8), ("l2", 64, 8)], mesh_arch)
+    cmap = map_layers([("l1", 64, 8), ("pad", 2560, 8), ("l2", 64, 8)], build_chip(mesh_arch))
     assert cmap.layer("l2").first_tile == 6
     tr = Trace([_layer("l1", "input", 1000), _layer("l2", "l1", 500, out_bytes=100)])
-    e = phase_energy(tr, Chip(mesh_arch), cmap)
+    e = phase_energy(tr, build_chip(mesh_arch), cmap)
     # per image: input to l1 over 0 hops (1 router), l1 -> l2 over 2 hops (3 routers), logits
     # back to the port over 2 hops
     bits = 2 * 8 * (1000 * 1 + 500 * 3 + 100 * 3)
     assert e["action_counts"]["noc.router_bit"] == bits
     assert e["per_component_pj"]["noc"] == pytest.approx(bits * 1.09, rel=1e-12)
     assert e["per_node_component_pj"]["l2"]["noc"] == pytest.approx(2 * 8 * 1.09 * (1500 + 300), rel=1e-12)
-    st = phase_stage_times(tr, Chip(mesh_arch), cmap)
+    st = phase_stage_times(tr, build_chip(mesh_arch), cmap)
     assert st["l2"].noc == 500 // 4 + 2                 # 4 B/cycle links, one cycle per hop
 
 
 def test_links_shared_by_two_flows_serialise(mesh_arch):
     # a on tile 1, b on tile 2 read the input from the port at router 0: both routes take inj0 and
     # link 0-1, so b's 400 bytes wait for a's: (100 + 1) + (100 + 2) cycles
-    cmap = map_layers([("pad", 64, 8), ("a", 64, 8), ("b", 64, 8)], mesh_arch)
+    cmap = map_layers([("pad", 64, 8), ("a", 64, 8), ("b", 64, 8)], build_chip(mesh_arch))
     tr = Trace([_layer("a", "input", 400), _layer("b", "input", 400)])
-    res = simulate(tr, Chip(mesh_arch), cmap, images=1)
+    res = simulate(tr, build_chip(mesh_arch), cmap, images=1)
     assert res.makespan_cycles == 101 + 102
     assert res.busy_cycles["noc_links"] == 101 + 2 * 102 and res.capacity["noc_links"] == 48
 
@@ -92,8 +92,9 @@ def test_bandwidth_grows_with_the_routers_a_layer_spans(mesh_arch):
     # with a router per 4 tiles, over one route from router 0 to router 1
     shapes = [("l1", 2048, 8), ("l2", 2048, 8)]
     tr = Trace([_layer("l1", "input", 10), _layer("l2", "l1", 4000)])
-    cmap = map_layers(shapes, mesh_arch)
-    assert phase_stage_times(tr, Chip(mesh_arch), cmap)["l2"].noc == 1000 // 4 + 1
+    cmap = map_layers(shapes, build_chip(mesh_arch))
+    assert phase_stage_times(tr, build_chip(mesh_arch), cmap)["l2"].noc == 1000 // 4 + 1
     four = dataclasses.replace(mesh_arch, chip=dataclasses.replace(
         mesh_arch.chip, noc=dataclasses.replace(mesh_arch.chip.noc, tiles_per_router=4)))
-    assert phase_stage_times(tr, Chip(four), map_layers(shapes, four))["l2"].noc == 4000 // 4 + 1
+    chip4 = build_chip(four)
+    assert phase_stage_times(tr, chip4, map_layers(shapes, chip4))["l2"].noc == 4000 // 4 + 1

@@ -13,7 +13,7 @@ from cimsim.config import load_arch
 from cimsim.config.arch import ArchSpec
 from cimsim.device.nvm import PcmDevice, RramDevice
 from cimsim.functional import AnalogLayer
-from cimsim.hw.chip import Chip, models
+from cimsim.hw.chip import build_chip
 from cimsim.hw.tile import CrossbarTile
 from cimsim.mapping import map_layers
 from cimsim.timing import simulate, stage_times
@@ -25,10 +25,8 @@ def example(root, monkeypatch):
     """The example plugin importable (as if installed), with fresh registry caches."""
     monkeypatch.syspath_prepend(str(root / "examples" / "custom_tile"))
     plugins.load.cache_clear()
-    models.cache_clear()
     yield root / "examples" / "custom_tile" / "sram_cim_64x64.yaml"
     plugins.load.cache_clear()
-    models.cache_clear()
 
 
 def run(root, arch, out):
@@ -38,9 +36,9 @@ def run(root, arch, out):
 
 
 def test_builtins_come_from_the_registry(root):
-    assert type(Chip(load_arch(root / "arch" / "rram_64x64.yaml").spec).tile) is CrossbarTile
-    assert type(Chip(load_arch(root / "arch" / "rram_64x64.yaml").spec).device) is RramDevice
-    assert type(Chip(load_arch(root / "arch" / "pcm_256x256.yaml").spec).device) is PcmDevice
+    assert type(build_chip(load_arch(root / "arch" / "rram_64x64.yaml").spec).tile) is CrossbarTile
+    assert type(build_chip(load_arch(root / "arch" / "rram_64x64.yaml").spec).device) is RramDevice
+    assert type(build_chip(load_arch(root / "arch" / "pcm_256x256.yaml").spec).device) is PcmDevice
 
 
 def test_example_sram_tile_differs_as_its_physics_says(root, tmp_path, trained, example):
@@ -79,8 +77,8 @@ def test_example_tile_mvm_is_exact_and_its_timing_closed_form(example):
     w = rng.normal(0, 1, (150, 12)).astype(np.float32)
     x = np.abs(rng.normal(0, 1, (7, 150))).astype(np.float32)
     x[0, 3] = -0.4                                       # the signed-input path too
-    cmap = map_layers([("l", 150, 12)], arch)
-    layer = AnalogLayer("l", w, arch, cmap.layer("l"), float(np.abs(x).max()), rng, 0)
+    cmap = map_layers([("l", 150, 12)], build_chip(arch))
+    layer = AnalogLayer("l", w, build_chip(arch).tile, cmap.layer("l"), float(np.abs(x).max()), rng, 0)
     xq = lambda v: np.clip(np.rint(v / layer.x_scale), 0, layer.x_levels)   # noqa: E731
     ref = (xq(np.maximum(x, 0)) - xq(np.maximum(-x, 0))) @ layer.w_int.astype(np.float64)
     np.testing.assert_allclose(layer(x), (ref * layer.x_scale * layer.w_scale).astype(np.float32),
@@ -98,7 +96,7 @@ def test_example_tile_mvm_is_exact_and_its_timing_closed_form(example):
     assert math.isinf(layer.tile.endurance_cycles())
     # timing: vp planes through the adder trees at plane_ns each (1 GHz clock)
     n = NodeTrace("l", "linear", ("input",), images=1, layer="l", vectors=3, planes=8)
-    chip = Chip(arch)
+    chip = build_chip(arch)
     st = stage_times(n, chip, cmap)
     assert st.compute == math.ceil(3 * 8 * 0.7) == 17 and st.adc_busy == 0
 
@@ -111,9 +109,9 @@ def test_tile_simpy_hook_drives_the_timing_model(root):
             yield env.timeout(1000)                  # e.g. a calibration step after every image
 
     arch = ArchSpec()
-    cmap = map_layers([("fc", 100, 10)], arch)
+    cmap = map_layers([("fc", 100, 10)], build_chip(arch))
     tr = Trace([NodeTrace("fc", "linear", ("input",), images=2, layer="fc", vectors=2, planes=8)])
-    chip = Chip(arch)
+    chip = build_chip(arch)
     base = simulate(tr, chip, cmap).makespan_cycles
     chip.tile = SlowTile(arch, None, chip.device)
     assert simulate(tr, chip, cmap).makespan_cycles == base + 2 * 1000   # two images, one tile
@@ -129,7 +127,7 @@ def test_plugins_are_discovered_through_entry_points(root, example, monkeypatch,
     assert "crossbar" in out and "sram_cim" in out and "cimsim_sramcim:SramCimTile" in out
     assert "Digital SRAM-CIM" in out
     arch = load_arch(root / "arch" / "rram_64x64.yaml", {"tile.class": "sram_cim"}).spec
-    assert type(Chip(arch).tile).__name__ == "SramCimTile"
+    assert type(build_chip(arch).tile).__name__ == "SramCimTile"
 
 
 def test_every_config_choice_is_listed(capsys):
@@ -211,28 +209,37 @@ def test_custom_device_by_import_path_with_validated_params(tmp_path, monkeypatc
     good = tmp_path / "good.yaml"
     good.write_text("device:\n  class: mydev:StateDependent\n  params:\n    sigma_at_gmax: 0.1\n"
                     "  stuck_at: {low_rate: 0, high_rate: 0}\n")
-    arch = load_arch(good).spec
-    assert arch.device.params.sigma_at_gmax == 0.1
+    chip = build_chip(load_arch(good))
+    arch = chip.arch                                   # the spec as built: params in their dataclass
+    assert arch.device.params.sigma_at_gmax == 0.1 and chip.device.params.sigma_at_gmax == 0.1
     # the tile programs through the custom device: error std = 0.1 x level, zero at level 0
     lv = np.full((2, 4, 300, 300), 3, np.uint8)
     lv[:, :, :, :100] = 0
-    cells = Chip(arch).tile.device.program(lv, np.random.default_rng(0))
+    cells = chip.tile.device.program(lv, np.random.default_rng(0))
     d = (cells.g - lv)[lv == 3]
     assert abs(d.std() / 0.3 - 1) < 5 / np.sqrt(2 * d.size)
     assert np.all(cells.g[lv == 0] == 0)
     w = np.random.default_rng(1).normal(0, 1, (64, 8)).astype(np.float32)
-    layer = AnalogLayer("l", w, arch, map_layers([("l", 64, 8)], arch).layer("l"), 1.0,
+    chip = build_chip(arch)
+    layer = AnalogLayer("l", w, chip.tile, map_layers([("l", 64, 8)], chip).layer("l"), 1.0,
                         np.random.default_rng(2), 0)
     assert not np.array_equal(layer.w_eff, (layer.w_int * layer.w_scale).astype(np.float32))
     plugins.load.cache_clear()
 
 
 def test_dataclass_replace_keeps_resolved_params(example):
-    arch = load_arch(example).spec
-    faster = dataclasses.replace(arch, tile=dataclasses.replace(
-        arch.tile, params=dataclasses.replace(arch.tile.params, plane_ns=0.35)))
-    lm = map_layers([("l", 64, 8)], faster).layer("l")
-    assert Chip(faster).tile.mvm_cycles(lm, 8) == math.ceil(8 * 0.35)
+    """A built chip's spec holds the params dataclass; a loaded spec holds the file's mapping.
+    Either, replaced in code, builds the chip it says."""
+    built = build_chip(load_arch(example)).arch
+    faster = dataclasses.replace(built, tile=dataclasses.replace(
+        built.tile, params=dataclasses.replace(built.tile.params, plane_ns=0.35)))
+    raw = load_arch(example).spec
+    faster_raw = dataclasses.replace(raw, tile=dataclasses.replace(
+        raw.tile, params={**(raw.tile.params or {}), "plane_ns": 0.35}))
+    for spec in (faster, faster_raw):
+        chip = build_chip(spec)
+        lm = map_layers([("l", 64, 8)], chip).layer("l")
+        assert chip.tile.mvm_cycles(lm, 8) == math.ceil(8 * 0.35)
 
 
 def test_a_crossbar_subclass_changes_one_part():
@@ -243,9 +250,9 @@ def test_a_crossbar_subclass_changes_one_part():
             return super().conversions_per_plane(lm) * min(lm.crossbars, self.arch.tile.crossbars)
 
     arch = ArchSpec()
-    cmap = map_layers([("l", 200, 8)], arch)          # 4 row chunks of 64 rows: 4 crossbars, 1 tile
+    cmap = map_layers([("l", 200, 8)], build_chip(arch))   # 4 row chunks of 64 rows: 4 crossbars, 1 tile
     n = NodeTrace("l", "linear", ("input",), images=1, layer="l", vectors=1, planes=8)
-    chip = Chip(arch)
+    chip = build_chip(arch)
     base = stage_times(n, chip, cmap)
     chip.tile = OneAdcPerTile(arch, None, chip.device)
     shared = stage_times(n, chip, cmap)

@@ -7,7 +7,7 @@ import pytest
 from cimsim.cli import main
 from cimsim.config import load_arch
 from cimsim.errors import FitError
-from cimsim.hw.chip import Chip
+from cimsim.hw.chip import build_chip
 from cimsim.mapping import map_layers
 from cimsim.reload import Round, plan_rounds, split_trace
 from cimsim.trace import NodeTrace, Trace
@@ -37,7 +37,7 @@ def arch4(root):
 
 
 def test_rounds_are_greedy_runs_of_whole_layers(arch4):
-    rounds = plan_rounds(SHAPES, arch4, "a.yaml")
+    rounds = plan_rounds(SHAPES, build_chip(arch4), "a.yaml")
     assert [r.layers for r in rounds] == [("fc1",), ("fc2", "fc3")]
     assert [r.cmap.tiles_used for r in rounds] == [4, 2]
     assert rounds[1].cmap.layer("fc3").first_tile == 1          # each round placed from tile 0
@@ -46,7 +46,7 @@ def test_rounds_are_greedy_runs_of_whole_layers(arch4):
 def test_a_layer_larger_than_the_chip_is_refused(root):
     a = load_arch(root / "arch" / "rram_64x64.yaml", {"chip.tiles": "3"}).spec
     with pytest.raises(FitError, match=r"a.yaml: chip.tiles: layer 'fc1' alone needs 4 tiles"):
-        plan_rounds(SHAPES, a, "a.yaml")
+        plan_rounds(SHAPES, build_chip(a), "a.yaml")
 
 
 def test_split_trace_reads_earlier_rounds_from_off_chip(arch4):
@@ -54,8 +54,8 @@ def test_split_trace_reads_earlier_rounds_from_off_chip(arch4):
         return NodeTrace(name, "x", inputs, images=1, layer=layer, in_bytes=[1] * len(inputs))
     tr = Trace([node("fc1", ("input",), "fc1"), node("r1", ("fc1",)), node("fc2", ("r1",), "fc2"),
                 node("add", ("fc2", "r1")), node("fc3", ("add",), "fc3")])
-    rounds = [Round(("fc1",), map_layers(SHAPES[:1], arch4)),
-              Round(("fc2", "fc3"), map_layers(SHAPES[1:], arch4))]
+    rounds = [Round(("fc1",), map_layers(SHAPES[:1], build_chip(arch4))),
+              Round(("fc2", "fc3"), map_layers(SHAPES[1:], build_chip(arch4)))]
     a, b = split_trace(tr, rounds)
     assert [n.name for n in a.nodes] == ["fc1", "r1"] and a.leaving == ("r1",)
     assert [(n.name, n.inputs) for n in b.nodes] == [("fc2", ("input",)), ("add", ("fc2", "input")),
@@ -79,7 +79,7 @@ def test_reload_costs_by_hand(tmp_path, root, arch4):
     assert r0["load_cycles"] == math.ceil(256 * 64 / 6.4)                                 # 6.4 B/ns at 1 GHz
     # activations: round 0 reads the images and writes r1; round 1 reads r1 and writes the logits
     assert (r0["offchip_activation_bytes"], r1["offchip_activation_bytes"]) == (n * (256 + 64), n * (64 + 10))
-    chip = Chip(arch4)
+    chip = build_chip(arch4)
     comp = ph["energy"]["per_component_pj"]
     offchip_bits = 8 * (256 * 64 + 64 * 64 + 64 * 10 + n * (256 + 64 + 64 + 10))
     assert comp["offchip"] == pytest.approx(offchip_bits * (50.8 + 20.0), rel=1e-12)

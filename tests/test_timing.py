@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 
 from cimsim.config import load_arch
-from cimsim.hw.chip import Chip
+from cimsim.hw.chip import build_chip
 from cimsim.mapping import map_layers
 from cimsim.timing import simulate, stage_times
 from cimsim.trace import NodeTrace, Trace
@@ -26,39 +26,40 @@ def test_isolated_mvm_equals_closed_form(arch):
     # Busiest crossbar: 64 columns = 32 differential pairs on 1 ADC: 32 x 0.78125 ns = 25 cycles;
     # array read 10 ns = 10 cycles at 1 GHz. One vector x 8 planes through a 2-stage pipeline:
     # 10 + 25 + 7 x 25 = 210 cycles.
-    cmap = map_layers([("fc", 100, 10)], arch)
-    res = simulate(Trace([layer("fc", "input", 1, 1)]), Chip(arch), cmap)
+    cmap = map_layers([("fc", 100, 10)], build_chip(arch))
+    res = simulate(Trace([layer("fc", "input", 1, 1)]), build_chip(arch), cmap)
     assert res.makespan_cycles == 210
     assert res.image_latency_cycles == [210]
     # with data movement: 1000 input bytes come from the port's buffer (tile 0) to fc's home
     # (tile 0 too, same router): 0 hops over 4 B/cycle = 250 cycles; fc reads them from its
     # one tile's share of a 32 B/cycle buffer shared by 12 tiles: 1000 x 12 / 32 = 375 cycles,
     # which now bounds the stage (both overlap the 210 compute cycles)
-    res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), Chip(arch), cmap)
+    res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), build_chip(arch), cmap)
     assert res.makespan_cycles == 375
     one = dataclasses.replace(arch, sram_buffer=dataclasses.replace(arch.sram_buffer, tiles_per_buffer=1))
-    assert simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), Chip(one), cmap).makespan_cycles == 250
+    res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), build_chip(one), cmap)
+    assert res.makespan_cycles == 250
 
 
 def test_halving_adcs_doubles_the_adc_bound_stage(arch):
     arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, per_crossbar=2))
     half = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, per_crossbar=1))
-    cmap = map_layers([("fc", 64, 8)], arch)
+    cmap = map_layers([("fc", 64, 8)], build_chip(arch))
     n = layer("fc", "input", 1, 100)
-    st2, st1 = stage_times(n, Chip(arch), cmap), stage_times(n, Chip(half), cmap)
+    st2, st1 = stage_times(n, build_chip(arch), cmap), stage_times(n, build_chip(half), cmap)
     assert st1.adc_busy == 2 * st2.adc_busy == 2 * 800 * 16     # 800 vector-planes x 16 conversions
-    t2 = simulate(Trace([n]), Chip(arch), cmap).makespan_cycles
-    t1 = simulate(Trace([n]), Chip(half), cmap).makespan_cycles
+    t2 = simulate(Trace([n]), build_chip(arch), cmap).makespan_cycles
+    t1 = simulate(Trace([n]), build_chip(half), cmap).makespan_cycles
     assert (t2, t1) == (10 + 16 * 800, 10 + 32 * 800)         # fill + 800 x ADC stage
 
 
 def test_adc_bits_scale_conversion_energy_and_time(arch):
     """Figures quoted at reference_bits: energy x 2**(bits - ref), time x bits / ref (SAR)."""
     arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, energy_pj=2.0))
-    cmap = map_layers([("fc", 64, 8)], arch)                  # 8 weights x 8 columns = 64 columns
+    cmap = map_layers([("fc", 64, 8)], build_chip(arch))                  # 8 weights x 8 columns = 64 columns
     for bits, e_pj, conv_cycles in [(8, 2.0, 32), (6, 0.5, 24), (10, 8.0, 40)]:
         a = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, bits=bits))
-        tile = Chip(a).tile
+        tile = build_chip(a).tile
         assert tile.adc_conversion_pj() == e_pj
         # 32 differential column pairs on one ADC, bits/8 ns each
         assert tile.adc_cycles(cmap.layer("fc")) == conv_cycles
@@ -67,8 +68,8 @@ def test_adc_bits_scale_conversion_energy_and_time(arch):
 def test_pipeline_steady_state_throughput(arch):
     # two layers in a chain: stage a (1 vector) and b (3 vectors); N images pipeline as
     # a + b + (N - 1) x max(a, b)
-    cmap = map_layers([("l1", 64, 8), ("l2", 64, 8)], arch)
-    chip = Chip(arch)
+    cmap = map_layers([("l1", 64, 8), ("l2", 64, 8)], build_chip(arch))
+    chip = build_chip(arch)
     n_img = 10
     tr = Trace([layer("l1", "input", n_img, 1), layer("l2", "l1", n_img, 3)])
     a = stage_times(tr.nodes[0], chip, cmap).compute
@@ -82,10 +83,10 @@ def test_pipeline_steady_state_throughput(arch):
 
 def test_shared_sram_port_serialises_parallel_branches(arch):
     one_port = dataclasses.replace(arch, sram_buffer=dataclasses.replace(arch.sram_buffer, ports=1))
-    cmap = map_layers([], one_port)
+    cmap = map_layers([], build_chip(one_port))
     tr = Trace([NodeTrace(name, "relu", ("input",), images=1, sram_read_bytes=3200, digital_ops=64)
                 for name in ("a", "b")])
     # both run where the input lives (tile 0's share of a buffer of 12 tiles): each branch
     # 3200 x 12 / 32 = 1200 SRAM cycles and 1 digital cycle; one port: the second waits
-    assert simulate(tr, Chip(one_port), cmap).makespan_cycles == 2400
-    assert simulate(tr, Chip(arch), cmap).makespan_cycles == 1200   # two ports: in parallel
+    assert simulate(tr, build_chip(one_port), cmap).makespan_cycles == 2400
+    assert simulate(tr, build_chip(arch), cmap).makespan_cycles == 1200   # two ports: in parallel

@@ -11,7 +11,7 @@ from cimsim.config.arch import ArchSpec, StuckAtSpec
 from cimsim.config.workload import ScenarioSpec
 from cimsim.device.conductance import encode_levels, program
 from cimsim.device.write import WORN, analog_drift, digital_drift, write_weights
-from cimsim.hw.chip import Chip
+from cimsim.hw.chip import build_chip
 from cimsim.mapping import map_layers
 from cimsim.nn.stream import SHIFTS, make_stream
 from cimsim.timing import simulate_online
@@ -84,8 +84,8 @@ def test_stream_is_deterministic_and_segments_cycle():
 
 def test_online_timing_closed_form(root):
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
-    cmap = map_layers([("a", 64, 8), ("b", 200, 8)], arch)      # b spans 4 crossbars = 1 tile
-    chip = Chip(arch)
+    cmap = map_layers([("a", 64, 8), ("b", 200, 8)], build_chip(arch))      # b spans 4 crossbars = 1 tile
+    chip = build_chip(arch)
     # 3 samples: forward 1000 cycles, learning 50 cycles; sample 1 writes 64 cells of a
     # (one row-parallel pulse of 100 ns = 100 cycles) and 130 of b (3 pulses = 300 cycles)
     res = simulate_online(1000, [50, 50, 50], [{}, {"a": 64, "b": 130}, {}], chip, cmap)
@@ -179,7 +179,9 @@ def per_term_sgd_fc(k: int, n: int, seed: int) -> tuple:
     arch = clean_arch()
     rng = np.random.default_rng(seed)
     net = Net([Linear("fc", "input", k, n, rng)])
-    e = AnalogLayer("fc", net.nodes[0].W, arch, map_layers([("fc", k, n)], arch).layer("fc"), 1.0, rng, 0)
+    chip = build_chip(arch)
+    lm = map_layers([("fc", k, n)], chip).layer("fc")
+    e = AnalogLayer("fc", net.nodes[0].W, chip.tile, lm, 1.0, rng, 0)
     spec = AlgorithmSpec(name="sgd", sgd_step="term", lr=0.5, bias_lr=0.0)
     return arch, rng, net, e, spec, make_rule(spec, net, {"fc": e}, arch, 0, "arch")
 

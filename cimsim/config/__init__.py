@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ class Loaded:
     spec: Any
     path: str
     sha256: str
+    source: Source | None = field(default=None, compare=False, repr=False)   # key lines, for late errors
 
 
 def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def _load(cls: type, path: str | Path, overrides: dict[str, str] | None, raw: by
         for key, value in every.items():
             set_path(data, key, value)
         sha = hashlib.sha256(f"{sha}{sorted(every.items())}".encode()).hexdigest()
-    return Loaded(build(cls, data, src), str(path), sha)
+    return Loaded(build(cls, data, src), str(path), sha, src)
 
 
 def load_arch(path: str | Path, overrides: dict[str, str] | None = None, raw: bytes | None = None,
@@ -63,7 +64,7 @@ def load_any(path: str | Path) -> Loaded:
     data, src, _ = load_yaml(path)
     arch_keys = {"crossbar", "device", "adc", "dac", "chip", "tile"}
     cls = ArchSpec if arch_keys & set(data) else WorkloadSpec
-    return Loaded(build(cls, data, src), str(path), "")
+    return Loaded(build(cls, data, src), str(path), "", src)
 
 
 def from_text(cls: type, text: str, file: str = "<string>") -> Any:

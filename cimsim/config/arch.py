@@ -11,8 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .. import plugins
-from .schema import Source, build, spec
+from .schema import Source, spec
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class DeviceSpec:
         if self.g_max_us <= self.g_min_us:
             raise src.error(path + ("g_max_us",), f"a value > g_min_us = {self.g_min_us:g}",
                             self.g_max_us)
-        _resolve(self, "device", src, path)
+        _check_params(self, "device", src, path)
 
     @property
     def levels(self) -> int:
@@ -184,24 +183,15 @@ class TileSpec:
     params: Any = spec(None, doc="the tile model's own parameters (its Params dataclass)")
 
     def validate(self, src: Source, path: tuple) -> None:
-        _resolve(self, "tile", src, path)
+        _check_params(self, "tile", src, path)
 
 
-def _resolve(section: Any, kind: str, src: Source, path: tuple) -> None:
-    """Load the section's model class (plugins.load) and build its `params` mapping into the
-    class's Params dataclass, with the same checks and located errors as built-in keys."""
-    try:
-        cls = plugins.load(kind, section.model)
-    except plugins.PluginError as e:
-        raise src.error(path + ("class",), e.expected, section.model, e.note) from None
+def _check_params(section: Any, kind: str, src: Source, path: tuple) -> None:
+    """`params` is a mapping (built into the model's Params dataclass by hw.chip.build_chip,
+    which knows the model class) or absent."""
     raw = section.params
     if raw is not None and not dataclasses.is_dataclass(raw) and not isinstance(raw, dict):
         raise src.error(path + ("params",), f"a mapping of the {kind} model's parameters", raw)
-    if not dataclasses.is_dataclass(raw):
-        params = build(cls.Params, raw or {}, src, path + ("params",))
-        if not dataclasses.fields(params):
-            params = None                                # a model without parameters
-        object.__setattr__(section, "params", params)   # normalised once, while validating
 
 
 @dataclass(frozen=True)
@@ -266,17 +256,9 @@ class ArchSpec:
     chip: ChipSpec = spec(ChipSpec())
 
     def validate(self, src: Source, path: tuple) -> None:
-        from ..device.base import ModelError
-        from ..hw.chip import models
         from .workload import check_name
 
         check_name(self.name, src, path + ("name",))
-        try:
-            device, tile = models(self)
-            device.validate()
-            tile.validate()
-        except ModelError as e:
-            raise src.error(path + e.path, e.expected, e.got) from None
 
     @property
     def magnitude_bits(self) -> int:

@@ -94,11 +94,3 @@ def decode(cells: ProgrammedArray, arch: ArchSpec) -> np.ndarray:
     return w
 
 
-def programmed_weights(w: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> np.ndarray:
-    """One one-shot programming draw of float weights w: what a chip would hold (float32).
-    Used by noise-aware training to train against the device model itself."""
-    from ..hw.chip import models  # the chip's own tile and device models
-
-    tile = models(arch)[1]
-    w_int, scale = quantise_weights(w, arch.crossbar.weight_bits)
-    return (tile.decode(tile.program(w_int, rng)) * scale).astype(np.float32)

@@ -7,13 +7,15 @@ Energies are in pJ, times in clock cycles (integers, rounded up).
 """
 from __future__ import annotations
 
-import functools
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from .. import plugins
+from ..config import Loaded
 from ..config.arch import ArchSpec
-from ..device.base import DeviceModel
+from ..config.schema import Source, build
+from ..device.base import DeviceModel, ModelError
 from .noc import Flow, Mesh
 from .tile import TileModel
 
@@ -115,21 +117,14 @@ class OffChip:
         return math.ceil(nbytes * self.arch.clock_ghz / self.arch.offchip.bandwidth_gb_per_s)
 
 
-@functools.lru_cache(maxsize=64)
-def models(arch: ArchSpec) -> tuple[DeviceModel, TileModel]:
-    """The device and tile models the arch names (`device.class`, `tile.class`)."""
-    dev_cls = plugins.load("device", arch.device.model)
-    tile_cls = plugins.load("tile", arch.tile.model)
-    device = dev_cls(arch, arch.device.params)
-    return device, tile_cls(arch, arch.tile.params, device)
-
-
 class Chip:
-    """The whole chip: one instance of each component model, built from the arch spec."""
+    """The whole chip: one instance of each component model. Made by build_chip, which
+    resolves the device and tile models the arch names; the chip is passed to whatever
+    needs its models (never looked up by a global)."""
 
-    def __init__(self, arch: ArchSpec) -> None:
+    def __init__(self, arch: ArchSpec, device: DeviceModel, tile: TileModel) -> None:
         self.arch = arch
-        self.device, self.tile = models(arch)
+        self.device, self.tile = device, tile
         self.sram = SramBuffer(arch)
         self.digital = DigitalUnit(arch)
         self.noc = Noc(arch)
@@ -211,3 +206,35 @@ class Chip:
 
     def seconds(self, n_cycles: float) -> float:
         return n_cycles / (self.arch.clock_mhz * 1e6)
+
+
+def build_chip(arch: ArchSpec | Loaded) -> Chip:
+    """The chip an arch spec describes: its device and tile classes resolved (built-in names,
+    entry points or 'package.module:Class'), their `params` built into the classes' Params
+    dataclasses and checked against the rest of the arch. Errors name the file, key path
+    and line when given a Loaded file. The chip's spec holds the built params."""
+    loaded = arch if isinstance(arch, Loaded) else None
+    spec = loaded.spec if loaded else arch
+    src = (loaded.source if loaded and loaded.source else None) or Source(loaded.path if loaded else "arch")
+    classes, params = {}, {}
+    for kind, section in (("device", spec.device), ("tile", spec.tile)):
+        try:
+            classes[kind] = plugins.load(kind, section.model)
+        except plugins.PluginError as e:
+            raise src.error((kind, "class"), e.expected, section.model, e.note) from None
+        raw = section.params
+        if dataclasses.is_dataclass(raw) or raw is None and not dataclasses.fields(classes[kind].Params):
+            params[kind] = raw
+            continue
+        built = build(classes[kind].Params, raw or {}, src, (kind, "params"))
+        params[kind] = built if dataclasses.fields(built) else None     # a model without parameters
+    spec = dataclasses.replace(spec, device=dataclasses.replace(spec.device, params=params["device"]),
+                               tile=dataclasses.replace(spec.tile, params=params["tile"]))
+    device = classes["device"](spec, params["device"])
+    tile = classes["tile"](spec, params["tile"], device)
+    try:
+        device.validate()
+        tile.validate()
+    except ModelError as e:
+        raise src.error(e.path, e.expected, e.got) from None
+    return Chip(spec, device, tile)

@@ -11,7 +11,9 @@ import numpy as np
 from ..config.arch import ArchSpec
 from ..config.schema import to_dict
 from ..config.workload import WorkloadSpec
-from ..device.conductance import programmed_weights
+from ..device.conductance import quantise_weights
+from ..hw.chip import build_chip
+from ..hw.tile import TileModel
 from ..progress import progress, say, warn
 from ..util import atomic_write, stable_hash
 from .data import Dataset
@@ -38,6 +40,14 @@ def cache_dir() -> Path:
     root = os.environ.get("CIMSIM_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "cimsim")
     return Path(root)
+
+
+def programmed_weights(w: np.ndarray, tile: TileModel, rng: np.random.Generator) -> np.ndarray:
+    """One one-shot programming draw of float weights w on `tile` (the chip's own tile and
+    device models): what a chip would hold (float32). Noise-aware training trains against
+    the device model itself through it."""
+    w_int, scale = quantise_weights(w, tile.arch.crossbar.weight_bits)
+    return (tile.decode(tile.program(w_int, rng)) * scale).astype(np.float32)
 
 
 def noise_arch(arch: ArchSpec, sigma: float) -> ArchSpec:
@@ -93,7 +103,9 @@ def train_float(net: Net, data: Dataset, w: WorkloadSpec, arch: ArchSpec | None 
     applied to the clean weights (straight-through)."""
     p = w.pretrain
     rng = np.random.default_rng(w.seed + 1)
-    noisy = noise_arch(arch, p.noise_sigma) if (p.noise_sigma > 0 and arch is not None) else None
+    noisy = None
+    if p.noise_sigma > 0 and arch is not None:
+        noisy = build_chip(noise_arch(arch, p.noise_sigma)).tile
     noise_rng = np.random.default_rng([w.seed, 7])
     layers = net.weight_layers()
     params = [(k, v, n.grads()[k]) for n in net.nodes for k, v in n.params().items() if k in n.grads()]

@@ -31,6 +31,7 @@ from .. import __version__, progress
 from ..config import load_arch, load_workload, to_dict
 from ..config.schema import read_bytes
 from ..errors import CimsimError
+from ..hw.chip import build_chip
 from ..util import atomic_write, stable_hash
 from .grid import Grid, split_overrides
 
@@ -78,7 +79,7 @@ def resolve(grid: Grid, inp: Inputs, cli_set: dict[str, Any]) -> list[Point]:
         p = Point(i, dict(vals), {**grid.fixed, **cli_set, **vals})
         try:
             a, w = _load(inp, p.overrides)
-            p.key = input_hash(a.spec, w.spec)
+            p.key = input_hash(build_chip(a).arch, w.spec)     # a bad model or params: invalid
         except CimsimError as e:
             p.status, p.error = "invalid", str(e)
         points.append(p)
