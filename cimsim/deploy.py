@@ -64,21 +64,17 @@ def calibrate(net: Net, data: Dataset, images: int) -> dict[str, float]:
 def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarray]:
     """Empirical Fisher diagonal E[(dL/dW)^2] per weight, one training image at a time,
     batch norms at their running statistics (as deployed)."""
-    bns = [n for n in net.nodes if isinstance(n, BatchNorm)]
-    saved = [b.frozen for b in bns]
-    for b in bns:
-        b.frozen = True
+    net = net.copy()                                  # frozen batch norms on a copy only
+    for b in net.nodes:
+        if isinstance(b, BatchNorm):
+            b.frozen = True
     out = {n.name: np.zeros_like(n.W, dtype=np.float64) for n in net.weight_layers()}
-    try:
-        for i in range(images):
-            logits = net.forward(data.x_train[i:i + 1], train=True)
-            _, g = softmax_xent(logits, data.y_train[i:i + 1])
-            net.backward(g)
-            for n in net.weight_layers():
-                out[n.name] += n.dW.astype(np.float64) ** 2
-    finally:
-        for b, f in zip(bns, saved):
-            b.frozen = f
+    for i in range(images):
+        logits = net.forward(data.x_train[i:i + 1], train=True)
+        _, g = softmax_xent(logits, data.y_train[i:i + 1])
+        net.backward(g)
+        for n in net.weight_layers():
+            out[n.name] += n.dW.astype(np.float64) ** 2
     return {k: v / images for k, v in out.items()}
 
 
@@ -127,7 +123,8 @@ def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
     random streams; None: the workload's single chip).
     `memo` (a dict kept across calls) caches the chip-independent input calibration."""
     policy = policy or w.deploy.write_verify
-    run_net = insert_blocks(net, w.deploy.tsb, workload_file) if policy == "tsb" else net
+    # the chip's own network: later steps (online learning) change it, never the caller's
+    run_net = insert_blocks(net, w.deploy.tsb, workload_file) if policy == "tsb" else net.copy()
     layers = run_net.weight_layers()
     blocks = run_net.blocks()
     shapes = [(n.name, *n.W.shape) for n in layers] + [(b.name, *b.W.shape) for b in blocks]
@@ -164,15 +161,12 @@ def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
         dep.weights_verified = int(sum(m.sum() for m in masks.values()))
     elif policy == "tsb":
         dep.readback_cells = sum(e.cells.g.size for e in engines.values())
-        clean = {n.name: n.W.copy() for n in layers}
-        try:
-            for n in layers:                        # train against this chip's read-back weights
-                n.W[...] = engines[n.name].w_eff
-            dep.finetune = finetune(run_net, data.x_train, data.y_train, w.deploy.tsb,
-                                    w.seed + (chip or 0))
-        finally:
-            for n in layers:
-                n.W[...] = clean[n.name]
+        tnet = run_net.copy()                       # train against this chip's read-back weights
+        for n in tnet.weight_layers():
+            n.W[...] = engines[n.name].w_eff
+        dep.finetune = finetune(tnet, data.x_train, data.y_train, w.deploy.tsb, w.seed + (chip or 0))
+        for b, tb in zip(blocks, tnet.blocks()):    # the trained blocks are what gets programmed
+            b.W[...] = tb.W
         for j, b in enumerate(blocks):
             e = engine(len(layers) + j, b.name, b.W)
             _verify(e, np.ones(e.cells.g.shape, bool), verify_rng)

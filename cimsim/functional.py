@@ -93,6 +93,7 @@ def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec
         batch: int = 64) -> tuple[np.ndarray, Trace]:
     """Run images x through the chip; return logits and the phase's trace."""
     nb = act_bytes(arch)
+    net = net.copy()                                 # engines attached to a copy: nothing to undo
     traces = {n.name: NodeTrace(n.name, n.kind, n.inputs, images=len(x)) for n in net.nodes}
     owner: dict[str, AnalogLayer] = {}
     for n in net.weight_layers():
@@ -102,31 +103,25 @@ def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec
             n.block.engine = owner[n.name] = engines[n.block.name]
     for e in set(owner.values()):
         e.counts = NodeTrace(e.name, "", ())
-    try:
-        outs = []
-        starts = range(0, len(x), batch)
-        for i in progress(starts, "inference", unit="batch") if len(starts) > 4 else starts:
-            acts = {"input": x[i:i + batch]}
-            for n in net.nodes:
-                xs = [acts[k] for k in n.inputs]
-                e = owner.get(n.name)
-                before = [getattr(e.counts, k) for k in COUNT_KEYS] if e is not None else []
-                out = n.forward(xs, train=False)
-                acts[n.name] = out
-                t = traces[n.name]
-                per = out.size
-                t.sram_read_bytes += sum(v.size for v in xs) * nb
-                t.in_bytes = [b + v.size * nb for b, v in zip(t.in_bytes or [0] * len(xs), xs)]
-                t.sram_write_bytes += per * nb
-                if e is not None:
-                    for k, b in zip(COUNT_KEYS, before):
-                        setattr(t, k, getattr(t, k) + getattr(e.counts, k) - b)
-                    t.planes, t.layer = e.counts.planes, e.name
-                t.digital_ops += n.digital_ops([v.size for v in xs], per)
-            outs.append(acts[net.output])
-    finally:
-        for n in net.weight_layers():
-            n.engine = None
-        for b in net.blocks():
-            b.engine = None
+    outs = []
+    starts = range(0, len(x), batch)
+    for i in progress(starts, "inference", unit="batch") if len(starts) > 4 else starts:
+        acts = {"input": x[i:i + batch]}
+        for n in net.nodes:
+            xs = [acts[k] for k in n.inputs]
+            e = owner.get(n.name)
+            before = [getattr(e.counts, k) for k in COUNT_KEYS] if e is not None else []
+            out = n.forward(xs, train=False)
+            acts[n.name] = out
+            t = traces[n.name]
+            per = out.size
+            t.sram_read_bytes += sum(v.size for v in xs) * nb
+            t.in_bytes = [b + v.size * nb for b, v in zip(t.in_bytes or [0] * len(xs), xs)]
+            t.sram_write_bytes += per * nb
+            if e is not None:
+                for k, b in zip(COUNT_KEYS, before):
+                    setattr(t, k, getattr(t, k) + getattr(e.counts, k) - b)
+                t.planes, t.layer = e.counts.planes, e.name
+            t.digital_ops += n.digital_ops([v.size for v in xs], per)
+        outs.append(acts[net.output])
     return np.concatenate(outs), Trace([traces[n.name] for n in net.nodes])

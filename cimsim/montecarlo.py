@@ -31,20 +31,12 @@ def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chi
     if mode == "crossbar":
         logits, trace = run(dep.net, dep.engines, x, chip.arch)
         return float((logits.argmax(1) == y).mean()), phase_energy(trace, chip, dep.cmap)
-    net = dep.net
-    saved = {n.name: n.W for n in net.weight_layers()}
-    saved.update({b.name: b.W for b in net.blocks()})
-    try:
-        for n in net.weight_layers():
-            n.W = dep.engines[n.name].w_eff
-        for b in net.blocks():
-            b.W = dep.engines[b.name].w_eff
-        return float((net.predict(x) == y).mean()), {}
-    finally:
-        for n in net.weight_layers():
-            n.W = saved[n.name]
-        for b in net.blocks():
-            b.W = saved[b.name]
+    net = dep.net.copy()                              # the chip's weights on a copy
+    for n in net.weight_layers():
+        n.W = dep.engines[n.name].w_eff
+    for b in net.blocks():
+        b.W = dep.engines[b.name].w_eff
+    return float((net.predict(x) == y).mean()), {}
 
 
 def summarise(acc: list[float]) -> dict:

@@ -239,3 +239,25 @@ def test_sgd_per_term_skips_only_terms_that_round_to_zero():
     assert steps == 2                              # the just-over term and the large one
     rule.step(0)
     np.testing.assert_array_equal(e.w_int, w)
+
+
+def test_phases_do_not_leak_network_state(tmp_path, root):
+    """A monte_carlo phase after an online phase deploys the pretrained network, not the
+    adapted one: its results equal those of the same phase run alone. The online phase's
+    chip keeps what it learned (the inference phase after it sees it)."""
+    mc = ("  - {name: mc, kind: monte_carlo, split: test, samples: 40, chips: 2, policies: [none],"
+          " evaluate: weights}\n")
+    after = "  - {name: after, kind: inference, split: test, samples: 40}\n"
+    base = WORKLOAD.format(samples=30, rule="sgd", scenario="control")
+    head = base[:base.index("phases:\n") + len("phases:\n")]
+    train = base[base.index("phases:\n") + len("phases:\n"):]
+    runs = {}
+    for name, phases in (("alone", mc), ("after_train", train + after + mc)):
+        w = tmp_path / f"{name}.yaml"
+        w.write_text(head + phases)
+        out = tmp_path / name
+        assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(out)]) == 0
+        runs[name] = {p["name"]: p for p in json.loads((out / "report.json").read_text())["phases"]}
+    assert runs["after_train"]["mc"]["results"] == runs["alone"]["mc"]["results"]
+    adapt = runs["after_train"]["adapt"]
+    assert adapt["writes"]["total_cell_writes"] > 0            # the chip did change

@@ -7,6 +7,7 @@ which is how the chip model runs a trained network.
 """
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -585,6 +586,13 @@ class Net:
                 continue
             for name, gi in zip(n.inputs, n.backward(grads.pop(n.name))):
                 grads[name] = grads[name] + gi if name in grads else gi
+
+    def copy(self) -> Net:
+        """An independent copy (arrays, flags, shared blocks kept shared within the copy) that
+        shares only the analog engines attached to it: a phase or step works on its own copy
+        and never has to restore what it changed."""
+        engines = [getattr(n, "engine", None) for n in [*self.nodes, *self.blocks()]]
+        return copy.deepcopy(self, {id(e): e for e in engines if e is not None})
 
     def state(self) -> dict[str, np.ndarray]:
         return {f"{n.name}.{k}": v for n in self.nodes for k, v in n.params().items()}

@@ -46,8 +46,12 @@ def _drift(engines: dict[str, AnalogLayer], arch: ArchSpec, ph: PhaseSpec, rng: 
         e.refresh()
 
 
-def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: PhaseSpec, arch: ArchSpec,
-               seed: int, arch_file: str) -> OnlineResult:
+def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: PhaseSpec,
+               arch: ArchSpec, seed: int, arch_file: str) -> OnlineResult:
+    """The online phase on the chip: `engines` (the arrays) change in place; the digital state
+    (biases, batch norms) is learned on a copy of `chip_net` and written back at the end, so
+    the chip keeps what it learned and nothing else of the network changes."""
+    net = chip_net.copy()
     sp = ph.algorithm
     x, y = data.split(ph.split)
     xs, ys, segs = make_stream(x, y, ph.samples, ph.scenario, seed)
@@ -69,8 +73,7 @@ def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: Pha
     drift = ph.scenario.kind in ("analog_drift", "digital_drift")
     # batch-1 GEMMs are far too small for threaded BLAS: its threads only contend with the MVM
     # pool and numba for the cores (results do not depend on the thread count)
-    blas = threadpool_limits(1, user_api="blas")
-    try:
+    with threadpool_limits(1, user_api="blas"):
         for t in progress(range(ph.samples), f"online {sp.name}", unit="sample"):
             if drift and t > 0 and t % ph.scenario.drift_every_samples == 0:
                 _drift(engines, arch, ph, rng)
@@ -98,14 +101,6 @@ def run_online(net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: Pha
                     n.W = engines[n.name].w_eff
                 for b in net.blocks():
                     b.W = engines[b.name].w_eff
-    finally:
-        blas.restore_original_limits()
-        for n in net.nodes:
-            if isinstance(n, BatchNorm):
-                n.streaming_eta = None
-            elif hasattr(n, "engine"):
-                n.engine = None
-        for b in net.blocks():
-            b.engine = None
+    chip_net.load_state(net.state())
     res.forward = {name: e.counts for name, e in engines.items()}
     return res

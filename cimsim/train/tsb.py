@@ -83,34 +83,27 @@ def forward_macs(net: Net, x: np.ndarray) -> dict[str, int]:
 
 def finetune(tnet: Net, x: np.ndarray, y: np.ndarray, spec: TsbSpec, seed: int) -> FinetuneStats:
     """Train the shared blocks of `tnet` (whose weight layers hold one chip's read-back
-    weights) on (x, y); everything else is frozen."""
+    weights) on (x, y); everything else is frozen. `tnet` is the caller's working copy: its
+    batch norms stay frozen and its weight layers stop forming dW."""
     blocks = tnet.blocks()
-    bns = [n for n in tnet.nodes if isinstance(n, BatchNorm)]
-    layers = tnet.weight_layers()
-    saved = [b.frozen for b in bns], [n.want_dW for n in layers]
-    for b in bns:
-        b.frozen = True
-    for n in layers:
+    for n in tnet.nodes:
+        if isinstance(n, BatchNorm):
+            n.frozen = True
+    for n in tnet.weight_layers():
         n.want_dW = False
     opt = Adam([b.W for b in blocks])
     rng = np.random.default_rng([seed, 17])
     x, y = x[: spec.images], y[: spec.images]
-    try:
-        for _ in range(spec.epochs):
-            order = rng.permutation(len(x))
-            for i in range(0, len(x), spec.batch):
-                idx = order[i:i + spec.batch]
-                for b in blocks:
-                    b.dW[...] = 0.0
-                logits = tnet.forward(x[idx], train=True)
-                _, g = softmax_xent(logits, y[idx])
-                tnet.backward(g)
-                opt.step([b.dW for b in blocks], spec.lr)
-    finally:
-        for b, f in zip(bns, saved[0]):
-            b.frozen = f
-        for n, f in zip(layers, saved[1]):
-            n.want_dW = f
+    for _ in range(spec.epochs):
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), spec.batch):
+            idx = order[i:i + spec.batch]
+            for b in blocks:
+                b.dW[...] = 0.0
+            logits = tnet.forward(x[idx], train=True)
+            _, g = softmax_xent(logits, y[idx])
+            tnet.backward(g)
+            opt.step([b.dW for b in blocks], spec.lr)
     macs = forward_macs(tnet, x)
     pos = {n.name: i for i, n in enumerate(tnet.nodes)}
     applications = {n.name for n in tnet.nodes if isinstance(n, BlockApply)}
