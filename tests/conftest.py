@@ -1,8 +1,10 @@
-"""Shared fixtures. The pretrain cache lives in a per-session folder so tests are hermetic."""
+"""Shared fixtures. The pretrain cache lives in a per-session folder so tests are hermetic,
+unless CIMSIM_TEST_CACHE names a folder to keep it in between sessions (the edit loop:
+entries are content-hashed, so a stale or altered one is rebuilt, never trusted)."""
 import os
 import tempfile
 
-os.environ["CIMSIM_CACHE"] = tempfile.mkdtemp(prefix="cimsim-test-cache-")
+os.environ["CIMSIM_CACHE"] = os.environ.get("CIMSIM_TEST_CACHE") or tempfile.mkdtemp(prefix="cimsim-test-cache-")
 
 from pathlib import Path  # noqa: E402
 

@@ -1,3 +1,4 @@
+import pytest
 """benchmarks/reproduce_lrt.py end to end on a tiny stream: its table, its targets block and
 its results folder (rows kept, reused on a rerun, keyed by the input files' contents)."""
 import subprocess
@@ -12,6 +13,7 @@ def reproduce(root, results, workload):
     return done.stdout
 
 
+@pytest.mark.slow
 def test_reproduce_lrt_keeps_and_reuses_rows(root, tmp_path, trained):
     workload = tmp_path / "lrt.yaml"
     workload.write_text((root / "workloads" / "resnet_lrt.yaml").read_text())

@@ -219,6 +219,7 @@ def test_summary_statistics_match_scipy():
     assert s["std"] == pytest.approx(np.std(acc, ddof=1))
 
 
+@pytest.mark.slow
 def test_monte_carlo_phase_end_to_end(root, tmp_path, trained):
     args = ["-q", "run", str(root / "arch" / "rram_64x64.yaml"),
             str(root / "workloads" / "resnet_inference.yaml"),

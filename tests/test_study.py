@@ -15,6 +15,7 @@ def run_cli(root, out, *extra):
                  str(root / "workloads" / "resnet_inference.yaml"), "--out", str(out), *extra])
 
 
+@pytest.mark.slow
 def test_report_is_complete_and_byte_identical(root, tmp_path, trained, capsys):
     small = ["--set", "workload.phases.0.samples=40"]
     assert run_cli(root, tmp_path / "a", *small) == 0

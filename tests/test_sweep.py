@@ -64,6 +64,7 @@ def test_bad_grids_are_located_errors(tmp_path, root, capsys, text, where, expec
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_local_pool_and_dask_cluster_give_identical_results_and_resume_skips(root, tmp_path, trained):
     distributed = pytest.importorskip("dask.distributed")
     grid = write(tmp_path, GRID)
