@@ -1,4 +1,5 @@
-"""Registry of tile and device models: built-in names, import paths and installed plugins.
+"""Registry of tile and device models and phase kinds: built-in names, import paths and
+installed plugins.
 
 A model is chosen in the arch file by `class:` — a registered name (built-in, or
 published by an installed package under the `cimsim.tiles` / `cimsim.devices`
@@ -17,10 +18,13 @@ import re
 from dataclasses import dataclass, is_dataclass
 from importlib import metadata
 
-GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices"}
+GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices", "phase": "cimsim.phases"}
 BUILTIN = {
     "tile": {"crossbar": "cimsim.hw.tile:CrossbarTile"},
     "device": {"rram": "cimsim.device.nvm:RramDevice", "pcm": "cimsim.device.nvm:PcmDevice"},
+    "phase": {"inference": "cimsim.phases.inference:InferencePhase",
+              "train": "cimsim.phases.online:OnlinePhase",
+              "monte_carlo": "cimsim.phases.monte_carlo:MonteCarloPhase"},
 }
 
 
@@ -40,9 +44,13 @@ class Entry:
 
 
 def _base(kind: str) -> type:
+    """The API a registered class must implement (imported when a class is first checked)."""
     if kind == "tile":
         from .hw.tile import TileModel
         return TileModel
+    if kind == "phase":
+        from .phases.base import PhaseKind
+        return PhaseKind
     from .device.base import DeviceModel
     return DeviceModel
 
@@ -112,7 +120,7 @@ def _load(kind: str, ref: str) -> type:
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise PluginError(f"a class implementing the {kind} API", f"{ref} does not implement: {missing}")
     params = getattr(cls, "Params", None)
-    if not (is_dataclass(params) and params.__dataclass_params__.frozen):
+    if kind != "phase" and not (is_dataclass(params) and params.__dataclass_params__.frozen):
         raise PluginError("a class whose Params is a frozen dataclass", f"{ref}.Params is {params!r}")
     return cls
 

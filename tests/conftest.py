@@ -4,7 +4,8 @@ entries are content-hashed, so a stale or altered one is rebuilt, never trusted)
 import os
 import tempfile
 
-os.environ["CIMSIM_CACHE"] = os.environ.get("CIMSIM_TEST_CACHE") or tempfile.mkdtemp(prefix="cimsim-test-cache-")
+os.environ["CIMSIM_CACHE"] = (os.environ.get("CIMSIM_TEST_CACHE")
+                              or tempfile.mkdtemp(prefix="cimsim-test-cache-"))
 
 from pathlib import Path  # noqa: E402
 

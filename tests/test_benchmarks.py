@@ -1,8 +1,9 @@
-import pytest
 """benchmarks/reproduce_lrt.py end to end on a tiny stream: its table, its targets block and
 its results folder (rows kept, reused on a rerun, keyed by the input files' contents)."""
 import subprocess
 import sys
+
+import pytest
 
 
 def reproduce(root, results, workload):

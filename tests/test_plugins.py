@@ -295,3 +295,18 @@ def test_import_paths_can_be_refused(root, monkeypatch, capsys):
     assert "import paths are off" in err and "tile.class" in err
     assert "cimsim_sramcim" not in sys.modules                     # nothing was imported
     assert main(["validate", str(root / "arch" / "rram_64x64.yaml")]) == 0
+
+
+def test_phase_kinds_are_registered_parts_matching_the_schema():
+    """Every phase kind the workload schema accepts is a registered PhaseKind (and no more):
+    the study, summary, tables and compare dispatch through the registry."""
+    from cimsim.config.workload import PhaseSpec
+    from cimsim.phases import PhaseKind, kinds
+
+    choices = next(f for f in dataclasses.fields(PhaseSpec) if f.name == "kind").metadata["choices"]
+    got = kinds()
+    assert sorted(k.kind for k in got) == sorted(choices)
+    assert all(isinstance(k, PhaseKind) for k in got)
+    assert [t for k in got for t in k.table_names] == [
+        "online_windows", "online_ema", "writes_per_layer", "writes_histogram", "montecarlo",
+        "montecarlo_chips"]

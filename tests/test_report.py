@@ -128,7 +128,7 @@ def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
     h = headline(rep)
     row = next(line for line in text.splitlines() if line.startswith("max writes per cell"))
     assert row.split()[-2:] == [str(h["max writes per cell"])] * 2 and "online accuracy EMA" in text
-    from cimsim.report.writer import _si
+    from cimsim.report.units import si as _si
     assert _si(h["energy total (J)"], "J") in text
     assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["compare_energy", "compare_online_writes"]
     figs = compare_figures([rep, rep], ["a", "b"])
@@ -153,7 +153,7 @@ def test_plot_of_a_missing_or_foreign_file_is_a_clear_error(tmp_path, capsys):
     ([63, 1], [0, 1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32, 64]),
 ])
 def test_write_histogram_bins_are_powers_of_two_ending_at_the_busiest_cell(counts, lo, hi):
-    from cimsim.study import _histogram
+    from cimsim.phases.online import histogram as _histogram
 
     h = _histogram(np.array(counts))
     assert h["bin_lo"] == lo and h["bin_hi_exclusive"] == hi

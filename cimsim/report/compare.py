@@ -4,38 +4,33 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import plugins
 from .plots import _unit, plt
-from .writer import _si
+from .units import si as _si
+
+METRIC_KEYS = ("inference accuracy (last)", "online accuracy EMA (last train)", "best MC policy accuracy",
+               "energy total (J)", "energy per image (J)", "latency per image (s)",
+               "online time per sample (s)", "max writes per cell", "aux memory (B)", "lifetime (years)",
+               "programming energy (J)", "weights verified")
 
 
 def headline(report: dict) -> dict[str, float | str | None]:
-    """The numbers a reader compares first (None where the report has no such data)."""
+    """The numbers a reader compares first (None where the report has no such data): each
+    phase kind's own (PhaseKind.headline, from its blocks), the energy of every phase that
+    has one, and the programming cost."""
+    out: dict[str, float | str | None] = dict.fromkeys(METRIC_KEYS)
     phases = report.get("phases", [])
-    inf = [p for p in phases if p["kind"] == "inference"]
-    train = [p for p in phases if p["kind"] == "train"]
-    mc = [p for p in phases if p["kind"] == "monte_carlo"]
+    by_kind: dict[str, list[dict]] = {}
+    for p in phases:
+        by_kind.setdefault(p["kind"], []).append(p)
+    for kind, blocks in by_kind.items():
+        out.update(plugins.load("phase", kind)().headline(blocks))
     prog = report["deploy"].get("energy", {}).get("total_pj")      # None: a cost-only run
-    energy = sum(p["energy"]["total_pj"] for p in inf + train) + (prog or 0.0)
-    years = [p["endurance"]["years_to_first_wear_out"] for p in train
-             if p["endurance"]["years_to_first_wear_out"]]
-    best_mc = None
-    if mc:
-        best_mc = max(r["accuracy"]["mean"] for p in mc for r in p["results"])
-    return {
-        "inference accuracy (last)": inf[-1]["accuracy"] if inf else None,
-        "online accuracy EMA (last train)": train[-1]["accuracy"]["online_ema_final"] if train else None,
-        "best MC policy accuracy": best_mc,
-        "energy total (J)": energy * 1e-12,
-        "energy per image (J)": inf[-1]["energy"]["per_image_pj"] * 1e-12 if inf else None,
-        "latency per image (s)": inf[-1]["latency"]["first_image_latency_s"] if inf else None,
-        "online time per sample (s)": (train[-1]["latency"]["total_s"] / train[-1]["samples"]
-                                       if train else None),
-        "max writes per cell": max(p["writes"]["max_per_cell"] for p in train) if train else None,
-        "aux memory (B)": max(p["aux_memory"]["peak_bytes"] for p in train) if train else None,
-        "lifetime (years)": min(years) if years else None,
-        "programming energy (J)": prog * 1e-12 if prog is not None else None,
-        "weights verified": report["deploy"].get("fraction_verified"),
-    }
+    out["energy total (J)"] = (sum(p["energy"]["total_pj"] for p in phases if "energy" in p)
+                               + (prog or 0.0)) * 1e-12
+    out["programming energy (J)"] = prog * 1e-12 if prog is not None else None
+    out["weights verified"] = report["deploy"].get("fraction_verified")
+    return out
 
 
 def _fmt(key: str, v) -> str:
@@ -66,7 +61,7 @@ def table(reports: list[dict], names: list[str]) -> str:
 def compare_figures(reports: list[dict], names: list[str]) -> dict[str, Figure]:
     """Overlays: online accuracy, writes per cell, energy per phase, Monte-Carlo accuracy."""
     out: dict[str, Figure] = {}
-    trains = [(n, p) for n, r in zip(names, reports) for p in r["phases"] if p["kind"] == "train"]
+    trains = [(n, p) for n, r in zip(names, reports) for p in r["phases"] if "ema_series" in p]
     if trains:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
         for i, (n, p) in enumerate(trains):
@@ -106,7 +101,7 @@ def compare_figures(reports: list[dict], names: list[str]) -> dict[str, Figure]:
         ax.set_title("Energy per phase")
         fig.tight_layout()
         out["compare_energy"] = fig
-    mcs = [(n, p) for n, r in zip(names, reports) for p in r["phases"] if p["kind"] == "monte_carlo"]
+    mcs = [(n, p) for n, r in zip(names, reports) for p in r["phases"] if "results" in p]
     if mcs:
         fig, ax = plt.subplots(figsize=(6.5, 4))
         styles = ["-", "--", ":", "-."]

@@ -8,15 +8,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from .. import plugins
 from ..util import atomic_write
 
 
 def tables(report: dict) -> dict[str, list[dict]]:
-    """name -> rows (dicts with the same keys) for every time series and per-component table."""
+    """name -> rows (dicts with the same keys) for every time series and per-component table:
+    the tables every phase with costs has, then each phase kind's own (PhaseKind.tables)."""
+    kinds = {e.name: plugins.load("phase", e.name)() for e in plugins.entries("phase")}
     out: dict[str, list[dict]] = {k: [] for k in (
         "energy", "energy_nodes", "layers", "efficiency", "area", "cost_table", "utilisation", "timeline",
-        "nodes", "online_windows", "online_ema", "writes_per_layer", "writes_histogram", "montecarlo",
-        "montecarlo_chips")}
+        "nodes", *(t for kind in kinds.values() for t in kind.table_names))}
     for comp, mm2 in report.get("area", {}).get("per_component_mm2", {}).items():
         out["area"].append({"component": comp, "area_mm2": mm2})
     for row in report.get("cost_table", []):
@@ -55,31 +57,9 @@ def tables(report: dict) -> dict[str, list[dict]]:
             out["nodes"].append({"phase": name, **{k: v for k, v in node.items() if k != "inputs"},
                                  "inputs": " ".join(node["inputs"]),
                                  "in_bytes": " ".join(str(b) for b in node.get("in_bytes", []))})
-        acc = ph.get("accuracy")
-        if isinstance(acc, dict) and "windows" in acc:
-            for win in acc["windows"]:
-                out["online_windows"].append({"phase": name, **win})
-            es = ph["ema_series"]
-            for i, v in enumerate(es["values"]):
-                out["online_ema"].append({"phase": name, "sample": i * es["every"], "ema_accuracy": v})
-        wr = ph.get("writes")
-        if wr:
-            for layer, d in wr["per_layer"].items():
-                out["writes_per_layer"].append({"phase": name, "layer": layer, **d})
-            h = wr["histogram"]
-            for lo, hi, c in zip(h["bin_lo"], h["bin_hi_exclusive"], h["cells"]):
-                out["writes_histogram"].append({"phase": name, "writes_from": lo, "writes_to_exclusive": hi,
-                                                "cells": c})
-        for r in ph.get("results", []):
-            a = r["accuracy"]
-            row = {"phase": name, "sigma": r["sigma"], "policy": r["policy"], "chips": r["chips"],
-                   "accuracy_mean": a["mean"], "accuracy_std": a["std"], "ci95_lo": a["ci95"][0],
-                   "ci95_hi": a["ci95"][1], "gap_to_noise_free": r["gap_to_noise_free"]}
-            row.update({k: v for k, v in r.items() if k not in row and not isinstance(v, (dict, list))})
-            out["montecarlo"].append(row)
-            for c, v in enumerate(r["accuracy_per_chip"]):
-                out["montecarlo_chips"].append({"phase": name, "sigma": r["sigma"], "policy": r["policy"],
-                                                "chip": c, "accuracy": v})
+        kind = kinds.get(ph["kind"]) or plugins.load("phase", ph["kind"])()
+        for table, rows in kind.tables(ph).items():
+            out.setdefault(table, []).extend(rows)
     return {k: v for k, v in out.items() if v}
 
 

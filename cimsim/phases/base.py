@@ -1,0 +1,79 @@
+"""What every kind of phase provides, and what it runs on.
+
+A phase kind (registered in plugins.py, kind "phase") owns its whole life: running on the
+deployed chip (`run`, returning its report block), the line the study prints before it
+(`announce`), its summary lines, its own CSV tables, the policies it deploys (for the fit
+check) and its headline metrics (for `cimsim compare` and sweep results). The study, the
+report writer, the tables and compare only dispatch on the block's `kind`.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config.workload import PhaseSpec, WorkloadSpec
+from ..deploy import Deployment
+from ..hw.chip import Chip
+from ..mapping import ChipMap
+from ..nn.data import Dataset
+from ..nn.layers import Net
+
+
+@dataclass
+class WallClock:
+    """Where the wall time went (printed, never written to the deterministic report)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, key: str, t0: float) -> None:
+        self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - t0
+
+
+@dataclass
+class Context:
+    """One study's shared state: the chip, the workload, its data and networks."""
+
+    chip: Chip
+    w: WorkloadSpec
+    data: Dataset
+    net: Net                         # the pretrained float network (never changed by a phase)
+    cmap: ChipMap
+    arch_file: str
+    workload_file: str
+    wall: WallClock
+    dep: Deployment | None = None    # the programmed chip (None: a cost-only run)
+    float_acc: float | None = None
+    workers: int = 1
+    rounds: Any = None               # weight-reload rounds of a cost-only run (reload.py)
+
+
+class PhaseKind(ABC):
+    """One kind of phase (`kind:` in the workload)."""
+
+    kind: str = ""
+    table_names: tuple[str, ...] = ()     # the CSV tables only this kind writes, in order
+
+    @abstractmethod
+    def run(self, ph: PhaseSpec, ctx: Context) -> dict:
+        """Run the phase; its report block (plain JSON data, `name` and `kind` first)."""
+
+    def announce(self, ph: PhaseSpec, ctx: Context) -> str:
+        return f"phase {ph.name}: {ph.kind} on {ph.split}"
+
+    @abstractmethod
+    def summary(self, block: dict) -> list[str]:
+        """Terminal summary lines of a finished block."""
+
+    def tables(self, block: dict) -> dict[str, list[dict]]:
+        """Rows of this kind's own tables (names among `table_names`), `phase` column first."""
+        return {}
+
+    def deploy_policies(self, ph: PhaseSpec) -> set[str]:
+        """Deployment policies this phase programs chips with (the fit check maps each)."""
+        return set()
+
+    def headline(self, blocks: list[dict]) -> dict[str, Any]:
+        """Headline metrics from this kind's blocks of one report (keys from compare.METRIC_KEYS)."""
+        return {}
