@@ -219,7 +219,7 @@ class DeploySpec:
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """On-chip learning rule (train phases). Defaults follow the LRT paper (PAPERS.md)."""
+    """On-chip learning rule (train phases). Defaults follow the LRT paper (Gural et al. 2020)."""
 
     name: str = spec("lrt", choices=("none", "bias_only", "sgd", "lrt"))
     lr: float = spec(0.01, lo=0.0, hi=1e6, doc="weight learning rate (sgd, lrt)")

@@ -6,7 +6,7 @@ removes the g_min offset (reference column / differential pair), so a cell
 contributes l (plus its error) to the column sum. Programming variation is
 additive Gaussian with std program_sigma * L on every cell that is pulsed (target
 level > 0), drawn once when the chip is programmed and kept (it is static); it is not
-clipped, following the device model of the TSB authors (PAPERS.md). A cell whose target
+clipped, following the device model of the TSB authors (Qin et al.). A cell whose target
 is g_min is left in its reset state and gets no pulse, hence no programming error (the
 absolute spread of the high-resistance state is ~1% of the range, below the read
 noise). Stuck cells sit at level 0 (g_min) or L (g_max).

@@ -14,7 +14,7 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 
 from ..config.workload import ScenarioSpec
 
-# segments of the distribution-shift scenario, cycled in this order (PAPERS.md, LRT)
+# segments of the distribution-shift scenario, cycled in this order (the LRT paper, Gural et al. 2020)
 SHIFTS = ("none", "spatial", "background", "noise", "spatial+noise", "background+noise",
           "spatial+background")
 

@@ -5,7 +5,12 @@
 - sgd: bias_only + every weight update written at once (one write per cell per sample
   whose quantised update is non-zero).
 - lrt: bias_only + a rank-r accumulator per weight matrix in SRAM, written every B samples
-  if enough entries change (Gural et al. 2020; PAPERS.md).
+  if enough entries change (Gural et al. 2020).
+
+Learning arithmetic is counted in vector-unit operations (`digital.op_energy_pj` each): one
+multiply or one add, counted from the code's own loops. An SGD step on a parameter is a
+multiply by the rate and a subtract (2); a rank-1 term u v^T is one multiply-add per entry
+(2); an LRT term is `lrt_term_ops` below.
 """
 from __future__ import annotations
 
@@ -19,6 +24,26 @@ from ..errors import FitError
 from ..functional import AnalogLayer
 from ..kernels.lowrank import factors, lowrank_update
 from ..nn.layers import BatchNorm, Conv2d, Linear, Net
+
+JACOBI_SWEEPS = 5   # sweeps of the one-sided Jacobi SVD per term: it converges quadratically
+                    # (Golub & Van Loan, Matrix Computations, 4th ed., sec. 8.6), a few sweeps
+                    # at q <= 16; 5 is the count assumed here, not measured per term
+
+
+def lrt_term_ops(r: int, dims: int) -> int:
+    """Operations of folding one rank-1 term into a rank-r accumulator whose two bases have
+    `dims` entries in all (K + N), following kernels/lowrank.py with q = r + 1:
+    - modified Gram-Schmidt per side: r dot products and r axpys (4r per entry), the norm
+      (2) and the scaling of the residual (1): (4r + 3) dims;
+    - the bases rotated by (U M)^T, an r x q by q x dims product: 2 r q dims;
+    - their re-quantisation (max-abs scan and rescale of r rows): 2 r dims;
+    - the q x q SVD, one-sided Jacobi: per pair 3 dot products (6q) and 2 column rotations of
+      the matrix and of V (12q), q(q-1)/2 pairs per sweep, JACOBI_SWEEPS sweeps;
+    - C = cL cR^T + diag(cx) (2 q^2) and (U M)^T, (V M)^T (4 r q^2)."""
+    q = r + 1
+    per_entry = (4 * r + 3) + 2 * r * q + 2 * r
+    svd = 18 * q * (q * (q - 1) // 2) * JACOBI_SWEEPS
+    return per_entry * dims + svd + 2 * q * q + 4 * r * q * q
 
 
 @dataclass
@@ -222,7 +247,7 @@ class Lrt(Rule):
             st.terms += k
             st.samples += 1
             dims = st.ql.shape[1] + st.qr.shape[1]
-            log.digital_ops += k * dims * (5 * r + 2) + k * 40 * (r + 1) ** 3
+            log.digital_ops += k * lrt_term_ops(r, dims)
             state_bytes = int(r * dims * sp.state_bits / 8)
             log.sram_read_bytes += k * state_bytes
             log.sram_write_bytes += k * state_bytes

@@ -1,6 +1,6 @@
 """TSB (Qin et al. 2024): insert a tiny shared block into a backbone and fine-tune it per chip.
 
-Design choices (the paper leaves them open; PAPERS.md): the block is a C x C 1x1
+Design choices (the TSB paper, Qin et al., leaves them open): the block is a C x C 1x1
 convolution in residual form, y = x + x B with B = 0 at start (the identity map), applied
 to every group of C channels of its insertion point's output. Insertion points: after every
 convolution, before its batch norm (`insert_after: conv`), or after every residual block's
