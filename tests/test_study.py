@@ -25,7 +25,7 @@ def test_report_is_complete_and_byte_identical(root, tmp_path, trained, capsys):
     rep = json.loads(a)
     assert rep["inputs"]["arch"]["sha256"] and rep["cimsim_version"]
     ph = rep["phases"][0]
-    assert ph["images"] == 40 and 0 <= ph["accuracy"] <= 1
+    assert ph["images"] == 40 and ph["accuracy"] * 40 == pytest.approx(round(ph["accuracy"] * 40))  # k/40
     e = ph["energy"]
     assert e["total_pj"] > 0
     assert sum(e["per_component_pj"].values()) == pytest.approx(e["dynamic_pj"], rel=1e-9)

@@ -71,7 +71,11 @@ def test_local_pool_and_dask_cluster_give_identical_results_and_resume_skips(roo
     assert sweep(root, grid, tmp_path / "local", "--workers", "2") == 0
     local = table(tmp_path / "local")
     assert [r["status"] for r in local] == ["done"] * 4 and len({r["hash"] for r in local}) == 4
-    assert float(local[0]["energy_total_j"]) > 0 and 0 <= float(local[0]["accuracy"]) <= 1
+    p0 = json.loads((tmp_path / "local" / "points" / local[0]["hash"] / "report.json").read_text())
+    # the results row is the point's report: its accuracy, and its energy in J (phases + programming)
+    assert float(local[0]["accuracy"]) == p0["phases"][0]["accuracy"]
+    assert float(local[0]["energy_total_j"]) == pytest.approx(
+        (p0["phases"][0]["energy"]["total_pj"] + p0["deploy"]["energy"]["total_pj"]) * 1e-12, rel=1e-12)
     # every point's report is a full run: same bytes as cimsim run with the point's overrides
     assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"),
                  str(root / "workloads" / "resnet_inference.yaml"), "--out", str(tmp_path / "one"),
