@@ -8,11 +8,15 @@ from __future__ import annotations
 from .errors import CimsimError
 from .hw.chip import Chip
 from .hw.noc import Flow, node_flows
-from .hw.tile import TILE_COMPONENTS
 from .mapping import ChipMap
 from .trace import NodeTrace, Trace
 
-COMPONENTS = (*TILE_COMPONENTS, "digital", "sram_read", "sram_write", "noc", "offchip")
+CHIP_COMPONENTS = ("digital", "sram_read", "sram_write", "noc", "offchip")   # after the tile's own
+
+
+def components(chip: Chip) -> tuple[str, ...]:
+    """Every energy component of a phase on this chip: the tile's, then the chip's."""
+    return (*chip.tile.components, *CHIP_COMPONENTS)
 
 
 def node_energy_pj(n: NodeTrace, chip: Chip, flows: list[Flow], offchip_bytes: int = 0) -> dict[str, float]:
@@ -20,12 +24,13 @@ def node_energy_pj(n: NodeTrace, chip: Chip, flows: list[Flow], offchip_bytes: i
     `flows` are the mesh transfers that bring its inputs, hw/noc.py; `offchip_bytes` what
     it moves across the chip boundary, Trace.offchip_bytes)."""
     sram, noc, dig = chip.sram, chip.noc, chip.digital
-    tile = dict.fromkeys(TILE_COMPONENTS, 0.0)
+    tile = dict.fromkeys(chip.tile.components, 0.0)
     if n.layer:
         for k, v in chip.tile.mvm_energy_pj(n).items():
             if k not in tile:
                 raise CimsimError(f"{type(chip.tile).__name__}.mvm_energy_pj returned component "
-                                  f"'{k}'; expected keys among {', '.join(TILE_COMPONENTS)}")
+                                  f"'{k}'; expected keys among its `components`: "
+                                  f"{', '.join(chip.tile.components)}")
             tile[k] = float(v)
     return {
         **tile,
@@ -61,7 +66,7 @@ def phase_energy(trace: Trace, chip: Chip, cmap: ChipMap) -> dict:
     flows = node_flows(trace, cmap, chip.noc.mesh)
     off = trace.offchip_bytes()
     per_node = {n.name: node_energy_pj(n, chip, flows[n.name], off[n.name]) for n in trace.nodes}
-    per_comp = {c: sum(e[c] for e in per_node.values()) for c in COMPONENTS}
+    per_comp = {c: sum(e[c] for e in per_node.values()) for c in components(chip)}
     total = sum(per_comp.values())
     images = trace.nodes[0].images if trace.nodes else 0
     counts: dict[str, int] = {}

@@ -310,3 +310,37 @@ def test_phase_kinds_are_registered_parts_matching_the_schema():
     assert [t for k in got for t in k.table_names] == [
         "online_windows", "online_ema", "writes_per_layer", "writes_histogram", "montecarlo",
         "montecarlo_chips"]
+
+
+def test_a_tile_with_its_own_energy_component_needs_no_other_edit(root):
+    """A crossbar tile with a transimpedance stage per conversion: declaring the component,
+    its action and its energy is all it takes; the phase's energy, counts and cost table
+    carry it, and counts x table still give every component."""
+    class TiaTile(CrossbarTile):
+        components = (*CrossbarTile.components, "tia")
+
+        def mvm_energy_pj(self, n):
+            return {**super().mvm_energy_pj(n), "tia": n.adc_conversions * 0.05}
+
+        def action_energies_pj(self):
+            return {**super().action_energies_pj(), ("tia", "convert"): 0.05}
+
+        def action_counts(self, n):
+            return {**super().action_counts(n), ("tia", "convert"): n.adc_conversions}
+
+    from cimsim.energy import phase_energy
+
+    chip = build_chip(ArchSpec())
+    chip.tile = TiaTile(chip.arch, None, chip.device)
+    cmap = map_layers([("l", 200, 8)], chip)
+    n = NodeTrace("l", "linear", ("input",), images=1, layer="l", in_bytes=[200])
+    chip.tile.count(n, cmap.layer("l"), 3, 0)
+    e = phase_energy(Trace([n]), chip, cmap)
+    assert n.adc_conversions > 0
+    assert e["per_component_pj"]["tia"] == pytest.approx(n.adc_conversions * 0.05)
+    assert list(e["per_component_pj"])[:5] == ["crossbar", "dac", "adc", "shift_add", "tia"]
+    table = chip.action_energies_pj()
+    for comp, v in e["per_component_pj"].items():
+        got = sum(c * table[tuple(k.split("."))] for k, c in e["action_counts"].items()
+                  if k.startswith(comp + "."))
+        assert got == pytest.approx(v, rel=1e-12), comp

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from ..functional import AnalogLayer
 
-TILE_COMPONENTS = ("crossbar", "dac", "adc", "shift_add")   # energy components a tile reports
+TILE_COMPONENTS = ("crossbar", "dac", "adc", "shift_add")   # the built-in tile's energy components
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)   # 1 bits of each byte
 
 
@@ -59,6 +59,9 @@ class TileModel(abc.ABC):
     """Base class of tiles (functional, cost and timing hooks); one instance per chip."""
 
     Params: ClassVar[type] = NoParams
+    # energy components this tile reports (mvm_energy_pj keys): a tile may add its own (a TIA
+    # stage, a digital adder tree); they reach every report, table and figure unchanged
+    components: ClassVar[tuple[str, ...]] = TILE_COMPONENTS
 
     def __init__(self, arch: ArchSpec, params: object | None, device: DeviceModel) -> None:
         self.arch, self.device = arch, device
@@ -143,7 +146,7 @@ class TileModel(abc.ABC):
     # --- cost hooks (energies in pJ, times in clock cycles)
     @abc.abstractmethod
     def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
-        """Energy of a node's counted MVM actions, by component (keys of TILE_COMPONENTS)."""
+        """Energy of a node's counted MVM actions, by component (keys among `components`)."""
 
     def area_um2(self) -> dict[str, float]:
         """Area of one tile by component (um2). Default: none listed (the report then gives

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..energy import COMPONENTS, phase_energy
+from ..energy import components, phase_energy
 from ..hw.chip import Chip
 from ..mapping import ChipMap
 from ..nn.layers import Net
@@ -131,7 +131,7 @@ def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_
         "per_node_cycles_per_image": {k: v for _, lat, _ in parts
                                       for k, v in lat["per_node_cycles_per_image"].items()},
     }
-    comp = dict.fromkeys((*COMPONENTS, "write_pulses", "write_drivers"), 0.0)
+    comp = dict.fromkeys((*components(chip), "write_pulses", "write_drivers"), 0.0)
     per_node, per_node_comp, counts = {}, {}, {}
     for over, _, e in parts:
         for k, v in e["per_component_pj"].items():
