@@ -13,11 +13,12 @@ from cimsim.trace import NodeTrace
 
 IDEAL = {"device.program_sigma": "0", "device.read_sigma": "0", "device.stuck_at.low_rate": "0",
          "device.stuck_at.high_rate": "0"}
-CHIPS = {                                   # every registered tile and device, on a shipped file
-    "crossbar+rram": "arch/rram_64x64.yaml",
-    "crossbar+pcm": "arch/pcm_256x256.yaml",
-    "crossbar+rram (ISAAC-sized)": "arch/rram_128x128.yaml",
-    "sram_cim plugin+rram": "examples/custom_tile/sram_cim_64x64.yaml",
+CHIPS = {                # every registered tile and device (and weight encoding), on a shipped file
+    "crossbar+rram": ("arch/rram_64x64.yaml", {}),
+    "crossbar+rram, offset encoding": ("arch/rram_64x64.yaml", {"crossbar.differential": "false"}),
+    "crossbar+pcm": ("arch/pcm_256x256.yaml", {}),
+    "crossbar+rram (ISAAC-sized)": ("arch/rram_128x128.yaml", {}),
+    "sram_cim plugin+rram": ("examples/custom_tile/sram_cim_64x64.yaml", {}),
 }
 
 
@@ -25,7 +26,8 @@ CHIPS = {                                   # every registered tile and device, 
 def chip(request, root, monkeypatch):
     monkeypatch.syspath_prepend(str(root / "examples" / "custom_tile"))
     plugins.load.cache_clear()
-    yield build_chip(load_arch(root / CHIPS[request.param], IDEAL))
+    path, extra = CHIPS[request.param]
+    yield build_chip(load_arch(root / path, {**IDEAL, **extra}))
     plugins.load.cache_clear()
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from cimsim.config.arch import ArchSpec, CrossbarSpec, DeviceSpec, StuckAtSpec
-from cimsim.device.conductance import encode_levels, program, quantise_weights
+from cimsim.device.conductance import program, quantise_weights
+from cimsim.hw.encoding import weight_encoding
 
 
 @pytest.mark.parametrize("differential, bits, bpc",
@@ -15,9 +16,9 @@ def test_slices_reassemble_the_weight(differential, bits, bpc):
                                device=DeviceSpec(bits_per_cell=bpc))
     q = 2 ** (bits - 1) - 1
     w = np.arange(-q, q + 1, dtype=np.int32).reshape(-1, 1)
-    lv = encode_levels(w, arch).astype(np.int64)
-    assert lv.max() <= 2 ** bpc - 1 and lv.shape[1] == arch.slices
-    val = sum(lv[:, s] * 2 ** (s * bpc) for s in range(arch.slices))
+    lv = weight_encoding(arch).encode(w).astype(np.int64)
+    assert lv.max() <= 2 ** bpc - 1 and lv.shape[1] == weight_encoding(arch).slices
+    val = sum(lv[:, s] * 2 ** (s * bpc) for s in range(weight_encoding(arch).slices))
     rebuilt = val[0] - val[1] if differential else val[0] - 2 ** (bits - 1)
     np.testing.assert_array_equal(rebuilt, w)
 

@@ -7,6 +7,7 @@ import pytest
 from cimsim.config.arch import ArchSpec, DacSpec, DeviceSpec, StuckAtSpec
 from cimsim.functional import AnalogLayer
 from cimsim.hw.chip import build_chip
+from cimsim.hw.encoding import weight_encoding
 from cimsim.kernels.mvm import analog_mvm, analog_mvm_reference, gauss_array
 from cimsim.mapping import map_layers
 
@@ -120,7 +121,7 @@ def test_ideal_chip_reproduces_matmul_within_quantisation_bound(arch):
     # ADC rounding: step/2 per conversion, weighted by the shift-add, per row chunk and pass
     planes = arch.input_planes
     pw = sum(2.0 ** p for p in range(planes)) if arch.dac.bit_serial else 1.0
-    sl = sum(2.0 ** (s * arch.device.bits_per_cell) for s in range(arch.slices))
+    sl = sum(2.0 ** (s * arch.device.bits_per_cell) for s in range(weight_encoding(arch).slices))
     bound += 2 * layer.tile.step / 2 * pw * sl * cmap.layer("l").row_chunks * sx * sw
     err = np.abs(y - x @ w)
     assert np.all(err <= bound * (1 + 1e-5) + 1e-6), (err / bound).max()

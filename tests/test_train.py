@@ -9,9 +9,10 @@ from cimsim.cli import main
 from cimsim.config import load_arch
 from cimsim.config.arch import ArchSpec, StuckAtSpec
 from cimsim.config.workload import ScenarioSpec
-from cimsim.device.conductance import encode_levels, program
-from cimsim.device.write import WORN, analog_drift, digital_drift, write_weights
+from cimsim.device.conductance import program
+from cimsim.device.write import WORN, analog_drift, digital_drift, write_levels
 from cimsim.hw.chip import build_chip
+from cimsim.hw.encoding import weight_encoding
 from cimsim.mapping import map_layers
 from cimsim.nn.stream import SHIFTS, make_stream
 from cimsim.timing import simulate_online
@@ -26,19 +27,20 @@ def clean_arch():
 def test_incremental_writes_keep_drift_count_and_wear_out():
     arch = clean_arch()
     w = np.array([[0, 5], [-3, 100]], np.int32)
-    cells = program(encode_levels(w, arch), arch, np.random.default_rng(0))
+    enc = weight_encoding(arch).encode
+    cells = program(enc(w), arch, np.random.default_rng(0))
     cells.g += 0.25                                   # accumulated drift on every cell
     writes = np.zeros(cells.g.shape, np.int32)
     new = w + np.array([[1, 0], [0, -4]], np.int32)
-    res = write_weights(cells, writes, new, arch, endurance=2)
-    changed = encode_levels(new, arch) != encode_levels(w, arch)
+    res = write_levels(cells, writes, enc(new), endurance=2)
+    changed = enc(new) != enc(w)
     assert res.cells_written == changed.sum() and np.array_equal(writes, changed.astype(np.int32))
     # incremental: the drift offset persists on written and unwritten cells alike
-    np.testing.assert_allclose(cells.g, encode_levels(new, arch) + 0.25)
-    res = write_weights(cells, writes, w, arch, endurance=2)  # second write of the same cells
+    np.testing.assert_allclose(cells.g, enc(new) + 0.25)
+    res = write_levels(cells, writes, enc(w), endurance=2)        # second write of the same cells
     assert res.cells_worn == changed.sum() and np.all(cells.stuck[changed] == WORN)
     frozen = cells.g.copy()
-    write_weights(cells, writes, new, arch, endurance=2)       # worn cells no longer move
+    write_levels(cells, writes, enc(new), endurance=2)            # worn cells no longer move
     np.testing.assert_array_equal(cells.g[changed], frozen[changed])
     assert writes.max() == 2
 
@@ -203,7 +205,7 @@ def test_sgd_per_term_rounds_and_writes_every_term_in_order():
         if step.any():
             nonzero += 1
             new = np.clip(w + step, -qmax, qmax)
-            expect_writes += encode_levels(new, arch) != encode_levels(w, arch)
+            expect_writes += weight_encoding(arch).encode(new) != weight_encoding(arch).encode(w)
             w = new
     assert nonzero == 4
     before = e.writes.copy()

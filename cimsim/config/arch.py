@@ -7,7 +7,6 @@ give the source of every number.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,20 +258,6 @@ class ArchSpec:
         from .workload import check_name
 
         check_name(self.name, src, path + ("name",))
-
-    @property
-    def magnitude_bits(self) -> int:
-        """Bits stored in the cells for one weight (sign handled by the pair or the offset)."""
-        return self.crossbar.weight_bits - 1 if self.crossbar.differential else self.crossbar.weight_bits
-
-    @property
-    def slices(self) -> int:
-        """Cells (per polarity) holding one weight."""
-        return math.ceil(self.magnitude_bits / self.device.bits_per_cell)
-
-    @property
-    def columns_per_weight(self) -> int:
-        return self.slices * (2 if self.crossbar.differential else 1)
 
     @property
     def input_planes(self) -> int:

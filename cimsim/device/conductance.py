@@ -27,21 +27,6 @@ def quantise_weights(w: np.ndarray, weight_bits: int) -> tuple[np.ndarray, float
     return np.clip(np.rint(w / scale), -qmax, qmax).astype(np.int32), scale
 
 
-def encode_levels(w_int: np.ndarray, arch: ArchSpec) -> np.ndarray:
-    """Integer weights (K, N) -> cell levels (polarities, S, K, N), slice 0 least significant.
-
-    Differential: polarity 0 holds |w| of positive weights, polarity 1 of negative ones.
-    Offset: one polarity holding w + 2**(B-1) (the periphery subtracts the offset digitally).
-    """
-    b, s_count = arch.device.bits_per_cell, arch.slices
-    mask = 2 ** b - 1
-    if arch.crossbar.differential:
-        mags = np.stack([np.where(w_int > 0, w_int, 0), np.where(w_int < 0, -w_int, 0)])
-    else:
-        mags = (w_int + 2 ** (arch.crossbar.weight_bits - 1))[None]
-    return np.stack([(mags >> (s * b)) & mask for s in range(s_count)], axis=1).astype(np.uint8)
-
-
 @dataclass
 class ProgrammedArray:
     """The cells of one weight matrix as programmed on one chip."""
@@ -61,7 +46,7 @@ class ProgrammedArray:
         return int(self.reads_per_cell.sum(dtype=np.int64))
 
     def effective(self) -> np.ndarray:
-        """(S, K, N) conductance the columns see: G+ - G- (differential) or G (offset)."""
+        """(S, K, N) conductance the columns see: G+ - G- of a pair, or G of a single cell."""
         return self.g[0] - self.g[1] if self.g.shape[0] == 2 else self.g[0]
 
 
@@ -82,15 +67,3 @@ def program(levels: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> Pro
         g[stuck == -1] = 0.0
         g[stuck == 1] = float(L)
     return ProgrammedArray(levels, g, stuck, pulsed.astype(np.uint16), np.zeros(levels.shape, np.uint16))
-
-
-def decode(cells: ProgrammedArray, arch: ArchSpec) -> np.ndarray:
-    """(K, N) float64 weights in integer-code units that the cells hold now."""
-    eff = cells.effective().astype(np.float64)
-    b = arch.device.bits_per_cell
-    w = sum(eff[s] * 2.0 ** (s * b) for s in range(eff.shape[0]))
-    if not arch.crossbar.differential:
-        w = w - 2.0 ** (arch.crossbar.weight_bits - 1)
-    return w
-
-

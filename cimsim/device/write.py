@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config.arch import ArchSpec
-from .conductance import ProgrammedArray, encode_levels
+from .conductance import ProgrammedArray
 
 WORN = 2   # stuck code of a worn-out cell (stuck at its last conductance)
 
@@ -22,12 +21,6 @@ WORN = 2   # stuck code of a worn-out cell (stuck at its last conductance)
 class WriteResult:
     cells_written: int
     cells_worn: int          # cells that wore out with this write
-
-
-def write_weights(cells: ProgrammedArray, writes: np.ndarray, w_int_new: np.ndarray, arch: ArchSpec,
-                  endurance: float) -> WriteResult:
-    """Move the cells of one matrix to the levels of integer weights `w_int_new` (in place)."""
-    return write_levels(cells, writes, encode_levels(w_int_new, arch), endurance)
 
 
 def write_levels(cells: ProgrammedArray, writes: np.ndarray, new: np.ndarray,

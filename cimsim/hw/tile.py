@@ -34,12 +34,13 @@ import numpy as np
 
 from ..config.arch import ArchSpec
 from ..device.base import DeviceModel, ModelError, NoParams
-from ..device.conductance import ProgrammedArray, decode, encode_levels
+from ..device.conductance import ProgrammedArray
 from ..device.verify import verify_loop
 from ..device.write import WriteResult
 from ..kernels.mvm import analog_mvm
 from ..mapping import LayerMap
 from ..trace import NodeTrace
+from .encoding import weight_encoding
 
 if TYPE_CHECKING:
     import simpy
@@ -221,27 +222,27 @@ class CrossbarTile(TileModel):
     def __init__(self, arch: ArchSpec, params: object | None, device: DeviceModel) -> None:
         super().__init__(arch, params, device)
         xb, dev = arch.crossbar, arch.device
+        self.encoding = weight_encoding(arch)
         # ADC: full scale = range_fraction x the largest possible column sum of one crossbar.
         plane_max = 1 if arch.dac.bit_serial else 2 ** arch.dac.input_bits - 1
         full_scale = arch.adc.range_fraction * xb.rows * dev.levels * plane_max
-        if xb.differential:
+        if self.encoding.signed_columns:
             self.code_lo, self.code_hi = -(2.0 ** (arch.adc.bits - 1)), 2.0 ** (arch.adc.bits - 1) - 1
             self.step = full_scale / 2 ** (arch.adc.bits - 1)
         else:
             self.code_lo, self.code_hi = 0.0, 2.0 ** arch.adc.bits - 1
             self.step = full_scale / (2 ** arch.adc.bits - 1)
-        cells_per_column = 2 if xb.differential else 1
-        self.sigma_cell = device.read_sigma_levels * math.sqrt(cells_per_column)
+        self.sigma_cell = device.read_sigma_levels * math.sqrt(self.encoding.polarities)
 
     def columns_per_weight(self) -> int:
-        return self.arch.columns_per_weight
+        return self.encoding.columns_per_weight
 
     # --- functional
     def encode(self, w_int: np.ndarray) -> np.ndarray:
-        return encode_levels(w_int, self.arch)
+        return self.encoding.encode(w_int)
 
     def decode(self, cells: ProgrammedArray) -> np.ndarray:
-        return decode(cells, self.arch)
+        return self.encoding.decode(cells.effective())
 
     def load(self, layer: AnalogLayer) -> None:
         """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel; with the
@@ -266,13 +267,13 @@ class CrossbarTile(TileModel):
             bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
             step=self.step, code_lo=self.code_lo, code_hi=self.code_hi,
             sigma_cell=self.sigma_cell, key=layer.read_key * 1_000_003 + layer.calls)
-        if not arch.crossbar.differential:
-            acc -= 2.0 ** (arch.crossbar.weight_bits - 1) * codes.sum(1, keepdims=True)
+        if self.encoding.offset:                   # the stored offset times the input sum
+            acc -= self.encoding.offset * codes.sum(1, keepdims=True)
         return acc, clipped
 
     def count(self, t: NodeTrace, lm: LayerMap, vectors: int, clipped: int) -> None:
         planes = self.planes()
-        pair = 2 if self.arch.crossbar.differential else 1
+        pair = self.encoding.polarities
         reads = vectors * planes
         t.vectors += vectors
         t.planes = planes
@@ -414,7 +415,7 @@ class CrossbarTile(TileModel):
 
     def conversions_per_plane(self, lm: LayerMap) -> int:
         """Conversions each ADC does per plane on the busiest crossbar of the layer."""
-        pair = 2 if self.arch.crossbar.differential else 1
+        pair = self.encoding.polarities
         return math.ceil(lm.max_cols_per_crossbar // pair / self.arch.adc.per_crossbar)
 
     def adc_cycles(self, lm: LayerMap) -> int:
