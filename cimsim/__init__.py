@@ -1,3 +1,21 @@
-"""cimsim: accuracy, energy, latency and endurance of compute-in-memory accelerators."""
+"""cimsim: accuracy, energy, latency and endurance of compute-in-memory accelerators.
+
+The Python API (cimsim/api.py) mirrors `cimsim run`:
+
+    import cimsim
+    rep = cimsim.run("arch/rram_64x64.yaml", "workloads/resnet_inference.yaml",
+                     overrides={"arch.adc.bits": 6})
+    print(rep.summary())
+"""
 
 __version__ = "0.1.0"
+__all__ = ["Report", "load_arch", "load_workload", "run", "__version__"]
+
+
+def __getattr__(name: str):
+    """The API on first use (so `import cimsim` and the CLI's start stay light)."""
+    if name in ("Report", "load_arch", "load_workload", "run"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'cimsim' has no attribute '{name}'")

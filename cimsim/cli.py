@@ -42,10 +42,11 @@ def prepare_out(out: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from . import api
     from .config import load_arch, load_workload
     from .report import summary, write_report
     from .report.tables import write_tables
-    from .study import WallClock, run_study
+    from .study import WallClock
 
     a_over, w_over = _overrides(args.set or [])
     arch = load_arch(args.arch, a_over)
@@ -60,13 +61,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     try:
-        report = run_study(arch, work, wall, workers)
+        report = api.run(arch, work, workers=workers, wall=wall).data    # the Python API's run
     except BaseException:
         if created and not any(out.iterdir()):   # leave no empty folder behind a refused run
             out.rmdir()
         raise
-    report["inputs"]["overrides"] = {**{f"arch.{k}": v for k, v in sorted(a_over.items())},
-                                     **{f"workload.{k}": v for k, v in sorted(w_over.items())}}
     path = write_report(report, out)
     csvs = write_tables(report, out)
     total = time.perf_counter() - t0

@@ -22,6 +22,7 @@ class Loaded:
     path: str
     sha256: str
     source: Source | None = field(default=None, compare=False, repr=False)   # key lines, for late errors
+    overrides: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # as YAML text
 
 
 def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def _load(cls: type, path: str | Path, overrides: dict[str, str] | None, raw: by
         for key, value in every.items():
             set_path(data, key, value)
         sha = hashlib.sha256(f"{sha}{sorted(every.items())}".encode()).hexdigest()
-    return Loaded(build(cls, data, src), str(path), sha, src)
+    return Loaded(build(cls, data, src), str(path), sha, src, dict(overrides or {}))
 
 
 def load_arch(path: str | Path, overrides: dict[str, str] | None = None, raw: bytes | None = None,

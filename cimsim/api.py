@@ -1,0 +1,127 @@
+"""The Python API: what `cimsim run` does, as functions.
+
+    import cimsim
+    arch = cimsim.load_arch("arch/rram_64x64.yaml", {"adc.bits": 6})
+    rep = cimsim.run(arch, "workloads/resnet_inference.yaml")
+    rep.phase("test")["accuracy"], rep.summary(), rep.tables()["energy"]
+
+Overrides are key paths under the file (`load_arch`/`load_workload`) or under `arch.` /
+`workload.` (`run`), as with `--set`. A string value is YAML text, exactly as after `=` on
+the command line, so `run(..., overrides={"arch.adc.bits": "6"})` and `cimsim run ...
+--set arch.adc.bits=6` write the same report bytes; other values are used as given. Bad
+input raises `cimsim.errors.ConfigError` (or another `CimsimError`) with the message the
+CLI prints.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from . import config
+from .config import Loaded
+from .errors import ConfigError
+from .report.manifest import record
+from .report.tables import tables, write_tables
+from .report.writer import dumps, summary, write_report
+
+
+def _load(loader: Any, path: str | Path, overrides: dict[str, Any] | None) -> Loaded:
+    """Strings are YAML text (as after `--set key=`), other values are used as given; the
+    report records every override as text."""
+    text, values = {}, {}
+    for key, v in (overrides or {}).items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(str(path), repr(key), "a key path such as 'adc.bits'")
+        if isinstance(v, str):
+            text[key] = v
+        else:
+            values[key] = v
+    loaded = loader(path, text, values=values)
+    shown = {**text, **{k: json.dumps(v) for k, v in values.items()}}
+    return dataclasses.replace(loaded, overrides=dict(sorted(shown.items())))
+
+
+def load_arch(path: str | Path, overrides: dict[str, Any] | None = None) -> Loaded:
+    """An arch file, checked, with key-path overrides ({"adc.bits": 6})."""
+    return _load(config.load_arch, path, overrides)
+
+
+def load_workload(path: str | Path, overrides: dict[str, Any] | None = None) -> Loaded:
+    """A workload file, checked, with key-path overrides ({"phases.0.samples": 100})."""
+    return _load(config.load_workload, path, overrides)
+
+
+class Report:
+    """A run's report: the plain JSON data (`data`), with typed helpers."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    @property
+    def phases(self) -> list[dict]:
+        return self.data["phases"]
+
+    def phase(self, name: str) -> dict:
+        for ph in self.phases:
+            if ph["name"] == name:
+                return ph
+        raise KeyError(f"no phase '{name}' (phases: {', '.join(p['name'] for p in self.phases)})")
+
+    def summary(self) -> str:
+        """The terminal summary `cimsim run` prints."""
+        return summary(self.data)
+
+    def to_json(self) -> str:
+        """report.json's exact text (byte-identical for identical inputs and seed)."""
+        return dumps(self.data)
+
+    def tables(self) -> dict[str, list[dict]]:
+        """The CSV tables as records (pandas.DataFrame(rep.tables()["energy"]))."""
+        return tables(self.data)
+
+    def write(self, out_dir: str | Path, plot: bool = False) -> list[Path]:
+        """report.json, the CSV tables (and with `plot`, the PNG figures) into out_dir, as
+        `cimsim run --out` writes them; returns the paths."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [write_report(self.data, out), *write_tables(self.data, out)]
+        if plot:
+            from .report.plots import figures, save_figures
+
+            paths += save_figures(figures(self.data), out)
+        record(out, paths, replace=True)
+        return paths
+
+
+def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dict[str, Any] | None = None,
+        workers: int = 1, wall: Any = None) -> Report:
+    """Run a study: every phase of the workload on the chip. `overrides` as `--set`
+    ({"arch.adc.bits": 6, "workload.phases.0.samples": 100}); `workers` > 1 deploys
+    Monte-Carlo chips in that many processes (same report)."""
+    from .study import run_study
+
+    a_over, w_over = {}, {}
+    for key, v in (overrides or {}).items():
+        head, _, rest = str(key).partition(".")
+        if head not in ("arch", "workload") or not rest:
+            raise ConfigError("overrides", str(key), "a key path starting with 'arch.' or 'workload.'")
+        (a_over if head == "arch" else w_over)[rest] = v
+    if a_over or not isinstance(arch, Loaded):
+        if isinstance(arch, Loaded):
+            raise ConfigError("overrides", "arch.*", "overrides of a file given by path (pass its path, "
+                              "or load it with cimsim.load_arch(path, overrides))")
+        arch = load_arch(arch, a_over)
+    if w_over or not isinstance(workload, Loaded):
+        if isinstance(workload, Loaded):
+            raise ConfigError("overrides", "workload.*", "overrides of a file given by path (pass its "
+                              "path, or load it with cimsim.load_workload(path, overrides))")
+        workload = load_workload(workload, w_over)
+    data = run_study(arch, workload, wall, workers)
+    data["inputs"]["overrides"] = {**{f"arch.{k}": v for k, v in sorted(arch.overrides.items())},
+                                   **{f"workload.{k}": v for k, v in sorted(workload.overrides.items())}}
+    return Report(data)
