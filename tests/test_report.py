@@ -159,3 +159,15 @@ def test_write_histogram_bins_are_powers_of_two_ending_at_the_busiest_cell(count
     assert h["bin_lo"] == lo and h["bin_hi_exclusive"] == hi
     expect = [sum(a <= c < b for c in counts) for a, b in zip(lo, hi)]
     assert h["cells"] == expect
+
+
+def test_plot_writes_the_same_csv_bytes_as_the_run(lrt_run, tmp_path):
+    """CSV columns come from report.json as written (sorted keys): `cimsim plot` on a run's
+    report rewrites every table byte for byte."""
+    out, _ = lrt_run
+    again = tmp_path / "replot"
+    assert main(["plot", str(out / "report.json"), "--out", str(again)]) == 0
+    csvs = sorted(p.name for p in out.glob("*.csv"))
+    assert csvs and csvs == sorted(p.name for p in again.glob("*.csv"))
+    for name in csvs:
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name

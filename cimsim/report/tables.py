@@ -6,15 +6,20 @@ with rows are written.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from .. import plugins
 from ..util import atomic_write
+from .writer import dumps
 
 
 def tables(report: dict) -> dict[str, list[dict]]:
     """name -> rows (dicts with the same keys) for every time series and per-component table:
-    the tables every phase with costs has, then each phase kind's own (PhaseKind.tables)."""
+    the tables every phase with costs has, then each phase kind's own (PhaseKind.tables).
+    The report is read as report.json holds it (keys sorted), so a run's CSVs and those
+    `cimsim plot` writes from its report.json are the same bytes."""
+    report = json.loads(dumps(report))
     kinds = {e.name: plugins.load("phase", e.name)() for e in plugins.entries("phase")}
     out: dict[str, list[dict]] = {k: [] for k in (
         "energy", "energy_nodes", "layers", "efficiency", "area", "cost_table", "utilisation", "timeline",
