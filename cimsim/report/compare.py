@@ -50,11 +50,14 @@ def table(reports: list[dict], names: list[str]) -> str:
     """A terminal table: one row per metric, one column per report (rows all '-' dropped)."""
     heads = [headline(r) for r in reports]
     keys = [k for k in heads[0] if any(h[k] is not None for h in heads)]
-    width = max(len(k) for k in keys)
+    # values in J or s carry their own SI unit (4.5 mJ, 214 us): the row label drops "(J)"/"(s)"
+    labels = {k: k[:-4] if k.endswith((" (J)", " (s)")) else k for k in keys}
+    width = max(len(v) for v in labels.values())
     cols = [max(len(n), 10) for n in names]
     lines = [" " * width + "  " + "  ".join(n.rjust(c) for n, c in zip(names, cols))]
     for k in keys:
-        lines.append(k.ljust(width) + "  " + "  ".join(_fmt(k, h[k]).rjust(c) for h, c in zip(heads, cols)))
+        lines.append(labels[k].ljust(width) + "  "
+                     + "  ".join(_fmt(k, h[k]).rjust(c) for h, c in zip(heads, cols)))
     return "\n".join(lines)
 
 
