@@ -234,6 +234,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from .examples import copy_examples
+
+    dest = Path(args.folder)
+    if dest.exists() and not dest.is_dir():
+        raise ConfigError(str(dest), "", "a folder (or a path to create one)")
+    copied, present = copy_examples(dest)
+    there = f", {len(present)} already there" if present else ""
+    print(f"{len(copied)} file(s) copied into {dest}{there}")
+    print(f"next: cd {dest} && cimsim run arch/rram_64x64.yaml workloads/resnet_lrt.yaml")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     if args.kind:
         from .catalogue import table
@@ -302,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
                  "(no argument: the arch and workload files here)")
     ls.add_argument("kind", nargs="?", choices=("tiles", "devices", "models", "algorithms", "scenarios"))
     ls.set_defaults(fn=cmd_list)
+    i = command("init", help="copy the shipped arch and workload files into a folder of your own")
+    i.add_argument("folder", nargs="?", default=".", help="where (default: here); nothing is overwritten")
+    i.set_defaults(fn=cmd_init)
     args = p.parse_args(argv)
     progress.QUIET = args.quiet
     if args.no_plugins:

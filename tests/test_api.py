@@ -49,3 +49,24 @@ def test_bad_input_raises_the_cli_message(tmp_path, root):
     with pytest.raises(KeyError, match="no phase 'nope'"):
         cimsim.Report({"phases": [{"name": "a"}]}).phase("nope")
     assert json.loads(cimsim.Report({"phases": []}).to_json()) == {"phases": []}
+
+
+def test_init_copies_the_shipped_files_and_never_overwrites(tmp_path, root, capsys):
+    shipped = sorted(p.relative_to(root) for d in ("arch", "workloads", "workloads/sweeps")
+                     for p in (root / d).glob("*.yaml"))
+    dest = tmp_path / "mine"
+    assert main(["init", str(dest)]) == 0
+    got = sorted(p.relative_to(dest) for p in dest.rglob("*.yaml"))
+    assert got == shipped and all((dest / p).read_bytes() == (root / p).read_bytes() for p in got)
+    assert main(["init", str(dest)]) == 0                    # again: everything already there
+    assert f"0 file(s) copied into {dest}, {len(shipped)} already there" in capsys.readouterr().out
+    other = tmp_path / "other"
+    (other / "arch").mkdir(parents=True)
+    (other / "arch" / "rram_64x64.yaml").write_text("name: mine\n")
+    assert main(["init", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "rram_64x64.yaml: expected no file there" in err and "Traceback" not in err
+    assert (other / "arch" / "rram_64x64.yaml").read_text() == "name: mine\n"
+    assert not (other / "workloads").exists()                # nothing copied
+    (tmp_path / "afile").write_text("x")
+    assert main(["init", str(tmp_path / "afile")]) == 2
