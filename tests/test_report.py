@@ -172,3 +172,20 @@ def test_plot_writes_the_same_csv_bytes_as_the_run(lrt_run, tmp_path):
     assert csvs and csvs == sorted(p.name for p in again.glob("*.csv"))
     for name in csvs:
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_a_component_has_one_colour_in_every_figure():
+    """Energy bars of two different reports colour each component alike (by name, not by
+    its rank in the report)."""
+    from cimsim.report.plots import component_color, energy_figure
+
+    def rep(comps):
+        return {"deploy": {}, "phases": [{"name": "p", "kind": "inference", "images": 1,
+                                          "energy": {"per_component_pj": comps, "idle_pj": 0.0}}]}
+    colours = []
+    for comps in ({"adc": 5.0, "dac": 1.0}, {"dac": 9.0, "adc": 0.5, "noc": 2.0}):
+        ax = energy_figure(rep(comps)).axes[0]
+        colours.append({bars.get_label(): bars.patches[0].get_facecolor() for bars in ax.containers})
+    for name in ("adc", "dac"):
+        assert colours[0][name] == colours[1][name] == pytest.approx(component_color(name))
+    assert component_color("tia") == component_color("tia") != component_color("adc")

@@ -24,6 +24,23 @@ ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ"), (1.0, "pJ"))
 TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))
 
 
+# one colour per energy component in every figure of every report (tab20 entries); a
+# component not listed (a plugin tile's own) takes a colour from its name, also fixed
+COMPONENT_COLORS = {
+    "adc": 0, "dac": 2, "crossbar": 4, "shift_add": 6, "digital": 8, "sram_read": 10,
+    "sram_write": 11, "noc": 12, "offchip": 14, "write_pulses": 16, "write_drivers": 17,
+    "idle (leakage)": 15, "cell_pulses": 16, "verify_reads": 18, "readback": 19,
+}
+
+
+def component_color(name: str) -> tuple:
+    """The component's colour, the same in every figure."""
+    i = COMPONENT_COLORS.get(name)
+    if i is None:
+        i = int.from_bytes(name.encode(), "little") % 20
+    return plt.get_cmap("tab20")(i)
+
+
 def _unit(value_pj: float) -> tuple[float, str]:
     """Divisor and unit name so that value_pj / divisor is between 1 and 1000."""
     for div, name in ENERGY_UNITS:
@@ -76,8 +93,7 @@ def energy_figure(report: dict) -> Figure | None:
         return None
     comps = sorted({c for _, d in phases for c in d} | set(prog),
                    key=lambda c: -sum(d.get(c, 0) for _, d in phases + [("", prog)]))
-    cmap = plt.get_cmap("tab20")
-    colors = {c: cmap(i % 20) for i, c in enumerate(comps)}
+    colors = {c: component_color(c) for c in comps}
     panels = [(phases, "phases")] if phases else []
     if prog:
         panels.append(([(f"programming\n({report['deploy']['policy']})", prog)], "programming"))
