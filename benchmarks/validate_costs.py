@@ -19,6 +19,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# NeuroSim's VGG-8 on CIFAR-10-shaped inputs, cost only (the ISAAC and NeuroSim rows)
+VGG8_COST_ONLY = """\
+    name: vgg8
+    dataset: {name: synthetic, shape: [3, 32, 32], test_samples: 4}
+    model: {name: vgg, width: 128, hidden: 1024}
+    deploy: {functional: false}
+    phases: [{name: infer, kind: inference}]
+    """
+
+
 def run_cost_only(arch: str, workload_text: str, sets: list[str]) -> dict:
     """report.json of a cost-only `cimsim run` (stdout silenced)."""
     from cimsim.cli import main
@@ -66,14 +76,9 @@ def isaac_rows() -> list[tuple[str, float, float, str]]:
                  "cimsim's two buffer ports at full rate 5.8 W vs eDRAM + buses 4.7 W; no registers, "
                  "sigmoid or max-pool units"))
     # ISAAC's 16-bit MACs: 16-bit weights on 2-bit cells (offset encoding), 16-bit inputs bit-serial
-    rep = run_cost_only("rram_128x128_chip.yaml", """\
-        name: isaac_vgg
-        dataset: {name: synthetic, shape: [3, 32, 32], test_samples: 4}
-        model: {name: vgg, width: 128, hidden: 1024}
-        deploy: {functional: false}
-        phases: [{name: infer, kind: inference}]
-        """, ["arch.crossbar.weight_bits=16", "arch.crossbar.differential=false", "arch.dac.input_bits=16",
-              "arch.crossbar.read_energy=per_cell"])
+    rep = run_cost_only("rram_128x128_chip.yaml", VGG8_COST_ONLY,
+                        ["arch.crossbar.weight_bits=16", "arch.crossbar.differential=false",
+                         "arch.dac.input_bits=16", "arch.crossbar.read_energy=per_cell"])
     eff = rep["phases"][0]["efficiency"]
     rows.append(("ISAAC power efficiency (GOPS/W, 16-bit)", 363.7, eff["tops_per_w"] * 1e3,
                  "cimsim: energy per action, idle units gated (leaking 0.01075 mW/mm2); "
@@ -111,13 +116,8 @@ def neurosim_rows() -> list[tuple[str, float, float, str]]:
     first row; its columns are main.cpp's metric writer): VGG-8 on CIFAR-10, 22 nm RRAM,
     128x128 subarrays, 1-bit cells, 4-bit ADCs (levelOutput 16), 8-bit weights and inputs.
     cimsim: the same network on the ISAAC-sized chip with 1-bit cells and 4-bit ADCs."""
-    rep = run_cost_only("rram_128x128_chip.yaml", """\
-        name: neurosim_vgg8
-        dataset: {name: synthetic, shape: [3, 32, 32], test_samples: 4}
-        model: {name: vgg, width: 128, hidden: 1024}
-        deploy: {functional: false}
-        phases: [{name: infer, kind: inference}]
-        """, ["arch.device.bits_per_cell=1", "arch.adc.bits=4"])
+    rep = run_cost_only("rram_128x128_chip.yaml", VGG8_COST_ONLY,
+                        ["arch.device.bits_per_cell=1", "arch.adc.bits=4"])
     ph = rep["phases"][0]
     n = ph["images"]
     adc_uj = ph["energy"]["per_component_pj"]["adc"] / n * 1e-6

@@ -77,6 +77,7 @@ class TimingResult:
     capacity: dict[str, int]
     intervals: list[tuple[str, int, int, int]] = field(default_factory=list)  # (res, image, t0, t1)
     events: int = 0
+    stages: dict[str, StageTimes] = field(default_factory=dict)   # per node, what was replayed
 
 
 def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
@@ -86,6 +87,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
     arch = chip.arch
     n_img = trace.nodes[0].images if images is None else images
     times = phase_stage_times(trace, chip, cmap)
+    flow_cycles = {f: chip.noc.flow_cycles(f) for st in times.values() for f in st.flows}
     res: dict[str, simpy.PriorityResource] = {"digital": simpy.PriorityResource(env, capacity=1),
                                               "offchip": simpy.PriorityResource(env, capacity=1)}
     for st in times.values():
@@ -124,7 +126,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
             yield r
             reqs.append((name, r))
         t0 = env.now
-        dur = chip.noc.flow_cycles(f)
+        dur = flow_cycles[f]
         yield env.timeout(dur)
         for name, r in reqs:
             res[name].release(r)
@@ -160,7 +162,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
     b, c = _fold(busy, {k: r.capacity for k, r in res.items()})
     mesh = chip.noc.mesh
     c.update({k: v for k, v in (("noc_links", mesh.links()), ("noc_ports", 2 * mesh.routers)) if k in c})
-    return TimingResult(int(env.now), lat, b, c, intervals, counter[0])
+    return TimingResult(int(env.now), lat, b, c, intervals, counter[0], times)
 
 
 def _fold(busy: dict[str, int], cap: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:

@@ -13,7 +13,7 @@ from ..mapping import ChipMap
 from ..nn.layers import Net
 from ..reload import Round, round_overhead, split_trace
 from ..shape_trace import macs_per_sample
-from ..timing import phase_stage_times, simulate
+from ..timing import simulate
 from ..trace import Trace
 from .base import WallClock
 
@@ -27,7 +27,7 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
             for k in sorted(tr.busy_cycles)}
     xbar_busy = adc_busy = 0
     per_node = {}
-    times = phase_stage_times(trace, chip, cmap)
+    times = tr.stages                       # the stage times the replay used
     for n in trace.nodes:
         st = times[n.name]
         xbar_busy += st.crossbar_busy * images
