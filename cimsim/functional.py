@@ -7,6 +7,8 @@ or energy.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -39,6 +41,8 @@ class AnalogLayer:
         self.x_levels = 2 ** arch.dac.input_bits - 1
         self.x_scale = (x_max / self.x_levels) if x_max > 0 else 1.0
         self.read_key = read_key
+        self.t_s = 0.0          # reads happen this long after programming (device time model)
+        self.gain = 1.0         # digital output gain (global drift compensation)
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
         self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)
@@ -53,6 +57,23 @@ class AnalogLayer:
         """Re-read the cells after they changed (writes, drift)."""
         self.tile.load(self)
         self.w_eff = self.effective_weights()
+
+    def at_time(self, t_s: float, compensate: bool) -> AnalogLayer:
+        """A view of this layer read t_s seconds after programming (its cells are shared, not
+        changed). compensate: global drift compensation (aihwkit's GlobalDriftCompensation):
+        the periphery reads an all-ones input once after programming and once at t_s and
+        scales the outputs by the ratio of the mean absolute column outputs, one digital
+        gain per layer. The two calibration reads are taken as exact and are not costed."""
+        view = copy.copy(self)
+        view.t_s = float(t_s)
+        view.refresh()
+        view.gain = 1.0
+        if compensate and t_s > 0:
+            now = np.abs(view.tile.decode(dataclasses.replace(self.cells, g=view.tile.conductances(view)))
+                         .sum(axis=0)).mean()
+            ref = np.abs(self.tile.decode(self.cells).sum(axis=0)).mean()
+            view.gain = float(ref / now) if now > 0 else 1.0
+        return view
 
     def update(self, w_int_new: np.ndarray) -> WriteResult:
         """Write new integer weights through the tile (write counters, wear-out), re-read."""
@@ -77,6 +98,8 @@ class AnalogLayer:
             y += sign * acc
             self.tile.count(self.counts, self.lmap, m, clipped)
             self.tile.count_data(self.counts, self, codes)
+        if self.gain != 1.0:
+            y *= self.gain
         return (y * (self.x_scale * self.w_scale)).astype(np.float32)
 
 

@@ -21,7 +21,7 @@ from importlib import metadata
 GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices", "phase": "cimsim.phases"}
 BUILTIN = {
     "tile": {"crossbar": "cimsim.hw.tile:CrossbarTile"},
-    "device": {"rram": "cimsim.device.nvm:RramDevice", "pcm": "cimsim.device.nvm:PcmDevice"},
+    "device": {"rram": "cimsim.device.nvm:RramDevice", "pcm": "cimsim.device.pcm:PcmDevice"},
     "phase": {"inference": "cimsim.phases.inference:InferencePhase",
               "train": "cimsim.phases.online:OnlinePhase",
               "monte_carlo": "cimsim.phases.monte_carlo:MonteCarloPhase"},

@@ -11,7 +11,8 @@ from cimsim import plugins
 from cimsim.cli import main
 from cimsim.config import load_arch
 from cimsim.config.arch import ArchSpec
-from cimsim.device.nvm import PcmDevice, RramDevice
+from cimsim.device.nvm import RramDevice
+from cimsim.device.pcm import PcmDevice
 from cimsim.functional import AnalogLayer
 from cimsim.hw.chip import build_chip
 from cimsim.hw.tile import CrossbarTile

@@ -267,6 +267,16 @@ class PhaseSpec:
     window_samples: int = spec(200, lo=1, doc="train: accuracy window for the time series")
     sample_rate_hz: float = spec(10.0, lo=0.0, lo_open=True,
                                  doc="train: samples per second in deployment, for lifetime in years")
+    time_after_programming_s: float = spec(0.0, lo=0.0, hi=1e10,
+                                           doc="inference: the chip is read this long after programming "
+                                               "(the device's time model, e.g. PCM drift and 1/f noise; "
+                                               "0: as programmed)")
+    drift_compensation: bool = spec(False, doc="inference: global drift compensation (one digital gain "
+                                               "per layer from an all-ones read, as aihwkit's "
+                                               "GlobalDriftCompensation)")
+    accuracy_vs_time_s: list[float] = spec([], doc="inference: also measure accuracy at these times "
+                                                   "after programming, with and without compensation "
+                                                   "(table accuracy_vs_time, figure)")
     chips: int = spec(10, lo=1, hi=100000, doc="monte_carlo: independent chips per policy and sigma")
     policies: list[str] = spec(list(POLICIES), doc="monte_carlo: deployment policies compared")
     sigmas: list[float] = spec([], doc="monte_carlo: program_sigma values swept (empty: the arch's)")
@@ -282,6 +292,15 @@ class PhaseSpec:
                 raise src.error(path + ("policies", i), "one of " + ", ".join(POLICIES), p)
         if self.kind == "monte_carlo" and not self.policies:
             raise src.error(path + ("policies",), "at least one policy", [])
+        for i, t in enumerate(self.accuracy_vs_time_s):
+            if not 0.0 <= t <= 1e10:
+                raise src.error(path + ("accuracy_vs_time_s", i), "seconds in [0, 1e10]", t)
+        timed = self.time_after_programming_s > 0 or self.drift_compensation or self.accuracy_vs_time_s
+        if timed and self.kind != "inference":
+            key = ("time_after_programming_s" if self.time_after_programming_s > 0 else
+                   "drift_compensation" if self.drift_compensation else "accuracy_vs_time_s")
+            raise src.error(path + (key,), f"its default in a {self.kind} phase (read times are an "
+                            "inference phase's)", getattr(self, key))
         for i, s in enumerate(self.sigmas):
             if not 0.0 <= s <= 1.0:
                 raise src.error(path + ("sigmas", i), "a number in [0, 1]", s)
@@ -306,6 +325,11 @@ class WorkloadSpec:
             if ph.name in seen:
                 raise src.error(path + ("phases", i, "name"), "a unique phase name", ph.name)
             seen.add(ph.name)
+            if not self.deploy.functional and (ph.time_after_programming_s > 0 or ph.drift_compensation
+                                               or ph.accuracy_vs_time_s):
+                raise src.error(path + ("phases", i, "time_after_programming_s"), "no read times in a "
+                                "cost-only run (deploy.functional: false programs no cells)",
+                                ph.time_after_programming_s)
             if not self.deploy.functional and ph.kind != "inference":
                 raise src.error(path + ("phases", i, "kind"), "inference in a cost-only run "
                                 "(deploy.functional: false)", ph.kind)

@@ -93,6 +93,12 @@ class DeviceModel(abc.ABC):
     def drift(self, cells: ProgrammedArray, sigma_levels: float, rng: np.random.Generator) -> None:
         """Analog drift event: working cells move by a random step of std sigma_levels."""
 
+    def at_time(self, cells: ProgrammedArray, t_s: float, key: int) -> np.ndarray:
+        """Conductances (level units, the shape of cells.g) a read sees t_s seconds after
+        programming; `key` seeds any per-cell randomness, which must not depend on t_s (the
+        same chip at every time). Default: no change over time (cells.g itself)."""
+        return cells.g
+
     @abc.abstractmethod
     def bit_flips(self, cells: ProgrammedArray, rate: float, rng: np.random.Generator) -> int:
         """Digital drift event: a `rate` share of working cells flip one level bit; returns flips."""

@@ -3,8 +3,9 @@ faults, incremental writes with wear-out, random-walk drift and bit flips.
 
 The physics lives in conductance.py (programming), verify.py (program-and-verify) and
 write.py (writes, wear-out, drift); these classes put it behind the device API. RRAM and
-PCM share the statistical model and differ in the arch file's numbers (range, levels,
-sigmas, endurance, pulse cost); PCM's power-law conductance drift is not modelled.
+PCM share this model at programming time and differ in the arch file's numbers (range, levels,
+sigmas, endurance, pulse cost); PCM adds its drift and 1/f noise over time (pcm.py). RRAM
+has no time model: its retention loss over the times studied here is not modelled.
 """
 from __future__ import annotations
 
@@ -46,6 +47,3 @@ class RramDevice(DeviceModel):
     def bit_flips(self, cells: ProgrammedArray, rate: float, rng: np.random.Generator) -> int:
         return digital_drift(cells, rate, self.spec.bits_per_cell, rng)
 
-
-class PcmDevice(RramDevice):
-    """PCM cell: the same statistical model with PCM numbers (no power-law drift)."""

@@ -105,6 +105,11 @@ class TileModel(abc.ABC):
         """Prepare whatever `mvm` needs from the layer's cells (after they changed)."""
         return None
 
+    def conductances(self, layer: AnalogLayer) -> np.ndarray:
+        """(P, S, K, N) conductances (level units) the layer's reads see: the device's state
+        `layer.t_s` seconds after programming."""
+        return self.device.at_time(layer.cells, layer.t_s, layer.read_key)
+
     @abc.abstractmethod
     def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
         """Unsigned input codes (M, K) int32 -> (M, N) float64 outputs in units of
@@ -248,12 +253,12 @@ class CrossbarTile(TileModel):
         """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel; with the
         conductance read energy, also each matrix row's total physical conductance (uS)."""
         rows, chunks = self.arch.crossbar.rows, layer.lmap.row_chunks
+        g = self.conductances(layer)                            # (P, S, K, N) level units
         if self.arch.crossbar.read_energy == "conductance":
             dev = self.arch.device
-            g = layer.cells.g                                   # (P, S, K, N) level units
             layer.row_g_us = (dev.g_min_us * g.shape[0] * g.shape[1] * g.shape[3]
                               + dev.g_step_us * g.sum(axis=(0, 1, 3), dtype=np.float64))
-        eff = layer.cells.effective()                       # (S, K, N)
+        eff = g[0] - g[1] if g.shape[0] == 2 else g[0]          # (S, K, N)
         s = eff.shape[0]
         g = np.zeros((s, chunks * rows, layer.n), np.float32)
         g[:, : layer.k] = eff

@@ -6,14 +6,20 @@ import time
 
 from ..config.workload import PhaseSpec
 from ..functional import run
-from ..report.units import si
+from ..report.units import duration, si
 from ..shape_trace import shape_trace
 from .base import Context, PhaseKind
 from .costs import phase_costs, reload_costs
 
 
+def at_time(engines: dict, t_s: float, compensate: bool) -> dict:
+    """Views of the chip's layers read t_s seconds after programming (functional.AnalogLayer)."""
+    return {k: e.at_time(t_s, compensate) for k, e in engines.items()}
+
+
 class InferencePhase(PhaseKind):
     kind = "inference"
+    table_names = ("accuracy_vs_time",)
 
     def announce(self, ph: PhaseSpec, ctx: Context) -> str:
         how = "" if ctx.dep is not None else "cost-only "
@@ -27,18 +33,33 @@ class InferencePhase(PhaseKind):
         x, y = data.split(ph.split)
         if ph.samples:
             x, y = x[: ph.samples], y[: ph.samples]
+        timed = ph.time_after_programming_s > 0 or ph.drift_compensation
+        engines = (at_time(dep.engines, ph.time_after_programming_s, ph.drift_compensation) if timed
+                   else dep.engines)
         t0 = time.perf_counter()
-        logits, trace = run(dep.net, dep.engines, x, chip.arch)
+        logits, trace = run(dep.net, engines, x, chip.arch)
         ctx.wall.add("functional", t0)
         acc = float((logits.argmax(1) == y).mean())
         conv = trace.total("adc_conversions")
-        return {
+        block = {
             "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
             "accuracy": acc,
             **phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), ctx.wall),
             "adc_clip_fraction": trace.total("adc_clipped") / conv if conv else 0.0,
             "nodes": trace.to_rows(),
         }
+        if timed:
+            block["time_after_programming_s"] = ph.time_after_programming_s
+            block["drift_compensation"] = ph.drift_compensation
+        if ph.accuracy_vs_time_s:
+            t0 = time.perf_counter()
+            block["accuracy_vs_time"] = [
+                {"t_s": t, **{key: float((run(dep.net, at_time(dep.engines, t, comp), x, chip.arch)[0]
+                                          .argmax(1) == y).mean())
+                              for key, comp in (("accuracy", False), ("accuracy_compensated", True))}}
+                for t in ph.accuracy_vs_time_s]
+            ctx.wall.add("accuracy_vs_time", t0)
+        return block
 
     def _cost_only(self, ph: PhaseSpec, ctx: Context) -> dict:
         """The trace from layer shapes, then the same timing and energy models as a functional
@@ -69,10 +90,19 @@ class InferencePhase(PhaseKind):
         effs = (f" | {eff['tops_per_w']:.3g} TOPS/W, {eff['pj_per_mac']:.3g} pJ/MAC, "
                 f"{eff['tops_per_mm2']:.3g} TOPS/mm2"
                 if eff.get("tops_per_w") and eff.get("tops_per_mm2") else "")
-        return [f"phase {block['name']} ({block['images']} images): {acc} | "
+        when = ""
+        if block.get("time_after_programming_s") or block.get("drift_compensation"):
+            when = (f" at {duration(block['time_after_programming_s'])} after programming"
+                    + (", drift-compensated" if block["drift_compensation"] else ""))
+        curve = [f"  accuracy {duration(r['t_s']):>8} after programming: {r['accuracy']:.4f}, "
+                 f"compensated {r['accuracy_compensated']:.4f}" for r in block.get("accuracy_vs_time", [])]
+        return [f"phase {block['name']} ({block['images']} images){when}: {acc} | "
                 f"energy {si(en['per_image_pj'] * 1e-12, 'J')}/image ({share}) | "
                 f"latency {si(lat['first_image_latency_s'], 's')}/image, "
-                f"throughput {lat['throughput_images_per_s']:.4g} images/s{effs}"]
+                f"throughput {lat['throughput_images_per_s']:.4g} images/s{effs}", *curve]
+
+    def tables(self, block: dict) -> dict[str, list[dict]]:
+        return {"accuracy_vs_time": [{"phase": block["name"], **r} for r in block.get("accuracy_vs_time", [])]}
 
     def headline(self, blocks: list[dict]) -> dict:
         last = blocks[-1]

@@ -309,6 +309,35 @@ def montecarlo_figure(ph: dict) -> Figure | None:
     return fig
 
 
+_TIME_TICKS = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 d"), (30 * 86400.0, "1 mo"),
+               (365.25 * 86400, "1 yr"), (3652.5 * 86400, "10 yr"))
+
+
+def accuracy_time_figure(ph: dict) -> Figure | None:
+    """Accuracy against time after programming, without and with global drift compensation."""
+    rows = [r for r in ph.get("accuracy_vs_time", []) if r["t_s"] > 0]
+    if not rows:
+        return None
+    t = [r["t_s"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.semilogx(t, [r["accuracy"] for r in rows], "o-", color="tab:red", label="no compensation")
+    ax.semilogx(t, [r["accuracy_compensated"] for r in rows], "s-", color="tab:blue",
+                label="global drift compensation")
+    at0 = [r for r in ph["accuracy_vs_time"] if r["t_s"] == 0]
+    if at0:
+        ax.axhline(at0[0]["accuracy"], color="k", ls="--", lw=1, label="as programmed")
+    ticks = [(v, lab) for v, lab in _TIME_TICKS if min(t) / 1.01 <= v <= max(t) * 1.01]
+    if ticks:
+        ax.set_xticks([v for v, _ in ticks], [lab for _, lab in ticks])
+    ax.set_xlabel("time after programming")
+    ax.set_ylabel(f"test accuracy ({ph['images']} images)")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(f"{ph['name']}: accuracy over time after programming", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def figures(report: dict) -> dict[str, Figure]:
     """Every figure the report has data for, by file stem."""
     out: dict[str, Figure] = {}
@@ -320,7 +349,7 @@ def figures(report: dict) -> dict[str, Figure]:
     for ph in report.get("phases", []):
         for stem, build in (("latency", lambda p: latency_figure(p, clock)), ("online", online_figure),
                             ("writes", writes_figure), ("writes_heatmap", lambda p: heatmap_figure(p, order)),
-                            ("montecarlo", montecarlo_figure)):
+                            ("montecarlo", montecarlo_figure), ("accuracy_vs_time", accuracy_time_figure)):
             f = build(ph)
             if f is not None:
                 out[f"{stem}_{ph['name']}"] = f

@@ -8,3 +8,16 @@ def si(value: float, unit: str) -> str:
         if abs(value) < factor * 1000 or prefix == "":
             return f"{value / factor:.3g} {prefix}{unit}"
     return f"{value:.3g} {unit}"
+
+
+_DURATIONS = ((365.25 * 86400, "yr"), (86400.0, "d"), (3600.0, "h"), (60.0, "min"))
+
+
+def duration(seconds: float) -> str:
+    """A time span in the largest of yr, d, h, min it fills (else SI seconds), 3 digits."""
+    if seconds == 0:
+        return "0 s"
+    for factor, unit in _DURATIONS:
+        if seconds >= factor:
+            return f"{seconds / factor:.3g} {unit}"
+    return si(seconds, "s")
