@@ -102,7 +102,8 @@ class InferencePhase(PhaseKind):
                 f"throughput {lat['throughput_images_per_s']:.4g} images/s{effs}", *curve]
 
     def tables(self, block: dict) -> dict[str, list[dict]]:
-        return {"accuracy_vs_time": [{"phase": block["name"], **r} for r in block.get("accuracy_vs_time", [])]}
+        rows = block.get("accuracy_vs_time", [])
+        return {"accuracy_vs_time": [{"phase": block["name"], **r} for r in rows]}
 
     def headline(self, blocks: list[dict]) -> dict:
         last = blocks[-1]
