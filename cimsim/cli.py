@@ -311,9 +311,10 @@ def main(argv: list[str] | None = None) -> int:
                 "workloads, also check that each network fits the chip")
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)
-    ls = command("list", help="list tiles, devices, models, algorithms or scenarios "
+    ls = command("list", help="list tiles, devices, models, algorithms, scenarios or phase kinds "
                  "(no argument: the arch and workload files here)")
-    ls.add_argument("kind", nargs="?", choices=("tiles", "devices", "models", "algorithms", "scenarios"))
+    ls.add_argument("kind", nargs="?",
+                    choices=("tiles", "devices", "models", "algorithms", "scenarios", "phases"))
     ls.set_defaults(fn=cmd_list)
     i = command("init", help="copy the shipped arch and workload files into a folder of your own")
     i.add_argument("folder", nargs="?", default=".", help="where (default: here); nothing is overwritten")

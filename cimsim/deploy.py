@@ -1,13 +1,5 @@
-"""Deployment: map a trained network onto a chip and program it under a policy.
-
-Policies (workload `deploy.write_verify`, or each Monte-Carlo policy):
-- none: one-shot programming of every cell (no verify);
-- all: one-shot, then write-verify every cell;
-- selective: write-verify the cells of the top `verify_fraction` of weights, ranked by
-  |w| or by sensitivity = diagonal empirical Fisher x the weight's programming-noise variance
-  (the second-order estimate of the loss increase its error causes);
-- tsb: one-shot backbone; read back its conductances; fine-tune a tiny shared block against
-  that chip (train/tsb.py); program the block with write-verify. Only the block is verified.
+"""Deployment: map a trained network onto a chip, program it once (one-shot), then let the
+deployment policy (policies.py, a registered part) verify or add to it.
 
 Random streams: a chip's one-shot draws depend only on (seed, chip), never on the policy,
 so every policy is compared on the same chips (common random numbers).
@@ -18,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import plugins
 from .config.workload import WorkloadSpec
 from .energy import programming_energy_pj
 from .errors import FitError
@@ -27,7 +20,7 @@ from .mapping import ChipMap, map_layers
 from .nn.data import Dataset
 from .nn.layers import BatchNorm, BlockApply, Net, softmax_xent
 from .timing import simulate_programming
-from .train.tsb import FinetuneStats, finetune, insert_blocks
+from .train.tsb import FinetuneStats
 
 SEED_STREAM_VERIFY = 3
 
@@ -78,43 +71,6 @@ def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarra
     return {k: v / images for k, v in out.items()}
 
 
-def _noise_variance(e: AnalogLayer) -> np.ndarray:
-    """Programming-noise variance of each weight (float units): its pulsed cells' errors."""
-    return e.tile.weight_variance(e) * e.w_scale ** 2
-
-
-def _selective_masks(engines: dict[str, AnalogLayer], fraction: float, score: str,
-                     fisher: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
-    """(K, N) boolean masks of the weights to verify: the global top `fraction` by score."""
-    names = list(engines)
-    scores = []
-    for k in names:
-        e = engines[k]
-        if score == "magnitude":
-            scores.append(np.abs(e.w_int).astype(np.float64).ravel())
-        else:
-            scores.append((fisher[k] * _noise_variance(e)).ravel())
-    flat = np.concatenate(scores)
-    count = int(round(fraction * flat.size))
-    chosen = np.zeros(flat.size, bool)
-    if count:
-        order = np.argsort(-flat, kind="stable")
-        chosen[order[:count]] = True
-    masks, start = {}, 0
-    for k, s in zip(names, scores):
-        masks[k] = chosen[start:start + s.size].reshape(engines[k].w_int.shape)
-        start += s.size
-    return masks
-
-
-def _verify(e: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
-    """Write-verify the masked cells of one layer, then re-read them; their pulses count
-    towards the cells' endurance."""
-    e.tile.verify(e, mask, rng)
-    e.writes[...] = e.cells.pulses_per_cell
-    e.refresh()
-
-
 def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
            workload_file: str = "workload", policy: str | None = None, chip: int | None = None,
            fisher: dict[str, np.ndarray] | None = None,
@@ -123,8 +79,9 @@ def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
     random streams; None: the workload's single chip).
     `memo` (a dict kept across calls) caches the chip-independent input calibration."""
     policy = policy or w.deploy.write_verify
+    pol = plugins.load("policy", policy)()
     # the chip's own network: later steps (online learning) change it, never the caller's
-    run_net = insert_blocks(net, w.deploy.tsb, workload_file) if policy == "tsb" else net.copy()
+    run_net = pol.network(net, w, workload_file)
     layers = run_net.weight_layers()
     blocks = run_net.blocks()
     shapes = [(n.name, *n.W.shape) for n in layers] + [(b.name, *b.W.shape) for b in blocks]
@@ -133,9 +90,9 @@ def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
     except FitError as e:
         raise FitError(f"{arch_file}: chip.tiles: {e}") from None
     memo = {} if memo is None else memo
-    x_max = memo.get(("x_max", policy == "tsb"))
+    x_max = memo.get(("x_max", pol.changes_network))
     if x_max is None:
-        x_max = memo[("x_max", policy == "tsb")] = calibrate(run_net, data, w.deploy.calibration_images)
+        x_max = memo[("x_max", pol.changes_network)] = calibrate(run_net, data, w.deploy.calibration_images)
     base = [w.seed, SEED_STREAM_PROGRAM] + ([] if chip is None else [chip])
     rng = np.random.default_rng(base)
     verify_rng = np.random.default_rng(base + [SEED_STREAM_VERIFY])
@@ -148,30 +105,9 @@ def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
     engines = {n.name: engine(i, n.name, n.W) for i, n in enumerate(layers)}
     dep = Deployment(run_net, cmap, engines, policy,
                      weights_total=sum(n.W.size for n in layers) + sum(b.W.size for b in blocks))
-    if policy == "all":
-        for e in engines.values():
-            _verify(e, np.ones(e.cells.g.shape, bool), verify_rng)
-        dep.weights_verified = sum(n.W.size for n in layers)
-    elif policy == "selective":
-        if w.deploy.verify_score == "sensitivity" and fisher is None:
-            fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images)
-        masks = _selective_masks(engines, w.deploy.verify_fraction, w.deploy.verify_score, fisher)
-        for k, e in engines.items():
-            _verify(e, np.broadcast_to(masks[k], e.cells.g.shape), verify_rng)
-        dep.weights_verified = int(sum(m.sum() for m in masks.values()))
-    elif policy == "tsb":
-        dep.readback_cells = sum(e.cells.g.size for e in engines.values())
-        tnet = run_net.copy()                       # train against this chip's read-back weights
-        for n in tnet.weight_layers():
-            n.W[...] = engines[n.name].w_eff
-        dep.finetune = finetune(tnet, data.x_train, data.y_train, w.deploy.tsb, w.seed + (chip or 0))
-        for b, tb in zip(blocks, tnet.blocks()):    # the trained blocks are what gets programmed
-            b.W[...] = tb.W
-        for j, b in enumerate(blocks):
-            e = engine(len(layers) + j, b.name, b.W)
-            _verify(e, np.ones(e.cells.g.shape, bool), verify_rng)
-            engines[b.name] = e
-        dep.weights_verified = sum(b.W.size for b in blocks)
+    from .policies import Programming
+
+    pol.program(Programming(dep, net, data, w, verify_rng, engine, chip, fisher))
     return dep
 
 

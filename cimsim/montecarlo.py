@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from . import plugins
 from .config.arch import ArchSpec
 from .config.workload import PhaseSpec, WorkloadSpec
 from .deploy import Deployment, deploy, fisher_diagonal, programming_report
@@ -118,7 +119,7 @@ def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: W
     if ph.samples:
         x, y = x[: ph.samples], y[: ph.samples]
     sigmas = list(ph.sigmas) or [arch.device.program_sigma]
-    needs_fisher = "selective" in ph.policies and w.deploy.verify_score == "sensitivity"
+    needs_fisher = any(plugins.load("policy", p)().needs_fisher(w) for p in ph.policies)
     fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images) if needs_fisher else None
     retrain = training_macs(net, data.x_train, w.pretrain.epochs, len(data.x_train))
     jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.policies for c in range(ph.chips)]

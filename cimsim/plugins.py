@@ -1,11 +1,12 @@
-"""Registry of tile and device models and phase kinds: built-in names, import paths and
-installed plugins.
+"""One registry of the parts a run is built from: tiles and devices (arch file), phase kinds,
+learning rules, scenarios, deployment policies and network models (workload file).
 
-A model is chosen in the arch file by `class:` — a registered name (built-in, or
-published by an installed package under the `cimsim.tiles` / `cimsim.devices`
-entry-point groups) or an import path `package.module:Class`. Every way ends in
-`load()`, which checks that the class implements the API (hw/tile.py,
-device/base.py) and fails with a `PluginError` (a one-line message) otherwise.
+A part is named by a registered name (built-in, or published by an installed package under
+the kind's entry-point group, e.g. `cimsim.rules`) or by an import path
+`package.module:Class`. Every way ends in `load()`, which checks that the class implements
+its kind's API (the base class in BASES) and fails with a `PluginError` (a one-line
+message) otherwise. `names()` lists a kind's registered names without importing them, so
+the config schema checks names while staying pure data.
 """
 from __future__ import annotations
 
@@ -18,14 +19,32 @@ import re
 from dataclasses import dataclass, is_dataclass
 from importlib import metadata
 
-GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices", "phase": "cimsim.phases"}
+GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices", "phase": "cimsim.phases",
+          "rule": "cimsim.rules", "scenario": "cimsim.scenarios", "policy": "cimsim.policies",
+          "model": "cimsim.models"}
 BUILTIN = {
     "tile": {"crossbar": "cimsim.hw.tile:CrossbarTile"},
     "device": {"rram": "cimsim.device.nvm:RramDevice", "pcm": "cimsim.device.pcm:PcmDevice"},
     "phase": {"inference": "cimsim.phases.inference:InferencePhase",
               "train": "cimsim.phases.online:OnlinePhase",
               "monte_carlo": "cimsim.phases.monte_carlo:MonteCarloPhase"},
+    "rule": {"none": "cimsim.train.rules:NoLearning", "bias_only": "cimsim.train.rules:BiasOnly",
+             "sgd": "cimsim.train.rules:Sgd", "lrt": "cimsim.train.rules:Lrt"},
+    "scenario": {"control": "cimsim.train.scenarios:Control",
+                 "distribution_shift": "cimsim.train.scenarios:DistributionShift",
+                 "analog_drift": "cimsim.train.scenarios:AnalogDrift",
+                 "digital_drift": "cimsim.train.scenarios:DigitalDrift"},
+    "policy": {"none": "cimsim.policies:OneShot", "all": "cimsim.policies:VerifyAll",
+               "selective": "cimsim.policies:Selective", "tsb": "cimsim.policies:TinySharedBlock"},
+    "model": {"resnet": "cimsim.nn.models:Resnet", "lrt_cnn": "cimsim.nn.models:LrtCnn",
+              "vgg": "cimsim.nn.models:Vgg", "resnet18": "cimsim.nn.models:Resnet18",
+              "resnet50": "cimsim.nn.models:Resnet50"},
 }
+BASES = {"tile": "cimsim.hw.tile:TileModel", "device": "cimsim.device.base:DeviceModel",
+         "phase": "cimsim.phases.base:PhaseKind", "rule": "cimsim.train.rules:Rule",
+         "scenario": "cimsim.train.scenarios:Scenario", "policy": "cimsim.policies:Policy",
+         "model": "cimsim.nn.models:NetworkModel"}
+WITH_PARAMS = ("tile", "device")     # kinds whose classes declare a Params dataclass (arch `params`)
 
 
 class PluginError(Exception):
@@ -45,14 +64,7 @@ class Entry:
 
 def _base(kind: str) -> type:
     """The API a registered class must implement (imported when a class is first checked)."""
-    if kind == "tile":
-        from .hw.tile import TileModel
-        return TileModel
-    if kind == "phase":
-        from .phases.base import PhaseKind
-        return PhaseKind
-    from .device.base import DeviceModel
-    return DeviceModel
+    return import_ref(BASES[kind])      # type: ignore[return-value]
 
 
 def entries(kind: str) -> list[Entry]:
@@ -65,6 +77,11 @@ def entries(kind: str) -> list[Entry]:
             out.append(Entry(ep.name, ep.value, f"plugin {dist.name}" if dist else "plugin"))
             seen.add(ep.name)
     return out
+
+
+def names(kind: str) -> list[str]:
+    """Registered names of one kind (built-ins, then installed plugins), nothing imported."""
+    return [e.name for e in entries(kind)]
 
 
 def import_ref(ref: str) -> object:
@@ -120,7 +137,7 @@ def _load(kind: str, ref: str) -> type:
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise PluginError(f"a class implementing the {kind} API", f"{ref} does not implement: {missing}")
     params = getattr(cls, "Params", None)
-    if kind != "phase" and not (is_dataclass(params) and params.__dataclass_params__.frozen):
+    if kind in WITH_PARAMS and not (is_dataclass(params) and params.__dataclass_params__.frozen):
         raise PluginError("a class whose Params is a frozen dataclass", f"{ref}.Params is {params!r}")
     return cls
 
@@ -133,3 +150,27 @@ def describe(obj: object) -> str:
 
 
 load.cache_clear = _load.cache_clear      # type: ignore[attr-defined]  (tests reset the registry)
+
+
+def workload_parts(w: object) -> list[tuple[str, tuple, str]]:
+    """(kind, key path, name or import path) of every registered part a workload spec names."""
+    out = [] if w.model.name in ("layers", "onnx") else [("model", ("model", "name"), w.model.name)]
+    out.append(("policy", ("deploy", "write_verify"), w.deploy.write_verify))
+    for i, ph in enumerate(w.phases):
+        out.append(("phase", ("phases", i, "kind"), ph.kind))
+        if ph.kind == "train":
+            out.append(("rule", ("phases", i, "algorithm", "name"), ph.algorithm.name))
+            out.append(("scenario", ("phases", i, "scenario", "kind"), ph.scenario.kind))
+        if ph.kind == "monte_carlo":
+            out += [("policy", ("phases", i, "policies", j), p) for j, p in enumerate(ph.policies)]
+    return out
+
+
+def resolve_workload(w: object, src: object) -> None:
+    """Load every part the workload names, before any work: an unusable one is a located
+    error (src.error: file, key path, line), as build_chip does for the arch file's."""
+    for kind, path, ref in workload_parts(w):
+        try:
+            load(kind, ref)
+        except PluginError as e:
+            raise src.error(path, e.expected, ref, e.note) from None

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import time
 
-from . import __version__
+from . import __version__, plugins
 from .config import Loaded, to_dict
 from .config.arch import ArchSpec
+from .config.schema import Source
 from .config.workload import WorkloadSpec
 from .deploy import deploy, programming_report
 from .energy import cost_table
@@ -20,10 +21,8 @@ from .nn.train import pretrain_key
 from .phases import Context, WallClock, phase_kind
 from .progress import say
 from .reload import combined_map, plan_rounds
-from .train.tsb import insert_blocks
 
 __all__ = ["WallClock", "fit_check", "run_study"]
-
 
 def run_phases(w: WorkloadSpec, ctx: Context) -> list[dict]:
     """Every phase of the workload in order, each by its kind; their report blocks."""
@@ -34,11 +33,9 @@ def run_phases(w: WorkloadSpec, ctx: Context) -> list[dict]:
         out.append(kind.run(ph, ctx))
     return out
 
-
 def _weight_shapes(net: Net) -> list[tuple[str, int, int]]:
     return ([(n.name, *n.W.shape) for n in net.weight_layers()]
             + [(b.name, *b.W.shape) for b in net.blocks()])
-
 
 def fit_check(net: Net, w: WorkloadSpec, chip: Chip, arch_file: str, workload_file: str) -> ChipMap:
     """Map the network (and its TSB blocks where a policy inserts them) before any training:
@@ -46,8 +43,10 @@ def fit_check(net: Net, w: WorkloadSpec, chip: Chip, arch_file: str, workload_fi
     deploy.weight_reload: its layers in rounds, unless one layer alone is too large)."""
     policies = {w.deploy.write_verify}.union(*(phase_kind(ph.kind).deploy_policies(ph) for ph in w.phases))
     nets = [net]
-    if "tsb" in policies and w.deploy.functional:
-        nets.append(insert_blocks(net, w.deploy.tsb, workload_file))
+    for name in sorted(policies):
+        pol = plugins.load("policy", name)()
+        if pol.changes_network and w.deploy.functional:
+            nets.append(pol.network(net, w, workload_file))
     cmap = None
     for n in nets:
         try:
@@ -60,7 +59,6 @@ def fit_check(net: Net, w: WorkloadSpec, chip: Chip, arch_file: str, workload_fi
         cmap = cmap or m
     return cmap
 
-
 def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1) -> dict:
     """Run every phase of the workload on the chip; return the report (plain JSON data).
     `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes)."""
@@ -69,6 +67,7 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     chip = build_chip(arch)                       # the device and tile models, located errors
     a: ArchSpec = chip.arch
     w: WorkloadSpec = workload.spec
+    plugins.resolve_workload(w, workload.source or Source(workload.path))   # its parts, located errors
     data = workload_data(w, workload.path)
     net0 = untrained_net(w, data, workload.path)
     cmap = fit_check(net0, w, chip, arch.path, workload.path)
@@ -102,7 +101,6 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
         "phases": run_phases(w, ctx),
     }
 
-
 def _inputs(arch: Loaded, workload: Loaded, spec: ArchSpec) -> dict:
     """The inputs' paths and hashes, and the specs as run (the arch with its models' params)."""
     return {
@@ -113,10 +111,8 @@ def _inputs(arch: Loaded, workload: Loaded, spec: ArchSpec) -> dict:
         },
     }
 
-
 def _parameters(net: Net) -> int:
     return int(sum(v.size for k, v in net.state().items() if k.endswith((".W", ".b", ".gamma", ".beta"))))
-
 
 def cost_only_study(arch: Loaded, workload: Loaded, chip: Chip, data: Dataset, net: Net, cmap: ChipMap,
                     wall: WallClock) -> dict:

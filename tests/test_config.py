@@ -119,7 +119,9 @@ def test_quiet_flag_before_or_after_the_command(root, argv, quiet, monkeypatch):
 
 def test_config_is_pure_data(root):
     """Loading and checking every shipped arch and workload imports no hardware, device,
-    kernel or plugin code (and not numba): config/ is data; hw.chip.build_chip makes chips."""
+    kernel, rule, policy, model or phase code (and not numba): config/ is data. It checks
+    names against the registry's (plugins.names reads entry-point metadata and imports
+    nothing); hw.chip.build_chip makes chips, plugins.resolve_workload loads the parts."""
     import subprocess
     import sys
 
@@ -128,7 +130,8 @@ def test_config_is_pure_data(root):
             "for f in sorted(glob.glob('arch/*.yaml')): load_arch(f)\n"
             "for f in sorted(glob.glob('workloads/*.yaml')): load_workload(f)\n"
             "bad = sorted(m for m in sys.modules if m.startswith(('cimsim.hw', 'cimsim.device', "
-            "'cimsim.kernels', 'cimsim.plugins', 'numba')))\n"
+            "'cimsim.kernels', 'cimsim.train', 'cimsim.policies', 'cimsim.nn', 'cimsim.phases', "
+            "'numba')))\n"
             "print(','.join(bad))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

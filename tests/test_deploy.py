@@ -8,12 +8,13 @@ from scipy import stats
 
 from cimsim.cli import main
 from cimsim.config.arch import ArchSpec, DeviceSpec, StuckAtSpec, WriteVerifySpec
-from cimsim.deploy import _selective_masks, deploy, programming_report
+from cimsim.deploy import deploy, programming_report
 from cimsim.device.conductance import program
 from cimsim.device.verify import write_verify
 from cimsim.hw.chip import build_chip
 from cimsim.montecarlo import summarise
 from cimsim.nn.layers import BlockApply, softmax_xent
+from cimsim.policies import selective_masks
 from cimsim.timing import simulate_programming
 from cimsim.train.tsb import finetune, insert_blocks
 
@@ -104,7 +105,7 @@ def test_selective_masks_pick_the_top_fraction_by_magnitude(trained, root):
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
     w = load_workload(root / "workloads" / "resnet_inference.yaml").spec
     dep = deploy(net, data, build_chip(arch), w, "a", policy="none", chip=0)
-    masks = _selective_masks(dep.engines, 0.01, "magnitude", None)
+    masks = selective_masks(dep.engines, 0.01, "magnitude", None)
     total = sum(e.w_int.size for e in dep.engines.values())
     chosen = sum(int(m.sum()) for m in masks.values())
     assert chosen == round(0.01 * total)

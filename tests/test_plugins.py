@@ -9,10 +9,11 @@ import pytest
 
 from cimsim import plugins
 from cimsim.cli import main
-from cimsim.config import load_arch
+from cimsim.config import load_arch, load_workload
 from cimsim.config.arch import ArchSpec
 from cimsim.device.nvm import RramDevice
 from cimsim.device.pcm import PcmDevice
+from cimsim.errors import ConfigError
 from cimsim.functional import AnalogLayer
 from cimsim.hw.chip import build_chip
 from cimsim.hw.tile import CrossbarTile
@@ -299,18 +300,108 @@ def test_import_paths_can_be_refused(root, monkeypatch, capsys):
 
 
 def test_phase_kinds_are_registered_parts_matching_the_schema():
-    """Every phase kind the workload schema accepts is a registered PhaseKind (and no more):
-    the study, summary, tables and compare dispatch through the registry."""
+    """The workload schema accepts exactly the registered phase kinds: the study, summary,
+    tables and compare dispatch through the registry."""
     from cimsim.config.workload import PhaseSpec
     from cimsim.phases import PhaseKind, kinds
 
-    choices = next(f for f in dataclasses.fields(PhaseSpec) if f.name == "kind").metadata["choices"]
+    assert not next(f for f in dataclasses.fields(PhaseSpec) if f.name == "kind").metadata.get("choices")
     got = kinds()
-    assert sorted(k.kind for k in got) == sorted(choices)
+    assert sorted(k.kind for k in got) == sorted(plugins.names("phase"))
+    assert sorted(plugins.names("phase")) == ["inference", "monte_carlo", "train"]
     assert all(isinstance(k, PhaseKind) for k in got)
     assert [t for k in got for t in k.table_names] == [
-        "online_windows", "online_ema", "writes_per_layer", "writes_histogram", "montecarlo",
-        "montecarlo_chips"]
+        "accuracy_vs_time", "online_windows", "online_ema", "writes_per_layer", "writes_histogram",
+        "montecarlo", "montecarlo_chips"]
+
+
+PARTS = """
+from cimsim.config.workload import LayerSpec
+from cimsim.nn.models import NetworkModel
+from cimsim.policies import Policy
+from cimsim.train.rules import Sgd
+from cimsim.train.scenarios import Scenario
+
+
+class TinyMlp(NetworkModel):
+    \"\"\"Flatten and one linear layer.\"\"\"
+
+    def layers(self, spec, classes):
+        return [LayerSpec(type="flatten"), LayerSpec(type="linear", out_features=classes)]
+
+
+class HalfSgd(Sgd):
+    \"\"\"SGD at half the rate.\"\"\"
+
+
+class Freeze(Scenario):
+    \"\"\"Every sample shifted by noise.\"\"\"
+
+    def segment(self, t):
+        return "noise"
+
+
+class NoVerify(Policy):
+    \"\"\"Nothing verified.\"\"\"
+
+    def program(self, p):
+        return None
+
+
+class NotAPolicy:
+    pass
+"""
+
+
+@pytest.mark.parametrize("kind, key, cls", [("model", "model.name", "TinyMlp"),
+                                            ("rule", "phases.1.algorithm.name", "HalfSgd"),
+                                            ("scenario", "phases.1.scenario.kind", "Freeze"),
+                                            ("policy", "deploy.write_verify", "NoVerify")])
+def test_workload_parts_are_registered_like_tiles(root, tmp_path, monkeypatch, capsys, kind, key, cls):
+    """Rules, scenarios, policies and models: listed from entry points, named in the workload
+    by that name or by import path, loaded (and checked) before the run starts."""
+    (tmp_path / "myparts.py").write_text(PARTS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.load.cache_clear()
+    group = plugins.GROUPS[kind]
+    ep = metadata.EntryPoint("mine", f"myparts:{cls}", group)
+    real = metadata.entry_points
+    monkeypatch.setattr(plugins.metadata, "entry_points",
+                        lambda group: [ep] if group == ep.group else real(group=group))
+    listing = {"model": "models", "rule": "algorithms", "scenario": "scenarios", "policy": "algorithms"}[kind]
+    assert main(["list", listing]) == 0
+    assert "  mine " in capsys.readouterr().out
+    w = root / "workloads" / "resnet_lrt.yaml"
+    for ref in ("mine", f"myparts:{cls}"):
+        spec = load_workload(w, {key: ref}).spec
+        for k, _, r in plugins.workload_parts(spec):
+            if k == kind and r == ref:
+                assert plugins.load(k, r).__name__ == cls
+                break
+        else:
+            raise AssertionError(f"{kind} {ref} not among the workload's parts")
+    # an unknown name fails when the file loads; a class of the wrong kind when the run
+    # resolves the workload's parts (before any work), naming the key
+    with pytest.raises(ConfigError, match=r"did you mean 'mine'"):
+        load_workload(w, {key: "minee"})
+    bad = load_workload(w, {key: "myparts:NotAPolicy"})
+    with pytest.raises(ConfigError, match="subclass of") as err:
+        plugins.resolve_workload(bad.spec, bad.source)
+    assert key.split(".")[-1] in str(err.value)
+    plugins.load.cache_clear()
+
+
+def test_a_registered_model_runs_cost_only(root, tmp_path, monkeypatch):
+    (tmp_path / "myparts.py").write_text(PARTS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import cimsim
+
+    rep = cimsim.run(root / "arch" / "rram_64x64.yaml", root / "workloads" / "resnet_inference.yaml",
+                     overrides={"workload.model.name": "myparts:TinyMlp",
+                                "workload.deploy.functional": "false", "workload.phases.0.samples": 4})
+    assert rep.data["model"]["name"] == "myparts:TinyMlp"
+    assert [lay["name"] for lay in rep.data["mapping"]["layers"]] == ["linear1"]
+    assert rep.phase("test")["accuracy"] is None and rep.phase("test")["energy"]["total_pj"] > 0
 
 
 def test_a_tile_with_its_own_energy_component_needs_no_other_edit(root):

@@ -16,6 +16,7 @@ from cimsim.hw.encoding import weight_encoding
 from cimsim.mapping import map_layers
 from cimsim.nn.stream import SHIFTS, make_stream
 from cimsim.timing import simulate_online
+from cimsim.train.scenarios import DistributionShift
 
 
 def clean_arch():
@@ -75,12 +76,13 @@ def test_stream_is_deterministic_and_segments_cycle():
     x = np.random.default_rng(0).random((20, 16, 16, 1)).astype(np.float32)
     y = np.arange(20)
     sc = ScenarioSpec(kind="distribution_shift", segment_samples=5)
-    a, ya, segs = make_stream(x, y, 40, sc, seed=3)
-    b, yb, _ = make_stream(x, y, 40, sc, seed=3)
+    seg = DistributionShift(sc).segment
+    a, ya, segs = make_stream(x, y, 40, sc, seg, seed=3)
+    b, yb, _ = make_stream(x, y, 40, sc, seg, seed=3)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ya, yb)
     assert segs[0] == SHIFTS[0] and segs[5] == SHIFTS[1] and segs[35] == SHIFTS[0]
-    c, _, _ = make_stream(x, y, 40, sc, seed=4)
+    c, _, _ = make_stream(x, y, 40, sc, seg, seed=4)
     assert np.any(a != c)
 
 

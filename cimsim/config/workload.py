@@ -1,13 +1,15 @@
 """Workload spec: data, model, float pretraining, deployment and the phases to run."""
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
 
+from .. import plugins
 from .schema import Source, spec
 
-POLICIES = ("none", "all", "selective", "tsb")
+POLICIES = tuple(plugins.BUILTIN["policy"])      # the built-in deployment policies
 SYNTHETIC_MAX_VALUES = 2**30
 
 
@@ -19,6 +21,18 @@ def check_name(name: str, src: Source, path: tuple) -> None:
     if not _NAME.fullmatch(name):
         raise src.error(path, "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
                         name)
+
+
+def check_part(kind: str, value: str, src: Source, path: tuple, extra: tuple[str, ...] = ()) -> None:
+    """`value` names a registered part of this kind (plugins.py) or is an import path
+    'package.module:Class' (loaded, and checked, before the run starts)."""
+    if ":" in value:
+        return
+    names = [*plugins.names(kind), *extra]
+    if value not in names:
+        close = difflib.get_close_matches(value, names, n=1, cutoff=0.5)
+        raise src.error(path, f"a registered {kind} ({', '.join(names)}) or 'package.module:Class'", value,
+                        f"did you mean '{close[0]}'?" if close else "")
 
 
 def _explicit(src: Source, path: tuple) -> bool:
@@ -111,14 +125,14 @@ class LayerSpec:
                 raise src.error(path + ("padding",), f"at most half the kernel ({k // 2})", self.padding)
 
 
-BUILT_IN_MODELS = ("resnet", "lrt_cnn", "vgg", "resnet18", "resnet50")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str = spec("resnet", choices=(*BUILT_IN_MODELS, "layers", "onnx"),
-                     doc="a built-in network; `layers` with model.layers; `onnx` with model.onnx "
-                         "(either key alone implies the name)")
+    name: str = spec("resnet", doc="a registered network (cimsim list models: resnet, lrt_cnn, vgg, "
+                                   "resnet18, resnet50, plugins) or 'package.module:Class'; `layers` "
+                                   "with model.layers; `onnx` with model.onnx (either key alone "
+                                   "implies the name)")
     depth: int = spec(8, lo=8, hi=56, doc="resnet: depth 6n+2 (8, 14, 20, ...)")
     width: int = spec(16, lo=2, hi=4096,
                       doc="resnet: first-stage channels (doubling); lrt_cnn: channels; vgg: first "
@@ -136,6 +150,7 @@ class ModelSpec:
                 if _explicit(src, path + ("name",)):
                     raise src.error(path + ("name",), f"{key} (or no name) with model.{key}", self.name)
                 object.__setattr__(self, "name", key)
+        check_part("model", self.name, src, path + ("name",), ("layers", "onnx"))
         if self.layers and self.onnx:
             raise src.error(path + ("onnx",), "either model.layers or model.onnx, not both", self.onnx)
         if self.name in ("layers", "onnx") and not getattr(self, self.name):
@@ -205,8 +220,9 @@ class DeploySpec:
 
     calibration_images: int = spec(256, lo=1,
                                    doc="training images used to set each layer's input scale")
-    write_verify: str = spec("none", choices=POLICIES,
-                             doc="none: one-shot; all: verify every cell; selective: verify the "
+    write_verify: str = spec("none",
+                             doc="a registered policy (cimsim list algorithms) or 'package.module:Class'. "
+                                 "none: one-shot; all: verify every cell; selective: verify the "
                                  "top verify_fraction of weights; tsb: one-shot backbone + verified "
                                  "tiny block fine-tuned per chip")
     verify_fraction: float = spec(0.01, lo=0.0, hi=1.0, doc="selective: share of weights verified")
@@ -216,12 +232,16 @@ class DeploySpec:
     sensitivity_images: int = spec(128, lo=1, doc="selective/sensitivity: images for the Fisher")
     tsb: TsbSpec = spec(TsbSpec())
 
+    def validate(self, src: Source, path: tuple) -> None:
+        check_part("policy", self.write_verify, src, path + ("write_verify",))
+
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
     """On-chip learning rule (train phases). Defaults follow the LRT paper (Gural et al. 2020)."""
 
-    name: str = spec("lrt", choices=("none", "bias_only", "sgd", "lrt"))
+    name: str = spec("lrt", doc="a registered rule (cimsim list algorithms: none, bias_only, sgd, lrt, "
+                                "plugins) or 'package.module:Class'")
     lr: float = spec(0.01, lo=0.0, hi=1e6, doc="weight learning rate (sgd, lrt)")
     bias_lr: float = spec(0.01, lo=0.0, hi=10.0,
                           doc="per-sample SGD rate of biases and BN (high-endurance memory)")
@@ -238,13 +258,17 @@ class AlgorithmSpec:
     max_norm: bool = spec(True, doc="lrt: normalise L and R by their running max (beta 0.999)")
     bn_eta_samples: int = spec(100, lo=1, doc="streaming BN: EMA rate 1 - 1/this")
 
+    def validate(self, src: Source, path: tuple) -> None:
+        check_part("rule", self.name, src, path + ("name",))
+
 
 @dataclass(frozen=True)
 class ScenarioSpec:
     """The world during an online phase."""
 
-    kind: str = spec("control", choices=("control", "distribution_shift", "analog_drift",
-                                         "digital_drift"))
+    kind: str = spec("control", doc="a registered scenario (cimsim list scenarios: control, "
+                                    "distribution_shift, analog_drift, digital_drift, plugins) or "
+                                    "'package.module:Class'")
     elastic_alpha_px: float = spec(0.4, lo=0.0, doc="elastic displacement std (pixels)")
     elastic_sigma_px: float = spec(2.0, lo=0.1, doc="elastic distortion smoothness (pixels)")
     segment_samples: int = spec(1000, lo=1, doc="distribution_shift: samples per segment")
@@ -253,12 +277,16 @@ class ScenarioSpec:
     flip_rate: float = spec(2e-4, lo=0.0, hi=1.0,
                             doc="digital_drift: chance a cell flips a level bit per event")
 
+    def validate(self, src: Source, path: tuple) -> None:
+        check_part("scenario", self.kind, src, path + ("kind",))
+
 
 @dataclass(frozen=True)
 class PhaseSpec:
     name: str = spec(doc="phase label in the report")
-    kind: str = spec("inference", choices=("inference", "train", "monte_carlo"),
-                     doc="monte_carlo: deploy each policy on many chips and test each")
+    kind: str = spec("inference", doc="a registered phase kind (inference, train, monte_carlo, plugins) "
+                                      "or 'package.module:Class'; monte_carlo: deploy each policy on "
+                                      "many chips and test each")
     split: str = spec("test", choices=("test", "train"), doc="inference: data split; train: stream source")
     samples: int = spec(0, lo=0, doc="inference: images (0 = whole split); train: stream length")
     algorithm: AlgorithmSpec = spec(AlgorithmSpec())
@@ -287,9 +315,9 @@ class PhaseSpec:
     def validate(self, src: Source, path: tuple) -> None:
         if self.kind == "train" and self.samples <= 0:
             raise src.error(path + ("samples",), "a stream length > 0 for a train phase", self.samples)
+        check_part("phase", self.kind, src, path + ("kind",))
         for i, p in enumerate(self.policies):
-            if p not in POLICIES:
-                raise src.error(path + ("policies", i), "one of " + ", ".join(POLICIES), p)
+            check_part("policy", p, src, path + ("policies", i))
         if self.kind == "monte_carlo" and not self.policies:
             raise src.error(path + ("policies",), "at least one policy", [])
         for i, t in enumerate(self.accuracy_vs_time_s):

@@ -1,6 +1,10 @@
-"""Built-in networks, each a layer list built by nn/graph.py (the builder of `model.layers`)."""
+"""Built-in networks, each a layer list built by nn/graph.py (the builder of `model.layers`),
+registered as `NetworkModel` parts (plugins.py, kind "model")."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
+from .. import plugins
 from ..config.workload import LayerSpec, ModelSpec
 from .graph import layer, net_from_layers
 from .layers import Net
@@ -110,28 +114,72 @@ def resnet50_layers(width: int, classes: int) -> list[LayerSpec]:
     return imagenet_resnet_layers((3, 4, 6, 3), True, width, classes)
 
 
+class NetworkModel(ABC):
+    """A network family the workload names by `model.name` (plugins.py, kind "model";
+    entry-point group `cimsim.models`): it turns the workload's model keys (depth, width,
+    hidden) into a layer list, which cimsim builds, trains, maps and costs like any other."""
+
+    @abstractmethod
+    def layers(self, spec: ModelSpec, classes: int) -> list[LayerSpec]:
+        """The network's layers (config.workload.LayerSpec) for `classes` outputs."""
+
+    def label(self, spec: ModelSpec) -> str:
+        """Short name of the network for reports."""
+        return spec.name
+
+
+class Resnet(NetworkModel):
+    """CIFAR-style ResNet of depth 6n+2 (He et al. 2016): 3 stages of basic blocks."""
+
+    def layers(self, spec: ModelSpec, classes: int) -> list[LayerSpec]:
+        return resnet_layers(spec.depth, spec.width, classes)
+
+    def label(self, spec: ModelSpec) -> str:
+        return f"resnet-{spec.depth}"
+
+
+class LrtCnn(NetworkModel):
+    """The LRT paper's small CNN (Gural et al. 2020)."""
+
+    def layers(self, spec: ModelSpec, classes: int) -> list[LayerSpec]:
+        return lrt_cnn_layers(spec.width, spec.hidden, classes)
+
+
+class Vgg(NetworkModel):
+    """VGG-8 as NeuroSim's CIFAR-10 benchmark network (Peng et al., IEDM 2019): 6 convs, 2 FC."""
+
+    def layers(self, spec: ModelSpec, classes: int) -> list[LayerSpec]:
+        return vgg_layers(spec.width, spec.hidden, classes)
+
+
+class Resnet18(NetworkModel):
+    """ImageNet ResNet-18 (He et al. 2016): basic blocks 2-2-2-2."""
+
+    def layers(self, spec: ModelSpec, classes: int) -> list[LayerSpec]:
+        return resnet18_layers(spec.width, classes)
+
+
+class Resnet50(NetworkModel):
+    """ImageNet ResNet-50 (He et al. 2016): bottleneck blocks 3-4-6-3."""
+
+    def layers(self, spec: ModelSpec, classes: int) -> list[LayerSpec]:
+        return resnet50_layers(spec.width, classes)
+
+
 def model_layers(spec: ModelSpec, classes: int) -> list[LayerSpec]:
-    """The layer list of a built-in network or of `model.layers`."""
+    """The layer list of a registered network or of `model.layers`."""
     if spec.name == "layers":
         return list(spec.layers)
-    if spec.name == "lrt_cnn":
-        return lrt_cnn_layers(spec.width, spec.hidden, classes)
-    if spec.name == "vgg":
-        return vgg_layers(spec.width, spec.hidden, classes)
-    if spec.name == "resnet18":
-        return resnet18_layers(spec.width, classes)
-    if spec.name == "resnet50":
-        return resnet50_layers(spec.width, classes)
-    return resnet_layers(spec.depth, spec.width, classes)
+    return plugins.load("model", spec.name)().layers(spec, classes)
 
 
 def model_label(spec: ModelSpec) -> str:
     """Short name of the network for reports."""
-    if spec.name == "resnet":
-        return f"resnet-{spec.depth}"
     if spec.name == "onnx":
         return f"onnx:{spec.onnx.replace(chr(92), '/').rsplit('/', 1)[-1]}"
-    return spec.name
+    if spec.name == "layers":
+        return spec.name
+    return plugins.load("model", spec.name)().label(spec)
 
 
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], classes: int, seed: int) -> Net:

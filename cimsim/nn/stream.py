@@ -9,6 +9,8 @@ seed.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates
 
@@ -79,22 +81,17 @@ def apply_shift(img: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndar
     return img
 
 
-def segment_of(t: int, sc: ScenarioSpec) -> str:
-    if sc.kind != "distribution_shift":
-        return "none"
-    return SHIFTS[(t // sc.segment_samples) % len(SHIFTS)]
-
-
-def make_stream(x: np.ndarray, y: np.ndarray, n: int, sc: ScenarioSpec,
+def make_stream(x: np.ndarray, y: np.ndarray, n: int, sc: ScenarioSpec, segment_of: Callable[[int], str],
                 seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """n samples (n, H, W, C), labels, and each sample's segment name."""
+    """n samples (n, H, W, C), labels, and each sample's segment name (segment_of(t), the
+    scenario's: 'none' or transforms joined by '+')."""
     rng = np.random.default_rng([seed, 7])
     idx = rng.integers(0, len(x), n)
     out = np.empty((n,) + x.shape[1:], np.float32)
     segs = []
     for t in range(n):
         img = elastic(x[idx[t]], sc.elastic_alpha_px, sc.elastic_sigma_px, rng)
-        seg = segment_of(t, sc)
+        seg = segment_of(t)
         out[t] = apply_shift(img, seg, rng)
         segs.append(seg)
     return out, y[idx], segs

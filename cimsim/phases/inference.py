@@ -18,6 +18,8 @@ def at_time(engines: dict, t_s: float, compensate: bool) -> dict:
 
 
 class InferencePhase(PhaseKind):
+    """Test images through the programmed chip (cost-only: the trace from layer shapes): accuracy, costs."""
+
     kind = "inference"
     table_names = ("accuracy_vs_time",)
 

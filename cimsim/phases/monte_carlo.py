@@ -11,6 +11,8 @@ from .base import Context, PhaseKind
 
 
 class MonteCarloPhase(PhaseKind):
+    """Many simulated chips per deployment policy and programming sigma: accuracy over chips."""
+
     kind = "monte_carlo"
     table_names = ("montecarlo", "montecarlo_chips")
 

@@ -155,6 +155,8 @@ def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
 
 
 class OnlinePhase(PhaseKind):
+    """A stream of samples, predict then learn on the chip: online accuracy, writes, endurance and costs."""
+
     kind = "train"
     table_names = ("online_windows", "online_ema", "writes_per_layer", "writes_histogram")
 

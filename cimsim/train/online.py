@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .. import plugins
 from ..config.arch import ArchSpec
 from ..config.workload import PhaseSpec
 from ..functional import AnalogLayer
@@ -36,16 +37,6 @@ class OnlineResult:
         self.rule: Rule | None = None
 
 
-def _drift(engines: dict[str, AnalogLayer], arch: ArchSpec, ph: PhaseSpec, rng: np.random.Generator) -> None:
-    sc = ph.scenario
-    for e in engines.values():
-        if sc.kind == "analog_drift":
-            e.tile.drift(e, sc.drift_sigma, rng)
-        else:
-            e.tile.bit_flips(e, sc.flip_rate, rng)
-        e.refresh()
-
-
 def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph: PhaseSpec,
                arch: ArchSpec, seed: int, arch_file: str) -> OnlineResult:
     """The online phase on the chip: `engines` (the arrays) change in place; the digital state
@@ -54,12 +45,13 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     net = chip_net.copy()
     sp = ph.algorithm
     x, y = data.split(ph.split)
-    xs, ys, segs = make_stream(x, y, ph.samples, ph.scenario, seed)
+    scenario = plugins.load("scenario", ph.scenario.kind)(ph.scenario)
+    xs, ys, segs = make_stream(x, y, ph.samples, ph.scenario, scenario.segment, seed)
     rule = make_rule(sp, net, engines, arch, seed, arch_file)
     res = OnlineResult(ph.samples)
     res.rule, res.segments = rule, segs
     rng = np.random.default_rng([seed, 13])
-    learning = sp.name != "none"
+    learning = rule.learns
     for n in net.nodes:
         if isinstance(n, BatchNorm):
             n.streaming_eta = 1.0 - 1.0 / sp.bn_eta_samples if learning else None
@@ -70,13 +62,13 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     for b in net.blocks():                        # TSB blocks stay as programmed (not trained)
         b.engine = engines[b.name]
         b.engine.counts = NodeTrace(b.name, "", ())
-    drift = ph.scenario.kind in ("analog_drift", "digital_drift")
+    drift = scenario.drifts
     # batch-1 GEMMs are far too small for threaded BLAS: its threads only contend with the MVM
     # pool and numba for the cores (results do not depend on the thread count)
     with threadpool_limits(1, user_api="blas"):
         for t in progress(range(ph.samples), f"online {sp.name}", unit="sample"):
             if drift and t > 0 and t % ph.scenario.drift_every_samples == 0:
-                _drift(engines, arch, ph, rng)
+                scenario.event(engines, rng)
                 res.drift_events += 1
             logits = net.forward(xs[t:t + 1], train=learning)
             res.correct[t] = int(logits[0].argmax()) == ys[t]

@@ -15,9 +15,11 @@ multiply by the rate and a subtract (2); a rank-1 term u v^T is one multiply-add
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from .. import plugins
 from ..config.arch import ArchSpec
 from ..config.workload import AlgorithmSpec
 from ..errors import FitError
@@ -57,12 +59,19 @@ class StepLog:
 
 
 class Rule:
-    """Base: per-sample SGD of biases and BN parameters (high-endurance memory)."""
+    """Base: per-sample SGD of biases and BN parameters (high-endurance memory).
+
+    A rule is a registered part (plugins.py, kind "rule"; entry-point group `cimsim.rules`):
+    subclass this (or a built-in), override `weight_step` (and `wants_dense_gradient`,
+    `aux_bytes` if it keeps state in SRAM); its numbers are the workload's `algorithm:` keys."""
 
     trains_bias = True
+    learns: ClassVar[bool] = True        # false: the phase only infers (BN statistics frozen)
 
-    def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec):
+    def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
+                 seed: int = 0, arch_file: str = "arch"):
         self.spec, self.net, self.engines, self.arch = spec, net, engines, arch
+        self.seed, self.arch_file = seed, arch_file
         self.cells_worn = 0
         # write requests per weight: updates whose unquantised value is non-zero (what a chip
         # pulsing every non-zero update would write; the LRT paper's SGD counting)
@@ -117,6 +126,7 @@ class NoLearning(Rule):
     """Inference only: nothing is learned or written."""
 
     trains_bias = False
+    learns = False
 
 
 class BiasOnly(Rule):
@@ -190,8 +200,9 @@ class Lrt(Rule):
     """Streaming rank-r gradient accumulation, written every B samples (LRT)."""
 
     def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
-                 seed: int, capacity_bytes: int, arch_file: str = "arch"):
-        super().__init__(spec, net, engines, arch)
+                 seed: int = 0, arch_file: str = "arch"):
+        super().__init__(spec, net, engines, arch, seed, arch_file)
+        capacity_bytes = int(arch.sram_buffer.capacity_kib * 1024)
         r = spec.rank
         self.state = {n.name: LrtState(np.zeros((r, n.W.shape[0]), np.float32),
                                        np.zeros((r, n.W.shape[1]), np.float32), np.zeros(r),
@@ -281,7 +292,5 @@ class Lrt(Rule):
 
 def make_rule(spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
               seed: int, arch_file: str) -> Rule:
-    if spec.name == "lrt":
-        per_tile = int(arch.sram_buffer.capacity_kib * 1024)
-        return Lrt(spec, net, engines, arch, seed, per_tile, arch_file)
-    return {"none": NoLearning, "bias_only": BiasOnly, "sgd": Sgd}[spec.name](spec, net, engines, arch)
+    """The rule `algorithm.name` names (registered name or import path)."""
+    return plugins.load("rule", spec.name)(spec, net, engines, arch, seed, arch_file)
