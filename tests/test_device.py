@@ -49,3 +49,16 @@ def test_programming_variation_and_stuck_rates():
     assert np.all(cells.g[cells.stuck == -1] == 0) and np.all(cells.g[cells.stuck == 1] == 3)
     assert cells.pulses == np.count_nonzero(levels)
     assert np.array_equal(cells.pulses_per_cell, (levels > 0).astype(np.uint16))
+
+
+def test_clip_to_range_keeps_programmed_cells_on_their_rails():
+    """With clip_to_range, an error that would take a cell past g_min or g_max stops there;
+    cells inside the range keep their error unchanged."""
+    levels = np.random.default_rng(1).integers(1, 4, (2, 1, 200, 50)).astype(np.uint8)
+    dev = DeviceSpec(program_sigma=0.3, stuck_at=StuckAtSpec(0, 0))
+    free = program(levels, dataclasses.replace(ArchSpec(), device=dev), np.random.default_rng(2))
+    arch = dataclasses.replace(ArchSpec(), device=dataclasses.replace(dev, clip_to_range=True))
+    clipped = program(levels, arch, np.random.default_rng(2))
+    outside = (free.g < 0) | (free.g > 3)
+    assert outside.mean() > 0.01                        # sigma 0.9 levels: many cells pass a rail
+    np.testing.assert_array_equal(clipped.g, np.clip(free.g, 0, 3))

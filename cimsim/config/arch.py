@@ -56,6 +56,9 @@ class DeviceSpec:
                                 doc="std of programmed conductance / (g_max - g_min), per cell")
     read_sigma: float = spec(0.01, lo=0.0, hi=1.0,
                              doc="std of read noise / (g_max - g_min), per cell per read")
+    clip_to_range: bool = spec(False, doc="programming error and verify pulses cannot take a cell "
+                                          "outside [g_min, g_max] (false: unclipped Gaussian error, the "
+                                          "TSB authors' model)")
     stuck_at: StuckAtSpec = spec(StuckAtSpec())
     endurance_cycles: float = spec(1e6, lo=1.0, doc="writes a cell survives")
     write: WritePulseSpec = spec(WritePulseSpec())
@@ -96,6 +99,9 @@ class CrossbarSpec:
     cell_read_energy_fj: float = spec(1.83, lo=0.0,
                                       doc="per_cell: energy per cell per read (one input plane)")
     read_voltage_v: float = spec(0.5, lo=0.0, hi=5.0, doc="conductance: the voltage on a driven row")
+    wire_ohm_per_cell: float = spec(0.0, lo=0.0, hi=1e4,
+                                    doc="bit-line wire resistance between adjacent cells: IR drop, "
+                                        "solved per column (hw/irdrop.py); 0: ideal wires")
     read_latency_ns: float = spec(10.0, lo=0.0, lo_open=True,
                                   doc="DAC drive + array settle + sample-and-hold, per input plane")
     area_um2: float = spec(6.25, lo=0.0, doc="one array (ISAAC: 25 um2 per 128x128 array)")

@@ -5,8 +5,9 @@ g = g_min + l * (g_max - g_min) / L with L = 2**b - 1, and the column periphery
 removes the g_min offset (reference column / differential pair), so a cell
 contributes l (plus its error) to the column sum. Programming variation is
 additive Gaussian with std program_sigma * L on every cell that is pulsed (target
-level > 0), drawn once when the chip is programmed and kept (it is static); it is not
-clipped, following the device model of the TSB authors (Qin et al.). A cell whose target
+level > 0), drawn once when the chip is programmed and kept (it is static); by default it is not
+clipped, following the device model of the TSB authors (Qin et al.); `device.clip_to_range`
+clips it to [g_min, g_max] (a cell cannot be programmed past its rails). A cell whose target
 is g_min is left in its reset state and gets no pulse, hence no programming error (the
 absolute spread of the high-resistance state is ~1% of the range, below the read
 noise). Stuck cells sit at level 0 (g_min) or L (g_max).
@@ -59,6 +60,8 @@ def program(levels: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> Pro
     if dev.program_sigma > 0:
         err = rng.standard_normal(levels.shape).astype(np.float32) * np.float32(dev.program_sigma * L)
         g += np.where(pulsed, err, np.float32(0.0))
+        if dev.clip_to_range:
+            np.clip(g, 0.0, float(L), out=g)
     stuck = np.zeros(levels.shape, np.int8)
     if dev.stuck_at.low_rate > 0 or dev.stuck_at.high_rate > 0:
         u = rng.random(levels.shape)

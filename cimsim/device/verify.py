@@ -49,6 +49,7 @@ def verify_loop(cells: ProgrammedArray, mask: np.ndarray, device: DeviceModel,
     pulses = cells.pulses_per_cell.reshape(-1)
     reads = cells.reads_per_cell.reshape(-1)
     tol = wv.tolerance * device.levels
+    clip = device.spec.clip_to_range
     for _ in range(wv.max_iterations):
         if idx.size == 0:
             break
@@ -61,3 +62,5 @@ def verify_loop(cells: ProgrammedArray, mask: np.ndarray, device: DeviceModel,
         pulses[idx] += 1
         step = device.correction_pulse(target[idx] - r, rng)
         g[idx] += np.where(movable[idx], step, np.float32(0.0))
+        if clip:
+            g[idx] = np.clip(g[idx], 0.0, float(device.levels))

@@ -41,6 +41,7 @@ from ..kernels.mvm import analog_mvm
 from ..mapping import LayerMap
 from ..trace import NodeTrace
 from .encoding import weight_encoding
+from .irdrop import attenuation
 
 if TYPE_CHECKING:
     import simpy
@@ -258,12 +259,27 @@ class CrossbarTile(TileModel):
             dev = self.arch.device
             layer.row_g_us = (dev.g_min_us * g.shape[0] * g.shape[1] * g.shape[3]
                               + dev.g_step_us * g.sum(axis=(0, 1, 3), dtype=np.float64))
+        if self.arch.crossbar.wire_ohm_per_cell > 0:
+            g = self.ir_drop(g, chunks)
         eff = g[0] - g[1] if g.shape[0] == 2 else g[0]          # (S, K, N)
         s = eff.shape[0]
         g = np.zeros((s, chunks * rows, layer.n), np.float32)
         g[:, : layer.k] = eff
         layer.g = np.ascontiguousarray(
             g.reshape(s, chunks, rows, layer.n).transpose(1, 2, 0, 3).reshape(chunks, rows, s * layer.n))
+
+    def ir_drop(self, g: np.ndarray, chunks: int) -> np.ndarray:
+        """Conductances (P, S, K, N) in level units as the columns see them through bit-line IR
+        drop (hw/irdrop.py, solved per column): per crossbar of `rows` rows, unused rows at
+        g_min. The array read energy keeps the programmed conductances."""
+        dev, rows = self.arch.device, self.arch.crossbar.rows
+        p, s, k, n = g.shape
+        full = np.zeros((p, s, chunks * rows, n), np.float64)
+        full[:, :, :k] = g
+        g_us = dev.g_min_us + full.reshape(p, s, chunks, rows, n) * dev.g_step_us
+        seen = g_us * attenuation(g_us, self.arch.crossbar.wire_ohm_per_cell)
+        out = (seen - dev.g_min_us) / dev.g_step_us
+        return out.reshape(p, s, chunks * rows, n)[:, :, :k].astype(np.float32)
 
     def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
         arch = self.arch
