@@ -99,10 +99,11 @@ class Report:
 
 
 def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dict[str, Any] | None = None,
-        workers: int = 1, wall: Any = None) -> Report:
+        workers: int = 1, wall: Any = None, explain: bool = False) -> Report:
     """Run a study: every phase of the workload on the chip. `overrides` as `--set`
     ({"arch.adc.bits": 6, "workload.phases.0.samples": 100}); `workers` > 1 deploys
-    Monte-Carlo chips in that many processes (same report)."""
+    Monte-Carlo chips in that many processes (same report); `explain`: add the accuracy
+    ablation of the first inference phase (explain.py) as the report's `explain` block."""
     from .study import run_study
 
     a_over, w_over = {}, {}
@@ -121,7 +122,7 @@ def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dic
             raise ConfigError("overrides", "workload.*", "overrides of a file given by path (pass its "
                               "path, or load it with cimsim.load_workload(path, overrides))")
         workload = load_workload(workload, w_over)
-    data = run_study(arch, workload, wall, workers)
+    data = run_study(arch, workload, wall, workers, explain)
     data["inputs"]["overrides"] = {**{f"arch.{k}": v for k, v in sorted(arch.overrides.items())},
                                    **{f"workload.{k}": v for k, v in sorted(workload.overrides.items())}}
     return Report(data)

@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     try:
-        report = api.run(arch, work, workers=workers, wall=wall).data    # the Python API's run
+        report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain).data   # the API's run
     except BaseException:
         if created and not any(out.iterdir()):   # leave no empty folder behind a refused run
             out.rmdir()
@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--set", action="append", metavar="arch|workload.KEY=VALUE",
                    help="override one config key, e.g. --set arch.adc.bits=6")
     r.add_argument("--plot", action="store_true", help="also write the PNG figures next to the report")
+    r.add_argument("--explain", action="store_true",
+                   help="also rerun the first inference phase with each non-ideality alone on an ideal chip "
+                        "(which one costs the accuracy; report block explain)")
     r.add_argument("--workers", type=int, default=1,
                    help="processes for Monte-Carlo chips (0: one per core); the report is identical")
     r.set_defaults(fn=cmd_run)

@@ -86,7 +86,7 @@ def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
     blocks = run_net.blocks()
     shapes = [(n.name, *n.W.shape) for n in layers] + [(b.name, *b.W.shape) for b in blocks]
     try:
-        cmap = map_layers(shapes, hw)
+        cmap = map_layers(shapes, hw, w.deploy.layer_adc_bits())
     except FitError as e:
         raise FitError(f"{arch_file}: chip.tiles: {e}") from None
     memo = {} if memo is None else memo

@@ -54,10 +54,12 @@ def node_action_counts(n: NodeTrace, chip: Chip, flows: list[Flow],
     return out
 
 
-def cost_table(chip: Chip) -> list[dict]:
-    """The open (component, action) -> pJ table of the report, in a stable order."""
+def cost_table(chip: Chip, cmap: ChipMap | None = None) -> list[dict]:
+    """The open (component, action) -> pJ table of the report, in a stable order (with the
+    per-layer ADC resolutions of `cmap`'s layers)."""
+    bits = tuple(sorted({lm.adc_bits for lm in cmap.layers if lm.adc_bits})) if cmap else ()
     return [{"component": c, "action": a, "energy_pj": float(e)}
-            for (c, a), e in sorted(chip.action_energies_pj().items())]
+            for (c, a), e in sorted(chip.action_energies_pj(bits).items())]
 
 
 def phase_energy(trace: Trace, chip: Chip, cmap: ChipMap) -> dict:

@@ -43,6 +43,8 @@ class AnalogLayer:
         self.read_key = read_key
         self.t_s = 0.0          # reads happen this long after programming (device time model)
         self.gain = 1.0         # digital output gain (global drift compensation)
+        self.adc_offset: np.ndarray | None = None    # static ADC offsets (tile.load)
+        self.adc_offset: np.ndarray | None = None    # static ADC offsets (tile.load)
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
         self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)
@@ -57,6 +59,18 @@ class AnalogLayer:
         """Re-read the cells after they changed (writes, drift)."""
         self.tile.load(self)
         self.w_eff = self.effective_weights()
+
+    def clone(self) -> AnalogLayer:
+        """An independent copy of this layer's cells and counters (the same chip, forked): what
+        the copy's writes, drift and wear do stays in the copy."""
+        c = copy.copy(self)
+        cl = self.cells
+        c.cells = ProgrammedArray(cl.levels.copy(), cl.g.copy(), cl.stuck.copy(), cl.pulses_per_cell.copy(),
+                                  cl.reads_per_cell.copy())
+        c.writes, c.w_int = self.writes.copy(), self.w_int.copy()
+        c.counts = NodeTrace(self.name, "", ())
+        c.refresh()
+        return c
 
     def at_time(self, t_s: float, compensate: bool) -> AnalogLayer:
         """A view of this layer read t_s seconds after programming (its cells are shared, not

@@ -9,6 +9,7 @@ layers never contend for a crossbar and run as a pipeline.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ class LayerMap:
     tiles: int
     rows_used: tuple[int, ...]   # rows used in each row chunk
     cols_used: tuple[int, ...]   # physical columns used in each column group
+    adc_bits: int = 0            # bits of this layer's conversions (0: the arch's adc.bits)
 
     @property
     def crossbars(self) -> int:
@@ -76,7 +78,8 @@ class ChipMap:
             "layers": [{"name": lm.name, "rows": lm.rows, "cols": lm.cols,
                         "crossbars": lm.crossbars, "row_chunks": lm.row_chunks,
                         "col_groups": lm.col_groups, "tiles": lm.tiles,
-                        "first_tile": lm.first_tile, "cells_used": lm.cells_used}
+                        "first_tile": lm.first_tile, "cells_used": lm.cells_used,
+                        **({"adc_bits": lm.adc_bits} if lm.adc_bits else {})}
                        for lm in self.layers],
         }
 
@@ -104,11 +107,16 @@ def place(shapes: list[tuple[str, int, int]], chip: Chip) -> list[LayerMap]:
     return layers
 
 
-def map_layers(shapes: list[tuple[str, int, int]], chip: Chip) -> ChipMap:
-    """Place (name, K, N) weight matrices on the chip; FitError if the chip is too small."""
+def map_layers(shapes: list[tuple[str, int, int]], chip: Chip,
+               adc_bits: dict[str, int] | None = None) -> ChipMap:
+    """Place (name, K, N) weight matrices on the chip; FitError if the chip is too small.
+    `adc_bits`: layers whose conversions resolve other than the arch's adc.bits."""
     arch = chip.arch
     xb, per_tile = arch.crossbar, arch.tile.crossbars
     layers = place(shapes, chip)
+    if adc_bits:
+        layers = [dataclasses.replace(lm, adc_bits=adc_bits[lm.name])
+                  if adc_bits.get(lm.name, arch.adc.bits) != arch.adc.bits else lm for lm in layers]
     tile = sum(lm.tiles for lm in layers)
     if tile > arch.chip.tiles:
         worst = sorted(layers, key=lambda lm: -lm.tiles)[:3]

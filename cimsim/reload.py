@@ -33,7 +33,8 @@ class Round:
     cmap: ChipMap          # the round's layers placed from tile 0
 
 
-def plan_rounds(shapes: list[tuple[str, int, int]], chip: Chip, arch_file: str) -> list[Round]:
+def plan_rounds(shapes: list[tuple[str, int, int]], chip: Chip, arch_file: str,
+                adc_bits: dict[str, int] | None = None) -> list[Round]:
     """Greedy rounds of consecutive whole layers; FitError if one layer alone does not fit."""
     arch = chip.arch
     rounds: list[list[tuple[str, int, int]]] = [[]]
@@ -50,7 +51,7 @@ def plan_rounds(shapes: list[tuple[str, int, int]], chip: Chip, arch_file: str) 
             used = 0
         rounds[-1].append(shape)
         used += tiles
-    return [Round(tuple(s[0] for s in r), map_layers(r, chip)) for r in rounds]
+    return [Round(tuple(s[0] for s in r), map_layers(r, chip, adc_bits)) for r in rounds]
 
 
 def combined_map(rounds: list[Round], arch: ArchSpec) -> ChipMap:

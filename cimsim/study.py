@@ -1,6 +1,7 @@
 """One study end to end: config -> model -> mapping -> program -> phases -> report."""
 from __future__ import annotations
 
+import difflib
 import time
 
 from . import __version__, plugins
@@ -10,7 +11,8 @@ from .config.schema import Source
 from .config.workload import WorkloadSpec
 from .deploy import deploy, programming_report
 from .energy import cost_table
-from .errors import FitError
+from .errors import ConfigError, FitError
+from .explain import explain as explain_losses
 from .hw.chip import Chip, build_chip
 from .mapping import ChipMap, map_layers
 from .nn.data import Dataset
@@ -47,21 +49,39 @@ def fit_check(net: Net, w: WorkloadSpec, chip: Chip, arch_file: str, workload_fi
         pol = plugins.load("policy", name)()
         if pol.changes_network and w.deploy.functional:
             nets.append(pol.network(net, w, workload_file))
+    check_adc_bits(w, [s[0] for s in _weight_shapes(nets[-1])], chip.arch, workload_file)
+    bits = w.deploy.layer_adc_bits()
     cmap = None
     for n in nets:
         try:
-            m = map_layers(_weight_shapes(n), chip)
+            m = map_layers(_weight_shapes(n), chip, bits)
         except FitError as e:
             if not w.deploy.weight_reload:
                 hint = "; or reload weights in rounds: deploy.weight_reload: true (cost-only runs)"
                 raise FitError(f"{arch_file}: chip.tiles: {e}{hint}") from None
-            m = combined_map(plan_rounds(_weight_shapes(n), chip, arch_file), chip.arch)
+            m = combined_map(plan_rounds(_weight_shapes(n), chip, arch_file, bits), chip.arch)
         cmap = cmap or m
     return cmap
 
-def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1) -> dict:
+
+def check_adc_bits(w: WorkloadSpec, layers: list[str], arch: ArchSpec, workload_file: str) -> None:
+    """deploy.adc_bits names weight layers of the network, at most the arch's ADC bits."""
+    for i, a in enumerate(w.deploy.adc_bits):
+        if a.layer not in layers:
+            close = difflib.get_close_matches(a.layer, layers, n=1, cutoff=0.5)
+            raise ConfigError(workload_file, f"deploy.adc_bits.{i}.layer", "a weight layer of the network ("
+                              + ", ".join(layers[:12]) + (", ..." if len(layers) > 12 else "") + ")",
+                              a.layer, note=f"did you mean '{close[0]}'?" if close else "")
+        if a.bits > arch.adc.bits:
+            raise ConfigError(workload_file, f"deploy.adc_bits.{i}.bits",
+                              f"at most the arch's adc.bits ({arch.adc.bits}): an ADC resolves fewer bits "
+                              "than it has, not more", a.bits)
+
+def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1,
+              explain: bool = False) -> dict:
     """Run every phase of the workload on the chip; return the report (plain JSON data).
-    `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes)."""
+    `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes);
+    `explain` adds the accuracy ablation of explain.py."""
     wall = wall or WallClock()
     t0 = time.perf_counter()
     chip = build_chip(arch)                       # the device and tile models, located errors
@@ -82,10 +102,12 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     note = {"cached": " (cached)", "onnx": " (ONNX weights)"}.get(origin, "")
     say(f"float model: test accuracy {float_acc:.4f}{note}")
     t0 = time.perf_counter()
-    dep = deploy(net, data, chip, w, arch.path, workload.path)
+    memo: dict = {}
+    dep = deploy(net, data, chip, w, arch.path, workload.path, memo=memo)
     programming = programming_report(dep, chip)     # now: the phases change levels and faults
     wall.add("program", t0)
-    ctx = Context(chip, w, data, net, dep.cmap, arch.path, workload.path, wall, dep, float_acc, workers)
+    ctx = Context(chip, w, data, net, dep.cmap, arch.path, workload.path, wall, dep, float_acc, workers,
+                  memo=memo)
     return {
         **_inputs(arch, workload, a),
         "model": {
@@ -96,9 +118,10 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
         },
         "mapping": dep.cmap.summary(),
         "area": chip.area(),
-        "cost_table": cost_table(chip),
+        "cost_table": cost_table(chip, dep.cmap),
         "deploy": programming,
         "phases": run_phases(w, ctx),
+        **({"explain": why} if explain and (why := explain_losses(ctx)) else {}),
     }
 
 def _inputs(arch: Loaded, workload: Loaded, spec: ArchSpec) -> dict:
@@ -122,7 +145,7 @@ def cost_only_study(arch: Loaded, workload: Loaded, chip: Chip, data: Dataset, n
     w: WorkloadSpec = workload.spec
     rounds = None
     if cmap.rounds > 1:                           # only with deploy.weight_reload (fit_check)
-        rounds = plan_rounds(_weight_shapes(net), chip, arch.path)
+        rounds = plan_rounds(_weight_shapes(net), chip, arch.path, workload.spec.deploy.layer_adc_bits())
         say(f"weight reload: the network needs {cmap.tiles_used} tiles, the chip has {a.chip.tiles}: "
             f"{len(rounds)} rounds of whole layers")
     ctx = Context(chip, w, data, net, cmap, arch.path, workload.path, wall, rounds=rounds)
@@ -133,7 +156,7 @@ def cost_only_study(arch: Loaded, workload: Loaded, chip: Chip, data: Dataset, n
                   "float_test_accuracy": None, "pretrain_key": None},
         "mapping": cmap.summary(),
         "area": chip.area(),
-        "cost_table": cost_table(chip),
+        "cost_table": cost_table(chip, cmap),
         "deploy": {"functional": False, "policy": None,
                    "note": "cost-only run: no weights are programmed (programming cost needs the "
                            "programmed levels of a functional run)"},

@@ -25,6 +25,7 @@ class NodeTrace:
     dac_drives: int = 0          # rows driven per crossbar read
     adc_conversions: int = 0     # column conversions
     adc_clipped: int = 0         # conversions that hit the ADC range
+    adc_bits: int = 0            # bits of its conversions where not the arch's adc.bits (0: those)
     shift_adds: int = 0          # ADC outputs shifted and accumulated
     active_conductance_us: float = 0.0   # sum over reads of the conductance (uS) of the cells under a
                                          # driven row, x the pulse width in reads (conductance energy)
@@ -68,4 +69,5 @@ class Trace:
         return sum(getattr(n, key) for n in self.nodes)
 
     def to_rows(self) -> list[dict]:
-        return [{**asdict(n), "inputs": list(n.inputs)} for n in self.nodes]
+        return [{**{k: v for k, v in asdict(n).items() if k != "adc_bits" or v}, "inputs": list(n.inputs)}
+                for n in self.nodes]

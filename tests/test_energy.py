@@ -195,3 +195,44 @@ def test_idle_energy_enters_totals_and_efficiency(tmp_path, root, monkeypatch):
     assert off["per_image_pj"] == pytest.approx(off["total_pj"] / 3)
     ratio = reps["false"]["efficiency"]["tops_per_w"] / reps["true"]["efficiency"]["tops_per_w"]
     assert ratio == pytest.approx(on["total_pj"] / off["total_pj"])
+
+
+def test_per_layer_adc_bits_price_time_and_resolution(root):
+    """deploy.adc_bits: the layer's conversions are their own cost-table action at
+    energy_pj x 2^(bits - reference_bits), take bits/reference_bits of the time, and resolve
+    with a step 2^(8 - bits) times coarser; other layers are unchanged."""
+    import cimsim
+    from cimsim.hw.chip import build_chip
+
+    arch, w = root / "arch" / "rram_64x64.yaml", root / "workloads" / "resnet_inference.yaml"
+    over = {"workload.deploy.functional": "false", "workload.phases.0.samples": 2}
+    base = cimsim.run(arch, w, overrides=over)
+    four = cimsim.run(arch, w, overrides={**over, "workload.deploy.adc_bits": "[{layer: fc, bits: 4}]"})
+    a = cimsim.load_arch(arch).spec
+    table = {(r["component"], r["action"]): r["energy_pj"] for r in four.data["cost_table"]}
+    assert table[("adc", "convert_4b")] == pytest.approx(a.adc.energy_pj * 2.0 ** (4 - a.adc.reference_bits))
+    assert ("adc", "convert_4b") not in {(r["component"], r["action"]) for r in base.data["cost_table"]}
+    e0, e4 = base.phase("test")["energy"], four.phase("test")["energy"]
+    fc_conv = e0["action_counts"]["adc.convert"] - e4["action_counts"]["adc.convert"]
+    assert fc_conv > 0 and e4["action_counts"]["adc.convert_4b"] == fc_conv
+    saved = fc_conv * (table[("adc", "convert")] - table[("adc", "convert_4b")])
+    assert e0["per_component_pj"]["adc"] - e4["per_component_pj"]["adc"] == pytest.approx(saved)
+    fc = {n["name"]: n for n in four.phase("test")["nodes"]}["fc"]
+    stem = {n["name"]: n for n in base.phase("test")["nodes"]}["stem.conv"]
+    assert fc["adc_bits"] == 4 and "adc_bits" not in stem
+    assert {m["name"]: m for m in four.data["mapping"]["layers"]}["fc"]["adc_bits"] == 4
+    tile = build_chip(a).tile
+    assert tile.adc_scale(4)[0] == pytest.approx(tile.adc_scale(8)[0] * 2 ** 4)   # signed codes: 2^(b-1)
+    assert tile.adc_conversion_ns(4) == pytest.approx(a.adc.latency_ns * 4 / a.adc.reference_bits)
+
+
+@pytest.mark.parametrize("entry, key", [("[{layer: fcc, bits: 4}]", "deploy.adc_bits.0.layer"),
+                                        ("[{layer: fc, bits: 9}]", "deploy.adc_bits.0.bits")])
+def test_per_layer_adc_bits_errors_are_located(root, tmp_path, capsys, entry, key):
+    from cimsim.cli import main
+
+    arch, w = root / "arch" / "rram_64x64.yaml", root / "workloads" / "resnet_inference.yaml"
+    code = main(["run", str(arch), str(w), "--out", str(tmp_path / "out"),
+                 "--set", "workload.deploy.functional=false", "--set", f"workload.deploy.adc_bits={entry}"])
+    err = capsys.readouterr().err
+    assert code == 2 and key in err and "Traceback" not in err

@@ -127,3 +127,60 @@ def test_ideal_chip_reproduces_matmul_within_quantisation_bound(arch):
     assert np.all(err <= bound * (1 + 1e-5) + 1e-6), (err / bound).max()
     assert err.max() > 0                          # quantisation is really there
     assert layer.counts.adc_clipped == 0
+
+
+@pytest.mark.parametrize("inl", [0.0, 0.8, -1.5])
+def test_adc_offset_and_inl_match_the_reference(inl):
+    rng = np.random.default_rng(11)
+    m, chunks, rows, n, s = 29, 2, 16, 4, 3
+    x = rng.integers(0, 256, (m, chunks * rows)).astype(np.int32)
+    g = rng.normal(0, 1.5, (chunks, rows, s * n)).astype(np.float32)
+    offset = (rng.normal(0, 0.7, (chunks, s * n)) * 0.37).astype(np.float32)   # ~0.7 LSB
+    args = kw(n, lo=-20.0, hi=20.0)
+    y, _ = analog_mvm(x, g, key=3, offset=offset, inl=inl, **args)
+    ref = analog_mvm_reference(x, g, offset=offset, inl=inl, **args)
+    np.testing.assert_allclose(y, ref, rtol=1e-9, atol=1e-6)
+    assert np.any(y != analog_mvm(x, g, key=3, **args)[0])
+
+
+def test_adc_transfer_curve_closed_form():
+    """One column, one row, one plane: the code of each input is round(u + offset + bow)."""
+    step, lo, hi, inl, off = 1.0, -8.0, 7.0, 1.2, 0.3
+    levels = np.arange(-8, 8, dtype=np.float32)
+    out = []
+    for v in levels:
+        g = np.full((1, 1, 1), v, np.float32)
+        y, _ = analog_mvm(np.ones((1, 1), np.int32), g, key=0, offset=np.full((1, 1), off * step, np.float32),
+                          inl=inl, **kw(1, planes=1, bit_serial=False, step=step, lo=lo, hi=hi))
+        out.append(y[0, 0])
+    u = levels + off
+    d = np.clip((u - (lo + hi) / 2) / ((hi - lo) / 2), -1, 1)
+    np.testing.assert_array_equal(out, np.clip(np.floor(u + inl * (1 - d * d) + 0.5), lo, hi))
+    # the bow is zero at both ends of the range and largest at mid-scale
+    assert out[0] == -8 and out[8] == np.floor(0 + 0.3 + inl * (1 - (0.8 / 7.5) ** 2) + 0.5)
+
+
+def test_adc_offsets_are_per_adc_and_static():
+    """Each ADC of a crossbar has one offset, shared by the columns multiplexed onto it."""
+    a = ideal_arch(offset_sigma_lsb=2.0)
+    a = dataclasses.replace(a, adc=dataclasses.replace(a.adc, bits=8, per_crossbar=2))
+    chip = build_chip(a)
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.2, (100, 10)).astype(np.float32)
+    lm = map_layers([("l", 100, 10)], chip).layer("l")
+    layer = AnalogLayer("l", w, chip.tile, lm, 1.0, rng, 5)
+    off = layer.adc_offset                                   # (row chunks, S*N)
+    s = layer.cells.g.shape[1]
+    assert off.shape == (lm.row_chunks, s * 10)
+    # slices s, weights n of one crossbar: conversion (n % wpg) * S + s goes to ADC (.. % 2)
+    per = off.reshape(lm.row_chunks, s, 10)
+    wpg = chip.tile.weights_per_column_group()
+    for c in range(lm.row_chunks):
+        vals = {}
+        for n in range(10):
+            for si in range(s):
+                key = (n // wpg, ((n % wpg) * s + si) % 2)
+                vals.setdefault(key, set()).add(float(per[c, si, n]))
+        assert all(len(v) == 1 for v in vals.values()) and len(vals) == 2 * lm.col_groups
+    np.testing.assert_array_equal(off, layer.at_time(0.0, False).adc_offset)   # static per chip
+    assert np.all(np.abs(off) < 6 * 2.0 * chip.tile.step) and np.any(off != 0)

@@ -311,7 +311,8 @@ def test_phase_kinds_are_registered_parts_matching_the_schema():
     assert sorted(plugins.names("phase")) == ["inference", "monte_carlo", "train"]
     assert all(isinstance(k, PhaseKind) for k in got)
     assert [t for k in got for t in k.table_names] == [
-        "accuracy_vs_time", "online_windows", "online_ema", "writes_per_layer", "writes_histogram",
+        "accuracy_vs_time", "inference_chips", "online_windows", "online_ema", "writes_per_layer",
+        "writes_histogram",
         "montecarlo", "montecarlo_chips"]
 
 

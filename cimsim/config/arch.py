@@ -136,6 +136,10 @@ class AdcSpec:
     range_fraction: float = spec(0.25, lo=0.0, hi=1.0, lo_open=True,
                                  doc="ADC full scale / largest possible column sum; < 1 clips")
     area_um2: float = spec(1200.0, lo=0.0, doc="one ADC at reference_bits (ISAAC: 0.0096 mm2 / 8)")
+    offset_sigma_lsb: float = spec(0.0, lo=0.0, hi=1e3, doc="std of each ADC's static input-referred "
+                                   "offset (LSB), drawn once per chip")
+    inl_lsb: float = spec(0.0, lo=-1e3, hi=1e3, doc="integral nonlinearity: a bow of this many LSB at "
+                          "mid-scale, zero at both ends, the same for every ADC")
 
 
 @dataclass(frozen=True)

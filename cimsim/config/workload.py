@@ -206,6 +206,15 @@ class TsbSpec:
 
 
 @dataclass(frozen=True)
+class LayerAdcSpec:
+    """ADC resolution of one weight layer's conversions (a reconfigurable SAR resolves fewer
+    bits than it has, in fewer cycles and for less energy)."""
+
+    layer: str = spec(doc="a weight layer's name (the report's mapping.layers)")
+    bits: int = spec(lo=1, hi=24, doc="bits of this layer's conversions, at most the arch's adc.bits")
+
+
+@dataclass(frozen=True)
 class DeploySpec:
     """How the trained network is put on the chip (programming policy)."""
 
@@ -231,9 +240,19 @@ class DeploySpec:
                                  "(diagonal Fisher x the weight's programming-noise variance)")
     sensitivity_images: int = spec(128, lo=1, doc="selective/sensitivity: images for the Fisher")
     tsb: TsbSpec = spec(TsbSpec())
+    adc_bits: list[LayerAdcSpec] = spec([], doc="per-layer ADC resolution, e.g. [{layer: fc, bits: 5}]; "
+                                                "layers not listed convert at the arch's adc.bits")
 
     def validate(self, src: Source, path: tuple) -> None:
         check_part("policy", self.write_verify, src, path + ("write_verify",))
+        seen = set()
+        for i, a in enumerate(self.adc_bits):
+            if a.layer in seen:
+                raise src.error(path + ("adc_bits", i, "layer"), "each layer once", a.layer)
+            seen.add(a.layer)
+
+    def layer_adc_bits(self) -> dict[str, int]:
+        return {a.layer: a.bits for a in self.adc_bits}
 
 
 @dataclass(frozen=True)
@@ -292,6 +311,12 @@ class PhaseSpec:
     algorithm: AlgorithmSpec = spec(AlgorithmSpec())
     scenario: ScenarioSpec = spec(ScenarioSpec())
     ema: float = spec(0.99, lo=0.0, hi=1.0, lo_open=True, doc="train: online accuracy EMA factor")
+    baseline: bool = spec(True, doc="train: also run the `none` rule (no learning) on the same stream "
+                                    "from the same chip state, a copy; report and figure show both")
+    ci_chips: int = spec(5, lo=1, hi=1000, doc="inference: chips programmed and tested for the accuracy's "
+                                               "mean and 95% CI (the first is the run's own chip, which the "
+                                               "costs and later phases use); only before a train phase has "
+                                               "changed the chip; 1: the run's chip alone")
     window_samples: int = spec(200, lo=1, doc="train: accuracy window for the time series")
     sample_rate_hz: float = spec(10.0, lo=0.0, lo_open=True,
                                  doc="train: samples per second in deployment, for lifetime in years")

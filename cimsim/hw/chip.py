@@ -194,10 +194,12 @@ class Chip:
                 out[comp] = mw * seconds * 1e9 * share
         return out
 
-    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+    def action_energies_pj(self, adc_bits: tuple[int, ...] = ()) -> dict[tuple[str, str], float]:
         """The open cost table: (component, action) -> pJ of one action, from the tile and
-        the chip's other components (writes and verify reads included)."""
-        return {**self.tile.action_energies_pj(), **self.digital.action_energies_pj(),
+        the chip's other components (writes and verify reads included); `adc_bits`: the
+        per-layer ADC resolutions a workload uses besides the arch's."""
+        per_layer = {k: v for b in adc_bits for k, v in self.tile.layer_action_energies_pj(b).items()}
+        return {**self.tile.action_energies_pj(), **per_layer, **self.digital.action_energies_pj(),
                 **self.sram.action_energies_pj(), **self.noc.action_energies_pj(),
                 **self.offchip.action_energies_pj(),
                 ("write_pulses", "cell_pulse"): self.tile.write_pulse_pj(),

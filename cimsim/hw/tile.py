@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ..functional import AnalogLayer
 
 TILE_COMPONENTS = ("crossbar", "dac", "adc", "shift_add")   # the built-in tile's energy components
+STREAM_ADC_OFFSET = 21          # random stream under a layer's read key: its ADCs' offsets
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)   # 1 bits of each byte
 
 
@@ -175,6 +176,11 @@ class TileModel(abc.ABC):
         """(component, action) -> how many of the node's counted actions there are."""
         return {}
 
+    def layer_action_energies_pj(self, adc_bits: int) -> dict[tuple[str, str], float]:
+        """Cost-table entries of a layer converting at `adc_bits` other than the arch's
+        (deploy.adc_bits); default: none (a tile without per-layer resolution)."""
+        return {}
+
     @abc.abstractmethod
     def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
         """Cycles the layer's tiles are busy for `vector_planes` input planes (one image)."""
@@ -227,18 +233,23 @@ class CrossbarTile(TileModel):
 
     def __init__(self, arch: ArchSpec, params: object | None, device: DeviceModel) -> None:
         super().__init__(arch, params, device)
-        xb, dev = arch.crossbar, arch.device
         self.encoding = weight_encoding(arch)
-        # ADC: full scale = range_fraction x the largest possible column sum of one crossbar.
-        plane_max = 1 if arch.dac.bit_serial else 2 ** arch.dac.input_bits - 1
-        full_scale = arch.adc.range_fraction * xb.rows * dev.levels * plane_max
-        if self.encoding.signed_columns:
-            self.code_lo, self.code_hi = -(2.0 ** (arch.adc.bits - 1)), 2.0 ** (arch.adc.bits - 1) - 1
-            self.step = full_scale / 2 ** (arch.adc.bits - 1)
-        else:
-            self.code_lo, self.code_hi = 0.0, 2.0 ** arch.adc.bits - 1
-            self.step = full_scale / (2 ** arch.adc.bits - 1)
+        self.step, self.code_lo, self.code_hi = self.adc_scale(arch.adc.bits)
         self.sigma_cell = device.read_sigma_levels * math.sqrt(self.encoding.polarities)
+
+    def adc_scale(self, bits: int) -> tuple[float, float, float]:
+        """(step, lowest code, highest code) of a `bits`-bit conversion: full scale is
+        range_fraction x the largest possible column sum of one crossbar, whatever the bits."""
+        arch = self.arch
+        plane_max = 1 if arch.dac.bit_serial else 2 ** arch.dac.input_bits - 1
+        full_scale = arch.adc.range_fraction * arch.crossbar.rows * arch.device.levels * plane_max
+        if self.encoding.signed_columns:
+            return full_scale / 2 ** (bits - 1), -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
+        return full_scale / (2 ** bits - 1), 0.0, 2.0 ** bits - 1
+
+    def adc_bits(self, lm: LayerMap) -> int:
+        """Bits of a layer's conversions (deploy.adc_bits, else the arch's)."""
+        return lm.adc_bits or self.arch.adc.bits
 
     def columns_per_weight(self) -> int:
         return self.encoding.columns_per_weight
@@ -261,6 +272,7 @@ class CrossbarTile(TileModel):
                               + dev.g_step_us * g.sum(axis=(0, 1, 3), dtype=np.float64))
         if self.arch.crossbar.wire_ohm_per_cell > 0:
             g = self.ir_drop(g, chunks)
+        layer.adc_offset = self.adc_offsets(layer) if self.arch.adc.offset_sigma_lsb > 0 else None
         eff = g[0] - g[1] if g.shape[0] == 2 else g[0]          # (S, K, N)
         s = eff.shape[0]
         g = np.zeros((s, chunks * rows, layer.n), np.float32)
@@ -281,13 +293,29 @@ class CrossbarTile(TileModel):
         out = (seen - dev.g_min_us) / dev.g_step_us
         return out.reshape(p, s, chunks * rows, n)[:, :, :k].astype(np.float32)
 
+    def adc_offsets(self, layer: AnalogLayer) -> np.ndarray:
+        """(row chunks, S*N) static offsets (level units) of the ADC that converts each kernel
+        column: each crossbar's `per_crossbar` ADCs take its conversions in turn, and each ADC
+        has one offset drawn from the layer's read key (the same chip, the same offsets)."""
+        lm, s, n = layer.lmap, layer.cells.g.shape[1], layer.n
+        per_xb = self.arch.adc.per_crossbar
+        wpg = self.weights_per_column_group()
+        step = self.adc_scale(self.adc_bits(lm))[0]
+        draws = np.random.default_rng([layer.read_key, STREAM_ADC_OFFSET]).standard_normal(
+            (lm.row_chunks, lm.col_groups, per_xb)) * (self.arch.adc.offset_sigma_lsb * step)
+        ns, ss = np.arange(n)[None, :], np.arange(s)[:, None]
+        adc = ((ns % wpg) * s + ss) % per_xb                   # (S, N): the ADC of weight n, slice s
+        return draws[:, ns // wpg, adc].reshape(lm.row_chunks, s * n).astype(np.float32)
+
     def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
         arch = self.arch
+        step, lo, hi = self.adc_scale(self.adc_bits(layer.lmap))
         acc, clipped = analog_mvm(
             codes, layer.g, n_out=layer.n, planes=arch.input_planes,
             bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
-            step=self.step, code_lo=self.code_lo, code_hi=self.code_hi,
-            sigma_cell=self.sigma_cell, key=layer.read_key * 1_000_003 + layer.calls)
+            step=step, code_lo=lo, code_hi=hi,
+            sigma_cell=self.sigma_cell, key=layer.read_key * 1_000_003 + layer.calls,
+            offset=layer.adc_offset, inl=arch.adc.inl_lsb)
         if self.encoding.offset:                   # the stored offset times the input sum
             acc -= self.encoding.offset * codes.sum(1, keepdims=True)
         return acc, clipped
@@ -303,6 +331,7 @@ class CrossbarTile(TileModel):
         t.dac_drives += reads * sum(lm.rows_used) * lm.col_groups
         conversions = reads * lm.row_chunks * sum(lm.cols_used) // pair
         t.adc_conversions += conversions
+        t.adc_bits = lm.adc_bits
         t.shift_adds += conversions
         t.adc_clipped += clipped
 
@@ -352,15 +381,17 @@ class CrossbarTile(TileModel):
     def dac_drive_pj(self) -> float:
         return self.arch.dac.energy_pj
 
-    def adc_conversion_pj(self) -> float:
-        """Energy per conversion: quoted at reference_bits, x 2 per extra bit (constant Walden FOM)."""
+    def adc_conversion_pj(self, bits: int = 0) -> float:
+        """Energy per conversion of `bits` (0: adc.bits): quoted at reference_bits, x 2 per extra
+        bit (constant Walden FOM)."""
         adc = self.arch.adc
-        return adc.energy_pj * 2.0 ** (adc.bits - adc.reference_bits)
+        return adc.energy_pj * 2.0 ** ((bits or adc.bits) - adc.reference_bits)
 
-    def adc_conversion_ns(self) -> float:
-        """Time per conversion: quoted at reference_bits, proportional to bits (SAR)."""
+    def adc_conversion_ns(self, bits: int = 0) -> float:
+        """Time per conversion of `bits` (0: adc.bits): quoted at reference_bits, proportional
+        to bits (SAR)."""
         adc = self.arch.adc
-        return adc.latency_ns * adc.bits / adc.reference_bits
+        return adc.latency_ns * (bits or adc.bits) / adc.reference_bits
 
     def shift_add_pj(self) -> float:
         return self.arch.digital.shift_add_energy_pj
@@ -411,12 +442,19 @@ class CrossbarTile(TileModel):
         return {**cell, ("dac", "drive"): self.dac_drive_pj(),
                 ("adc", "convert"): self.adc_conversion_pj(), ("shift_add", "op"): self.shift_add_pj()}
 
+    def layer_action_energies_pj(self, adc_bits: int) -> dict[tuple[str, str], float]:
+        """Conversions at other than adc.bits (deploy.adc_bits) are their own action."""
+        return {("adc", f"convert_{adc_bits}b"): self.adc_conversion_pj(adc_bits)}
+
     def action_counts(self, n: NodeTrace) -> dict[tuple[str, str], int]:
-        return {key: getattr(n, field) for key, field in self._actions().items()}
+        out = {key: getattr(n, field) for key, field in self._actions().items()}
+        if n.adc_bits:
+            out[("adc", f"convert_{n.adc_bits}b")] = out.pop(("adc", "convert"))
+        return out
 
     def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
         """Counts x per-action energies (the open cost table), by component."""
-        e = self.action_energies_pj()
+        e = {**self.action_energies_pj(), **(self.layer_action_energies_pj(n.adc_bits) if n.adc_bits else {})}
         return {comp: count * e[(comp, act)] for (comp, act), count in self.action_counts(n).items()}
 
     def verify_read_pj(self) -> float:
@@ -440,7 +478,7 @@ class CrossbarTile(TileModel):
         return math.ceil(lm.max_cols_per_crossbar // pair / self.arch.adc.per_crossbar)
 
     def adc_cycles(self, lm: LayerMap) -> int:
-        return max(1, cycles(self.conversions_per_plane(lm) * self.adc_conversion_ns(),
+        return max(1, cycles(self.conversions_per_plane(lm) * self.adc_conversion_ns(lm.adc_bits),
                              self.arch.clock_ghz))
 
     def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:

@@ -8,7 +8,9 @@ Maths, in integer "level" units (one unit = one conductance step of one cell):
     for each input plane p (bit-serial: bit p of x_int; else x_int itself):
         partial[c, m, j] = sum_r plane[m, c*R + r] * G[c, r, j]        (crossbar column current)
                          + sigma_col[c, m] * z                          (read noise, one draw per output)
-        code             = clip(round(partial / step), code_lo, code_hi) (column ADC)
+        u                = partial / step + offset[c, j] / step            (ADC input, in LSB)
+        code             = clip(round(u + inl (1 - d**2)), code_lo, code_hi)  (column ADC; d: u's
+                           position from mid-scale, -1..1: a bow-shaped INL of `inl` LSB)
         y[m, n]         += code * step * plane_weight[p] * 2**(s * bits_per_cell)   (shift-add)
 
 Read noise is the sum of independent per-cell noises, so one draw per column output
@@ -115,6 +117,49 @@ def adc_shift_add(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y:
 
 
 @njit(cache=True, nogil=True, fastmath=True)
+def adc_shift_add_inl(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y: np.ndarray,
+                      n_out: int, step: float, code_lo: float, code_hi: float, plane_weight: np.ndarray,
+                      bits_per_cell: int, key: np.uint64, m0: int, m_total: int, inl: float) -> int:
+    """`adc_shift_add` with an ADC of bow-shaped integral nonlinearity: `inl` LSB at mid-scale,
+    zero at both ends, inl (1 - d**2) at relative position d in -1..1. A kernel of its own so
+    that the ideal converter's code (and its results, bit for bit) stays as it was."""
+    n_chunks, pm, sn = partial.shape
+    n_planes = plane_weight.shape[0]
+    m_vec = pm // n_planes
+    n_slices = sn // n_out
+    inv = np.float32(1.0 / step)
+    lo, hi = np.float32(code_lo), np.float32(code_hi)
+    scale, mean = np.float32(_IH_SCALE), np.float32(_IH_MEAN)
+    bow, one = np.float32(inl), np.float32(1.0)
+    mid = np.float32(0.5 * (code_lo + code_hi))
+    ihalf = np.float32(2.0 / (code_hi - code_lo)) if code_hi > code_lo else np.float32(0.0)
+    codes = np.zeros(sn, np.float32)
+    clipped = 0
+    for m in range(m_vec):
+        for p in range(n_planes):
+            for c in range(n_chunks):
+                sd = np.float32(sigma_cell * np.sqrt(sum_sq[p, c, m])) * scale
+                row = p * m_vec + m
+                base = np.uint64(((p * n_chunks + c) * m_total + m0 + m) * sn)
+                for j in range(sn):
+                    u = partial[c, row, j]
+                    if sd > 0:
+                        u += sd * (_gauss_raw(key, base + np.uint64(j)) - mean)
+                    u *= inv
+                    d = min(max((u - mid) * ihalf, -one), one)
+                    q = np.floor(u + bow * (one - d * d) + np.float32(0.5))
+                    qc = min(max(q, lo), hi)
+                    clipped += qc != q
+                    codes[j] += qc * np.float32(2.0 ** ((j // n_out) * bits_per_cell))
+            w = step * plane_weight[p]
+            for s in range(n_slices):
+                for n in range(n_out):
+                    y[m, n] += codes[s * n_out + n] * w
+            codes[:] = 0
+    return clipped
+
+
+@njit(cache=True, nogil=True, fastmath=True)
 def bit_planes(x_int: np.ndarray, planes: int, bit_serial: bool,
                n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
     """(M, C*R) codes -> planes (C, P*M, R) float32, bit p of each code (or the code itself),
@@ -171,7 +216,8 @@ def _pool() -> ThreadPoolExecutor:
 
 def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit_serial: bool,
                bits_per_cell: int, step: float, code_lo: float, code_hi: float,
-               sigma_cell: float, key: int, block_bytes: int = 512 << 10) -> tuple[np.ndarray, int]:
+               sigma_cell: float, key: int, offset: np.ndarray | None = None, inl: float = 0.0,
+               block_bytes: int = 512 << 10) -> tuple[np.ndarray, int]:
     """y (M, n_out) float64 in (x code x weight code) units, and the count of clipped conversions.
 
     x_int: (M, C*R) integer codes (rows padded to whole crossbars); g: (C, R, S*n_out) float32.
@@ -180,6 +226,8 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
     quantises and shift-adds. Blocks run on a pool of threads (one per core), each with a
     single-threaded BLAS, so GEMM and kernel share a core's cache and never contend for cores.
     `key` seeds the read noise; results do not depend on the blocking or the thread count.
+    offset: (C, S*n_out) float32 static ADC offsets in level units (None: none); inl: the
+    ADCs' integral nonlinearity in LSB (adc_shift_add).
     """
     n_chunks, rows, sn = g.shape
     m = x_int.shape[0]
@@ -194,6 +242,11 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
         mb = xb.shape[0]
         xt, sq = bit_planes(xb, planes, bit_serial, n_chunks)     # (C, P*mb, R), (P, C, mb)
         partial = np.matmul(xt, g)                                # (C, P*mb, S*N)
+        if offset is not None:
+            partial += offset[:, None, :]
+        if inl:
+            return adc_shift_add_inl(partial, sq, sigma_cell, y[m0:m0 + mb], n_out, step, code_lo, code_hi,
+                                     weights, bits_per_cell, ukey, m0, m, inl)
         return adc_shift_add(partial, sq, sigma_cell, y[m0:m0 + mb], n_out, step, code_lo, code_hi,
                              weights, bits_per_cell, ukey, m0, m)
 
@@ -208,9 +261,11 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
 def analog_mvm_reference(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int,
                          bit_serial: bool, bits_per_cell: int, step: float, code_lo: float,
                          code_hi: float, sigma_cell: float,
-                         rng: np.random.Generator | None = None) -> np.ndarray:
+                         rng: np.random.Generator | None = None, offset: np.ndarray | None = None,
+                         inl: float = 0.0) -> np.ndarray:
     """Plain-numpy reference of `analog_mvm`: explicit loops over planes, crossbars and slices,
-    Gaussian read noise drawn per cell and summed (not the column shortcut)."""
+    Gaussian read noise drawn per cell and summed (not the column shortcut); the ADC offset
+    added to each column's current, the INL bow to its value in LSB."""
     n_chunks, rows, sn = g.shape
     n_slices = sn // n_out
     m = x_int.shape[0]
@@ -226,7 +281,11 @@ def analog_mvm_reference(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes
                 if sigma_cell > 0 and rng is not None:
                     cell_noise = rng.standard_normal((m, rows, n_out)) * sigma_cell
                     col = col + np.einsum("mr,mrn->mn", xc, cell_noise)
-                code = np.clip(np.floor(col / step + 0.5), code_lo, code_hi)
+                if offset is not None:
+                    col = col + offset[c, s * n_out:(s + 1) * n_out]
+                u = col / step
+                d = np.clip((u - 0.5 * (code_lo + code_hi)) / (0.5 * (code_hi - code_lo)), -1.0, 1.0)
+                code = np.clip(np.floor(u + inl * (1.0 - d * d) + 0.5), code_lo, code_hi)
                 y += code * step * weight * 2.0 ** (s * bits_per_cell)
     return y
 

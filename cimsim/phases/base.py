@@ -47,6 +47,8 @@ class Context:
     float_acc: float | None = None
     workers: int = 1
     rounds: Any = None               # weight-reload rounds of a cost-only run (reload.py)
+    memo: dict = field(default_factory=dict)   # deploy's chip-independent calibration (deploy.py)
+    chip_changed: bool = False       # a train phase has written the chip (later inference: one chip)
 
 
 class PhaseKind(ABC):

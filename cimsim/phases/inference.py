@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from ..config.workload import PhaseSpec
+from ..deploy import deploy
 from ..functional import run
+from ..montecarlo import summarise
 from ..report.units import duration, si
 from ..shape_trace import shape_trace
 from .base import Context, PhaseKind
@@ -21,7 +23,7 @@ class InferencePhase(PhaseKind):
     """Test images through the programmed chip (cost-only: the trace from layer shapes): accuracy, costs."""
 
     kind = "inference"
-    table_names = ("accuracy_vs_time",)
+    table_names = ("accuracy_vs_time", "inference_chips")
 
     def announce(self, ph: PhaseSpec, ctx: Context) -> str:
         how = "" if ctx.dep is not None else "cost-only "
@@ -53,6 +55,8 @@ class InferencePhase(PhaseKind):
         if timed:
             block["time_after_programming_s"] = ph.time_after_programming_s
             block["drift_compensation"] = ph.drift_compensation
+        if ph.ci_chips > 1 and not ctx.chip_changed:
+            block["accuracy_over_chips"] = self._over_chips(ph, ctx, x, y, acc)
         if ph.accuracy_vs_time_s:
             t0 = time.perf_counter()
             block["accuracy_vs_time"] = [
@@ -62,6 +66,21 @@ class InferencePhase(PhaseKind):
                 for t in ph.accuracy_vs_time_s]
             ctx.wall.add("accuracy_vs_time", t0)
         return block
+
+    def _over_chips(self, ph: PhaseSpec, ctx: Context, x, y, first: float) -> dict:
+        """Accuracy of ci_chips chips: this run's chip, then chips 1.. programmed from their own
+        seeds under the workload's policy (the Monte-Carlo phase's chip streams); mean, std and
+        a 95% Student-t interval of the mean."""
+        t0 = time.perf_counter()
+        accs = [first]
+        for c in range(1, ph.ci_chips):
+            dep = deploy(ctx.net, ctx.data, ctx.chip, ctx.w, ctx.arch_file, ctx.workload_file, chip=c,
+                         memo=ctx.memo)
+            engines = (at_time(dep.engines, ph.time_after_programming_s, ph.drift_compensation)
+                       if ph.time_after_programming_s > 0 or ph.drift_compensation else dep.engines)
+            accs.append(float((run(dep.net, engines, x, ctx.chip.arch)[0].argmax(1) == y).mean()))
+        ctx.wall.add("chips", t0)
+        return {"chips": len(accs), **summarise(accs), "per_chip": accs}
 
     def _cost_only(self, ph: PhaseSpec, ctx: Context) -> dict:
         """The trace from layer shapes, then the same timing and energy models as a functional
@@ -88,6 +107,10 @@ class InferencePhase(PhaseKind):
         top = sorted(comp, key=lambda k: -comp[k])[:3]
         share = ", ".join(f"{k} {comp[k] / en['total_pj']:.0%}" for k in top) if en["total_pj"] else ""
         acc = f"accuracy {block['accuracy']:.4f}" if block["accuracy"] is not None else "cost only"
+        oc = block.get("accuracy_over_chips")
+        if oc:
+            acc += (f" (over {oc['chips']} chips: mean {oc['mean']:.4f}, 95% CI "
+                    f"[{oc['ci95'][0]:.3f}, {oc['ci95'][1]:.3f}])")
         eff = block.get("efficiency") or {}
         effs = (f" | {eff['tops_per_w']:.3g} TOPS/W, {eff['pj_per_mac']:.3g} pJ/MAC, "
                 f"{eff['tops_per_mm2']:.3g} TOPS/mm2"
@@ -105,10 +128,15 @@ class InferencePhase(PhaseKind):
 
     def tables(self, block: dict) -> dict[str, list[dict]]:
         rows = block.get("accuracy_vs_time", [])
-        return {"accuracy_vs_time": [{"phase": block["name"], **r} for r in rows]}
+        over = block.get("accuracy_over_chips", {}).get("per_chip", [])
+        return {"accuracy_vs_time": [{"phase": block["name"], **r} for r in rows],
+                "inference_chips": [{"phase": block["name"], "chip": c, "accuracy": a}
+                                    for c, a in enumerate(over)]}
 
     def headline(self, blocks: list[dict]) -> dict:
         last = blocks[-1]
+        over = last.get("accuracy_over_chips")
         return {"inference accuracy (last)": last["accuracy"],
+                **({"inference accuracy, mean over chips (last)": over["mean"]} if over else {}),
                 "energy per image (J)": last["energy"]["per_image_pj"] * 1e-12,
                 "latency per image (s)": last["latency"]["first_image_latency_s"]}

@@ -2,11 +2,13 @@
 accuracy over time, writes per cell, endurance, auxiliary memory and the cost of learning."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 import numpy as np
 
+from .. import plugins
 from ..config.workload import PhaseSpec
 from ..energy import phase_energy, programming_energy_pj
 from ..functional import run
@@ -46,25 +48,51 @@ def write_heatmap(counts: np.ndarray, max_rows: int = 32, max_cols: int = 64) ->
 
 
 
+def online_accuracy(correct: np.ndarray, ph: PhaseSpec) -> tuple[list[float], list[float]]:
+    """EMA of online accuracy from zero, bias-corrected (as Adam's moments), so its early
+    values are the mean so far instead of a ramp from the first sample's 0 or 1; and the
+    accuracy of each window of window_samples."""
+    ema, acc = [], 0.0
+    for i, c in enumerate(correct):
+        acc = ph.ema * acc + (1 - ph.ema) * float(c)
+        ema.append(acc / (1 - ph.ema ** (i + 1)))
+    win = ph.window_samples
+    return ema, [float(correct[s:s + win].mean()) for s in range(0, len(correct), win)]
+
+
+def no_learning_baseline(ph: PhaseSpec, ctx: Context) -> dict | None:
+    """The `none` rule on the same stream, from a copy of the chip as it is now (its drift
+    scenario included), so a rule's online accuracy reads against doing nothing."""
+    if not ph.baseline or not plugins.load("rule", ph.algorithm.name).learns:
+        return None
+    dep = ctx.dep
+    t0 = time.perf_counter()
+    copies = {k: e.clone() for k, e in dep.engines.items()}
+    none = dataclasses.replace(ph, algorithm=dataclasses.replace(ph.algorithm, name="none"))
+    res = run_online(dep.net.copy(), copies, ctx.data, none, ctx.chip.arch, ctx.w.seed, ctx.arch_file)
+    ctx.wall.add("baseline", t0)
+    ema, windows = online_accuracy(res.correct, ph)
+    every = max(1, ph.samples // 500)
+    return {"algorithm": "none", "online_ema_final": ema[-1], "online_mean": float(res.correct.mean()),
+            "last_window": windows[-1], "windows": windows, "ema_values": ema[::every]}
+
+
 def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
     """Online learning on the chip: accuracy over time, writes, endurance, aux memory, cost."""
     dep, data, chip, w, wall = ctx.dep, ctx.data, ctx.chip, ctx.w, ctx.wall
     arch_file = ctx.arch_file
     a = chip.arch
+    baseline = no_learning_baseline(ph, ctx)
     before = {k: e.writes.copy() for k, e in dep.engines.items()}
     t0 = time.perf_counter()
     res = run_online(dep.net, dep.engines, data, ph, a, w.seed, arch_file)
     wall.add("functional", t0)
+    ctx.chip_changed = True
     n = ph.samples
-    # online accuracy: EMA from zero, bias-corrected (as Adam's moments), so its early values
-    # are the mean so far instead of a ramp from the first sample's 0 or 1
-    ema, acc = [], 0.0
-    for i, c in enumerate(res.correct):
-        acc = ph.ema * acc + (1 - ph.ema) * float(c)
-        ema.append(acc / (1 - ph.ema ** (i + 1)))
+    ema, accs = online_accuracy(res.correct, ph)
     win = ph.window_samples
-    windows = [{"start": s, "end": min(n, s + win), "accuracy": float(res.correct[s:s + win].mean()),
-                "segment": res.segments[s]} for s in range(0, n, win)]
+    windows = [{"start": s, "end": min(n, s + win), "accuracy": accs[i], "segment": res.segments[s]}
+               for i, s in enumerate(range(0, n, win))]
     boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
     # writes and endurance
     per_layer, all_counts, heat = {}, [], {}
@@ -111,6 +139,7 @@ def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
             "last_window": windows[-1]["accuracy"],
             "windows": windows,
             "segment_boundaries": boundaries,
+            **({"baseline": baseline} if baseline else {}),
         },
         "writes": {
             "total_cell_writes": pulses,
@@ -173,9 +202,12 @@ class OnlinePhase(PhaseKind):
         life = (f"{years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years
                 else "unlimited (no wear-out)" if end["budget_cycles"] is None else "no writes")
         b = block
+        base = acc.get("baseline")
+        vs = (f" (no learning on the same stream: {base['online_ema_final']:.4f}, last window "
+              f"{base['last_window']:.4f})" if base else "")
         return [f"phase {b['name']} ({b['algorithm']}, {b['scenario']}, {b['samples']} samples): "
                 f"online accuracy {acc['online_ema_final']:.4f} (EMA), "
-                f"last window {acc['last_window']:.4f} | "
+                f"last window {acc['last_window']:.4f}{vs} | "
                 f"max writes/cell {wr['max_per_cell']}, density {wr['density']:.2e}, "
                 f"aux memory {block['aux_memory']['peak_bytes']} B | "
                 f"energy {si(en['per_sample_pj'] * 1e-12, 'J')}/sample | lifetime {life}"]
@@ -183,9 +215,13 @@ class OnlinePhase(PhaseKind):
     def tables(self, block: dict) -> dict[str, list[dict]]:
         name, acc, wr = block["name"], block["accuracy"], block["writes"]
         es, h = block["ema_series"], wr["histogram"]
+        base = acc.get("baseline")
         return {
-            "online_windows": [{"phase": name, **win} for win in acc["windows"]],
-            "online_ema": [{"phase": name, "sample": i * es["every"], "ema_accuracy": v}
+            "online_windows": [{"phase": name, **win,
+                                **({"baseline_accuracy": base["windows"][i]} if base else {})}
+                               for i, win in enumerate(acc["windows"])],
+            "online_ema": [{"phase": name, "sample": i * es["every"], "ema_accuracy": v,
+                            **({"baseline_ema_accuracy": base["ema_values"][i]} if base else {})}
                            for i, v in enumerate(es["values"])],
             "writes_per_layer": [{"phase": name, "layer": layer, **d}
                                  for layer, d in wr["per_layer"].items()],
@@ -197,7 +233,9 @@ class OnlinePhase(PhaseKind):
         last = blocks[-1]
         years = [b["endurance"]["years_to_first_wear_out"] for b in blocks
                  if b["endurance"]["years_to_first_wear_out"]]
-        return {"online accuracy EMA (last train)": last["accuracy"]["online_ema_final"],
+        base = last["accuracy"].get("baseline")
+        none = {"online accuracy EMA, no learning (last train)": base["online_ema_final"]} if base else {}
+        return {"online accuracy EMA (last train)": last["accuracy"]["online_ema_final"], **none,
                 "online time per sample (s)": last["latency"]["total_s"] / last["samples"],
                 "max writes per cell": max(b["writes"]["max_per_cell"] for b in blocks),
                 "aux memory (B)": max(b["aux_memory"]["peak_bytes"] for b in blocks),

@@ -8,7 +8,9 @@ from .. import plugins
 from .plots import _unit, plt
 from .units import si as _si
 
-METRIC_KEYS = ("inference accuracy (last)", "online accuracy EMA (last train)", "best MC policy accuracy",
+METRIC_KEYS = ("inference accuracy (last)", "inference accuracy, mean over chips (last)",
+               "online accuracy EMA (last train)", "online accuracy EMA, no learning (last train)",
+               "best MC policy accuracy",
                "energy total (J)", "energy per image (J)", "latency per image (s)",
                "online time per sample (s)", "max writes per cell", "aux memory (B)", "lifetime (years)",
                "programming energy (J)", "weights verified")

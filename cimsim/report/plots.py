@@ -185,6 +185,10 @@ def online_figure(ph: dict) -> Figure | None:
     ax.step([w["start"] for w in wins] + [wins[-1]["end"]],
             [w["accuracy"] for w in wins] + [wins[-1]["accuracy"]], where="post", color="tab:orange",
             lw=1.2, label=f"window of {wins[0]['end'] - wins[0]['start']} samples")
+    base = acc.get("baseline")
+    if base:
+        ax.plot(xs, base["ema_values"], color="0.3", lw=1.2, ls=":",
+                label=f"no learning, same stream: EMA (final {base['online_ema_final']:.3f})")
     for i, b in enumerate(acc.get("segment_boundaries", [])):
         ax.axvline(b, color="0.5", ls="--", lw=0.8, label="segment boundary" if i == 0 else None)
     segs = []
@@ -200,7 +204,7 @@ def online_figure(ph: dict) -> Figure | None:
     ax.set_xlabel("sample")
     ax.set_ylabel("online accuracy")
     ax.set_title(f"{ph['name']}: {ph['algorithm']} under {ph['scenario'].replace('_', ' ')}")
-    ax.legend(loc="lower left")
+    ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -42,4 +42,8 @@ def summary(report: dict) -> str:
             f"{dp['stuck_cells']} stuck cells")
     for ph in report["phases"]:
         lines += plugins.load("phase", ph["kind"])().summary(ph)
+    if report.get("explain"):
+        from ..explain import summary as explain_summary
+
+        lines += explain_summary(report["explain"])
     return "\n".join(lines)
