@@ -39,7 +39,7 @@ def test_run_plot_writes_valid_figures_and_csvs(lrt_run):
     assert dp["policy"] == "none" and dp["verify_pulses"] == 0 and dp["pulses"] == dp["one_shot_pulses"]
     names = {p.stem for p in out.glob("*.png")}
     assert names == {"energy", "latency_before", "latency_after", "latency_adapt", "online_adapt",
-                     "writes_adapt", "writes_heatmap_adapt"}
+                     "writes_adapt", "writes_heatmap_adapt", "layers_before", "layers_after"}
     for p in out.glob("*.png"):
         w, h, size = png_size(p)
         assert w >= 600 and h >= 400 and size > 20_000
@@ -56,15 +56,16 @@ def test_run_plot_writes_valid_figures_and_csvs(lrt_run):
 def test_figures_show_the_report_data(lrt_run):
     _, rep = lrt_run
     figs = figures(rep)
-    # energy: the stacked bars of each phase add up to its total (in the axis unit)
+    # energy: the stacked bars of each phase add up to its total per image or sample (in the
+    # axis unit), so phases of different lengths compare
     ax = figs["energy"].axes[0]
-    assert ax.get_ylabel().startswith("energy (") and ax.get_title() == "phases"
+    assert ax.get_ylabel().startswith("energy (") and ax.get_title() == "phases, per image or sample"
     unit = {"pJ": 1, "nJ": 1e3, "uJ": 1e6, "mJ": 1e9, "J": 1e12}[ax.get_ylabel()[8:-1]]
     heights = {}
     for p in ax.patches:
         x = round(p.get_x() + p.get_width() / 2)
         heights[x] = heights.get(x, 0) + p.get_height()
-    totals = [ph["energy"]["total_pj"] / unit for ph in rep["phases"]]
+    totals = [ph["energy"]["total_pj"] / ph.get("images", ph.get("samples")) / unit for ph in rep["phases"]]
     assert [heights[i] for i in range(3)] == pytest.approx(totals, rel=1e-6)
     # online: the EMA line is the report's series; segment boundaries are marked
     ax = figs["online_adapt"].axes[0]
@@ -131,7 +132,8 @@ def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
     from cimsim.report.units import si as _si
     energy = next(line for line in text.splitlines() if line.startswith("energy total"))
     assert "(J)" not in energy and energy.count(_si(h["energy total (J)"], "J")) == 2   # own SI unit
-    assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["compare_energy", "compare_online_writes"]
+    assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["compare_accuracy_cost", "compare_energy",
+                                                               "compare_online_writes"]
     figs = compare_figures([rep, rep], ["a", "b"])
     a1 = figs["compare_online_writes"].axes[0]
     assert len(a1.get_lines()) == 2 and a1.get_legend() is not None
@@ -189,3 +191,40 @@ def test_a_component_has_one_colour_in_every_figure():
     for name in ("adc", "dac"):
         assert colours[0][name] == colours[1][name] == pytest.approx(component_color(name))
     assert component_color("tia") == component_color("tia") != component_color("adc")
+
+
+def test_legend_lists_only_visible_components():
+    from cimsim.report.plots import energy_figure
+
+    rep = {"deploy": {}, "phases": [{"name": "p", "kind": "inference", "images": 2,
+                                     "energy": {"per_component_pj": {"adc": 1000.0, "dac": 10.0, "noc": 1.0},
+                                                "idle_pj": 0.0}}]}
+    fig = energy_figure(rep)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["adc", "dac"]                       # noc: 0.1% of the bar, drawn, not listed
+    heights = sorted(p.get_height() for p in fig.axes[0].patches)
+    assert heights == pytest.approx([0.5, 5.0, 500.0])   # per image: 1000 pJ / 2 images
+
+
+def test_layers_figure_and_accuracy_cost_scatter(lrt_run):
+    from matplotlib.ticker import EngFormatter
+
+    _, rep = lrt_run
+    ph = rep["phases"][0]
+    fig = figures(rep)["layers_before"]
+    a1, a2 = fig.axes[:2]
+    assert [t.get_text() for t in a1.get_yticklabels()] == list(ph["latency"]["per_node_cycles_per_image"])
+    width: dict[int, float] = {}
+    for p in a1.patches:
+        row = round(p.get_y() + p.get_height() / 2)
+        width[row] = width.get(row, 0) + p.get_width()
+    nodes = ph["latency"]["per_node_cycles_per_image"]
+    per_node = [ph["energy"]["per_node_pj"][k] * 1e-12 / ph["images"] for k in nodes]
+    assert [width.get(i, 0.0) for i in range(len(per_node))] == pytest.approx(per_node, rel=1e-6, abs=1e-18)
+    assert isinstance(a1.xaxis.get_major_formatter(), EngFormatter)
+    fig = compare_figures([rep], ["a"])["compare_accuracy_cost"]
+    ax = fig.axes[0]
+    last = rep["phases"][-1]
+    x, y = ax.lines[0].get_data()
+    assert x[0] == pytest.approx(last["energy"]["per_image_pj"] * 1e-12) and y[0] == last["accuracy"]
+    assert isinstance(ax.xaxis.get_major_formatter(), EngFormatter)

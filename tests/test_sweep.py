@@ -137,3 +137,23 @@ def test_an_interrupted_sweep_keeps_its_finished_points(root, tmp_path, trained,
     monkeypatch.setattr(runner, "store", real)
     assert sweep(root, grid, tmp_path / "out", "--workers", "1") == 0
     assert [r["status"] for r in table(tmp_path / "out")] == ["cached", "done", "done"]
+
+
+def test_pareto_axes_carry_si_units():
+    """Costs on Pareto axes read as 4.5 mJ or 214 us, not as raw seconds with an offset."""
+    from matplotlib.ticker import EngFormatter
+
+    from cimsim.sweep.results import figures
+
+    table = [{"energy_total_j": e, "energy_per_image_j": None, "max_writes_per_cell": None,
+              "latency_per_image_s": t, "accuracy": a, "online_accuracy_ema": None, "best_mc_accuracy": None,
+              "arch.adc.bits": b}
+             for e, t, a, b in ((2e-3, 2e-4, 0.8, 6), (4e-3, 3e-4, 0.9, 8), (3e-3, 5e-4, 0.7, 7))]
+    figs = figures(table, ("arch.adc.bits",), "s")
+    assert set(figs) == {"pareto_energy_total_j", "pareto_latency_per_image_s"}
+    ax = figs["pareto_energy_total_j"].axes[0]
+    assert isinstance(ax.xaxis.get_major_formatter(), EngFormatter)
+    assert ax.get_xlabel() == "energy of the whole run"
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(lab.endswith("mJ") for lab in labels)

@@ -5,7 +5,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import plugins
-from .plots import _unit, plt
+from .plots import _unit, plt, si_axis
 from .units import si as _si
 
 METRIC_KEYS = ("inference accuracy (last)", "inference accuracy, mean over chips (last)",
@@ -90,7 +90,9 @@ def compare_figures(reports: list[dict], names: list[str]) -> dict[str, Figure]:
         a2.legend(loc="upper right")
         fig.tight_layout()
         out["compare_online_writes"] = fig
-    rows = [(n, p["name"], p["energy"]["total_pj"]) for n, r in zip(names, reports) for p in r["phases"]
+    rows = [(n, f"{p['name']} (per {'image' if 'images' in p else 'sample'})",
+             p["energy"]["total_pj"] / (p.get("images", p.get("samples")) or 1))
+            for n, r in zip(names, reports) for p in r["phases"]
             if "energy" in p and "total_pj" in p["energy"]]
     if rows:
         div, unit = _unit(max(v for *_, v in rows))
@@ -103,9 +105,37 @@ def compare_figures(reports: list[dict], names: list[str]) -> dict[str, Figure]:
                         xytext=(0, 2), textcoords="offset points")
         ax.set_xticks(range(len(rows)), labels, fontsize=7)
         ax.set_ylabel(f"energy ({unit})")
-        ax.set_title("Energy per phase")
+        ax.set_title("Energy per image or sample, by phase")
         fig.tight_layout()
         out["compare_energy"] = fig
+    points = []
+    for n, r in zip(names, reports):
+        inf = [p for p in r["phases"] if p["kind"] == "inference" and p.get("accuracy") is not None]
+        if inf:
+            p = inf[-1]
+            oc = p.get("accuracy_over_chips")
+            acc, lo, hi = ((oc["mean"], oc["ci95"][0], oc["ci95"][1]) if oc else (p["accuracy"],) * 3)
+            points.append((n, acc, lo, hi, p["energy"]["per_image_pj"] * 1e-12,
+                           p["latency"]["first_image_latency_s"]))
+    if points:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+        panels = ((axes[0], 4, "energy per image", "J"), (axes[1], 5, "latency per image", "s"))
+        for ax, col, label, unit in panels:
+            for i, pt in enumerate(points):
+                c = plt.get_cmap("tab10")(i % 10)
+                ax.errorbar(pt[col], pt[1], yerr=[[pt[1] - pt[2]], [pt[3] - pt[1]]], fmt="o", color=c,
+                            capsize=3, label=pt[0])
+                ax.annotate(pt[0], (pt[col], pt[1]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            xs = [pt[col] for pt in points]
+            if min(xs) > 0 and max(xs) / min(xs) > 20:
+                ax.set_xscale("log")
+            si_axis(ax, "x", unit)
+            ax.set_xlabel(f"{label} (last inference phase)")
+            ax.set_title(f"Accuracy vs {label}")
+        axes[0].set_ylabel("test accuracy (mean over chips, 95% CI where run)")
+        axes[0].set_ylim(0, 1.02)
+        fig.tight_layout()
+        out["compare_accuracy_cost"] = fig
     mcs = [(n, p) for n, r in zip(names, reports) for p in r["phases"] if "results" in p]
     if mcs:
         fig, ax = plt.subplots(figsize=(6.5, 4))

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from ..util import atomic_write  # noqa: E402
 
@@ -56,15 +57,27 @@ def _time_unit(seconds: float) -> tuple[float, str]:
     return 1e-9, "ns"
 
 
+LEGEND_MIN_SHARE = 0.005   # a component under this share of every bar is drawn but not listed
+
+
+def si_axis(ax, axis: str, unit: str) -> None:
+    """Tick labels of one axis in SI-prefixed units (4.5 mJ, 214 us), no offset or exponent."""
+    fmt = EngFormatter(unit=unit, sep=" ")
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+
+
 def _stacked(ax, bars: list[tuple[str, dict[str, float]]], comps: list[str], colors: dict) -> None:
-    """Stacked bars of components with the total (in a readable unit) on top."""
+    """Stacked bars of components with the total (in a readable unit) on top; the legend lists
+    only components visible in some bar (at least LEGEND_MIN_SHARE of it)."""
     div, unit = _unit(max(sum(d.values()) for _, d in bars))
     x = np.arange(len(bars))
     bottom = np.zeros(len(bars))
+    totals = np.array([sum(d.values()) for _, d in bars]) / div
     for c in comps:
         vals = np.array([d.get(c, 0.0) for _, d in bars]) / div
         if vals.any():
-            ax.bar(x, vals, 0.6, bottom=bottom, label=c.replace("_", " "), color=colors[c])
+            seen = np.any(vals >= LEGEND_MIN_SHARE * np.where(totals > 0, totals, np.inf))
+            ax.bar(x, vals, 0.6, bottom=bottom, label=c.replace("_", " ") if seen else None, color=colors[c])
         bottom += vals
     for xi, tot in zip(x, bottom):
         ax.annotate(f"{tot:.3g} {unit}", (xi, tot), ha="center", va="bottom", fontsize=8,
@@ -76,16 +89,18 @@ def _stacked(ax, bars: list[tuple[str, dict[str, float]]], comps: list[str], col
 
 
 def energy_figure(report: dict) -> Figure | None:
-    """Stacked bars: energy of each phase by component plus its idle draw (totals on top), and
-    programming the chip by component in its own panel (it is orders of magnitude smaller)."""
+    """Stacked bars: energy per image (inference) or per sample (online learning) of each
+    phase by component plus its idle draw (totals on top), so phases of different lengths
+    compare; and programming the chip once, by component, in its own panel."""
     phases: list[tuple[str, dict[str, float]]] = []
     for ph in report.get("phases", []):
         if "energy" in ph and "per_component_pj" in ph["energy"]:
-            n = ph.get("images", ph.get("samples"))
-            label = f"{ph['name']}\n({n} {'images' if 'images' in ph else 'samples'})"
-            bar = {k: v for k, v in ph["energy"]["per_component_pj"].items() if v > 0}
+            what = "image" if "images" in ph else "sample"
+            n = ph.get("images", ph.get("samples")) or 1
+            label = f"{ph['name']}\n(per {what})"
+            bar = {k: v / n for k, v in ph["energy"]["per_component_pj"].items() if v > 0}
             if ph["energy"].get("idle_pj", 0) > 0:
-                bar["idle (leakage)"] = ph["energy"]["idle_pj"]      # so the bar is the phase's total
+                bar["idle (leakage)"] = ph["energy"]["idle_pj"] / n     # so the bar is the phase's total
             phases.append((label, bar))
     dp = report.get("deploy", {}).get("energy", {})
     prog = {k.removesuffix("_pj"): v for k, v in dp.items() if k != "total_pj" and v > 0}
@@ -94,9 +109,9 @@ def energy_figure(report: dict) -> Figure | None:
     comps = sorted({c for _, d in phases for c in d} | set(prog),
                    key=lambda c: -sum(d.get(c, 0) for _, d in phases + [("", prog)]))
     colors = {c: component_color(c) for c in comps}
-    panels = [(phases, "phases")] if phases else []
+    panels = [(phases, "phases, per image or sample")] if phases else []
     if prog:
-        panels.append(([(f"programming\n({report['deploy']['policy']})", prog)], "programming"))
+        panels.append(([(f"programming\n({report['deploy']['policy']})", prog)], "programming, once"))
     fig, axes = plt.subplots(1, len(panels), figsize=(1.4 * sum(len(p) for p, _ in panels) + 4.5, 4.2),
                              squeeze=False, gridspec_kw={"width_ratios": [max(len(p), 1) for p, _ in panels]})
     for ax, (bars, title) in zip(axes[0], panels):
@@ -107,7 +122,7 @@ def energy_figure(report: dict) -> Figure | None:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle("Energy by phase and component")
+    fig.suptitle("Energy by phase and component (legend: components of at least 0.5% of a bar)")
     fig.tight_layout()
     return fig
 
@@ -313,6 +328,49 @@ def montecarlo_figure(ph: dict) -> Figure | None:
     return fig
 
 
+def layers_figure(ph: dict, clock_mhz: float) -> Figure | None:
+    """Per node of the network, one image: energy by component (stacked) and latency by stage
+    (compute, NoC transfer, buffer access), in the network's order."""
+    en = ph.get("energy", {}).get("per_node_component_pj")
+    lat = ph.get("latency", {}).get("per_node_cycles_per_image")
+    n = ph.get("images")
+    if not en or not lat or not n:
+        return None
+    nodes = list(lat)
+    comps = sorted({c for d in en.values() for c in d}, key=lambda c: -sum(d.get(c, 0) for d in en.values()))
+    height = max(3.5, 0.22 * len(nodes) + 1.5)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
+    y = np.arange(len(nodes))
+    left = np.zeros(len(nodes))
+    total = sum(sum(d.values()) for d in en.values()) / n
+    for c in comps:
+        vals = np.array([en.get(k, {}).get(c, 0.0) for k in nodes]) * 1e-12 / n
+        if vals.any():
+            seen = vals.max() >= LEGEND_MIN_SHARE * total * 1e-12
+            a1.barh(y, vals, left=left, color=component_color(c), label=c.replace("_", " ") if seen else None)
+        left += vals
+    si_axis(a1, "x", "J")
+    a1.set_xlabel("energy per image")
+    a1.set_title(f"{ph['name']}: energy per node and component")
+    a1.legend(loc="lower right", fontsize=7)
+    stages = (("compute_cycles", "compute", "tab:blue"), ("noc_cycles", "NoC transfer", "tab:orange"),
+              ("sram_cycles", "buffer access", "tab:green"))
+    left = np.zeros(len(nodes))
+    for key, label, color in stages:
+        vals = np.array([lat[k].get(key, 0) for k in nodes], float) / (clock_mhz * 1e6)
+        if vals.any():
+            a2.barh(y, vals, left=left, color=color, label=label)
+        left += vals
+    si_axis(a2, "x", "s")
+    a2.set_xlabel("busy time per image on each resource (closed-form stage times, stacked)")
+    a2.set_title("latency per node and stage")
+    a2.legend(loc="lower right", fontsize=7)
+    a1.set_yticks(y, nodes, fontsize=7)
+    a1.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
 _TIME_TICKS = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 d"), (30 * 86400.0, "1 mo"),
                (365.25 * 86400, "1 yr"), (3652.5 * 86400, "10 yr"))
 
@@ -352,6 +410,7 @@ def figures(report: dict) -> dict[str, Figure]:
         out["energy"] = f
     for ph in report.get("phases", []):
         for stem, build in (("latency", lambda p: latency_figure(p, clock)), ("online", online_figure),
+                            ("layers", lambda p: layers_figure(p, clock)),
                             ("writes", writes_figure), ("writes_heatmap", lambda p: heatmap_figure(p, order)),
                             ("montecarlo", montecarlo_figure), ("accuracy_vs_time", accuracy_time_figure)):
             f = build(ph)

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..report.compare import headline
-from ..report.plots import plt
+from ..report.plots import plt, si_axis
 from ..util import atomic_write
 from .runner import Point, point_dir
 
@@ -71,10 +71,10 @@ def _accuracy_column(table: list[dict]) -> str | None:
     return None
 
 
-PLOTS = (("energy_total_j", "energy of the whole run (J)"),
-         ("energy_per_image_j", "inference energy per image (J)"),
-         ("max_writes_per_cell", "max writes per cell"),
-         ("latency_per_image_s", "inference latency per image (s)"))
+PLOTS = (("energy_total_j", "energy of the whole run", "J"),
+         ("energy_per_image_j", "inference energy per image", "J"),
+         ("max_writes_per_cell", "max writes per cell", ""),
+         ("latency_per_image_s", "inference latency per image", "s"))
 
 
 def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, Figure]:
@@ -83,7 +83,7 @@ def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, F
     figs: dict[str, Figure] = {}
     if acc_col is None:
         return figs
-    for col, label in PLOTS:
+    for col, label, unit in PLOTS:
         ok = [r for r in table if r[col] is not None and r[acc_col] is not None]
         if len(ok) < 2:
             continue
@@ -99,9 +99,11 @@ def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, F
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
         if cost.min() > 0 and cost.max() / cost.min() > 20:
             ax.set_xscale("log")
+        if unit:
+            si_axis(ax, "x", unit)
         ax.set_xlabel(label)
         ax.set_ylabel(acc_col.replace("_", " "))
-        ax.set_title(f"{name}: {label.split(' (')[0]} vs accuracy ({len(ok)} points)")
+        ax.set_title(f"{name}: {label} vs accuracy ({len(ok)} points)")
         ax.legend(loc="lower right", fontsize=8)
         figs[f"pareto_{col}"] = fig
     return figs
