@@ -1,5 +1,6 @@
-"""What each circuit and device non-ideality of issue 19 costs: IR drop, ADC offset and INL,
-conductance clipping and per-layer ADC resolution, on the default chip (ResNet-8 on digits).
+"""What each circuit and device non-ideality costs: IR drop, ADC offset and INL (with and
+without offset calibration), conductance clipping and per-layer ADC resolution, on the
+default chip (ResNet-8 on digits).
 
 Every row is one `cimsim.run` of workloads/resnet_inference.yaml with one setting changed,
 accuracy as the mean and 95% CI over the same chips (`ci_chips`). Prints a Markdown table.
@@ -21,10 +22,13 @@ CASES = [
     ("IR drop, 1 ohm per cell", {"arch.crossbar.wire_ohm_per_cell": 1.0}),
     ("IR drop, 2 ohm per cell", {"arch.crossbar.wire_ohm_per_cell": 2.0}),
     ("IR drop, 5 ohm per cell", {"arch.crossbar.wire_ohm_per_cell": 5.0}),
-    ("ADC offset 0.5 LSB", {"arch.adc.offset_sigma_lsb": 0.5}),
-    ("ADC offset 2 LSB", {"arch.adc.offset_sigma_lsb": 2.0}),
-    ("ADC INL 1 LSB", {"arch.adc.inl_lsb": 1.0}),
-    ("ADC INL 4 LSB", {"arch.adc.inl_lsb": 4.0}),
+    ("ADC offset 0.5 LSB, calibrated", {"arch.adc.offset_sigma_lsb": 0.5}),
+    ("ADC offset 2 LSB, calibrated", {"arch.adc.offset_sigma_lsb": 2.0}),
+    ("ADC offset 0.5 LSB, not calibrated", {"arch.adc.offset_sigma_lsb": 0.5,
+                                            "arch.adc.offset_calibration": "false"}),
+    ("ADC INL 1 LSB, calibrated at zero", {"arch.adc.inl_lsb": 1.0}),
+    ("ADC INL 4 LSB, calibrated at zero", {"arch.adc.inl_lsb": 4.0}),
+    ("ADC INL 1 LSB, not calibrated", {"arch.adc.inl_lsb": 1.0, "arch.adc.offset_calibration": "false"}),
     ("programming error clipped to [g_min, g_max]", {"arch.device.clip_to_range": "true"}),
     ("fc at 4-bit ADC", {"workload.deploy.adc_bits": "[{layer: fc, bits: 4}]"}),
     ("every layer at 6-bit ADC", {"arch.adc.bits": 6}),

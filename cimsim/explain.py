@@ -15,10 +15,9 @@ import time
 
 from .config.arch import ArchSpec, StuckAtSpec
 from .deploy import deploy
-from .functional import run
 from .hw.chip import build_chip
 from .phases.base import Context
-from .phases.inference import at_time
+from .phases.inference import accuracy as chip_accuracy
 
 IDEAL_ADC_BITS = 24
 
@@ -80,20 +79,19 @@ def explain(ctx: Context, images: int = 200, chips: int = 3) -> dict | None:
 
     k = max(1, min(chips, ph.ci_chips))
 
-    def accuracy(arch: ArchSpec, t_s: float) -> float:
+    def mean_accuracy(arch: ArchSpec, t_s: float) -> float:
         chip, accs = build_chip(arch), []
         for c in range(k):
             dep = deploy(ctx.net, ctx.data, chip, ctx.w, ctx.arch_file, ctx.workload_file, chip=c or None,
                          memo=ctx.memo)
-            engines = at_time(dep.engines, t_s, ph.drift_compensation) if t_s > 0 else dep.engines
-            accs.append(float((run(dep.net, engines, x, chip.arch)[0].argmax(1) == y).mean()))
+            accs.append(chip_accuracy(dep, x, y, chip, t_s, ph.drift_compensation and t_s > 0))
         return sum(accs) / k
 
     a = ctx.chip.arch
     t_s = ph.time_after_programming_s
-    full = accuracy(a, t_s)
-    clean = accuracy(ideal(a), 0.0)
-    alone = {name: accuracy(arch, t) for name, (arch, t) in cases(a, t_s).items()}
+    full = mean_accuracy(a, t_s)
+    clean = mean_accuracy(ideal(a), 0.0)
+    alone = {name: mean_accuracy(arch, t) for name, (arch, t) in cases(a, t_s).items()}
     ctx.wall.add("explain", t0)
     worst = min(alone, key=lambda k: alone[k]) if alone else None
     return {"phase": ph.name, "images": n, "chips": k, "ideal_chip": clean, "this_chip": full,

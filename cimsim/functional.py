@@ -44,7 +44,9 @@ class AnalogLayer:
         self.t_s = 0.0          # reads happen this long after programming (device time model)
         self.gain = 1.0         # digital output gain (global drift compensation)
         self.adc_offset: np.ndarray | None = None    # static ADC offsets (tile.load)
+        self.adc_zero: np.ndarray | None = None      # what offset calibration subtracts (tile.load)
         self.adc_offset: np.ndarray | None = None    # static ADC offsets (tile.load)
+        self.adc_zero: np.ndarray | None = None      # what offset calibration subtracts (tile.load)
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
         self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)

@@ -184,3 +184,28 @@ def test_adc_offsets_are_per_adc_and_static():
         assert all(len(v) == 1 for v in vals.values()) and len(vals) == 2 * lm.col_groups
     np.testing.assert_array_equal(off, layer.at_time(0.0, False).adc_offset)   # static per chip
     assert np.all(np.abs(off) < 6 * 2.0 * chip.tile.step) and np.any(off != 0)
+
+
+@pytest.mark.parametrize("bit_serial", [True, False])
+def test_offset_calibration_removes_whole_lsb_offsets_exactly(bit_serial):
+    """Offsets of whole LSBs shift every code by exactly that many LSBs (below the clip), so
+    subtracting each ADC's zero-input code gives the offset-free outputs bit for bit."""
+    dac = DacSpec(input_bits=8, bit_serial=bit_serial)
+    a = dataclasses.replace(ideal_arch(), dac=dac)
+    a = dataclasses.replace(a, adc=dataclasses.replace(a.adc, bits=12, range_fraction=0.5))
+    rng = np.random.default_rng(3)
+    w = rng.normal(0, 0.2, (90, 7)).astype(np.float32)
+    x = np.abs(rng.normal(0, 1, (25, 90))).astype(np.float32)
+    outs = {}
+    for name, cal in (("clean", True), ("cal", True), ("raw", False)):
+        arch = dataclasses.replace(a, adc=dataclasses.replace(a.adc, offset_calibration=cal))
+        chip = build_chip(arch)
+        lm = map_layers([("l", 90, 7)], chip).layer("l")
+        layer = AnalogLayer("l", w, chip.tile, lm, float(x.max()), np.random.default_rng(0), 0)
+        if name != "clean":
+            whole = np.round(np.random.default_rng(5).normal(0, 3, (lm.row_chunks, layer.g.shape[2])))
+            layer.adc_offset = (whole * chip.tile.step).astype(np.float32)
+            layer.adc_zero = chip.tile.zero_codes(layer) if cal else None
+        outs[name] = layer(x)
+    np.testing.assert_array_equal(outs["cal"], outs["clean"])
+    assert np.abs(outs["raw"] - outs["clean"]).max() > 0

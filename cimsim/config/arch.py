@@ -140,6 +140,9 @@ class AdcSpec:
                                    "offset (LSB), drawn once per chip")
     inl_lsb: float = spec(0.0, lo=-1e3, hi=1e3, doc="integral nonlinearity: a bow of this many LSB at "
                           "mid-scale, zero at both ends, the same for every ADC")
+    offset_calibration: bool = spec(True, doc="the periphery measures each ADC's zero-input level once "
+                                    "(averaging conversions, sub-LSB) and subtracts it from every "
+                                    "conversion: removes the static offset and the INL at zero in the mean")
 
 
 @dataclass(frozen=True)

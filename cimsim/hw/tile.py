@@ -272,7 +272,10 @@ class CrossbarTile(TileModel):
                               + dev.g_step_us * g.sum(axis=(0, 1, 3), dtype=np.float64))
         if self.arch.crossbar.wire_ohm_per_cell > 0:
             g = self.ir_drop(g, chunks)
-        layer.adc_offset = self.adc_offsets(layer) if self.arch.adc.offset_sigma_lsb > 0 else None
+        adc = self.arch.adc
+        layer.adc_offset = self.adc_offsets(layer) if adc.offset_sigma_lsb > 0 else None
+        layer.adc_zero = (self.zero_codes(layer) if adc.offset_calibration
+                          and (adc.offset_sigma_lsb > 0 or adc.inl_lsb != 0) else None)
         eff = g[0] - g[1] if g.shape[0] == 2 else g[0]          # (S, K, N)
         s = eff.shape[0]
         g = np.zeros((s, chunks * rows, layer.n), np.float32)
@@ -307,6 +310,24 @@ class CrossbarTile(TileModel):
         adc = ((ns % wpg) * s + ss) % per_xb                   # (S, N): the ADC of weight n, slice s
         return draws[:, ns // wpg, adc].reshape(lm.row_chunks, s * n).astype(np.float32)
 
+    def zero_codes(self, layer: AnalogLayer) -> np.ndarray:
+        """(N,) what offset calibration subtracts from each output per MVM: every conversion's
+        level at zero input (its offset and the INL there), shift-added as the conversions are.
+        The periphery estimates it to sub-LSB precision by averaging many zero-input
+        conversions, which the read noise dithers (a foreground calibration); the estimate is
+        taken as exact. Rounding to the nearest code would leave the fractional part of every
+        offset as a bias that the shift-add multiplies by up to 255 x 85."""
+        arch = self.arch
+        step, lo, hi = self.adc_scale(self.adc_bits(layer.lmap))
+        s, n = layer.cells.g.shape[1], layer.n
+        off = (layer.adc_offset if layer.adc_offset is not None
+               else np.zeros((layer.lmap.row_chunks, s * n), np.float32)).astype(np.float64) / step
+        d0 = np.clip((0.0 - 0.5 * (lo + hi)) / (0.5 * (hi - lo)), -1.0, 1.0)
+        c0 = np.clip(off + arch.adc.inl_lsb * (1.0 - d0 * d0), lo, hi)   # (C, S*N), in LSB
+        planes = sum(2.0 ** p for p in range(arch.input_planes)) if arch.dac.bit_serial else 1.0
+        slices = np.array([2.0 ** (k * arch.device.bits_per_cell) for k in range(s)])
+        return (c0.reshape(-1, s, n) * slices[None, :, None]).sum(axis=(0, 1)) * step * planes
+
     def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
         arch = self.arch
         step, lo, hi = self.adc_scale(self.adc_bits(layer.lmap))
@@ -316,6 +337,8 @@ class CrossbarTile(TileModel):
             step=step, code_lo=lo, code_hi=hi,
             sigma_cell=self.sigma_cell, key=layer.read_key * 1_000_003 + layer.calls,
             offset=layer.adc_offset, inl=arch.adc.inl_lsb)
+        if layer.adc_zero is not None:
+            acc -= layer.adc_zero
         if self.encoding.offset:                   # the stored offset times the input sum
             acc -= self.encoding.offset * codes.sum(1, keepdims=True)
         return acc, clipped

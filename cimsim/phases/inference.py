@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from ..config.workload import PhaseSpec
-from ..deploy import deploy
+from ..deploy import Deployment, deploy
 from ..functional import run
+from ..hw.chip import Chip
 from ..montecarlo import summarise
 from ..report.units import duration, si
 from ..shape_trace import shape_trace
@@ -17,6 +20,14 @@ from .costs import phase_costs, reload_costs
 def at_time(engines: dict, t_s: float, compensate: bool) -> dict:
     """Views of the chip's layers read t_s seconds after programming (functional.AnalogLayer)."""
     return {k: e.at_time(t_s, compensate) for k, e in engines.items()}
+
+
+def accuracy(dep: Deployment, x: np.ndarray, y: np.ndarray, chip: Chip, t_s: float = 0.0,
+             compensate: bool = False) -> float:
+    """Test accuracy of one programmed chip read t_s seconds after programming, through views
+    of its layers (at_time), so its own read counters, hence the read noise of later phases,
+    are untouched and every call sees the same noise stream."""
+    return float((run(dep.net, at_time(dep.engines, t_s, compensate), x, chip.arch)[0].argmax(1) == y).mean())
 
 
 class InferencePhase(PhaseKind):
@@ -55,32 +66,24 @@ class InferencePhase(PhaseKind):
         if timed:
             block["time_after_programming_s"] = ph.time_after_programming_s
             block["drift_compensation"] = ph.drift_compensation
+        deps = [dep]
         if ph.ci_chips > 1 and not ctx.chip_changed:
-            block["accuracy_over_chips"] = self._over_chips(ph, ctx, x, y, acc)
+            t0 = time.perf_counter()
+            deps += [deploy(ctx.net, data, chip, ctx.w, ctx.arch_file, ctx.workload_file, chip=c,
+                            memo=ctx.memo) for c in range(1, ph.ci_chips)]
+            accs = [acc] + [accuracy(d, x, y, chip, ph.time_after_programming_s, ph.drift_compensation)
+                            for d in deps[1:]]
+            block["accuracy_over_chips"] = {"chips": len(accs), **summarise(accs), "per_chip": accs}
+            ctx.wall.add("chips", t0)
         if ph.accuracy_vs_time_s:
             t0 = time.perf_counter()
             block["accuracy_vs_time"] = [
-                {"t_s": t, **{key: float((run(dep.net, at_time(dep.engines, t, comp), x, chip.arch)[0]
-                                          .argmax(1) == y).mean())
-                              for key, comp in (("accuracy", False), ("accuracy_compensated", True))}}
+                {"t_s": t, "chips": len(deps),
+                 **{key: float(np.mean([accuracy(d, x, y, chip, t, comp) for d in deps]))
+                    for key, comp in (("accuracy", False), ("accuracy_compensated", True))}}
                 for t in ph.accuracy_vs_time_s]
             ctx.wall.add("accuracy_vs_time", t0)
         return block
-
-    def _over_chips(self, ph: PhaseSpec, ctx: Context, x, y, first: float) -> dict:
-        """Accuracy of ci_chips chips: this run's chip, then chips 1.. programmed from their own
-        seeds under the workload's policy (the Monte-Carlo phase's chip streams); mean, std and
-        a 95% Student-t interval of the mean."""
-        t0 = time.perf_counter()
-        accs = [first]
-        for c in range(1, ph.ci_chips):
-            dep = deploy(ctx.net, ctx.data, ctx.chip, ctx.w, ctx.arch_file, ctx.workload_file, chip=c,
-                         memo=ctx.memo)
-            engines = (at_time(dep.engines, ph.time_after_programming_s, ph.drift_compensation)
-                       if ph.time_after_programming_s > 0 or ph.drift_compensation else dep.engines)
-            accs.append(float((run(dep.net, engines, x, ctx.chip.arch)[0].argmax(1) == y).mean()))
-        ctx.wall.add("chips", t0)
-        return {"chips": len(accs), **summarise(accs), "per_chip": accs}
 
     def _cost_only(self, ph: PhaseSpec, ctx: Context) -> dict:
         """The trace from layer shapes, then the same timing and energy models as a functional
@@ -120,7 +123,8 @@ class InferencePhase(PhaseKind):
             when = (f" at {duration(block['time_after_programming_s'])} after programming"
                     + (", drift-compensated" if block["drift_compensation"] else ""))
         curve = [f"  accuracy {duration(r['t_s']):>8} after programming: {r['accuracy']:.4f}, "
-                 f"compensated {r['accuracy_compensated']:.4f}" for r in block.get("accuracy_vs_time", [])]
+                 f"compensated {r['accuracy_compensated']:.4f} (mean of {r['chips']} chips)"
+                 for r in block.get("accuracy_vs_time", [])]
         return [f"phase {block['name']} ({block['images']} images){when}: {acc} | "
                 f"energy {si(en['per_image_pj'] * 1e-12, 'J')}/image ({share}) | "
                 f"latency {si(lat['first_image_latency_s'], 's')}/image, "

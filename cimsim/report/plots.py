@@ -392,7 +392,7 @@ def accuracy_time_figure(ph: dict) -> Figure | None:
     if ticks:
         ax.set_xticks([v for v, _ in ticks], [lab for _, lab in ticks])
     ax.set_xlabel("time after programming")
-    ax.set_ylabel(f"test accuracy ({ph['images']} images)")
+    ax.set_ylabel(f"test accuracy, mean of {rows[0].get('chips', 1)} chips ({ph['images']} images)")
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title(f"{ph['name']}: accuracy over time after programming", fontsize=10)
