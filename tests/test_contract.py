@@ -47,6 +47,12 @@ def test_ideal_device_round_trip_is_exact(chip):
     before = cells.g.copy()
     chip.device.drift(cells, 0.0, np.random.default_rng(3))                 # zero drift: unchanged
     np.testing.assert_array_equal(cells.g, before)
+    # the time axis: as programmed at t = 0; one chip at any t (the same key, the same cells)
+    np.testing.assert_array_equal(chip.device.at_time(cells, 0.0, 7), cells.g)
+    later = chip.device.at_time(cells, 86400.0, 7)
+    assert later.shape == cells.g.shape and np.all(np.isfinite(later))
+    np.testing.assert_array_equal(later, chip.device.at_time(cells, 86400.0, 7))
+    np.testing.assert_array_equal(cells.g, before)                           # reading never writes
 
 
 def test_mvm_has_the_promised_shape(chip):
