@@ -13,6 +13,7 @@ import numpy as np
 
 from cimsim.config.arch import ArchSpec
 from cimsim.hw.chip import build_chip
+from cimsim.hw.encoding import weight_encoding
 from cimsim.kernels.mvm import analog_mvm
 
 
@@ -26,9 +27,9 @@ def best_of(fn, repeat: int = 15) -> float:
     return min(times)
 
 
-def case(label: str, m: int, k: int, n: int, arch: ArchSpec, read_noise: bool) -> None:
+def case(label: str, m: int, k: int, n: int, arch: ArchSpec, read_noise: bool, inl: float = 0.0) -> None:
     rng = np.random.default_rng(0)
-    rows, s = arch.crossbar.rows, arch.slices
+    rows, s = arch.crossbar.rows, weight_encoding(arch).slices
     chunks = -(-k // rows)
     x = np.zeros((m, chunks * rows), np.int32)
     x[:, :k] = rng.integers(0, 2 ** arch.dac.input_bits, (m, k))
@@ -36,7 +37,7 @@ def case(label: str, m: int, k: int, n: int, arch: ArchSpec, read_noise: bool) -
     planes = arch.input_planes
     kw = dict(n_out=n, planes=planes, bit_serial=arch.dac.bit_serial,
               bits_per_cell=arch.device.bits_per_cell, step=0.5, code_lo=-128.0, code_hi=127.0,
-              sigma_cell=0.05 if read_noise else 0.0, key=7)
+              sigma_cell=0.05 if read_noise else 0.0, key=7, inl=inl)
     t_kernel = best_of(lambda: analog_mvm(x, g, **kw))
     xt = np.ascontiguousarray(x.astype(np.float32).reshape(m, chunks, rows).transpose(1, 0, 2))
     t_gemm = best_of(lambda: np.matmul(xt, g))
@@ -55,6 +56,7 @@ def main() -> None:
                  arch, noise)
         case(f"ResNet-8 s3 conv 3x3x64->64 ({tag})", 1024, 576, 64, arch, noise)
         case(f"ResNet-8 s1 conv 3x3x16->16 ({tag})", 16384, 144, 16, arch, noise)
+        case(f"ResNet-8 s3 conv, ADC INL 1 LSB ({tag})", 1024, 576, 64, arch, noise, inl=1.0)
 
 
 if __name__ == "__main__":

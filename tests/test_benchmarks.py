@@ -49,3 +49,18 @@ def test_kept_rows_are_keyed_by_cimsim_source(root, tmp_path):
     assert source_digest(pkg) == first
     (pkg / "sub" / "b.py").write_text("y = 3\n")
     assert source_digest(pkg) != first
+
+
+def test_bench_mvm_runs_on_the_current_api(root, capsys, monkeypatch):
+    """The kernel benchmark's case runs against today's arch and encoding API (its figures are
+    printed, never asserted: speed is measured in benchmarks/, not in tests)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_mvm", root / "benchmarks" / "bench_mvm.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "best_of", lambda fn, repeat=15: (fn(), 1.0)[1])
+    from cimsim.config.arch import ArchSpec
+
+    bench.case("tiny", 8, 64, 8, ArchSpec(), True, inl=0.5)
+    assert "ratio" in capsys.readouterr().out

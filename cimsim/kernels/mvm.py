@@ -133,6 +133,10 @@ def adc_shift_add_inl(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float
     bow, one = np.float32(inl), np.float32(1.0)
     mid = np.float32(0.5 * (code_lo + code_hi))
     ihalf = np.float32(2.0 / (code_hi - code_lo)) if code_hi > code_lo else np.float32(0.0)
+    col_weight = np.empty(sn, np.float32)            # 2**(s * bits_per_cell) of column j
+    for j in range(sn):
+        col_weight[j] = np.float32(2.0 ** ((j // n_out) * bits_per_cell))
+    u = np.empty(sn, np.float32)
     codes = np.zeros(sn, np.float32)
     clipped = 0
     for m in range(m_vec):
@@ -141,16 +145,18 @@ def adc_shift_add_inl(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float
                 sd = np.float32(sigma_cell * np.sqrt(sum_sq[p, c, m])) * scale
                 row = p * m_vec + m
                 base = np.uint64(((p * n_chunks + c) * m_total + m0 + m) * sn)
+                if sd > 0:
+                    for j in range(sn):
+                        u[j] = (partial[c, row, j] + sd * (_gauss_raw(key, base + np.uint64(j)) - mean)) * inv
+                else:
+                    for j in range(sn):
+                        u[j] = partial[c, row, j] * inv
                 for j in range(sn):
-                    u = partial[c, row, j]
-                    if sd > 0:
-                        u += sd * (_gauss_raw(key, base + np.uint64(j)) - mean)
-                    u *= inv
-                    d = min(max((u - mid) * ihalf, -one), one)
-                    q = np.floor(u + bow * (one - d * d) + np.float32(0.5))
+                    d = min(max((u[j] - mid) * ihalf, -one), one)
+                    q = np.floor(u[j] + bow * (one - d * d) + np.float32(0.5))
                     qc = min(max(q, lo), hi)
                     clipped += qc != q
-                    codes[j] += qc * np.float32(2.0 ** ((j // n_out) * bits_per_cell))
+                    codes[j] += qc * col_weight[j]
             w = step * plane_weight[p]
             for s in range(n_slices):
                 for n in range(n_out):
