@@ -136,6 +136,7 @@ def test_special_files_and_oversized_files_are_refused(tmp_path, capsys):
         assert expected in err and err.count("\n") == 1, err
 
 
+@pytest.mark.slow
 def test_a_new_run_removes_only_the_stale_files_of_an_earlier_one(tiny, root, tmp_path):
     """Run 1 draws figures; run 2 into the same folder without --plot removes them (they
     would describe run 1), keeps a user's own file, and lists what it wrote."""

@@ -7,6 +7,7 @@ import cimsim
 from cimsim.montecarlo import summarise
 
 
+@pytest.mark.slow
 def test_train_baseline_is_the_none_rule_on_the_same_stream_and_chip(root):
     w = root / "workloads" / "resnet_lrt.yaml"
     arch = root / "arch" / "rram_64x64.yaml"
@@ -53,6 +54,7 @@ def test_inference_over_chips_mean_and_interval(root):
     assert [r["chip"] for r in rep.tables()["inference_chips"]] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_explain_ideal_chip_matches_an_ideal_run(root):
     arch, w = root / "arch" / "rram_64x64.yaml", root / "workloads" / "resnet_inference.yaml"
     rep = cimsim.run(arch, w, overrides={"workload.phases.0.samples": 24, "workload.phases.0.ci_chips": 3},

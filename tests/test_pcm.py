@@ -149,7 +149,8 @@ def test_accuracy_vs_time_in_a_run(tmp_path, root):
 
     w = root / "workloads" / "resnet_inference.yaml"
     rep = cimsim.run(root / "arch" / "pcm_256x256.yaml", w, overrides={
-        "workload.phases.0.samples": 40, "workload.phases.0.time_after_programming_s": 3600,
+        "workload.phases.0.samples": 40, "workload.phases.0.ci_chips": 1,
+        "workload.phases.0.time_after_programming_s": 3600,
         "workload.phases.0.drift_compensation": "true",
         "workload.phases.0.accuracy_vs_time_s": "[0, 60, 3.156e7]"})
     ph = rep.phase("test")

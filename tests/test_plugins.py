@@ -32,9 +32,10 @@ def example(root, monkeypatch):
 
 
 def run(root, arch, out):
-    """The shipped inference workload (the whole 359-image test split, ~5 s)."""
+    """The shipped inference workload on one chip (the whole 359-image test split, ~5 s)."""
     work = root / "workloads" / "resnet_inference.yaml"
-    return main(["-q", "run", str(arch), str(work), "--out", str(out)])
+    return main(["-q", "run", str(arch), str(work), "--out", str(out),
+                 "--set", "workload.phases.0.ci_chips=1"])
 
 
 def test_builtins_come_from_the_registry(root):
@@ -43,6 +44,7 @@ def test_builtins_come_from_the_registry(root):
     assert type(build_chip(load_arch(root / "arch" / "pcm_256x256.yaml").spec).device) is PcmDevice
 
 
+@pytest.mark.slow
 def test_example_sram_tile_differs_as_its_physics_says(root, tmp_path, trained, example):
     assert run(root, root / "arch" / "rram_64x64.yaml", tmp_path / "rram") == 0
     assert run(root, example, tmp_path / "sram") == 0

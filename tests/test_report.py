@@ -164,6 +164,7 @@ def test_write_histogram_bins_are_powers_of_two_ending_at_the_busiest_cell(count
     assert h["cells"] == expect
 
 
+@pytest.mark.slow
 def test_plot_writes_the_same_csv_bytes_as_the_run(lrt_run, tmp_path):
     """CSV columns come from report.json as written (sorted keys): `cimsim plot` on a run's
     report rewrites every table byte for byte."""
@@ -209,9 +210,11 @@ def test_legend_lists_only_visible_components():
 def test_layers_figure_and_accuracy_cost_scatter(lrt_run):
     from matplotlib.ticker import EngFormatter
 
+    from cimsim.report.plots import layers_figure
+
     _, rep = lrt_run
     ph = rep["phases"][0]
-    fig = figures(rep)["layers_before"]
+    fig = layers_figure(ph, rep["inputs"]["arch"]["spec"]["clock_mhz"])
     a1, a2 = fig.axes[:2]
     assert [t.get_text() for t in a1.get_yticklabels()] == list(ph["latency"]["per_node_cycles_per_image"])
     width: dict[int, float] = {}

@@ -120,6 +120,7 @@ def test_invalid_and_failing_points_are_recorded_and_the_rest_complete(root, tmp
     assert "1 done, 1 failed, 1 invalid of 3 points" in out and "point 1: invalid" in out
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_keeps_its_finished_points(root, tmp_path, trained, monkeypatch):
     grid = write(tmp_path, "set: {workload.phases.0.samples: 8}\ngrid:\n  arch.adc.bits: [6, 7, 8]\n")
     real = runner.store
