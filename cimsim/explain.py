@@ -4,9 +4,10 @@ The first functional inference phase is re-run on chips that differ from the arc
 way each: an ideal chip (no programming error, read noise, stuck cells, IR drop, ADC
 offset or INL, a 24-bit ADC over the full column range, read as programmed), then that
 ideal chip with each non-ideality of the arch put back alone. The non-ideality whose return
-costs most is named as the dominant one. Each case programs a chip from the run's seed, so
-differences are the physics, not the draw. Costs are not recomputed (the arch's own phases
-carry them).
+costs most is named as the dominant one. Every case is the mean over the same few chips
+(the run's chip and chips 1.. of the inference phase's ci_chips, at most `chips`): where a
+stuck cell lands depends on the draws each case makes, so one chip alone would mix the
+physics with the draw. Costs are not recomputed (the arch's own phases carry them).
 """
 from __future__ import annotations
 

@@ -45,8 +45,6 @@ class AnalogLayer:
         self.gain = 1.0         # digital output gain (global drift compensation)
         self.adc_offset: np.ndarray | None = None    # static ADC offsets (tile.load)
         self.adc_zero: np.ndarray | None = None      # what offset calibration subtracts (tile.load)
-        self.adc_offset: np.ndarray | None = None    # static ADC offsets (tile.load)
-        self.adc_zero: np.ndarray | None = None      # what offset calibration subtracts (tile.load)
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
         self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)
@@ -81,9 +79,10 @@ class AnalogLayer:
         scales the outputs by the ratio of the mean absolute column outputs, one digital
         gain per layer. The two calibration reads are taken as exact and are not costed."""
         view = copy.copy(self)
-        view.t_s = float(t_s)
-        view.refresh()
         view.gain = 1.0
+        if float(t_s) != self.t_s:            # else the layer's own loaded state is the view's
+            view.t_s = float(t_s)
+            view.refresh()
         if compensate and t_s > 0:
             now = np.abs(view.tile.decode(dataclasses.replace(self.cells, g=view.tile.conductances(view)))
                          .sum(axis=0)).mean()

@@ -119,17 +119,28 @@ def load(kind: str, ref: str) -> type:
     return _load(kind, ref)
 
 
+def unknown(kind: str, ref: str, extra: tuple[str, ...] = ()) -> PluginError | None:
+    """The error for a name that is neither registered (nor among `extra`) nor an import
+    path, with a did-you-mean; None if `ref` is fine. Imports nothing (the config schema's
+    check)."""
+    if ":" in ref:
+        return None
+    names = [*(e.name for e in entries(kind)), *extra]
+    if ref in names:
+        return None
+    close = difflib.get_close_matches(ref, names, n=1, cutoff=0.5)
+    return PluginError(f"a registered {kind} ({', '.join(names)}) or an import path 'package.module:Class'",
+                       f"unknown {kind} '{ref}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+
+
 @functools.cache
 def _load(kind: str, ref: str) -> type:
     base = _base(kind)
     if ":" not in ref:
-        names = {e.name: e.ref for e in entries(kind)}
-        if ref not in names:
-            close = difflib.get_close_matches(ref, list(names), n=1, cutoff=0.5)
-            raise PluginError(f"a registered {kind} ({', '.join(names)}) or an import path "
-                              f"'package.module:Class'",
-                              f"unknown {kind} '{ref}'" + (f"; did you mean '{close[0]}'?" if close else ""))
-        ref = names[ref]
+        err = unknown(kind, ref)
+        if err is not None:
+            raise err
+        ref = next(e.ref for e in entries(kind) if e.name == ref)
     cls = import_ref(ref)
     if not (inspect.isclass(cls) and issubclass(cls, base)):
         raise PluginError(f"a subclass of {base.__module__}.{base.__name__}", f"{ref} is not one")

@@ -1,7 +1,6 @@
 """Workload spec: data, model, float pretraining, deployment and the phases to run."""
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -26,13 +25,9 @@ def check_name(name: str, src: Source, path: tuple) -> None:
 def check_part(kind: str, value: str, src: Source, path: tuple, extra: tuple[str, ...] = ()) -> None:
     """`value` names a registered part of this kind (plugins.py) or is an import path
     'package.module:Class' (loaded, and checked, before the run starts)."""
-    if ":" in value:
-        return
-    names = [*plugins.names(kind), *extra]
-    if value not in names:
-        close = difflib.get_close_matches(value, names, n=1, cutoff=0.5)
-        raise src.error(path, f"a registered {kind} ({', '.join(names)}) or 'package.module:Class'", value,
-                        f"did you mean '{close[0]}'?" if close else "")
+    err = plugins.unknown(kind, value, extra)
+    if err is not None:
+        raise src.error(path, err.expected, value, err.note)
 
 
 def _explicit(src: Source, path: tuple) -> bool:

@@ -48,6 +48,13 @@ def write_heatmap(counts: np.ndarray, max_rows: int = 32, max_cols: int = 64) ->
 
 
 
+EMA_POINTS = 500           # the report keeps about this many points of the EMA series
+
+
+def ema_stride(samples: int) -> int:
+    return max(1, samples // EMA_POINTS)
+
+
 def online_accuracy(correct: np.ndarray, ph: PhaseSpec) -> tuple[list[float], list[float]]:
     """EMA of online accuracy from zero, bias-corrected (as Adam's moments), so its early
     values are the mean so far instead of a ramp from the first sample's 0 or 1; and the
@@ -72,7 +79,7 @@ def no_learning_baseline(ph: PhaseSpec, ctx: Context) -> dict | None:
     res = run_online(dep.net.copy(), copies, ctx.data, none, ctx.chip.arch, ctx.w.seed, ctx.arch_file)
     ctx.wall.add("baseline", t0)
     ema, windows = online_accuracy(res.correct, ph)
-    every = max(1, ph.samples // 500)
+    every = ema_stride(ph.samples)
     return {"algorithm": "none", "online_ema_final": ema[-1], "online_mean": float(res.correct.mean()),
             "last_window": windows[-1], "windows": windows, "ema_values": ema[::every]}
 
@@ -179,7 +186,7 @@ def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
             "busy_cycles": on.busy_cycles, "simpy_events": on.events,
             "timeline": timeline(on.intervals),
         },
-        "ema_series": {"every": max(1, n // 500), "values": ema[:: max(1, n // 500)]},
+        "ema_series": {"every": ema_stride(n), "values": ema[:: ema_stride(n)]},
     }
 
 

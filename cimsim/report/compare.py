@@ -124,7 +124,7 @@ def compare_figures(reports: list[dict], names: list[str]) -> dict[str, Figure]:
             for i, pt in enumerate(points):
                 c = plt.get_cmap("tab10")(i % 10)
                 ax.errorbar(pt[col], pt[1], yerr=[[pt[1] - pt[2]], [pt[3] - pt[1]]], fmt="o", color=c,
-                            capsize=3, label=pt[0])
+                            capsize=3)
                 ax.annotate(pt[0], (pt[col], pt[1]), textcoords="offset points", xytext=(5, 4), fontsize=7)
             xs = [pt[col] for pt in points]
             if min(xs) > 0 and max(xs) / min(xs) > 20:

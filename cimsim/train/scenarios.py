@@ -3,7 +3,8 @@ and what happens to the stored conductances while the chip learns.
 
 A scenario is a registered part (plugins.py, kind "scenario"; entry-point group
 `cimsim.scenarios`): subclass `Scenario`, override `segment` (the input distribution of
-sample t) and/or `event` (what happens to the cells every `drift_every_samples`). Its
+sample t) and/or, with `drifts = True`, `change` (what one event every `drift_every_samples`
+does to one layer's cells; `event` applies it to every layer). Its
 numbers are the workload's `scenario:` keys (config.workload.ScenarioSpec).
 """
 from __future__ import annotations
@@ -32,7 +33,14 @@ class Scenario:
         return "none"
 
     def event(self, engines: dict[str, AnalogLayer], rng: np.random.Generator) -> None:
-        """Change the stored conductances (called between samples when `drifts`)."""
+        """Change the stored conductances (called between samples when `drifts`): each layer's
+        `change`, then its re-read."""
+        for e in engines.values():
+            self.change(e, rng)
+            e.refresh()
+
+    def change(self, layer: AnalogLayer, rng: np.random.Generator) -> None:
+        """What one event does to one layer's cells (default: nothing)."""
 
 
 class Control(Scenario):
@@ -51,10 +59,8 @@ class AnalogDrift(Scenario):
 
     drifts = True
 
-    def event(self, engines: dict[str, AnalogLayer], rng: np.random.Generator) -> None:
-        for e in engines.values():
-            e.tile.drift(e, self.spec.drift_sigma, rng)
-            e.refresh()
+    def change(self, layer: AnalogLayer, rng: np.random.Generator) -> None:
+        layer.tile.drift(layer, self.spec.drift_sigma, rng)
 
 
 class DigitalDrift(Scenario):
@@ -62,7 +68,5 @@ class DigitalDrift(Scenario):
 
     drifts = True
 
-    def event(self, engines: dict[str, AnalogLayer], rng: np.random.Generator) -> None:
-        for e in engines.values():
-            e.tile.bit_flips(e, self.spec.flip_rate, rng)
-            e.refresh()
+    def change(self, layer: AnalogLayer, rng: np.random.Generator) -> None:
+        layer.tile.bit_flips(layer, self.spec.flip_rate, rng)
