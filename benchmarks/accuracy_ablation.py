@@ -39,7 +39,7 @@ def main() -> None:
         "shipped chip (all of the above)": a,
     }
     for label, spec in cases.items():
-        rep = run_study(Loaded(spec, arch.path, arch.sha256), work)
+        rep = run_study(Loaded(spec, arch.path, arch.sha256), work).to_json()
         ph = rep["phases"][0]
         print(f"{label:42s} accuracy {ph['accuracy']:.4f}  (float {rep['model']['float_test_accuracy']:.4f},"
               f" ADC clip fraction {ph['adc_clip_fraction']:.2e})", flush=True)

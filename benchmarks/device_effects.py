@@ -46,10 +46,10 @@ def main() -> None:
     for name, over in CASES:
         rep = cimsim.run(args.arch, w, overrides={"workload.phases.0.ci_chips": args.chips, **over})
         ph = rep.phase("test")
-        oc, en = ph["accuracy_over_chips"], ph["energy"]
-        adc = en["per_component_pj"]["adc"] / ph["images"]
-        print(f"| {name} | {oc['mean']:.4f} [{oc['ci95'][0]:.3f}, {oc['ci95'][1]:.3f}] | "
-              f"{si(en['per_image_pj'] * 1e-12, 'J')} | {si(adc * 1e-12, 'J')} |", flush=True)
+        oc, en = ph.accuracy_over_chips, ph.energy
+        adc = en.per_component_pj["adc"] / ph.images
+        print(f"| {name} | {oc.mean:.4f} [{oc.ci95[0]:.3f}, {oc.ci95[1]:.3f}] | "
+              f"{si(en.per_image_pj * 1e-12, 'J')} | {si(adc * 1e-12, 'J')} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_fuzz import WORKLOAD  # noqa: E402
 
-from cimsim.fuzz import Tally, key_paths, mutate, run_cli, write_yaml  # noqa: E402
+from cimsim.testing.fuzz import Tally, key_paths, mutate, run_cli, write_yaml  # noqa: E402
 
 
 def value(rng: random.Random) -> object:

@@ -30,7 +30,8 @@ from numba import njit
 from cimsim.config import Loaded, load_arch
 from cimsim.config.schema import Source, build
 from cimsim.config.workload import WorkloadSpec
-from cimsim.kernels.lowrank import lowrank_reference, lowrank_update
+from cimsim.kernels.lowrank import lowrank_update
+from cimsim.testing.references import lowrank_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("control", "distribution_shift", "analog_drift", "digital_drift")
@@ -88,7 +89,7 @@ def one(args: tuple) -> tuple:
             return tuple(json.loads(kept.read_text()))
     arch = load_arch(ARCH)
     t0 = time.perf_counter()
-    rep = run_study(arch, workload(scenario, rule, samples, rank, seed, path))
+    rep = run_study(arch, workload(scenario, rule, samples, rank, seed, path)).to_json()
     ph = rep["phases"][0]
     row = (scenario, rule, rank, seed, ph["accuracy"]["online_ema_final"], ph["accuracy"]["online_mean"],
            ph["writes"]["max_per_cell"], ph["aux_memory"]["peak_bytes"], time.perf_counter() - t0,

@@ -46,7 +46,8 @@ def one(job: tuple) -> list[dict]:
     net, _ = pretrained_model(w, data, arch)
     float_acc = float((net.predict(data.x_test) == data.y_test).mean())
     ph = dataclasses.replace(w.phases[2], chips=chips, sigmas=(sigma,), policies=POLICIES, evaluate=evaluate)
-    return run_monte_carlo(ph, net, data, arch, w, str(ARCH), str(WORKLOAD), float_acc)["results"]
+    mc = run_monte_carlo(ph, net, data, arch, w, str(ARCH), str(WORKLOAD), float_acc)
+    return [r.to_json() for r in mc.results]
 
 
 def timing(no_faults: bool) -> tuple[float, float, int]:

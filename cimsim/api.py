@@ -3,7 +3,7 @@
     import cimsim
     arch = cimsim.load_arch("arch/rram_64x64.yaml", {"adc.bits": 6})
     rep = cimsim.run(arch, "workloads/resnet_inference.yaml")
-    rep.phase("test")["accuracy"], rep.summary(), rep.tables()["energy"]
+    rep.phase("test").accuracy, rep.summary(), rep.tables()["energy"]
 
 Overrides are key paths under the file (`load_arch`/`load_workload`) or under `arch.` /
 `workload.` (`run`), as with `--set`. A string value is YAML text, exactly as after `=` on
@@ -14,7 +14,7 @@ CLI prints.
 """
 from __future__ import annotations
 
-import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,12 @@ from .errors import ConfigError
 from .report.manifest import record
 from .report.tables import tables, write_tables
 from .report.writer import dumps, summary, write_report
+from .results import PhaseResult, RunReport
 
 
 def _load(loader: Any, path: str | Path, overrides: dict[str, Any] | None) -> Loaded:
     """Strings are YAML text (as after `--set key=`), other values are used as given; the
-    report records every override as text."""
+    report records every override as text (config.Loaded.overrides)."""
     text, values = {}, {}
     for key, v in (overrides or {}).items():
         if not isinstance(key, str) or not key:
@@ -38,9 +39,7 @@ def _load(loader: Any, path: str | Path, overrides: dict[str, Any] | None) -> Lo
             text[key] = v
         else:
             values[key] = v
-    loaded = loader(path, text, values=values)
-    shown = {**text, **{k: json.dumps(v) for k, v in values.items()}}
-    return dataclasses.replace(loaded, overrides=dict(sorted(shown.items())))
+    return loader(path, text, values=values)
 
 
 def load_arch(path: str | Path, overrides: dict[str, Any] | None = None) -> Loaded:
@@ -54,46 +53,50 @@ def load_workload(path: str | Path, overrides: dict[str, Any] | None = None) -> 
 
 
 class Report:
-    """A run's report: the plain JSON data (`data`), with typed helpers."""
+    """A run's report: the typed result (`result`, results.RunReport: phases by attribute)
+    and its JSON data (`data`, what report.json holds)."""
 
-    def __init__(self, data: dict) -> None:
-        self.data = data
+    def __init__(self, result: RunReport) -> None:
+        self.result = result
+
+    @functools.cached_property
+    def data(self) -> dict:
+        """The report as plain JSON data (report.json, parsed)."""
+        return json.loads(dumps(self.result))
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
 
     @property
-    def phases(self) -> list[dict]:
-        return self.data["phases"]
+    def phases(self) -> list[PhaseResult]:
+        return self.result.phases
 
-    def phase(self, name: str) -> dict:
-        for ph in self.phases:
-            if ph["name"] == name:
-                return ph
-        raise KeyError(f"no phase '{name}' (phases: {', '.join(p['name'] for p in self.phases)})")
+    def phase(self, name: str) -> PhaseResult:
+        """A phase's typed result by name (rep.phase("test").accuracy)."""
+        return self.result.phase(name)
 
     def summary(self) -> str:
         """The terminal summary `cimsim run` prints."""
-        return summary(self.data)
+        return summary(self.result)
 
     def to_json(self) -> str:
         """report.json's exact text (byte-identical for identical inputs and seed)."""
-        return dumps(self.data)
+        return dumps(self.result)
 
     def tables(self) -> dict[str, list[dict]]:
         """The CSV tables as records (pandas.DataFrame(rep.tables()["energy"]))."""
-        return tables(self.data)
+        return tables(self.result)
 
     def write(self, out_dir: str | Path, plot: bool = False) -> list[Path]:
         """report.json, the CSV tables (and with `plot`, the PNG figures) into out_dir, as
         `cimsim run --out` writes them; returns the paths."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = [write_report(self.data, out), *write_tables(self.data, out)]
+        paths = [write_report(self.result, out), *write_tables(self.result, out)]
         if plot:
             from .report.plots import figures, save_figures
 
-            paths += save_figures(figures(self.data), out)
+            paths += save_figures(figures(self.result), out)
         record(out, paths, replace=True)
         return paths
 
@@ -122,7 +125,4 @@ def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dic
             raise ConfigError("overrides", "workload.*", "overrides of a file given by path (pass its "
                               "path, or load it with cimsim.load_workload(path, overrides))")
         workload = load_workload(workload, w_over)
-    data = run_study(arch, workload, wall, workers, explain)
-    data["inputs"]["overrides"] = {**{f"arch.{k}": v for k, v in sorted(arch.overrides.items())},
-                                   **{f"workload.{k}": v for k, v in sorted(workload.overrides.items())}}
-    return Report(data)
+    return Report(run_study(arch, workload, wall, workers, explain))

@@ -7,11 +7,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, progress
 from .errors import CimsimError, ConfigError
 from .report import manifest
 from .util import stable_hash
+
+if TYPE_CHECKING:
+    from .results import RunReport
 
 
 def _overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -61,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     try:
-        report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain).data   # the API's run
+        report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain).result
     except BaseException:
         if created and not any(out.iterdir()):   # leave no empty folder behind a refused run
             out.rmdir()
@@ -131,9 +135,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] or counts["invalid"] else 0
 
 
-def _load_report(path: str) -> dict:
+def _load_report(path: str) -> RunReport:
     """A report.json (or a folder holding one); clear errors for missing or foreign files."""
     import json
+
+    from .results import RunReport
 
     p = Path(path)
     if p.is_dir():
@@ -146,7 +152,7 @@ def _load_report(path: str) -> dict:
         raise ConfigError(str(p), "", f"valid JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(rep, dict) or "phases" not in rep or "cimsim_version" not in rep:
         raise ConfigError(str(p), "", "a report.json written by cimsim run (keys cimsim_version, phases)")
-    return rep
+    return RunReport.from_json(rep, str(p))
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from .hw.chip import Chip, build_chip
 from .nn.data import Dataset
 from .nn.layers import Net
 from .progress import progress
+from .results import AccuracySummary, PhaseResult, Result, optional
 from .train.tsb import training_macs
 
 
@@ -40,7 +41,7 @@ def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chi
     return float((net.predict(x) == y).mean()), {}
 
 
-def summarise(acc: list[float]) -> dict:
+def summarise(acc: list[float]) -> AccuracySummary:
     """Mean, sample std and the 95% confidence interval of the mean (Student t, clipped to
     [0, 1], the range of an accuracy)."""
     a = np.asarray(acc, float)
@@ -48,8 +49,48 @@ def summarise(acc: list[float]) -> dict:
     sd = float(a.std(ddof=1)) if n > 1 else 0.0
     half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else 0.0
     m = float(a.mean())
-    return {"mean": m, "std": sd, "ci95": [max(0.0, m - half), min(1.0, m + half)],
-            "min": float(a.min()), "max": float(a.max())}
+    return AccuracySummary(mean=m, std=sd, ci95=[max(0.0, m - half), min(1.0, m + half)],
+                           min=float(a.min()), max=float(a.max()))
+
+
+@dataclass(frozen=True)
+class PolicyResult(Result):
+    """One deployment policy at one programming sigma, over the phase's chips."""
+
+    sigma: float
+    policy: str
+    chips: int
+    accuracy: AccuracySummary
+    accuracy_per_chip: list[float]
+    gap_to_noise_free: float
+    fraction_verified: float
+    pulses_mean: float
+    verify_pulses_mean: float
+    verify_reads_mean: float
+    programming_energy_pj_mean: float
+    programming_time_s_mean: float
+    finetune_images: int
+    finetune_macs: int
+    finetune_over_retrain_macs: float
+    inference_energy_per_image_pj_mean: float | None = optional()   # crossbar evaluation only
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonteCarloResult(PhaseResult):
+    """Accuracy over chips per policy and sigma, and the cost of programming them."""
+
+    images: int
+    evaluate: str
+    chips: int
+    sigmas: list[float]
+    policies: list[str]
+    noise_free_accuracy: float
+    noise_aware_retraining_macs: int
+    results: list[PolicyResult]
+
+    @property
+    def count(self) -> int:
+        return self.images
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -110,7 +151,8 @@ def _one_chip(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
 
 
 def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec,
-                    arch_file: str, workload_file: str, float_acc: float, workers: int = 1) -> dict:
+                    arch_file: str, workload_file: str, float_acc: float,
+                    workers: int = 1) -> MonteCarloResult:
     """All chips x policies x sigmas of a monte_carlo phase. workers > 1: a pool of fresh
     (spawned) processes; every chip has its own seeds, so the report is the same bytes
     whatever the number of workers."""
@@ -147,26 +189,20 @@ def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: W
     table = []
     for (si, policy), (accs, rows, energy) in got.items():
         acc_s = summarise(accs)
-        entry = {
-            "sigma": sigmas[si], "policy": policy, "chips": ph.chips,
-            "accuracy": acc_s, "accuracy_per_chip": accs,
-            "gap_to_noise_free": float_acc - acc_s["mean"],
-            "fraction_verified": _mean(rows, "fraction_verified"),
-            "pulses_mean": _mean(rows, "pulses"), "verify_pulses_mean": _mean(rows, "verify_pulses"),
-            "verify_reads_mean": _mean(rows, "verify_reads"),
-            "programming_energy_pj_mean": _mean(rows, "energy_pj"),
-            "programming_time_s_mean": _mean(rows, "time_s"),
-            "finetune_images": int(rows[0]["finetune_images"]),
-            "finetune_macs": int(rows[0]["finetune_macs"]),
-            "finetune_over_retrain_macs": rows[0]["finetune_macs"] / retrain if retrain else 0.0,
-        }
-        if energy:
-            entry["inference_energy_per_image_pj_mean"] = float(np.mean(energy))
-        table.append(entry)
-    return {
-        "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
-        "evaluate": ph.evaluate, "chips": ph.chips, "sigmas": sigmas, "policies": list(ph.policies),
-        "noise_free_accuracy": float_acc,
-        "noise_aware_retraining_macs": retrain,
-        "results": table,
-    }
+        table.append(PolicyResult(
+            sigma=sigmas[si], policy=policy, chips=ph.chips,
+            accuracy=acc_s, accuracy_per_chip=accs,
+            gap_to_noise_free=float_acc - acc_s.mean,
+            fraction_verified=_mean(rows, "fraction_verified"),
+            pulses_mean=_mean(rows, "pulses"), verify_pulses_mean=_mean(rows, "verify_pulses"),
+            verify_reads_mean=_mean(rows, "verify_reads"),
+            programming_energy_pj_mean=_mean(rows, "energy_pj"),
+            programming_time_s_mean=_mean(rows, "time_s"),
+            finetune_images=int(rows[0]["finetune_images"]),
+            finetune_macs=int(rows[0]["finetune_macs"]),
+            finetune_over_retrain_macs=rows[0]["finetune_macs"] / retrain if retrain else 0.0,
+            inference_energy_per_image_pj_mean=float(np.mean(energy)) if energy else None))
+    return MonteCarloResult(
+        name=ph.name, kind=ph.kind, split=ph.split, images=int(len(x)),
+        evaluate=ph.evaluate, chips=ph.chips, sigmas=sigmas, policies=list(ph.policies),
+        noise_free_accuracy=float_acc, noise_aware_retraining_macs=retrain, results=table)

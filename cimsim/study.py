@@ -23,11 +23,12 @@ from .nn.train import pretrain_key
 from .phases import Context, WallClock, phase_kind
 from .progress import say
 from .reload import combined_map, plan_rounds
+from .results import ModelInfo, PhaseResult, RunReport
 
 __all__ = ["WallClock", "fit_check", "run_study"]
 
-def run_phases(w: WorkloadSpec, ctx: Context) -> list[dict]:
-    """Every phase of the workload in order, each by its kind; their report blocks."""
+def run_phases(w: WorkloadSpec, ctx: Context) -> list[PhaseResult]:
+    """Every phase of the workload in order, each by its kind; their results."""
     out = []
     for ph in w.phases:
         kind = phase_kind(ph.kind)
@@ -78,8 +79,9 @@ def check_adc_bits(w: WorkloadSpec, layers: list[str], arch: ArchSpec, workload_
                               "than it has, not more", a.bits)
 
 def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1,
-              explain: bool = False) -> dict:
-    """Run every phase of the workload on the chip; return the report (plain JSON data).
+              explain: bool = False) -> RunReport:
+    """Run every phase of the workload on the chip; return the typed report (JSON only at
+    report.writer). The one run path of `cimsim run`, the API and sweep points.
     `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes);
     `explain` adds the accuracy ablation of explain.py."""
     wall = wall or WallClock()
@@ -108,37 +110,35 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     wall.add("program", t0)
     ctx = Context(chip, w, data, net, dep.cmap, arch.path, workload.path, wall, dep, float_acc, workers,
                   memo=memo)
-    return {
-        **_inputs(arch, workload, a),
-        "model": {
-            "name": model_label(w.model),
-            "parameters": _parameters(net),
-            "float_test_accuracy": float_acc,
-            "pretrain_key": pretrain_key(w, a) if origin in ("pretrained", "cached") else None,
-        },
-        "mapping": dep.cmap.summary(),
-        "area": chip.area(),
-        "cost_table": cost_table(chip, dep.cmap),
-        "deploy": programming,
-        "phases": run_phases(w, ctx),
-        **({"explain": why} if explain and (why := explain_losses(ctx)) else {}),
-    }
+    phases = run_phases(w, ctx)
+    return RunReport(
+        cimsim_version=__version__,
+        inputs=_inputs(arch, workload, a),
+        model=ModelInfo(name=model_label(w.model), parameters=_parameters(net), float_test_accuracy=float_acc,
+                        pretrain_key=pretrain_key(w, a) if origin in ("pretrained", "cached") else None),
+        mapping=dep.cmap.summary(),
+        area=chip.area(),
+        cost_table=cost_table(chip, dep.cmap),
+        deploy=programming,
+        phases=phases,
+        explain=(explain_losses(ctx) or None) if explain else None,
+    )
 
 def _inputs(arch: Loaded, workload: Loaded, spec: ArchSpec) -> dict:
-    """The inputs' paths and hashes, and the specs as run (the arch with its models' params)."""
+    """The inputs' paths and hashes, the specs as run (the arch with its models' params) and
+    the key-path overrides given (as YAML text, `arch.` / `workload.` prefixed)."""
     return {
-        "cimsim_version": __version__,
-        "inputs": {
-            "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(spec)},
-            "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(workload.spec)},
-        },
+        "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(spec)},
+        "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(workload.spec)},
+        "overrides": {**{f"arch.{k}": v for k, v in sorted(arch.overrides.items())},
+                      **{f"workload.{k}": v for k, v in sorted(workload.overrides.items())}},
     }
 
 def _parameters(net: Net) -> int:
     return int(sum(v.size for k, v in net.state().items() if k.endswith((".W", ".b", ".gamma", ".beta"))))
 
 def cost_only_study(arch: Loaded, workload: Loaded, chip: Chip, data: Dataset, net: Net, cmap: ChipMap,
-                    wall: WallClock) -> dict:
+                    wall: WallClock) -> RunReport:
     """deploy.functional: false: energy, latency and utilisation of every inference phase from
     the layer shapes (no pretraining, no programming, no analog model, no accuracy)."""
     a: ArchSpec = chip.arch
@@ -150,15 +150,16 @@ def cost_only_study(arch: Loaded, workload: Loaded, chip: Chip, data: Dataset, n
             f"{len(rounds)} rounds of whole layers")
     ctx = Context(chip, w, data, net, cmap, arch.path, workload.path, wall, rounds=rounds)
     phases = run_phases(w, ctx)
-    return {
-        **_inputs(arch, workload, a),
-        "model": {"name": model_label(w.model), "parameters": _parameters(net),
-                  "float_test_accuracy": None, "pretrain_key": None},
-        "mapping": cmap.summary(),
-        "area": chip.area(),
-        "cost_table": cost_table(chip, cmap),
-        "deploy": {"functional": False, "policy": None,
-                   "note": "cost-only run: no weights are programmed (programming cost needs the "
-                           "programmed levels of a functional run)"},
-        "phases": phases,
-    }
+    return RunReport(
+        cimsim_version=__version__,
+        inputs=_inputs(arch, workload, a),
+        model=ModelInfo(name=model_label(w.model), parameters=_parameters(net), float_test_accuracy=None,
+                        pretrain_key=None),
+        mapping=cmap.summary(),
+        area=chip.area(),
+        cost_table=cost_table(chip, cmap),
+        deploy={"functional": False, "policy": None,
+                "note": "cost-only run: no weights are programmed (programming cost needs the "
+                        "programmed levels of a functional run)"},
+        phases=phases,
+    )

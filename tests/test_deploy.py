@@ -216,8 +216,8 @@ def test_summary_statistics_match_scipy():
     acc = [0.8, 0.9, 0.85, 0.7]
     s = summarise(acc)
     lo, hi = stats.t.interval(0.95, 3, loc=np.mean(acc), scale=stats.sem(acc))
-    assert s["ci95"] == pytest.approx([lo, hi])
-    assert s["std"] == pytest.approx(np.std(acc, ddof=1))
+    assert s.ci95 == pytest.approx([lo, hi])
+    assert s.std == pytest.approx(np.std(acc, ddof=1))
 
 
 @pytest.mark.slow

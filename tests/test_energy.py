@@ -212,13 +212,13 @@ def test_per_layer_adc_bits_price_time_and_resolution(root):
     table = {(r["component"], r["action"]): r["energy_pj"] for r in four.data["cost_table"]}
     assert table[("adc", "convert_4b")] == pytest.approx(a.adc.energy_pj * 2.0 ** (4 - a.adc.reference_bits))
     assert ("adc", "convert_4b") not in {(r["component"], r["action"]) for r in base.data["cost_table"]}
-    e0, e4 = base.phase("test")["energy"], four.phase("test")["energy"]
-    fc_conv = e0["action_counts"]["adc.convert"] - e4["action_counts"]["adc.convert"]
-    assert fc_conv > 0 and e4["action_counts"]["adc.convert_4b"] == fc_conv
+    e0, e4 = base.phase("test").energy, four.phase("test").energy
+    fc_conv = e0.action_counts["adc.convert"] - e4.action_counts["adc.convert"]
+    assert fc_conv > 0 and e4.action_counts["adc.convert_4b"] == fc_conv
     saved = fc_conv * (table[("adc", "convert")] - table[("adc", "convert_4b")])
-    assert e0["per_component_pj"]["adc"] - e4["per_component_pj"]["adc"] == pytest.approx(saved)
-    fc = {n["name"]: n for n in four.phase("test")["nodes"]}["fc"]
-    stem = {n["name"]: n for n in base.phase("test")["nodes"]}["stem.conv"]
+    assert e0.per_component_pj["adc"] - e4.per_component_pj["adc"] == pytest.approx(saved)
+    fc = {n["name"]: n for n in four.phase("test").nodes}["fc"]
+    stem = {n["name"]: n for n in base.phase("test").nodes}["stem.conv"]
     assert fc["adc_bits"] == 4 and "adc_bits" not in stem
     assert {m["name"]: m for m in four.data["mapping"]["layers"]}["fc"]["adc_bits"] == 4
     tile = build_chip(a).tile

@@ -11,7 +11,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from cimsim.fuzz import key_paths, mutate, run_cli, write_yaml  # noqa: E402
+from cimsim.testing.fuzz import key_paths, mutate, run_cli, write_yaml  # noqa: E402
 
 WORKLOAD = textwrap.dedent("""\
     name: fuzz

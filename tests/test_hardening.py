@@ -186,8 +186,11 @@ def test_every_command_refuses_an_output_path_that_is_a_file(root, tmp_path, cap
     f.write_text("x")
     rep = tmp_path / "rep"
     rep.mkdir()
-    (rep / "report.json").write_text(json.dumps({"cimsim_version": "0", "phases": [], "model": {},
-                                                 "mapping": {}, "deploy": {}}))
+    from cimsim.results import ModelInfo, RunReport
+
+    empty = RunReport(cimsim_version="0", inputs={}, model=ModelInfo("m", 0, None, None), mapping={}, area={},
+                      cost_table=[], deploy={}, phases=[])
+    (rep / "report.json").write_text(json.dumps(empty.to_json()))
     grid = tmp_path / "g.yaml"
     grid.write_text("name: g\ngrid:\n  arch.adc.bits: [6, 8]\n")
     arch, wl = str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_inference.yaml")

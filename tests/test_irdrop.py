@@ -8,8 +8,9 @@ from cimsim.config.arch import ArchSpec, DeviceSpec, StuckAtSpec
 from cimsim.errors import ConfigError
 from cimsim.functional import AnalogLayer
 from cimsim.hw.chip import build_chip
-from cimsim.hw.irdrop import attenuation, first_order
+from cimsim.hw.irdrop import attenuation
 from cimsim.mapping import map_layers
+from cimsim.testing.references import irdrop_first_order as first_order
 
 
 def nodal_current(g_us: np.ndarray, v: np.ndarray, wire_ohm: float) -> float:

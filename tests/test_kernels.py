@@ -8,8 +8,9 @@ from cimsim.config.arch import ArchSpec, DacSpec, DeviceSpec, StuckAtSpec
 from cimsim.functional import AnalogLayer
 from cimsim.hw.chip import build_chip
 from cimsim.hw.encoding import weight_encoding
-from cimsim.kernels.mvm import analog_mvm, analog_mvm_reference, gauss_array
+from cimsim.kernels.mvm import analog_mvm, gauss_array
 from cimsim.mapping import map_layers
+from cimsim.testing.references import analog_mvm_reference
 
 
 def kw(n_out, planes=8, bit_serial=True, step=0.37, lo=-128.0, hi=127.0, sigma=0.0, bpc=2):

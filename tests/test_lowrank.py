@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from cimsim.kernels.lowrank import factors, lowrank_reference, lowrank_update
+from cimsim.kernels.lowrank import factors, lowrank_update
+from cimsim.testing.references import lowrank_reference
 
 
 def run(us, vs, r, unbiased, kappa=1e9, qbits=0, key=1, dtype=np.float64):

@@ -10,7 +10,7 @@ from cimsim.nn.layers import (
     Conv2d,
     GlobalAvgPool,
     Linear,
-    MaxPool2,
+    MaxPool,
     Net,
     ReLU,
     im2col,
@@ -46,7 +46,7 @@ def test_conv_forward_matches_direct(k, stride, pad):
 def small_net(rng):
     nodes = [Conv2d("c1", "input", 2, 3, 3, 1, 1, rng), BatchNorm("bn", "c1", 3), ReLU("r", ("bn",)),
              Conv2d("c2", "r", 3, 3, 3, 2, 1, rng), Conv2d("sc", "r", 3, 3, 1, 2, 0, rng),
-             Add("add", ("c2", "sc")), MaxPool2("mp", ("add",)), GlobalAvgPool("gap", ("mp",)),
+             Add("add", ("c2", "sc")), MaxPool("mp", ("add",), 2, 2, 0), GlobalAvgPool("gap", ("mp",)),
              Linear("fc", "gap", 3, 4, rng)]
     for n in nodes:                       # float64 everywhere for finite differences
         for attr, v in vars(n).items():

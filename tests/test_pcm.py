@@ -157,10 +157,10 @@ def test_accuracy_vs_time_in_a_run(tmp_path, root):
         "workload.phases.0.drift_compensation": "true",
         "workload.phases.0.accuracy_vs_time_s": "[0, 60, 3.156e7]"})
     ph = rep.phase("test")
-    assert ph["time_after_programming_s"] == 3600 and ph["drift_compensation"] is True
-    rows = ph["accuracy_vs_time"]
-    assert [r["t_s"] for r in rows] == [0, 60, 3.156e7]
-    assert rows[0]["accuracy"] == rows[0]["accuracy_compensated"]      # nothing to compensate at 0
+    assert ph.time_after_programming_s == 3600 and ph.drift_compensation is True
+    rows = ph.accuracy_vs_time
+    assert [r.t_s for r in rows] == [0, 60, 3.156e7]
+    assert rows[0].accuracy == rows[0].accuracy_compensated      # nothing to compensate at 0
     assert [r["t_s"] for r in tables(rep.data)["accuracy_vs_time"]] == [0, 60, 3.156e7]
     assert "accuracy_vs_time_test" in figures(rep.data)
     assert any("1 yr after programming" in line for line in rep.summary().splitlines())

@@ -404,7 +404,7 @@ def test_a_registered_model_runs_cost_only(root, tmp_path, monkeypatch):
                                 "workload.deploy.functional": "false", "workload.phases.0.samples": 4})
     assert rep.data["model"]["name"] == "myparts:TinyMlp"
     assert [lay["name"] for lay in rep.data["mapping"]["layers"]] == ["linear1"]
-    assert rep.phase("test")["accuracy"] is None and rep.phase("test")["energy"]["total_pj"] > 0
+    assert rep.phase("test").accuracy is None and rep.phase("test").energy.total_pj > 0
 
 
 def test_a_tile_with_its_own_energy_component_needs_no_other_edit(root):
@@ -439,3 +439,93 @@ def test_a_tile_with_its_own_energy_component_needs_no_other_edit(root):
         got = sum(c * table[tuple(k.split("."))] for k, c in e["action_counts"].items()
                   if k.startswith(comp + "."))
         assert got == pytest.approx(v, rel=1e-12), comp
+
+
+PHASE = """
+from dataclasses import dataclass
+
+from cimsim.phases.base import PhaseKind
+from cimsim.results import PhaseResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloatResult(PhaseResult):
+    images: int
+    accuracy: float
+
+
+class FloatPhase(PhaseKind):
+    \"\"\"The float network on the split: its own result, table, figure, overlay and headline.\"\"\"
+
+    kind = "myphase:FloatPhase"
+    result_type = FloatResult
+    table_names = ("float_accuracy",)
+
+    def run(self, ph, ctx):
+        x, y = ctx.data.split(ph.split)
+        x, y = x[: ph.samples or len(x)], y[: ph.samples or len(y)]
+        acc = float((ctx.net.predict(x) == y).mean())
+        return FloatResult(name=ph.name, kind=ph.kind, split=ph.split, images=len(x), accuracy=acc)
+
+    def summary(self, r):
+        return [f"phase {r.name}: float accuracy {r.accuracy:.4f}"]
+
+    def tables(self, r):
+        return {"float_accuracy": [{"phase": r.name, "images": r.images, "accuracy": r.accuracy}]}
+
+    def figures(self, r, report):
+        from cimsim.report.plots import plt
+
+        fig, ax = plt.subplots()
+        ax.bar([r.name], [r.accuracy])
+        return {f"float_{r.name}": fig}
+
+    def compare_figures(self, reports):
+        from cimsim.report.plots import plt
+
+        fig, ax = plt.subplots()
+        ax.bar([n for n, _ in reports], [rs[-1].accuracy for _, rs in reports])
+        return {"compare_float": fig}
+
+    def headline(self, results):
+        return {"inference accuracy (last)": results[-1].accuracy}
+"""
+
+
+def test_a_plugin_phase_kind_owns_its_result_tables_figures_and_overlays(root, tmp_path, monkeypatch, capsys,
+                                                                         trained):
+    """A phase kind named by import path returns its own typed result; report.json reads back
+    through it (cimsim plot, compare), and its table, figure, overlay and headline appear."""
+    import csv
+
+    from cimsim.report.compare import headline
+
+    (tmp_path / "myphase.py").write_text(PHASE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.load.cache_clear()
+    out = tmp_path / "run"
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"),
+                 str(root / "workloads" / "resnet_inference.yaml"), "--out", str(out), "--plot",
+                 "--set", "workload.phases.0.kind=myphase:FloatPhase",
+                 "--set", "workload.phases.0.samples=8"]) == 0
+    assert "phase test: float accuracy" in capsys.readouterr().out
+    rep = json.loads((out / "report.json").read_text())
+    (block,) = rep["phases"]
+    assert block == {"name": "test", "kind": "myphase:FloatPhase", "split": "test", "images": 8,
+                     "accuracy": block["accuracy"]} and 0 <= block["accuracy"] <= 1
+    rows = list(csv.DictReader((out / "float_accuracy.csv").open()))
+    assert rows == [{"phase": "test", "images": "8", "accuracy": repr(block["accuracy"])}]
+    assert (out / "float_test.png").exists()
+    assert headline(rep)["inference accuracy (last)"] == block["accuracy"]
+    again = tmp_path / "replot"
+    assert main(["plot", str(out), "--out", str(again)]) == 0
+    assert (again / "float_test.png").exists()
+    assert (again / "float_accuracy.csv").read_bytes() == (out / "float_accuracy.csv").read_bytes()
+    assert main(["compare", str(out), str(out), "--names", "a,b", "--out", str(tmp_path / "cmp")]) == 0
+    assert (tmp_path / "cmp" / "compare_float.png").exists()
+    # a block whose keys its kind does not know is refused with the key named
+    rep["phases"][0]["extra"] = 1
+    (out / "report.json").write_text(json.dumps(rep))
+    assert main(["plot", str(out)]) == 2
+    assert "phases.0.extra" in capsys.readouterr().err
+    plugins.load.cache_clear()

@@ -10,6 +10,18 @@ from cimsim.cli import main
 from cimsim.report.compare import compare_figures, headline, table
 from cimsim.report.plots import figures
 from cimsim.report.tables import tables
+from cimsim.results import Energy, RunReport
+
+
+def _energy_report(comps: dict, images: int):
+    """A report with one phase whose dynamic energy is `comps` (pJ, no idle draw), for the
+    energy figure (which reads phases' energies and the programming block only)."""
+    from types import SimpleNamespace
+
+    energy = Energy(total_pj=sum(comps.values()), per_component_pj=comps, dynamic_pj=sum(comps.values()),
+                    idle_pj=0.0, idle_per_component_pj={})
+    ph = SimpleNamespace(name="p", kind="inference", images=images, energy=energy, count=images, unit="image")
+    return SimpleNamespace(phases=[ph], deploy={})
 
 
 def png_size(path):
@@ -159,9 +171,9 @@ def test_write_histogram_bins_are_powers_of_two_ending_at_the_busiest_cell(count
     from cimsim.phases.online import histogram as _histogram
 
     h = _histogram(np.array(counts))
-    assert h["bin_lo"] == lo and h["bin_hi_exclusive"] == hi
+    assert h.bin_lo == lo and h.bin_hi_exclusive == hi
     expect = [sum(a <= c < b for c in counts) for a, b in zip(lo, hi)]
-    assert h["cells"] == expect
+    assert h.cells == expect
 
 
 @pytest.mark.slow
@@ -183,8 +195,7 @@ def test_a_component_has_one_colour_in_every_figure():
     from cimsim.report.plots import component_color, energy_figure
 
     def rep(comps):
-        return {"deploy": {}, "phases": [{"name": "p", "kind": "inference", "images": 1,
-                                          "energy": {"per_component_pj": comps, "idle_pj": 0.0}}]}
+        return _energy_report(comps, images=1)
     colours = []
     for comps in ({"adc": 5.0, "dac": 1.0}, {"dac": 9.0, "adc": 0.5, "noc": 2.0}):
         ax = energy_figure(rep(comps)).axes[0]
@@ -197,10 +208,7 @@ def test_a_component_has_one_colour_in_every_figure():
 def test_legend_lists_only_visible_components():
     from cimsim.report.plots import energy_figure
 
-    rep = {"deploy": {}, "phases": [{"name": "p", "kind": "inference", "images": 2,
-                                     "energy": {"per_component_pj": {"adc": 1000.0, "dac": 10.0, "noc": 1.0},
-                                                "idle_pj": 0.0}}]}
-    fig = energy_figure(rep)
+    fig = energy_figure(_energy_report({"adc": 1000.0, "dac": 10.0, "noc": 1.0}, images=2))
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["adc", "dac"]                       # noc: 0.1% of the bar, drawn, not listed
     heights = sorted(p.get_height() for p in fig.axes[0].patches)
@@ -214,7 +222,9 @@ def test_layers_figure_and_accuracy_cost_scatter(lrt_run):
 
     _, rep = lrt_run
     ph = rep["phases"][0]
-    fig = layers_figure(ph, rep["inputs"]["arch"]["spec"]["clock_mhz"])
+    typed = RunReport.from_json(rep).phases[0]
+    fig = layers_figure(typed.name, typed.energy, typed.latency, typed.images, 1000.0)
+    assert rep["inputs"]["arch"]["spec"]["clock_mhz"] == 1000.0
     a1, a2 = fig.axes[:2]
     assert [t.get_text() for t in a1.get_yticklabels()] == list(ph["latency"]["per_node_cycles_per_image"])
     width: dict[int, float] = {}
@@ -231,3 +241,31 @@ def test_layers_figure_and_accuracy_cost_scatter(lrt_run):
     x, y = ax.lines[0].get_data()
     assert x[0] == pytest.approx(last["energy"]["per_image_pj"] * 1e-12) and y[0] == last["accuracy"]
     assert isinstance(ax.xaxis.get_major_formatter(), EngFormatter)
+
+
+def test_report_json_reads_back_to_the_same_typed_report(lrt_run):
+    """JSON is one boundary each way: report.json read back through each phase kind's result
+    type gives the same JSON; a key or a type this version does not write is refused, by key path."""
+    import copy
+
+    from cimsim.errors import CimsimError
+    from cimsim.results import ReportError
+
+    _, rep = lrt_run
+    typed = RunReport.from_json(rep)
+    assert typed.to_json() == rep
+    assert [type(p).__name__ for p in typed.phases] == ["InferenceResult", "TrainResult", "InferenceResult"]
+    assert typed.phase("adapt").writes.max_per_cell == rep["phases"][1]["writes"]["max_per_cell"]
+    assert typed.phase("before").energy.per_image_pj == rep["phases"][0]["energy"]["per_image_pj"]
+    assert "baseline" in rep["phases"][1]["accuracy"] and "reload" not in rep["phases"][0]   # optional keys
+    for path, value, expected in ((("phases", 1, "writes", "max_per_cell"), "many", "an integer"),
+                                  (("phases", 0, "latency", "nope"), 1, "one of the keys of Latency"),
+                                  (("phases", 2, "kind"), "warp", "a registered phase kind")):
+        bad = copy.deepcopy(rep)
+        node = bad
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = value
+        with pytest.raises(ReportError, match=rf"{'.'.join(map(str, path))}: expected {expected}"):
+            RunReport.from_json(bad)
+    assert issubclass(ReportError, CimsimError)            # exit status 2 from the CLI

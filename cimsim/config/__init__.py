@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ class Loaded:
     path: str
     sha256: str
     source: Source | None = field(default=None, compare=False, repr=False)   # key lines, for late errors
-    overrides: dict[str, str] = field(default_factory=dict, compare=False, repr=False)  # as YAML text
+    # every key-path override, as YAML text (parsed values as their JSON text), key order
+    overrides: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:
@@ -44,7 +46,8 @@ def _load(cls: type, path: str | Path, overrides: dict[str, str] | None, raw: by
         for key, value in every.items():
             set_path(data, key, value)
         sha = hashlib.sha256(f"{sha}{sorted(every.items())}".encode()).hexdigest()
-    return Loaded(build(cls, data, src), str(path), sha, src, dict(overrides or {}))
+    shown = {**(overrides or {}), **{k: json.dumps(v) for k, v in (values or {}).items()}}
+    return Loaded(build(cls, data, src), str(path), sha, src, dict(sorted(shown.items())))
 
 
 def load_arch(path: str | Path, overrides: dict[str, str] | None = None, raw: bytes | None = None,

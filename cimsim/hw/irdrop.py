@@ -45,14 +45,3 @@ def attenuation(g_us: np.ndarray, wire_ohm: float) -> np.ndarray:
     for i in range(rows - 2, -1, -1):
         u[i] = dp[i] - cp[i] * u[i + 1]
     return np.moveaxis(u, 0, -2)
-
-
-def first_order(g_us: np.ndarray, wire_ohm: float) -> np.ndarray:
-    """The first-order limit 1 - r c_j of `attenuation` (small r G R^2)."""
-    g = g_us.astype(np.float64)
-    rows = g.shape[-2]
-    below = (rows - np.arange(rows, dtype=np.float64))[:, None]        # R - i
-    prefix = np.cumsum(g, axis=-2)                                      # sum_{i<=j} G_i
-    weighted = g * below
-    suffix = weighted.sum(axis=-2, keepdims=True) - np.cumsum(weighted, axis=-2)   # sum_{i>j} G_i (R-i)
-    return 1.0 - wire_ohm * 1e-6 * (below * prefix + suffix)

@@ -1,4 +1,5 @@
-"""Analog matrix-vector multiply on programmed crossbars (numba) and its numpy reference.
+"""Analog matrix-vector multiply on programmed crossbars (numba); its numpy reference is
+cimsim.testing.references.analog_mvm_reference.
 
 Maths, in integer "level" units (one unit = one conductance step of one cell):
 
@@ -262,38 +263,6 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
     with _BLAS.limit(limits=1, user_api="blas"):
         clipped = sum(_pool().map(one, starts))
     return y, clipped
-
-
-def analog_mvm_reference(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int,
-                         bit_serial: bool, bits_per_cell: int, step: float, code_lo: float,
-                         code_hi: float, sigma_cell: float,
-                         rng: np.random.Generator | None = None, offset: np.ndarray | None = None,
-                         inl: float = 0.0) -> np.ndarray:
-    """Plain-numpy reference of `analog_mvm`: explicit loops over planes, crossbars and slices,
-    Gaussian read noise drawn per cell and summed (not the column shortcut); the ADC offset
-    added to each column's current, the INL bow to its value in LSB."""
-    n_chunks, rows, sn = g.shape
-    n_slices = sn // n_out
-    m = x_int.shape[0]
-    y = np.zeros((m, n_out), np.float64)
-    for p in range(planes):
-        plane = plane_of(x_int, p, bit_serial).astype(np.float64)
-        weight = 2.0 ** p if bit_serial else 1.0
-        for c in range(n_chunks):
-            xc = plane[:, c * rows:(c + 1) * rows]
-            for s in range(n_slices):
-                gs = g[c, :, s * n_out:(s + 1) * n_out].astype(np.float64)
-                col = xc @ gs
-                if sigma_cell > 0 and rng is not None:
-                    cell_noise = rng.standard_normal((m, rows, n_out)) * sigma_cell
-                    col = col + np.einsum("mr,mrn->mn", xc, cell_noise)
-                if offset is not None:
-                    col = col + offset[c, s * n_out:(s + 1) * n_out]
-                u = col / step
-                d = np.clip((u - 0.5 * (code_lo + code_hi)) / (0.5 * (code_hi - code_lo)), -1.0, 1.0)
-                code = np.clip(np.floor(u + inl * (1.0 - d * d) + 0.5), code_lo, code_hi)
-                y += code * step * weight * 2.0 ** (s * bits_per_cell)
-    return y
 
 
 def set_threads(n: int) -> None:

@@ -404,11 +404,6 @@ class MaxPool(_Pool):
         return [self._scatter(gv, shape)]
 
 
-def MaxPool2(name: str, inputs: tuple[str, ...]) -> MaxPool:
-    """2 x 2 max pooling, stride 2 (odd edges dropped)."""
-    return MaxPool(name, inputs, 2, 2, 0)
-
-
 class AvgPool(_Pool):
     """Mean over each window; padded positions are not counted (ONNX count_include_pad=0)."""
 

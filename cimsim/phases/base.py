@@ -1,10 +1,12 @@
 """What every kind of phase provides, and what it runs on.
 
 A phase kind (registered in plugins.py, kind "phase") owns its whole life: running on the
-deployed chip (`run`, returning its report block), the line the study prints before it
-(`announce`), its summary lines, its own CSV tables, the policies it deploys (for the fit
-check) and its headline metrics (for `cimsim compare` and sweep results). The study, the
-report writer, the tables and compare only dispatch on the block's `kind`.
+deployed chip (`run`, returning its typed result, a `results.PhaseResult` subclass named by
+`result_type`), the line the study prints before it (`announce`), its summary lines, its
+rows of the CSV tables, its figures and `cimsim compare` overlays, the policies it deploys
+(for the fit check) and its headline metrics (for `cimsim compare` and sweep results). The
+study, the report writer, the tables, the figures and compare only dispatch on the result's
+`kind`.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from ..hw.chip import Chip
 from ..mapping import ChipMap
 from ..nn.data import Dataset
 from ..nn.layers import Net
+from ..results import PhaseResult, RunReport
 
 
 @dataclass
@@ -55,27 +58,37 @@ class PhaseKind(ABC):
     """One kind of phase (`kind:` in the workload)."""
 
     kind: str = ""
+    result_type: type[PhaseResult] = PhaseResult   # what `run` returns (and report.json reads back as)
     table_names: tuple[str, ...] = ()     # the CSV tables only this kind writes, in order
 
     @abstractmethod
-    def run(self, ph: PhaseSpec, ctx: Context) -> dict:
-        """Run the phase; its report block (plain JSON data, `name` and `kind` first)."""
+    def run(self, ph: PhaseSpec, ctx: Context) -> PhaseResult:
+        """Run the phase; its result (a `result_type`)."""
 
     def announce(self, ph: PhaseSpec, ctx: Context) -> str:
         return f"phase {ph.name}: {ph.kind} on {ph.split}"
 
     @abstractmethod
-    def summary(self, block: dict) -> list[str]:
-        """Terminal summary lines of a finished block."""
+    def summary(self, r: PhaseResult) -> list[str]:
+        """Terminal summary lines of a finished phase."""
 
-    def tables(self, block: dict) -> dict[str, list[dict]]:
-        """Rows of this kind's own tables (names among `table_names`), `phase` column first."""
+    def tables(self, r: PhaseResult) -> dict[str, list[dict]]:
+        """Rows this phase adds to the report's tables (the shared cost tables of
+        phases.costs.cost_tables, and its own, named in `table_names`), `phase` column first."""
+        return {}
+
+    def figures(self, r: PhaseResult, report: RunReport) -> dict[str, Any]:
+        """Figures of this phase by file stem (matplotlib Figures; None: no data for that one)."""
+        return {}
+
+    def compare_figures(self, reports: list[tuple[str, list[PhaseResult]]]) -> dict[str, Any]:
+        """`cimsim compare` overlays from this kind's results, per report (name, results)."""
         return {}
 
     def deploy_policies(self, ph: PhaseSpec) -> set[str]:
         """Deployment policies this phase programs chips with (the fit check maps each)."""
         return set()
 
-    def headline(self, blocks: list[dict]) -> dict[str, Any]:
-        """Headline metrics from this kind's blocks of one report (keys from compare.METRIC_KEYS)."""
+    def headline(self, results: list[PhaseResult]) -> dict[str, Any]:
+        """Headline metrics from this kind's results in one report (keys from compare.METRIC_KEYS)."""
         return {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,13 +14,24 @@ from ..hw.chip import Chip
 from ..mapping import ChipMap
 from ..nn.layers import Net
 from ..reload import Round, round_overhead, split_trace
+from ..results import Efficiency, Energy, Latency, Reload
 from ..shape_trace import macs_per_sample
 from ..timing import simulate
 from ..trace import Trace
 from .base import WallClock
 
 
-def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> dict:
+@dataclass(frozen=True)
+class Costs:
+    """What a phase's trace costs: the parts a costed phase result is composed of."""
+
+    latency: Latency
+    energy: Energy
+    efficiency: Efficiency
+    reload: Reload | None = None
+
+
+def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> Latency:
     t0 = time.perf_counter()
     tr = simulate(trace, chip, cmap)
     wall.add("timing", t0)
@@ -36,51 +49,55 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
                             "resource": st.resource}
     tiles = [k for k in tr.busy_cycles if k.startswith("tiles:")]
     span = tr.makespan_cycles * max(len(tiles), 1)
-    return {
-        "images": images,
-        "makespan_cycles": tr.makespan_cycles,
-        "makespan_s": chip.seconds(tr.makespan_cycles),
-        "first_image_latency_cycles": tr.image_latency_cycles[0] if images else 0,
-        "first_image_latency_s": chip.seconds(tr.image_latency_cycles[0]) if images else 0.0,
-        "mean_image_latency_cycles": float(np.mean(tr.image_latency_cycles)) if images else 0.0,
-        "throughput_images_per_s": images / chip.seconds(tr.makespan_cycles) if tr.makespan_cycles else 0.0,
-        "utilisation": {
+    return Latency(
+        images=images,
+        makespan_cycles=tr.makespan_cycles,
+        makespan_s=chip.seconds(tr.makespan_cycles),
+        first_image_latency_cycles=tr.image_latency_cycles[0] if images else 0,
+        first_image_latency_s=chip.seconds(tr.image_latency_cycles[0]) if images else 0.0,
+        mean_image_latency_cycles=float(np.mean(tr.image_latency_cycles)) if images else 0.0,
+        throughput_images_per_s=images / chip.seconds(tr.makespan_cycles) if tr.makespan_cycles else 0.0,
+        utilisation={
             **util,
             "crossbar_arrays_mean": xbar_busy / span if span else 0.0,
             "adcs_mean": adc_busy / span if span else 0.0,
         },
-        "simpy_events": tr.events,
-        "timeline": timeline(tr.intervals),
-        "per_node_cycles_per_image": per_node,
-    }
+        simpy_events=tr.events,
+        timeline=timeline(tr.intervals),
+        per_node_cycles_per_image=per_node,
+    )
 
 
-def add_idle(energy: dict, chip: Chip, seconds: float, count: int) -> dict:
-    """The phase's energy with its idle units' draw over `seconds` (chip.power_gating): the
-    dynamic total stays as `dynamic_pj`, `idle_per_component_pj` is added, and the total and
-    per-image (or per-sample) figures include both."""
+def add_idle(energy: dict, chip: Chip, seconds: float, count: int, per: str = "image") -> Energy:
+    """The phase's energy (a dynamic energy dict of energy.phase_energy, or its totals) with
+    its idle units' draw over `seconds` (chip.power_gating): the dynamic total stays as
+    `dynamic_pj`, `idle_per_component_pj` is added, and the total and per-image (or, with
+    per="sample", per-sample) figures include both."""
     idle = chip.idle_energy_pj(energy["per_component_pj"], seconds)
     dynamic = energy["total_pj"]
     total = dynamic + sum(idle.values())
-    out = {**energy, "dynamic_pj": dynamic, "idle_pj": sum(idle.values()),
-           "idle_per_component_pj": idle, "total_pj": total}
-    key = "per_sample_pj" if "per_sample_pj" in energy else "per_image_pj"
-    out[key] = total / count if count else 0.0
-    return out
+    each = total / count if count else 0.0
+    return Energy(total_pj=total, per_component_pj=energy["per_component_pj"], dynamic_pj=dynamic,
+                  idle_pj=sum(idle.values()), idle_per_component_pj=idle,
+                  per_image_pj=each if per == "image" else None,
+                  per_sample_pj=each if per == "sample" else None,
+                  per_node_pj=energy.get("per_node_pj"),
+                  per_node_component_pj=energy.get("per_node_component_pj"),
+                  action_counts=energy.get("action_counts"))
 
 
-def efficiency(macs_per_image: int, energy: dict, latency: dict, area: dict) -> dict:
+def efficiency(macs_per_image: int, energy: Energy, latency: Latency, area: dict) -> Efficiency:
     """The figures CIM papers quote: MACs, pJ per MAC, TOPS/W (2 ops per MAC), TOPS at the
     phase's throughput and TOPS/mm2 of the whole chip (null when the tile model lists no
     area of its own: the chip's area would be its periphery only)."""
     area_mm2 = area["total_mm2"] if area["tile_mm2"] > 0 else 0.0
-    e = energy["per_image_pj"]
-    tops = 2.0 * macs_per_image * latency["throughput_images_per_s"] / 1e12
-    return {"macs_per_image": macs_per_image,
-            "pj_per_mac": e / macs_per_image if macs_per_image else None,
-            "tops_per_w": 2.0 * macs_per_image / e if e else None,
-            "tops": tops,
-            "tops_per_mm2": tops / area_mm2 if area_mm2 else None}
+    e = energy.per_image_pj
+    tops = 2.0 * macs_per_image * latency.throughput_images_per_s / 1e12
+    return Efficiency(macs_per_image=macs_per_image,
+                      pj_per_mac=e / macs_per_image if macs_per_image else None,
+                      tops_per_w=2.0 * macs_per_image / e if e else None,
+                      tops=tops,
+                      tops_per_mm2=tops / area_mm2 if area_mm2 else None)
 
 
 def timeline(intervals: list[tuple[str, int, int, int]]) -> list[dict]:
@@ -90,24 +107,23 @@ def timeline(intervals: list[tuple[str, int, int, int]]) -> list[dict]:
 
 
 def phase_costs(trace: Trace, chip: Chip, cmap: ChipMap, net: Net, input_shape: tuple[int, ...],
-                images: int, wall: WallClock) -> dict:
+                images: int, wall: WallClock) -> Costs:
     """latency (SimPy), energy (dynamic + idle over the makespan) and efficiency of a trace."""
     latency = latency_report(trace, chip, cmap, wall)
-    energy = add_idle(phase_energy(trace, chip, cmap), chip, latency["makespan_s"], images)
+    energy = add_idle(phase_energy(trace, chip, cmap), chip, latency.makespan_s, images)
     macs = sum(macs_per_sample(net, input_shape).values())
-    return {"latency": latency, "energy": energy,
-            "efficiency": efficiency(macs, energy, latency, chip.area())}
+    return Costs(latency, energy, efficiency(macs, energy, latency, chip.area()))
 
 
 def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_shape: tuple[int, ...],
-                 images: int, wall: WallClock) -> dict:
+                 images: int, wall: WallClock) -> Costs:
     """Latency, energy and efficiency of a phase run in weight-reload rounds: per round, load
     and program its weights, then run every image through its nodes (reload.py)."""
     parts = []
     for rnd, sub in zip(rounds, split_trace(trace, rounds)):
         lat = latency_report(sub, chip, rnd.cmap, wall)
         over = round_overhead(rnd, chip)
-        over["run_cycles"] = lat["makespan_cycles"]
+        over["run_cycles"] = lat.makespan_cycles
         over["offchip_activation_bytes"] = sum(sub.offchip_bytes().values())
         parts.append((over, lat, phase_energy(sub, chip, rnd.cmap)))
     totals = [o["load_cycles"] + o["program_cycles"] + o["run_cycles"] for o, _, _ in parts]
@@ -116,21 +132,21 @@ def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_
     last = parts[-1][1]
     util: dict[str, float] = {}
     for _, lat, _ in parts:                  # time-weighted: loading and programming idle them
-        for k, u in lat["utilisation"].items():
-            util[k] = util.get(k, 0.0) + u * lat["makespan_cycles"] / span
-    latency = {
-        "images": images, "makespan_cycles": span, "makespan_s": chip.seconds(span),
+        for k, u in lat.utilisation.items():
+            util[k] = util.get(k, 0.0) + u * lat.makespan_cycles / span
+    latency = Latency(
+        images=images, makespan_cycles=span, makespan_s=chip.seconds(span),
         # every image waits for the earlier rounds of the whole batch
-        "first_image_latency_cycles": before_last + last["first_image_latency_cycles"],
-        "first_image_latency_s": chip.seconds(before_last + last["first_image_latency_cycles"]),
-        "mean_image_latency_cycles": before_last + last["mean_image_latency_cycles"],
-        "throughput_images_per_s": images / chip.seconds(span) if span else 0.0,
-        "utilisation": dict(sorted(util.items())),
-        "simpy_events": sum(lat["simpy_events"] for _, lat, _ in parts),
-        "timeline": parts[0][1]["timeline"],
-        "per_node_cycles_per_image": {k: v for _, lat, _ in parts
-                                      for k, v in lat["per_node_cycles_per_image"].items()},
-    }
+        first_image_latency_cycles=before_last + last.first_image_latency_cycles,
+        first_image_latency_s=chip.seconds(before_last + last.first_image_latency_cycles),
+        mean_image_latency_cycles=before_last + last.mean_image_latency_cycles,
+        throughput_images_per_s=images / chip.seconds(span) if span else 0.0,
+        utilisation=dict(sorted(util.items())),
+        simpy_events=sum(lat.simpy_events for _, lat, _ in parts),
+        timeline=parts[0][1].timeline,
+        per_node_cycles_per_image={k: v for _, lat, _ in parts
+                                   for k, v in lat.per_node_cycles_per_image.items()},
+    )
     comp = dict.fromkeys((*components(chip), "write_pulses", "write_drivers"), 0.0)
     per_node, per_node_comp, counts = {}, {}, {}
     for over, _, e in parts:
@@ -146,16 +162,50 @@ def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_
     energy = add_idle({"total_pj": total, "per_image_pj": total / images if images else 0.0,
                        "per_component_pj": comp, "per_node_pj": per_node,
                        "per_node_component_pj": per_node_comp, "action_counts": dict(sorted(counts.items()))},
-                      chip, latency["makespan_s"], images)
+                      chip, latency.makespan_s, images)
     macs = sum(macs_per_sample(net, input_shape).values())
     endurance = chip.tile.endurance_cycles()
-    reload = {
-        "rounds": [o for o, _, _ in parts],
-        "weight_bytes_per_phase": sum(o["weight_bytes"] for o, _, _ in parts),
-        "cells_programmed_per_phase": sum(o["cells_programmed"] for o, _, _ in parts),
-        "images_per_reload": images,
+    reload = Reload(
+        rounds=[o for o, _, _ in parts],
+        weight_bytes_per_phase=sum(o["weight_bytes"] for o, _, _ in parts),
+        cells_programmed_per_phase=sum(o["cells_programmed"] for o, _, _ in parts),
+        images_per_reload=images,
         # every used cell is rewritten once per phase (batch of `images`)
-        "images_to_first_wear_out": endurance * images if math.isfinite(endurance) else None,
-    }
-    return {"latency": latency, "energy": energy,
-            "efficiency": efficiency(macs, energy, latency, chip.area()), "reload": reload}
+        images_to_first_wear_out=endurance * images if math.isfinite(endurance) else None,
+    )
+    return Costs(latency, energy, efficiency(macs, energy, latency, chip.area()), reload)
+
+
+def cost_tables(name: str, energy: Energy | None, latency: Any = None, efficiency: Efficiency | None = None,
+                images: int = 1, nodes: list[dict] | None = None) -> dict[str, list[dict]]:
+    """The rows a costed phase adds to the shared tables (energy, energy_nodes, layers,
+    efficiency, utilisation, timeline, nodes); `latency` is a Latency or an online latency
+    (busy cycles instead of utilisation). Columns that come from a mapping in the report are
+    in sorted order, as report.json holds them."""
+    out: dict[str, list[dict]] = {k: [] for k in ("energy", "energy_nodes", "layers", "efficiency",
+                                                  "utilisation", "timeline", "nodes")}
+    if energy is not None:
+        out["energy"] = ([{"phase": name, "component": c, "kind": "dynamic", "energy_pj": v}
+                          for c, v in energy.per_component_pj.items()]
+                         + [{"phase": name, "component": c, "kind": "idle", "energy_pj": v}
+                            for c, v in energy.idle_per_component_pj.items()])
+        out["energy_nodes"] = [{"phase": name, "node": node, "component": c, "energy_pj": v}
+                               for node, comps in (energy.per_node_component_pj or {}).items()
+                               for c, v in comps.items()]
+    if efficiency is not None:
+        out["efficiency"] = [{"phase": name, **dict(sorted(efficiency.to_json().items()))}]
+    if latency is not None:
+        per_node = getattr(latency, "per_node_cycles_per_image", {})
+        node_pj = (energy.per_node_pj if energy is not None else None) or {}
+        out["layers"] = [{"phase": name, "node": node, **c,
+                          "energy_pj_per_image": node_pj[node] / images if node in node_pj else None}
+                         for node, c in per_node.items()]
+        out["utilisation"] = ([{"phase": name, "resource": r, "utilisation": u}
+                               for r, u in getattr(latency, "utilisation", {}).items()]
+                              + [{"phase": name, "resource": r, "busy_cycles": b}
+                                 for r, b in getattr(latency, "busy_cycles", {}).items()])
+        out["timeline"] = [{"phase": name, **iv} for iv in latency.timeline]
+    out["nodes"] = [{"phase": name, **{k: v for k, v in node.items() if k != "inputs"},
+                     "inputs": " ".join(node["inputs"]),
+                     "in_bytes": " ".join(str(b) for b in node.get("in_bytes", []))} for node in nodes or []]
+    return out

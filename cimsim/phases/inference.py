@@ -3,6 +3,8 @@ trace from the layer shapes, weight-reload rounds included); accuracy and costs.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,9 +14,53 @@ from ..functional import run
 from ..hw.chip import Chip
 from ..montecarlo import summarise
 from ..report.units import duration, si
+from ..results import (
+    AccuracyOverChips,
+    Efficiency,
+    Energy,
+    Latency,
+    PhaseResult,
+    Reload,
+    Result,
+    RunReport,
+    optional,
+)
 from ..shape_trace import shape_trace
 from .base import Context, PhaseKind
-from .costs import phase_costs, reload_costs
+from .costs import cost_tables, phase_costs, reload_costs
+
+
+@dataclass(frozen=True)
+class TimePoint(Result):
+    """Accuracy t_s seconds after programming, mean over `chips` chips, without and with
+    global drift compensation."""
+
+    t_s: float
+    chips: int
+    accuracy: float
+    accuracy_compensated: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceResult(PhaseResult):
+    """Test images through the chip: accuracy (None: cost-only) and costs."""
+
+    images: int
+    accuracy: float | None
+    latency: Latency
+    energy: Energy
+    efficiency: Efficiency
+    adc_clip_fraction: float | None
+    nodes: list[dict[str, Any]]                        # the trace, one row per node
+    reload: Reload | None = optional()                 # weight-reload rounds (cost-only runs)
+    time_after_programming_s: float | None = optional()
+    drift_compensation: bool | None = optional()
+    accuracy_over_chips: AccuracyOverChips | None = optional()
+    accuracy_vs_time: list[TimePoint] | None = optional()
+
+    @property
+    def count(self) -> int:
+        return self.images
 
 
 def at_time(engines: dict, t_s: float, compensate: bool) -> dict:
@@ -34,16 +80,17 @@ class InferencePhase(PhaseKind):
     """Test images through the programmed chip (cost-only: the trace from layer shapes): accuracy, costs."""
 
     kind = "inference"
+    result_type = InferenceResult
     table_names = ("accuracy_vs_time", "inference_chips")
 
     def announce(self, ph: PhaseSpec, ctx: Context) -> str:
         how = "" if ctx.dep is not None else "cost-only "
         return f"phase {ph.name}: {how}{ph.kind} on {ph.split}"
 
-    def run(self, ph: PhaseSpec, ctx: Context) -> dict:
+    def run(self, ph: PhaseSpec, ctx: Context) -> InferenceResult:
         return self._functional(ph, ctx) if ctx.dep is not None else self._cost_only(ph, ctx)
 
-    def _functional(self, ph: PhaseSpec, ctx: Context) -> dict:
+    def _functional(self, ph: PhaseSpec, ctx: Context) -> InferenceResult:
         dep, chip, data = ctx.dep, ctx.chip, ctx.data
         x, y = data.split(ph.split)
         if ph.samples:
@@ -56,36 +103,33 @@ class InferencePhase(PhaseKind):
         ctx.wall.add("functional", t0)
         acc = float((logits.argmax(1) == y).mean())
         conv = trace.total("adc_conversions")
-        block = {
-            "name": ph.name, "kind": ph.kind, "split": ph.split, "images": int(len(x)),
-            "accuracy": acc,
-            **phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), ctx.wall),
-            "adc_clip_fraction": trace.total("adc_clipped") / conv if conv else 0.0,
-            "nodes": trace.to_rows(),
-        }
-        if timed:
-            block["time_after_programming_s"] = ph.time_after_programming_s
-            block["drift_compensation"] = ph.drift_compensation
+        costs = phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), ctx.wall)
         deps = [dep]
+        over = curve = None
         if ph.ci_chips > 1 and not ctx.chip_changed:
             t0 = time.perf_counter()
             deps += [deploy(ctx.net, data, chip, ctx.w, ctx.arch_file, ctx.workload_file, chip=c,
                             memo=ctx.memo) for c in range(1, ph.ci_chips)]
             accs = [acc] + [accuracy(d, x, y, chip, ph.time_after_programming_s, ph.drift_compensation)
                             for d in deps[1:]]
-            block["accuracy_over_chips"] = {"chips": len(accs), **summarise(accs), "per_chip": accs}
+            over = AccuracyOverChips(**summarise(accs).to_json(), chips=len(accs), per_chip=accs)
             ctx.wall.add("chips", t0)
         if ph.accuracy_vs_time_s:
             t0 = time.perf_counter()
-            block["accuracy_vs_time"] = [
-                {"t_s": t, "chips": len(deps),
-                 **{key: float(np.mean([accuracy(d, x, y, chip, t, comp) for d in deps]))
-                    for key, comp in (("accuracy", False), ("accuracy_compensated", True))}}
-                for t in ph.accuracy_vs_time_s]
+            curve = [TimePoint(t, len(deps),
+                               *(float(np.mean([accuracy(d, x, y, chip, t, comp) for d in deps]))
+                                 for comp in (False, True)))
+                     for t in ph.accuracy_vs_time_s]
             ctx.wall.add("accuracy_vs_time", t0)
-        return block
+        return InferenceResult(
+            name=ph.name, kind=ph.kind, split=ph.split, images=int(len(x)), accuracy=acc,
+            latency=costs.latency, energy=costs.energy, efficiency=costs.efficiency,
+            adc_clip_fraction=trace.total("adc_clipped") / conv if conv else 0.0, nodes=trace.to_rows(),
+            time_after_programming_s=ph.time_after_programming_s if timed else None,
+            drift_compensation=ph.drift_compensation if timed else None,
+            accuracy_over_chips=over, accuracy_vs_time=curve)
 
-    def _cost_only(self, ph: PhaseSpec, ctx: Context) -> dict:
+    def _cost_only(self, ph: PhaseSpec, ctx: Context) -> InferenceResult:
         """The trace from layer shapes, then the same timing and energy models as a functional
         run; no accuracy, no ADC clipping. With reload rounds, the network runs in them."""
         chip, data, net, cmap = ctx.chip, ctx.data, ctx.net, ctx.cmap
@@ -96,51 +140,63 @@ class InferencePhase(PhaseKind):
         ctx.wall.add("shapes", t0)
         costs = (phase_costs(trace, chip, cmap, net, data.input_shape, images, ctx.wall) if ctx.rounds is None
                  else reload_costs(trace, chip, ctx.rounds, net, data.input_shape, images, ctx.wall))
-        return {
-            "name": ph.name, "kind": ph.kind, "split": ph.split, "images": images,
-            "accuracy": None,
-            **costs,
-            "adc_clip_fraction": None,
-            "nodes": trace.to_rows(),
-        }
+        return InferenceResult(
+            name=ph.name, kind=ph.kind, split=ph.split, images=images, accuracy=None,
+            latency=costs.latency, energy=costs.energy, efficiency=costs.efficiency, reload=costs.reload,
+            adc_clip_fraction=None, nodes=trace.to_rows())
 
-    def summary(self, block: dict) -> list[str]:
-        lat, en = block["latency"], block["energy"]
-        comp = {**en["per_component_pj"], **({"idle": en["idle_pj"]} if en.get("idle_pj") else {})}
+    def summary(self, r: InferenceResult) -> list[str]:
+        lat, en = r.latency, r.energy
+        comp = {**en.per_component_pj, **({"idle": en.idle_pj} if en.idle_pj else {})}
         top = sorted(comp, key=lambda k: -comp[k])[:3]
-        share = ", ".join(f"{k} {comp[k] / en['total_pj']:.0%}" for k in top) if en["total_pj"] else ""
-        acc = f"accuracy {block['accuracy']:.4f}" if block["accuracy"] is not None else "cost only"
-        oc = block.get("accuracy_over_chips")
+        share = ", ".join(f"{k} {comp[k] / en.total_pj:.0%}" for k in top) if en.total_pj else ""
+        acc = f"accuracy {r.accuracy:.4f}" if r.accuracy is not None else "cost only"
+        oc = r.accuracy_over_chips
         if oc:
-            acc += (f" (over {oc['chips']} chips: mean {oc['mean']:.4f}, 95% CI "
-                    f"[{oc['ci95'][0]:.3f}, {oc['ci95'][1]:.3f}])")
-        eff = block.get("efficiency") or {}
-        effs = (f" | {eff['tops_per_w']:.3g} TOPS/W, {eff['pj_per_mac']:.3g} pJ/MAC, "
-                f"{eff['tops_per_mm2']:.3g} TOPS/mm2"
-                if eff.get("tops_per_w") and eff.get("tops_per_mm2") else "")
+            acc += (f" (over {oc.chips} chips: mean {oc.mean:.4f}, "
+                    f"95% CI [{oc.ci95[0]:.3f}, {oc.ci95[1]:.3f}])")
+        eff = r.efficiency
+        effs = (f" | {eff.tops_per_w:.3g} TOPS/W, {eff.pj_per_mac:.3g} pJ/MAC, "
+                f"{eff.tops_per_mm2:.3g} TOPS/mm2"
+                if eff.tops_per_w and eff.tops_per_mm2 else "")
         when = ""
-        if block.get("time_after_programming_s") or block.get("drift_compensation"):
-            when = (f" at {duration(block['time_after_programming_s'])} after programming"
-                    + (", drift-compensated" if block["drift_compensation"] else ""))
-        curve = [f"  accuracy {duration(r['t_s']):>8} after programming: {r['accuracy']:.4f}, "
-                 f"compensated {r['accuracy_compensated']:.4f} (mean of {r['chips']} chips)"
-                 for r in block.get("accuracy_vs_time", [])]
-        return [f"phase {block['name']} ({block['images']} images){when}: {acc} | "
-                f"energy {si(en['per_image_pj'] * 1e-12, 'J')}/image ({share}) | "
-                f"latency {si(lat['first_image_latency_s'], 's')}/image, "
-                f"throughput {lat['throughput_images_per_s']:.4g} images/s{effs}", *curve]
+        if r.time_after_programming_s or r.drift_compensation:
+            when = (f" at {duration(r.time_after_programming_s)} after programming"
+                    + (", drift-compensated" if r.drift_compensation else ""))
+        curve = [f"  accuracy {duration(p.t_s):>8} after programming: {p.accuracy:.4f}, "
+                 f"compensated {p.accuracy_compensated:.4f} (mean of {p.chips} chips)"
+                 for p in r.accuracy_vs_time or []]
+        return [f"phase {r.name} ({r.images} images){when}: {acc} | "
+                f"energy {si(en.per_image_pj * 1e-12, 'J')}/image ({share}) | "
+                f"latency {si(lat.first_image_latency_s, 's')}/image, "
+                f"throughput {lat.throughput_images_per_s:.4g} images/s{effs}", *curve]
 
-    def tables(self, block: dict) -> dict[str, list[dict]]:
-        rows = block.get("accuracy_vs_time", [])
-        over = block.get("accuracy_over_chips", {}).get("per_chip", [])
-        return {"accuracy_vs_time": [{"phase": block["name"], **r} for r in rows],
-                "inference_chips": [{"phase": block["name"], "chip": c, "accuracy": a}
-                                    for c, a in enumerate(over)]}
+    def tables(self, r: InferenceResult) -> dict[str, list[dict]]:
+        over = r.accuracy_over_chips.per_chip if r.accuracy_over_chips else []
+        return {**cost_tables(r.name, r.energy, r.latency, r.efficiency, r.images or 1, r.nodes),
+                "accuracy_vs_time": [{"phase": r.name, **dict(sorted(p.to_json().items()))}
+                                     for p in r.accuracy_vs_time or []],
+                "inference_chips": [{"phase": r.name, "chip": c, "accuracy": a} for c, a in enumerate(over)]}
 
-    def headline(self, blocks: list[dict]) -> dict:
-        last = blocks[-1]
-        over = last.get("accuracy_over_chips")
-        return {"inference accuracy (last)": last["accuracy"],
-                **({"inference accuracy, mean over chips (last)": over["mean"]} if over else {}),
-                "energy per image (J)": last["energy"]["per_image_pj"] * 1e-12,
-                "latency per image (s)": last["latency"]["first_image_latency_s"]}
+    def figures(self, r: InferenceResult, report: RunReport) -> dict:
+        from ..report import plots
+
+        return {f"latency_{r.name}": plots.latency_figure(r.name, r.latency, report.clock_mhz),
+                f"layers_{r.name}": plots.layers_figure(r.name, r.energy, r.latency, r.images,
+                                                         report.clock_mhz),
+                f"accuracy_vs_time_{r.name}": plots.accuracy_time_figure(r)}
+
+    def compare_figures(self, reports: list[tuple[str, list[InferenceResult]]]) -> dict:
+        from ..report import plots
+
+        last = [(n, [r for r in rs if r.accuracy is not None][-1]) for n, rs in reports
+                if any(r.accuracy is not None for r in rs)]
+        return {"compare_accuracy_cost": plots.accuracy_cost_overlay(last)}
+
+    def headline(self, results: list[InferenceResult]) -> dict:
+        last = results[-1]
+        over = last.accuracy_over_chips
+        return {"inference accuracy (last)": last.accuracy,
+                **({"inference accuracy, mean over chips (last)": over.mean} if over else {}),
+                "energy per image (J)": last.energy.per_image_pj * 1e-12,
+                "latency per image (s)": last.latency.first_image_latency_s}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -13,25 +15,162 @@ from ..config.workload import PhaseSpec
 from ..energy import phase_energy, programming_energy_pj
 from ..functional import run
 from ..report.units import si
+from ..results import Energy, PhaseResult, Result, RunReport, optional
 from ..timing import simulate, simulate_online
 from ..train.online import run_online
 from .base import Context, PhaseKind
-from .costs import add_idle, timeline
+from .costs import add_idle, cost_tables, timeline
 
 
-def histogram(counts: np.ndarray) -> dict:
+@dataclass(frozen=True)
+class Window(Result):
+    start: int
+    end: int
+    accuracy: float
+    segment: str
+
+
+@dataclass(frozen=True)
+class Baseline(Result):
+    """The `none` rule on the same stream from a copy of the chip (no_learning_baseline)."""
+
+    algorithm: str
+    online_ema_final: float
+    online_mean: float
+    last_window: float
+    windows: list[float]
+    ema_values: list[float]
+
+
+@dataclass(frozen=True)
+class OnlineAccuracy(Result):
+    online_ema_final: float
+    online_mean: float
+    last_window: float
+    windows: list[Window]
+    segment_boundaries: list[int]
+    baseline: Baseline | None = optional()
+
+
+@dataclass(frozen=True)
+class Histogram(Result):
+    """Cells per power-of-two bin of writes per cell (histogram)."""
+
+    bin_lo: list[int]
+    bin_hi_exclusive: list[int]
+    cells: list[int]
+
+
+@dataclass(frozen=True)
+class Heatmap(Result):
+    """Writes per cell of one matrix on a small grid (write_heatmap)."""
+
+    rows_per_bin: int
+    cells_per_bin: int
+    matrix_rows: int
+    cells_per_row: int
+    max: list[list[int]]
+
+
+@dataclass(frozen=True)
+class LayerWrites(Result):
+    cells: int
+    writes: int
+    max_per_cell: int
+    mean_per_cell: float
+    cells_worn_total: int
+
+
+@dataclass(frozen=True)
+class Writes(Result):
+    total_cell_writes: int
+    max_per_cell: int
+    mean_per_cell: float
+    density: float
+    histogram: Histogram
+    per_layer: dict[str, LayerWrites]
+    write_events: int
+    cells_worn: int
+    # updates with a non-zero unquantised value, per weight (a write per non-zero update,
+    # whether or not it moves a level: the LRT paper's SGD counting)
+    requests_max_per_weight: int
+    requests_total: int
+    heatmap: dict[str, Heatmap]
+
+
+@dataclass(frozen=True)
+class Endurance(Result):
+    budget_cycles: float | None                    # None: the storage never wears out
+    samples_to_first_wear_out: float | None
+    years_to_first_wear_out: float | None
+    at_sample_rate_hz: float
+
+
+@dataclass(frozen=True)
+class AuxMemory(Result):
+    peak_bytes: int
+    dense_accumulator_bytes: int
+    sram_capacity_bytes: int                       # the mapped tiles' shares of their buffers
+
+
+@dataclass(frozen=True)
+class OnlineLatency(Result):
+    """The stream on the chip (SimPy): forward, learning and writes of every sample."""
+
+    total_cycles: int
+    total_s: float
+    per_sample_mean_cycles: float
+    forward_cycles: int
+    busy_cycles: dict[str, int]
+    simpy_events: int
+    timeline: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EmaSeries(Result):
+    every: int
+    values: list[float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainResult(PhaseResult):
+    """Online learning on the chip: accuracy over the stream, writes, endurance, memory, costs."""
+
+    samples: int
+    algorithm: str
+    scenario: str
+    accuracy: OnlineAccuracy
+    writes: Writes
+    endurance: Endurance
+    aux_memory: AuxMemory
+    lrt: dict[str, Any]                  # the rule's own counters (Rule.report)
+    drift_events: int
+    energy: Energy
+    latency: OnlineLatency
+    ema_series: EmaSeries
+
+    @property
+    def count(self) -> int:
+        return self.samples
+
+    @property
+    def unit(self) -> str:
+        return "sample"
+
+
+def histogram(counts: np.ndarray) -> Histogram:
     """Writes per cell in power-of-two bins: [0], [1], [2, 3], [4, 7], ..., the last one
     ending at the busiest cell (no empty bins past it)."""
     top = int(counts.max()) if counts.size else 0
     edges = [0] + [2 ** k for k in range(int(np.log2(max(top, 1))) + 1)] + [top + 1]
     edges = sorted(set(edges))
     hist, _ = np.histogram(counts, bins=edges)
-    return {"bin_lo": edges[:-1], "bin_hi_exclusive": edges[1:], "cells": hist.tolist()}
+    return Histogram(edges[:-1], edges[1:], hist.tolist())
 
 
 
 
-def write_heatmap(counts: np.ndarray, max_rows: int = 32, max_cols: int = 64) -> dict:
+def write_heatmap(counts: np.ndarray, max_rows: int = 32, max_cols: int = 64) -> Heatmap:
     """Writes per cell of one matrix as a small grid: rows = weight rows (K, the crossbar
     rows), columns = the cells of a row (polarity, slice, output), each grid entry the
     maximum over the cells it covers (so the worst cell is never averaged away)."""
@@ -42,8 +181,7 @@ def write_heatmap(counts: np.ndarray, max_rows: int = 32, max_cols: int = 64) ->
     pad = np.zeros((-(-m.shape[0] // rb) * rb, -(-m.shape[1] // cb) * cb), m.dtype)
     pad[: m.shape[0], : m.shape[1]] = m
     grid = pad.reshape(pad.shape[0] // rb, rb, pad.shape[1] // cb, cb).max(axis=(1, 3))
-    return {"rows_per_bin": rb, "cells_per_bin": cb, "matrix_rows": int(m.shape[0]),
-            "cells_per_row": int(m.shape[1]), "max": grid.astype(int).tolist()}
+    return Heatmap(rb, cb, int(m.shape[0]), int(m.shape[1]), grid.astype(int).tolist())
 
 
 
@@ -67,7 +205,7 @@ def online_accuracy(correct: np.ndarray, ph: PhaseSpec) -> tuple[list[float], li
     return ema, [float(correct[s:s + win].mean()) for s in range(0, len(correct), win)]
 
 
-def no_learning_baseline(ph: PhaseSpec, ctx: Context) -> dict | None:
+def no_learning_baseline(ph: PhaseSpec, ctx: Context) -> Baseline | None:
     """The `none` rule on the same stream, from a copy of the chip as it is now (its drift
     scenario included), so a rule's online accuracy reads against doing nothing."""
     if not ph.baseline or not plugins.load("rule", ph.algorithm.name).learns:
@@ -80,11 +218,10 @@ def no_learning_baseline(ph: PhaseSpec, ctx: Context) -> dict | None:
     ctx.wall.add("baseline", t0)
     ema, windows = online_accuracy(res.correct, ph)
     every = ema_stride(ph.samples)
-    return {"algorithm": "none", "online_ema_final": ema[-1], "online_mean": float(res.correct.mean()),
-            "last_window": windows[-1], "windows": windows, "ema_values": ema[::every]}
+    return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every])
 
 
-def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
+def run_train_phase(ph: PhaseSpec, ctx: Context) -> TrainResult:
     """Online learning on the chip: accuracy over time, writes, endurance, aux memory, cost."""
     dep, data, chip, w, wall = ctx.dep, ctx.data, ctx.chip, ctx.w, ctx.wall
     arch_file = ctx.arch_file
@@ -98,8 +235,7 @@ def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
     n = ph.samples
     ema, accs = online_accuracy(res.correct, ph)
     win = ph.window_samples
-    windows = [{"start": s, "end": min(n, s + win), "accuracy": accs[i], "segment": res.segments[s]}
-               for i, s in enumerate(range(0, n, win))]
+    windows = [Window(s, min(n, s + win), accs[i], res.segments[s]) for i, s in enumerate(range(0, n, win))]
     boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
     # writes and endurance
     per_layer, all_counts, heat = {}, [], {}
@@ -107,8 +243,8 @@ def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
         heat[k] = write_heatmap(e.writes - before[k])
         d = (e.writes - before[k]).ravel()
         all_counts.append(d)
-        per_layer[k] = {"cells": int(d.size), "writes": int(d.sum()), "max_per_cell": int(d.max()),
-                        "mean_per_cell": float(d.mean()), "cells_worn_total": int((e.cells.stuck == 2).sum())}
+        per_layer[k] = LayerWrites(int(d.size), int(d.sum()), int(d.max()), float(d.mean()),
+                                   int((e.cells.stuck == 2).sum()))
     counts = np.concatenate(all_counts)
     wmax = int(counts.max()) if counts.size else 0
     endurance = chip.tile.endurance_cycles()           # math.inf: the storage never wears out
@@ -132,118 +268,116 @@ def run_train_phase(ph: PhaseSpec, ctx: Context) -> dict:
     learn = [chip.digital.op_cycles(ops) for ops in res.ops_per_sample]
     on = simulate_online(fwd_t.makespan_cycles, learn, res.writes_per_sample, chip, dep.cmap)
     wall.add("timing", t1)
-    lrt = {}
-    if rule is not None and hasattr(rule, "state"):
-        lrt = {"terms_total": int(sum(st.terms for st in rule.state.values())),
-               "terms_skipped_by_kappa": rule.skipped, "write_attempts": rule.attempts,
-               "attempts_below_rho_min": rule.rejected}
-    return {
-        "name": ph.name, "kind": ph.kind, "split": ph.split, "samples": n,
-        "algorithm": ph.algorithm.name, "scenario": ph.scenario.kind,
-        "accuracy": {
-            "online_ema_final": ema[-1],
-            "online_mean": float(res.correct.mean()),
-            "last_window": windows[-1]["accuracy"],
-            "windows": windows,
-            "segment_boundaries": boundaries,
-            **({"baseline": baseline} if baseline else {}),
-        },
-        "writes": {
-            "total_cell_writes": pulses,
-            "max_per_cell": wmax,
-            "mean_per_cell": float(counts.mean()) if counts.size else 0.0,
-            "density": pulses / (counts.size * n) if counts.size and n else 0.0,
-            "histogram": histogram(counts),
-            "per_layer": per_layer,
-            "write_events": int(sum(len(d) for d in res.writes_per_sample)),
-            "cells_worn": int(rule.cells_worn) if rule else 0,
-            # updates with a non-zero unquantised value, per weight (a write per non-zero
-            # update, whether or not it moves a level: the LRT paper's SGD counting)
-            "requests_max_per_weight": max((int(r.max()) for r in requests if r.size), default=0),
-            "requests_total": sum(int(r.sum()) for r in requests),
-            "heatmap": heat,
-        },
-        "endurance": {
-            "budget_cycles": endurance if math.isfinite(endurance) else None,
-            "samples_to_first_wear_out": life_samples,
-            "years_to_first_wear_out": (life_samples / ph.sample_rate_hz / (365.25 * 86400)
-                                        if life_samples else None),
-            "at_sample_rate_hz": ph.sample_rate_hz,
-        },
-        "aux_memory": {
-            "peak_bytes": rule.aux_bytes if rule else 0,
-            "dense_accumulator_bytes": getattr(rule, "dense_bytes", 0),
-            "sram_capacity_bytes": chip.sram.capacity_bytes(dep.cmap.tiles_used),   # the mapped tiles' shares
-        },
-        "lrt": lrt,
-        "drift_events": res.drift_events,
-        "energy": add_idle({"total_pj": total, "per_sample_pj": total / n, "per_component_pj": comp},
-                           chip, chip.seconds(on.makespan_cycles), n),
-        "latency": {
-            "total_cycles": on.makespan_cycles, "total_s": chip.seconds(on.makespan_cycles),
-            "per_sample_mean_cycles": float(np.mean(on.image_latency_cycles)),
-            "forward_cycles": fwd_t.makespan_cycles,
-            "busy_cycles": on.busy_cycles, "simpy_events": on.events,
-            "timeline": timeline(on.intervals),
-        },
-        "ema_series": {"every": ema_stride(n), "values": ema[:: ema_stride(n)]},
-    }
+    return TrainResult(
+        name=ph.name, kind=ph.kind, split=ph.split, samples=n,
+        algorithm=ph.algorithm.name, scenario=ph.scenario.kind,
+        accuracy=OnlineAccuracy(
+            online_ema_final=ema[-1], online_mean=float(res.correct.mean()), last_window=windows[-1].accuracy,
+            windows=windows, segment_boundaries=boundaries, baseline=baseline),
+        writes=Writes(
+            total_cell_writes=pulses,
+            max_per_cell=wmax,
+            mean_per_cell=float(counts.mean()) if counts.size else 0.0,
+            density=pulses / (counts.size * n) if counts.size and n else 0.0,
+            histogram=histogram(counts),
+            per_layer=per_layer,
+            write_events=int(sum(len(d) for d in res.writes_per_sample)),
+            cells_worn=int(rule.cells_worn) if rule else 0,
+            requests_max_per_weight=max((int(r.max()) for r in requests if r.size), default=0),
+            requests_total=sum(int(r.sum()) for r in requests),
+            heatmap=heat),
+        endurance=Endurance(
+            budget_cycles=endurance if math.isfinite(endurance) else None,
+            samples_to_first_wear_out=life_samples,
+            years_to_first_wear_out=(life_samples / ph.sample_rate_hz / (365.25 * 86400)
+                                     if life_samples else None),
+            at_sample_rate_hz=ph.sample_rate_hz),
+        aux_memory=AuxMemory(
+            peak_bytes=rule.aux_bytes if rule else 0,
+            dense_accumulator_bytes=getattr(rule, "dense_bytes", 0),
+            sram_capacity_bytes=chip.sram.capacity_bytes(dep.cmap.tiles_used)),
+        lrt=rule.report() if rule else {},
+        drift_events=res.drift_events,
+        energy=add_idle({"total_pj": total, "per_component_pj": comp}, chip,
+                        chip.seconds(on.makespan_cycles), n, per="sample"),
+        latency=OnlineLatency(
+            total_cycles=on.makespan_cycles, total_s=chip.seconds(on.makespan_cycles),
+            per_sample_mean_cycles=float(np.mean(on.image_latency_cycles)),
+            forward_cycles=fwd_t.makespan_cycles,
+            busy_cycles=on.busy_cycles, simpy_events=on.events,
+            timeline=timeline(on.intervals)),
+        ema_series=EmaSeries(ema_stride(n), ema[:: ema_stride(n)]),
+    )
 
 
 class OnlinePhase(PhaseKind):
     """A stream of samples, predict then learn on the chip: online accuracy, writes, endurance and costs."""
 
     kind = "train"
+    result_type = TrainResult
     table_names = ("online_windows", "online_ema", "writes_per_layer", "writes_histogram")
 
     def announce(self, ph: PhaseSpec, ctx: Context) -> str:
         return (f"phase {ph.name}: online {ph.algorithm.name} on a {ph.scenario.kind} stream "
                 f"of {ph.samples} samples")
 
-    def run(self, ph: PhaseSpec, ctx: Context) -> dict:
+    def run(self, ph: PhaseSpec, ctx: Context) -> TrainResult:
         return run_train_phase(ph, ctx)
 
-    def summary(self, block: dict) -> list[str]:
-        acc, wr, en, end = block["accuracy"], block["writes"], block["energy"], block["endurance"]
-        years = end["years_to_first_wear_out"]
-        life = (f"{years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years
-                else "unlimited (no wear-out)" if end["budget_cycles"] is None else "no writes")
-        b = block
-        base = acc.get("baseline")
-        vs = (f" (no learning on the same stream: {base['online_ema_final']:.4f}, last window "
-              f"{base['last_window']:.4f})" if base else "")
-        return [f"phase {b['name']} ({b['algorithm']}, {b['scenario']}, {b['samples']} samples): "
-                f"online accuracy {acc['online_ema_final']:.4f} (EMA), "
-                f"last window {acc['last_window']:.4f}{vs} | "
-                f"max writes/cell {wr['max_per_cell']}, density {wr['density']:.2e}, "
-                f"aux memory {block['aux_memory']['peak_bytes']} B | "
-                f"energy {si(en['per_sample_pj'] * 1e-12, 'J')}/sample | lifetime {life}"]
+    def summary(self, r: TrainResult) -> list[str]:
+        acc, wr, en, end = r.accuracy, r.writes, r.energy, r.endurance
+        years = end.years_to_first_wear_out
+        life = (f"{years:.3g} years at {end.at_sample_rate_hz:g} samples/s" if years
+                else "unlimited (no wear-out)" if end.budget_cycles is None else "no writes")
+        base = acc.baseline
+        vs = (f" (no learning on the same stream: {base.online_ema_final:.4f}, last window "
+              f"{base.last_window:.4f})" if base else "")
+        return [f"phase {r.name} ({r.algorithm}, {r.scenario}, {r.samples} samples): "
+                f"online accuracy {acc.online_ema_final:.4f} (EMA), "
+                f"last window {acc.last_window:.4f}{vs} | "
+                f"max writes/cell {wr.max_per_cell}, density {wr.density:.2e}, "
+                f"aux memory {r.aux_memory.peak_bytes} B | "
+                f"energy {si(en.per_sample_pj * 1e-12, 'J')}/sample | lifetime {life}"]
 
-    def tables(self, block: dict) -> dict[str, list[dict]]:
-        name, acc, wr = block["name"], block["accuracy"], block["writes"]
-        es, h = block["ema_series"], wr["histogram"]
-        base = acc.get("baseline")
+    def tables(self, r: TrainResult) -> dict[str, list[dict]]:
+        acc, wr, es, h = r.accuracy, r.writes, r.ema_series, r.writes.histogram
+        base = acc.baseline
         return {
-            "online_windows": [{"phase": name, **win,
-                                **({"baseline_accuracy": base["windows"][i]} if base else {})}
-                               for i, win in enumerate(acc["windows"])],
-            "online_ema": [{"phase": name, "sample": i * es["every"], "ema_accuracy": v,
-                            **({"baseline_ema_accuracy": base["ema_values"][i]} if base else {})}
-                           for i, v in enumerate(es["values"])],
-            "writes_per_layer": [{"phase": name, "layer": layer, **d}
-                                 for layer, d in wr["per_layer"].items()],
-            "writes_histogram": [{"phase": name, "writes_from": lo, "writes_to_exclusive": hi, "cells": c}
-                                 for lo, hi, c in zip(h["bin_lo"], h["bin_hi_exclusive"], h["cells"])],
+            **cost_tables(r.name, r.energy, r.latency),
+            "online_windows": [{"phase": r.name, **dict(sorted(win.to_json().items())),
+                                **({"baseline_accuracy": base.windows[i]} if base else {})}
+                               for i, win in enumerate(acc.windows)],
+            "online_ema": [{"phase": r.name, "sample": i * es.every, "ema_accuracy": v,
+                            **({"baseline_ema_accuracy": base.ema_values[i]} if base else {})}
+                           for i, v in enumerate(es.values)],
+            "writes_per_layer": [{"phase": r.name, "layer": layer, **dict(sorted(d.to_json().items()))}
+                                 for layer, d in wr.per_layer.items()],
+            "writes_histogram": [{"phase": r.name, "writes_from": lo, "writes_to_exclusive": hi, "cells": c}
+                                 for lo, hi, c in zip(h.bin_lo, h.bin_hi_exclusive, h.cells)],
         }
 
-    def headline(self, blocks: list[dict]) -> dict:
-        last = blocks[-1]
-        years = [b["endurance"]["years_to_first_wear_out"] for b in blocks
-                 if b["endurance"]["years_to_first_wear_out"]]
-        base = last["accuracy"].get("baseline")
-        none = {"online accuracy EMA, no learning (last train)": base["online_ema_final"]} if base else {}
-        return {"online accuracy EMA (last train)": last["accuracy"]["online_ema_final"], **none,
-                "online time per sample (s)": last["latency"]["total_s"] / last["samples"],
-                "max writes per cell": max(b["writes"]["max_per_cell"] for b in blocks),
-                "aux memory (B)": max(b["aux_memory"]["peak_bytes"] for b in blocks),
+    def figures(self, r: TrainResult, report: RunReport) -> dict:
+        from ..report import plots
+
+        order = [lay["name"] for lay in report.mapping.get("layers", [])]
+        return {f"latency_{r.name}": plots.latency_figure(r.name, r.latency, report.clock_mhz, item=r.unit),
+                f"online_{r.name}": plots.online_figure(r),
+                f"writes_{r.name}": plots.writes_figure(r),
+                f"writes_heatmap_{r.name}": plots.heatmap_figure(r, order)}
+
+    def compare_figures(self, reports: list[tuple[str, list[TrainResult]]]) -> dict:
+        from ..report import plots
+
+        trains = [(n, r) for n, rs in reports for r in rs]
+        return {"compare_online_writes": plots.online_writes_overlay(trains)}
+
+    def headline(self, results: list[TrainResult]) -> dict:
+        last = results[-1]
+        years = [r.endurance.years_to_first_wear_out for r in results if r.endurance.years_to_first_wear_out]
+        base = last.accuracy.baseline
+        none = {"online accuracy EMA, no learning (last train)": base.online_ema_final} if base else {}
+        return {"online accuracy EMA (last train)": last.accuracy.online_ema_final, **none,
+                "online time per sample (s)": last.latency.total_s / last.samples,
+                "max writes per cell": max(r.writes.max_per_cell for r in results),
+                "aux memory (B)": max(r.aux_memory.peak_bytes for r in results),
                 "lifetime (years)": min(years) if years else None}

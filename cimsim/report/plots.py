@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -16,7 +17,13 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
+from ..results import Energy, Latency, RunReport, as_report, energy_of  # noqa: E402
 from ..util import atomic_write  # noqa: E402
+
+if TYPE_CHECKING:
+    from ..montecarlo import MonteCarloResult
+    from ..phases.inference import InferenceResult
+    from ..phases.online import TrainResult
 
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3,
                      "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
@@ -88,30 +95,30 @@ def _stacked(ax, bars: list[tuple[str, dict[str, float]]], comps: list[str], col
     ax.grid(axis="x", visible=False)
 
 
-def energy_figure(report: dict) -> Figure | None:
+def energy_figure(report: RunReport) -> Figure | None:
     """Stacked bars: energy per image (inference) or per sample (online learning) of each
     phase by component plus its idle draw (totals on top), so phases of different lengths
     compare; and programming the chip once, by component, in its own panel."""
     phases: list[tuple[str, dict[str, float]]] = []
-    for ph in report.get("phases", []):
-        if "energy" in ph and "per_component_pj" in ph["energy"]:
-            what = "image" if "images" in ph else "sample"
-            n = ph.get("images", ph.get("samples")) or 1
-            label = f"{ph['name']}\n(per {what})"
-            bar = {k: v / n for k, v in ph["energy"]["per_component_pj"].items() if v > 0}
-            if ph["energy"].get("idle_pj", 0) > 0:
-                bar["idle (leakage)"] = ph["energy"]["idle_pj"] / n     # so the bar is the phase's total
+    for ph in report.phases:
+        en = energy_of(ph)
+        if en is not None:
+            n = ph.count or 1
+            label = f"{ph.name}\n(per {ph.unit})"
+            bar = {k: v / n for k, v in en.per_component_pj.items() if v > 0}
+            if en.idle_pj > 0:
+                bar["idle (leakage)"] = en.idle_pj / n     # so the bar is the phase's total
             phases.append((label, bar))
-    dp = report.get("deploy", {}).get("energy", {})
+    dp = report.deploy.get("energy", {})
     prog = {k.removesuffix("_pj"): v for k, v in dp.items() if k != "total_pj" and v > 0}
     if not phases and not prog:
         return None
     comps = sorted({c for _, d in phases for c in d} | set(prog),
-                   key=lambda c: -sum(d.get(c, 0) for _, d in phases + [("", prog)]))
+                   key=lambda c: (-sum(d.get(c, 0) for _, d in phases + [("", prog)]), c))
     colors = {c: component_color(c) for c in comps}
     panels = [(phases, "phases, per image or sample")] if phases else []
     if prog:
-        panels.append(([(f"programming\n({report['deploy']['policy']})", prog)], "programming, once"))
+        panels.append(([(f"programming\n({report.deploy['policy']})", prog)], "programming, once"))
     fig, axes = plt.subplots(1, len(panels), figsize=(1.4 * sum(len(p) for p, _ in panels) + 4.5, 4.2),
                              squeeze=False, gridspec_kw={"width_ratios": [max(len(p), 1) for p, _ in panels]})
     for ax, (bars, title) in zip(axes[0], panels):
@@ -127,12 +134,12 @@ def energy_figure(report: dict) -> Figure | None:
     return fig
 
 
-def latency_figure(ph: dict, clock_mhz: float) -> Figure | None:
-    """Utilisation per resource and the SimPy activity timeline of the recorded images/samples."""
-    lat = ph.get("latency", {})
-    util = lat.get("utilisation")
-    busy = lat.get("busy_cycles")
-    timeline = lat.get("timeline", [])
+def latency_figure(name: str, lat: Any, clock_mhz: float, item: str = "image") -> Figure | None:
+    """Utilisation per resource (a Latency) or busy time per resource (an online latency) and
+    the SimPy activity timeline of the recorded images/samples."""
+    util = getattr(lat, "utilisation", None)
+    busy = getattr(lat, "busy_cycles", None)
+    timeline = lat.timeline
     if not (util or busy or timeline):
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.6]})
@@ -141,27 +148,29 @@ def latency_figure(ph: dict, clock_mhz: float) -> Figure | None:
         a1.barh([k.replace("_mean", " (mean)") for k in keys], [100 * util[k] for k in keys],
                 color=["0.6" if k.endswith("_mean") else "tab:blue" for k in keys])
         a1.set_xlabel("utilisation (% of the phase's makespan)")
-        a1.set_title(f"{ph['name']}: utilisation per resource")
+        a1.set_title(f"{name}: utilisation per resource")
     else:
-        total = lat.get("total_cycles", 1) or 1
+        total = getattr(lat, "total_cycles", 1) or 1
         keys = sorted((k for k in busy if busy[k] > 0), key=lambda k: -busy[k])
         vals = [100 * busy[k] / total for k in keys]
         a1.barh(keys, vals, color="tab:blue")
         if vals and min(vals) < max(vals) / 100:
             a1.set_xscale("log")
         a1.set_xlabel("busy (% of the phase's duration)")
-        a1.set_title(f"{ph['name']}: busy time per resource")
+        a1.set_title(f"{name}: busy time per resource")
     a1.invert_yaxis()
     a1.tick_params(axis="y", labelsize=7)
     if timeline:
         end = max(iv["end_cycle"] for iv in timeline)
         div, unit = _time_unit(end / (clock_mhz * 1e6))
         scale = 1.0 / (clock_mhz * 1e6) / div
-        resources = sorted({iv["resource"] for iv in timeline},
-                           key=lambda r: min(iv["start_cycle"] for iv in timeline if iv["resource"] == r))
+        first: dict[str, int] = {}
+        for iv in timeline:
+            first[iv["resource"]] = min(first.get(iv["resource"], iv["start_cycle"]), iv["start_cycle"])
+        resources = sorted(first, key=lambda r: (first[r], r))     # ties by name: the same bytes every run
         row = {r: i for i, r in enumerate(resources)}
         items = sorted({iv["image"] for iv in timeline})
-        what = "image" if "images" in ph else "sample"
+        what = item
         per_item = len(items) <= 8          # few items: colour by item, else by resource
         colors = plt.get_cmap("tab10")
         for iv in timeline:
@@ -187,38 +196,38 @@ def latency_figure(ph: dict, clock_mhz: float) -> Figure | None:
     return fig
 
 
-def online_figure(ph: dict) -> Figure | None:
+def online_figure(ph: TrainResult) -> Figure | None:
     """Online accuracy over the stream: EMA and per-window accuracy, segment boundaries."""
-    acc = ph.get("accuracy")
-    if not isinstance(acc, dict) or "windows" not in acc:
+    acc = ph.accuracy
+    if not acc.windows:
         return None
-    es = ph["ema_series"]
-    xs = np.arange(len(es["values"])) * es["every"]
+    es = ph.ema_series
+    xs = np.arange(len(es.values)) * es.every
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.plot(xs, es["values"], color="tab:blue", lw=1.5, label=f"EMA (final {acc['online_ema_final']:.3f})")
-    wins = acc["windows"]
-    ax.step([w["start"] for w in wins] + [wins[-1]["end"]],
-            [w["accuracy"] for w in wins] + [wins[-1]["accuracy"]], where="post", color="tab:orange",
-            lw=1.2, label=f"window of {wins[0]['end'] - wins[0]['start']} samples")
-    base = acc.get("baseline")
+    ax.plot(xs, es.values, color="tab:blue", lw=1.5, label=f"EMA (final {acc.online_ema_final:.3f})")
+    wins = acc.windows
+    ax.step([w.start for w in wins] + [wins[-1].end],
+            [w.accuracy for w in wins] + [wins[-1].accuracy], where="post", color="tab:orange",
+            lw=1.2, label=f"window of {wins[0].end - wins[0].start} samples")
+    base = acc.baseline
     if base:
-        ax.plot(xs, base["ema_values"], color="0.3", lw=1.2, ls=":",
-                label=f"no learning, same stream: EMA (final {base['online_ema_final']:.3f})")
-    for i, b in enumerate(acc.get("segment_boundaries", [])):
+        ax.plot(xs, base.ema_values, color="0.3", lw=1.2, ls=":",
+                label=f"no learning, same stream: EMA (final {base.online_ema_final:.3f})")
+    for i, b in enumerate(acc.segment_boundaries):
         ax.axvline(b, color="0.5", ls="--", lw=0.8, label="segment boundary" if i == 0 else None)
     segs = []
     for w in wins:
-        if not segs or segs[-1][0] != w["segment"]:
-            segs.append((w["segment"], w["start"]))
+        if not segs or segs[-1][0] != w.segment:
+            segs.append((w.segment, w.start))
     if len(segs) > 1:
         for seg, start in segs:
             ax.annotate(seg, (start, 1.0), fontsize=6, rotation=90, va="top", ha="left", color="0.35",
                         xytext=(2, -2), textcoords="offset points")
     ax.set_ylim(0, 1.05)
-    ax.set_xlim(0, ph["samples"])
+    ax.set_xlim(0, ph.samples)
     ax.set_xlabel("sample")
     ax.set_ylabel("online accuracy")
-    ax.set_title(f"{ph['name']}: {ph['algorithm']} under {ph['scenario'].replace('_', ' ')}")
+    ax.set_title(f"{ph.name}: {ph.algorithm} under {ph.scenario.replace('_', ' ')}")
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
@@ -228,16 +237,14 @@ def _bin_label(lo: int, hi: int) -> str:
     return f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}"
 
 
-def writes_figure(ph: dict) -> Figure | None:
+def writes_figure(ph: TrainResult) -> Figure | None:
     """Histogram of writes per cell (power-of-two bins) against the endurance budget, with
     the projected lifetime in the title."""
-    wr = ph.get("writes")
-    if not wr:
-        return None
-    h = wr["histogram"]
-    end = ph["endurance"]
-    budget = end["budget_cycles"]
-    lo, hi, cells = h["bin_lo"], h["bin_hi_exclusive"], h["cells"]
+    wr = ph.writes
+    h = wr.histogram
+    end = ph.endurance
+    budget = end.budget_cycles
+    lo, hi, cells = h.bin_lo, h.bin_hi_exclusive, h.cells
     fig, ax = plt.subplots(figsize=(7, 3.8))
     x = np.arange(len(cells))
     ax.bar(x, cells, 0.8, color="tab:blue")
@@ -252,37 +259,37 @@ def writes_figure(ph: dict) -> Figure | None:
         ax.legend(loc="upper right")
     else:
         ax.annotate(f"endurance budget {budget:.3g} writes per cell: "
-                    f"{budget / max(wr['max_per_cell'], 1):.3g}x the busiest cell, off this scale ->",
+                    f"{budget / max(wr.max_per_cell, 1):.3g}x the busiest cell, off this scale ->",
                     (1, 1), xycoords="axes fraction", ha="right", va="top", color="tab:red", fontsize=8)
-    years = end["years_to_first_wear_out"]
-    life = (f"first wear-out projected after {end['samples_to_first_wear_out']:.3g} samples "
-            f"= {years:.3g} years at {end['at_sample_rate_hz']:g} samples/s" if years
+    years = end.years_to_first_wear_out
+    life = (f"first wear-out projected after {end.samples_to_first_wear_out:.3g} samples "
+            f"= {years:.3g} years at {end.at_sample_rate_hz:g} samples/s" if years
             else "lifetime unlimited: the storage does not wear out" if budget is None else "no writes")
     ax.set_xlabel("writes per cell in this phase")
     ax.set_ylabel("cells")
-    ax.set_title(f"{ph['name']}: writes per cell (max {wr['max_per_cell']}, mean {wr['mean_per_cell']:.3g})"
+    ax.set_title(f"{ph.name}: writes per cell (max {wr.max_per_cell}, mean {wr.mean_per_cell:.3g})"
                  f"\n{life}")
     fig.tight_layout()
     return fig
 
 
-def heatmap_figure(ph: dict, order: list[str] | None = None) -> Figure | None:
+def heatmap_figure(ph: TrainResult, order: list[str] | None = None) -> Figure | None:
     """Writes per cell of every layer as a heat map (max over each bin), one panel per layer
     (in network order when `order` is given)."""
-    heat = ph.get("writes", {}).get("heatmap")
+    heat = ph.writes.heatmap
     if not heat:
         return None
     names = [n for n in (order or []) if n in heat] + [n for n in heat if n not in (order or [])]
     cols = min(4, len(names))
     rows = -(-len(names) // cols)
-    vmax = max(1, max(max(max(r) for r in h["max"]) for h in heat.values()))
+    vmax = max(1, max(max(max(r) for r in h.max) for h in heat.values()))
     fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.4 * rows + 0.6), squeeze=False)
     im = None
     for ax, name in zip(axes.ravel(), names):
         h = heat[name]
-        im = ax.imshow(np.array(h["max"]), aspect="auto", cmap="magma", vmin=0, vmax=vmax,
+        im = ax.imshow(np.array(h.max), aspect="auto", cmap="magma", vmin=0, vmax=vmax,
                        interpolation="nearest",
-                       extent=(0, h["cells_per_row"], h["matrix_rows"], 0))
+                       extent=(0, h.cells_per_row, h.matrix_rows, 0))
         ax.set_title(name, fontsize=8)
         ax.set_xlabel("cell in row (polarity, slice, output)", fontsize=6)
         ax.set_ylabel("weight row", fontsize=6)
@@ -290,54 +297,56 @@ def heatmap_figure(ph: dict, order: list[str] | None = None) -> Figure | None:
         ax.grid(False)
     for ax in axes.ravel()[len(names):]:
         ax.set_axis_off()
-    fig.suptitle(f"{ph['name']}: writes per cell by layer (max per bin)")
+    fig.suptitle(f"{ph.name}: writes per cell by layer (max per bin)")
     fig.tight_layout()
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="writes per cell")
     return fig
 
 
-def montecarlo_figure(ph: dict) -> Figure | None:
+def montecarlo_figure(ph: MonteCarloResult) -> Figure | None:
     """Accuracy over chips per policy (box + points), one panel per sigma."""
-    res = ph.get("results")
+    res = ph.results
     if not res:
         return None
-    sigmas = sorted({r["sigma"] for r in res})
-    policies = list(dict.fromkeys(r["policy"] for r in res))
+    sigmas = sorted({r.sigma for r in res})
+    policies = list(dict.fromkeys(r.policy for r in res))
     fig, axes = plt.subplots(1, len(sigmas), figsize=(max(5.5, 2.6 * len(sigmas) + 1.2), 3.8), sharey=True,
                              squeeze=False)
     rng = np.random.default_rng(0)     # jitter of the points only
     colors = {p: plt.get_cmap("tab10")(i) for i, p in enumerate(policies)}
     for ax, s in zip(axes[0], sigmas):
-        rows = {r["policy"]: r for r in res if r["sigma"] == s}
-        data = [rows[p]["accuracy_per_chip"] for p in policies if p in rows]
+        rows = {r.policy: r for r in res if r.sigma == s}
+        data = [rows[p].accuracy_per_chip for p in policies if p in rows]
         present = [p for p in policies if p in rows]
         ax.boxplot(data, showfliers=False, widths=0.55, medianprops={"color": "k"})
         for i, (p, d) in enumerate(zip(present, data)):
             ax.scatter(i + 1 + rng.uniform(-0.15, 0.15, len(d)), d, s=8, color=colors[p], alpha=0.7, zorder=3)
-        ax.axhline(ph["noise_free_accuracy"], color="tab:green", ls="--", lw=1,
+        ax.axhline(ph.noise_free_accuracy, color="tab:green", ls="--", lw=1,
                    label="noise-free model")
         ax.set_xticks(range(1, len(present) + 1), present, rotation=30)
         ax.set_title(f"sigma = {s:g}")
         ax.set_ylim(0, 1.02)
-    axes[0][0].set_ylabel(f"test accuracy ({ph['chips']} chips)")
+    axes[0][0].set_ylabel(f"test accuracy ({ph.chips} chips)")
     axes[0][0].legend(loc="lower left")
-    fig.suptitle(f"{ph['name']}: accuracy over chips per deployment policy\n"
-                 f"({ph['evaluate']} evaluation, {ph['chips']} chips each)", fontsize=10)
+    fig.suptitle(f"{ph.name}: accuracy over chips per deployment policy\n"
+                 f"({ph.evaluate} evaluation, {ph.chips} chips each)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def layers_figure(ph: dict, clock_mhz: float) -> Figure | None:
+def layers_figure(name: str, energy: Energy, latency: Latency, images: int,
+                  clock_mhz: float) -> Figure | None:
     """Per node of the network, one image: energy by component (stacked) and latency by stage
     (compute, NoC transfer, buffer access), in the network's order."""
-    en = ph.get("energy", {}).get("per_node_component_pj")
-    lat = ph.get("latency", {}).get("per_node_cycles_per_image")
-    n = ph.get("images")
+    en = energy.per_node_component_pj
+    lat = latency.per_node_cycles_per_image
+    n = images
     if not en or not lat or not n:
         return None
     nodes = list(lat)
-    comps = sorted({c for d in en.values() for c in d}, key=lambda c: -sum(d.get(c, 0) for d in en.values()))
+    comps = sorted({c for d in en.values() for c in d},
+                   key=lambda c: (-sum(d.get(c, 0) for d in en.values()), c))
     height = max(3.5, 0.22 * len(nodes) + 1.5)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
     y = np.arange(len(nodes))
@@ -351,7 +360,7 @@ def layers_figure(ph: dict, clock_mhz: float) -> Figure | None:
         left += vals
     si_axis(a1, "x", "J")
     a1.set_xlabel("energy per image")
-    a1.set_title(f"{ph['name']}: energy per node and component")
+    a1.set_title(f"{name}: energy per node and component")
     a1.legend(loc="lower right", fontsize=7)
     stages = (("compute_cycles", "compute", "tab:blue"), ("noc_cycles", "NoC transfer", "tab:orange"),
               ("sram_cycles", "buffer access", "tab:green"))
@@ -375,48 +384,129 @@ _TIME_TICKS = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 d"),
                (365.25 * 86400, "1 yr"), (3652.5 * 86400, "10 yr"))
 
 
-def accuracy_time_figure(ph: dict) -> Figure | None:
+def accuracy_time_figure(ph: InferenceResult) -> Figure | None:
     """Accuracy against time after programming, without and with global drift compensation."""
-    rows = [r for r in ph.get("accuracy_vs_time", []) if r["t_s"] > 0]
+    rows = [r for r in ph.accuracy_vs_time or [] if r.t_s > 0]
     if not rows:
         return None
-    t = [r["t_s"] for r in rows]
+    t = [r.t_s for r in rows]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.semilogx(t, [r["accuracy"] for r in rows], "o-", color="tab:red", label="no compensation")
-    ax.semilogx(t, [r["accuracy_compensated"] for r in rows], "s-", color="tab:blue",
+    ax.semilogx(t, [r.accuracy for r in rows], "o-", color="tab:red", label="no compensation")
+    ax.semilogx(t, [r.accuracy_compensated for r in rows], "s-", color="tab:blue",
                 label="global drift compensation")
-    at0 = [r for r in ph["accuracy_vs_time"] if r["t_s"] == 0]
+    at0 = [r for r in ph.accuracy_vs_time or [] if r.t_s == 0]
     if at0:
-        ax.axhline(at0[0]["accuracy"], color="k", ls="--", lw=1, label="as programmed")
+        ax.axhline(at0[0].accuracy, color="k", ls="--", lw=1, label="as programmed")
     ticks = [(v, lab) for v, lab in _TIME_TICKS if min(t) / 1.01 <= v <= max(t) * 1.01]
     if ticks:
         ax.set_xticks([v for v, _ in ticks], [lab for _, lab in ticks])
     ax.set_xlabel("time after programming")
-    ax.set_ylabel(f"test accuracy, mean of {rows[0].get('chips', 1)} chips ({ph['images']} images)")
+    ax.set_ylabel(f"test accuracy, mean of {rows[0].chips} chips ({ph.images} images)")
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left", fontsize=8)
-    ax.set_title(f"{ph['name']}: accuracy over time after programming", fontsize=10)
+    ax.set_title(f"{ph.name}: accuracy over time after programming", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def figures(report: dict) -> dict[str, Figure]:
-    """Every figure the report has data for, by file stem."""
+def figures(report: RunReport | dict) -> dict[str, Figure]:
+    """Every figure the report has data for, by file stem: the energy figure, then each
+    phase's own (PhaseKind.figures)."""
+    from .. import plugins
+
+    rep = as_report(report)
     out: dict[str, Figure] = {}
-    clock = report["inputs"]["arch"]["spec"]["clock_mhz"]
-    order = [lay["name"] for lay in report.get("mapping", {}).get("layers", [])]
-    f = energy_figure(report)
+    f = energy_figure(rep)
     if f is not None:
         out["energy"] = f
-    for ph in report.get("phases", []):
-        for stem, build in (("latency", lambda p: latency_figure(p, clock)), ("online", online_figure),
-                            ("layers", lambda p: layers_figure(p, clock)),
-                            ("writes", writes_figure), ("writes_heatmap", lambda p: heatmap_figure(p, order)),
-                            ("montecarlo", montecarlo_figure), ("accuracy_vs_time", accuracy_time_figure)):
-            f = build(ph)
-            if f is not None:
-                out[f"{stem}_{ph['name']}"] = f
+    for ph in rep.phases:
+        for stem, fig in plugins.load("phase", ph.kind)().figures(ph, rep).items():
+            if fig is not None:
+                out[stem] = fig
     return out
+
+def online_writes_overlay(trains: list[tuple[str, TrainResult]]) -> Figure | None:
+    """`cimsim compare`: online accuracy (EMA) and writes per cell of train phases, overlaid."""
+    if not trains:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (n, p) in enumerate(trains):
+        es = p.ema_series
+        c = plt.get_cmap("tab10")(i % 10)
+        label = f"{n}: {p.name} ({p.algorithm})"
+        a1.plot(np.arange(len(es.values)) * es.every, es.values, color=c, lw=1.4, label=label)
+        h = p.writes.histogram
+        a2.step(np.array(h.bin_lo) + 0.5, h.cells, where="post", color=c, lw=1.4,
+                label=f"{label}, max {p.writes.max_per_cell}")
+    a1.set_ylim(0, 1.05)
+    a1.set_xlabel("sample")
+    a1.set_ylabel("online accuracy (EMA)")
+    a1.set_title("Online accuracy")
+    a1.legend(loc="lower left")
+    a2.set_xscale("symlog", linthresh=1)
+    a2.set_yscale("log")
+    a2.set_xlabel("writes per cell")
+    a2.set_ylabel("cells")
+    a2.set_title("Writes per cell")
+    a2.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_cost_overlay(last: list[tuple[str, InferenceResult]]) -> Figure | None:
+    """`cimsim compare`: accuracy (mean over chips, 95% CI where run) of each report's last
+    inference phase against its energy and latency per image."""
+    points = []
+    for n, p in last:
+        oc = p.accuracy_over_chips
+        acc, lo, hi = ((oc.mean, oc.ci95[0], oc.ci95[1]) if oc else (p.accuracy,) * 3)
+        points.append((n, acc, lo, hi, p.energy.per_image_pj * 1e-12, p.latency.first_image_latency_s))
+    if not points:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    panels = ((axes[0], 4, "energy per image", "J"), (axes[1], 5, "latency per image", "s"))
+    for ax, col, label, unit in panels:
+        for i, pt in enumerate(points):
+            c = plt.get_cmap("tab10")(i % 10)
+            ax.errorbar(pt[col], pt[1], yerr=[[pt[1] - pt[2]], [pt[3] - pt[1]]], fmt="o", color=c,
+                        capsize=3)
+            ax.annotate(pt[0], (pt[col], pt[1]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        xs = [pt[col] for pt in points]
+        if min(xs) > 0 and max(xs) / min(xs) > 20:
+            ax.set_xscale("log")
+        si_axis(ax, "x", unit)
+        ax.set_xlabel(f"{label} (last inference phase)")
+        ax.set_title(f"Accuracy vs {label}")
+    axes[0].set_ylabel("test accuracy (mean over chips, 95% CI where run)")
+    axes[0].set_ylim(0, 1.02)
+    fig.tight_layout()
+    return fig
+
+
+def montecarlo_overlay(mcs: list[tuple[str, MonteCarloResult]]) -> Figure | None:
+    """`cimsim compare`: Monte-Carlo accuracy (mean, 95% CI) against sigma per policy."""
+    if not mcs:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    styles = ["-", "--", ":", "-."]
+    for j, (n, p) in enumerate(mcs):
+        pols = list(dict.fromkeys(r.policy for r in p.results))
+        for i, pol in enumerate(pols):
+            rs = sorted((r for r in p.results if r.policy == pol), key=lambda r: r.sigma)
+            s = [r.sigma for r in rs]
+            m = np.array([r.accuracy.mean for r in rs])
+            lo = np.array([r.accuracy.ci95[0] for r in rs])
+            hi = np.array([r.accuracy.ci95[1] for r in rs])
+            c = plt.get_cmap("tab10")(i % 10)
+            ax.plot(s, m, styles[j % 4], marker="o", ms=3, color=c, label=f"{n}: {p.name} {pol}")
+            ax.fill_between(s, lo, hi, color=c, alpha=0.12)
+    ax.set_xlabel("programming variation sigma (of the conductance range)")
+    ax.set_ylabel("test accuracy (mean, 95% CI)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Accuracy over chips vs variation")
+    ax.legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def save_figures(figs: dict[str, Figure], out_dir: str | Path) -> list[Path]:

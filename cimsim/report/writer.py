@@ -5,34 +5,38 @@ import json
 from pathlib import Path
 
 from .. import plugins
+from ..results import RunReport, as_report
 from ..util import atomic_write
 from .units import si as _si
 
 
-def dumps(report: dict) -> str:
-    return json.dumps(report, indent=1, sort_keys=True, allow_nan=False) + "\n"
+def dumps(report: RunReport | dict) -> str:
+    """report.json's text: the one place a typed report becomes JSON."""
+    data = report.to_json() if isinstance(report, RunReport) else report
+    return json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write_report(report: dict, out_dir: str | Path) -> Path:
+def write_report(report: RunReport | dict, out_dir: str | Path) -> Path:
     path = Path(out_dir) / "report.json"
     text = dumps(report)
     atomic_write(path, lambda f: f.write(text))
     return path
 
 
-def summary(report: dict) -> str:
+def summary(report: RunReport | dict) -> str:
     """A short human summary of a report."""
-    m, mp, dp = report["model"], report["mapping"], report["deploy"]
-    acc = m["float_test_accuracy"]
+    rep = as_report(report)
+    m, mp, dp = rep.model, rep.mapping, rep.deploy
+    acc = m.float_test_accuracy
     lines = [
-        f"model {m['name']}: {m['parameters']} parameters, "
+        f"model {m.name}: {m.parameters} parameters, "
         + (f"float test accuracy {acc:.4f}" if acc is not None else "cost-only run (no accuracy)"),
         (f"mapping: {mp['tiles_used']}/{mp['tiles_total']} tiles, " if mp.get("reload_rounds", 1) == 1 else
          f"mapping: {mp['tiles_used']} tiles in {mp['reload_rounds']} weight-reload rounds on "
          f"{mp['tiles_total']}, ")
         + f"{mp['crossbars_used']} crossbars, "
         f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used"
-        + (f"; chip area {report['area']['total_mm2']:.3g} mm2" if "area" in report else ""),
+        + f"; chip area {rep.area['total_mm2']:.3g} mm2",
     ]
     if "pulses" in dp:
         lines.append(
@@ -40,10 +44,10 @@ def summary(report: dict) -> str:
             f"loops), {dp['verify_reads']} verify reads, {dp['fraction_verified']:.2%} of weights verified, "
             f"{_si(dp['energy']['total_pj'] * 1e-12, 'J')}, {_si(dp['time_s'], 's')}, "
             f"{dp['stuck_cells']} stuck cells")
-    for ph in report["phases"]:
-        lines += plugins.load("phase", ph["kind"])().summary(ph)
-    if report.get("explain"):
+    for ph in rep.phases:
+        lines += plugins.load("phase", ph.kind)().summary(ph)
+    if rep.explain:
         from ..explain import summary as explain_summary
 
-        lines += explain_summary(report["explain"])
+        lines += explain_summary(rep.explain)
     return "\n".join(lines)

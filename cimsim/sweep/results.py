@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from ..report.compare import headline
 from ..report.plots import plt, si_axis
+from ..results import RunReport
 from ..util import atomic_write
 from .runner import Point, point_dir
 
@@ -39,7 +40,8 @@ def rows(points: list[Point], swept: tuple[str, ...], out: Path) -> list[dict]:
         row.update({k: json.dumps(p.values[k]) if isinstance(p.values[k], (list, dict)) else p.values[k]
                     for k in swept})
         rep = point_dir(out, p.key) / "report.json" if p.key else None
-        head = headline(json.loads(rep.read_text())) if rep and rep.exists() else {}
+        head = (headline(RunReport.from_json(json.loads(rep.read_text()), str(rep)))
+                if rep and rep.exists() else {})
         row.update({col: head.get(name) for name, col in METRICS.items()})
         row["error"] = p.error.splitlines()[0] if p.error else ""
         table.append(row)

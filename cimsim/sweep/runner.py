@@ -111,9 +111,10 @@ def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
     "traceback": text}. Never raises, so one failing point cannot stop a sweep."""
     from threadpoolctl import threadpool_limits
 
+    from ..api import run
     from ..kernels import mvm
     from ..report.writer import dumps
-    from ..study import WallClock, run_study
+    from ..study import WallClock
 
     progress.QUIET = True
     _undo_small_malloc_trim()
@@ -122,7 +123,7 @@ def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
         mvm.set_threads(threads)
     try:
         a, w = _load(inp, overrides)
-        return {"report": dumps(run_study(a, w, WallClock(), workers=1))}
+        return {"report": dumps(run(a, w, workers=1, wall=WallClock()).result)}   # the one run path
     except CimsimError as e:
         return {"error": str(e), "traceback": ""}
     except Exception as e:   # a bug in one point (or a plugin) is recorded, not fatal

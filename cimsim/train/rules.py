@@ -86,6 +86,10 @@ class Rule:
     def aux_bytes(self) -> int:
         return 0
 
+    def report(self) -> dict:
+        """This rule's own counters for the train phase's result (its `lrt` block); none here."""
+        return {}
+
     def _bias_step(self, log: StepLog) -> None:
         lr = self.spec.bias_lr
         for n in self.net.nodes:
@@ -227,6 +231,11 @@ class Lrt(Rule):
     @property
     def aux_bytes(self) -> int:
         return int(sum(st.ql.size + st.qr.size for st in self.state.values()) * self.spec.state_bits / 8)
+
+    def report(self) -> dict:
+        return {"terms_total": int(sum(st.terms for st in self.state.values())),
+                "terms_skipped_by_kappa": self.skipped, "write_attempts": self.attempts,
+                "attempts_below_rho_min": self.rejected}
 
     @property
     def dense_bytes(self) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .cli import main
+from ..cli import main
 
 
 @dataclass
