@@ -60,8 +60,8 @@ def functional_rate(images: int) -> None:
     from cimsim.config import load_arch, load_workload
     from cimsim.deploy import deploy
     from cimsim.functional import run
-    from cimsim.hw.chip import build_chip
     from cimsim.nn.network import untrained_net, workload_data
+    from cimsim.session import Session
 
     text = textwrap.dedent(f"""\
         name: resnet20_w32
@@ -76,7 +76,7 @@ def functional_rate(images: int) -> None:
     a = load_arch(ROOT / "arch" / "rram_64x64.yaml", {"chip.tiles": "512"}).spec
     data = workload_data(w)
     net = untrained_net(w, data)
-    dep = deploy(net, data, build_chip(a), w, "arch")
+    dep = deploy(Session.of(a, w, data=data), net)
     rss_deployed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     shapes = net.shapes(data.input_shape)
     macs = 0
@@ -114,7 +114,7 @@ def functional_rate(images: int) -> None:
 def conv_backward_in_online_loop(one_blas_thread: bool) -> None:
     """Per-call conv backward times inside the online loop (300 LRT samples of the paper's
     CNN), as shipped (one BLAS thread in the loop) or with the default BLAS threads."""
-    import cimsim.train.online as online
+    import cimsim.learning.online as online
     from cimsim.cli import main as cli
     from cimsim.nn import layers
 

@@ -173,7 +173,7 @@ def _limit_threads(threads: int) -> None:
     from cimsim.kernels import mvm
 
     threadpool_limits(1)
-    mvm.set_threads(threads)
+    mvm.use_threads(threads)
 
 
 def main() -> None:

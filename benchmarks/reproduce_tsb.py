@@ -37,7 +37,8 @@ def one(job: tuple) -> list[dict]:
 
     from cimsim.montecarlo import run_monte_carlo
     from cimsim.nn.data import load_dataset
-    from cimsim.nn.train import pretrained_model
+    from cimsim.pretrain import pretrained_model
+    from cimsim.session import Session
 
     sigma, chips, evaluate, no_faults = job
     threadpool_limits(1)          # one BLAS thread per worker: workers = cores, no oversubscription
@@ -46,24 +47,27 @@ def one(job: tuple) -> list[dict]:
     net, _ = pretrained_model(w, data, arch)
     float_acc = float((net.predict(data.x_test) == data.y_test).mean())
     ph = dataclasses.replace(w.phases[2], chips=chips, sigmas=(sigma,), policies=POLICIES, evaluate=evaluate)
-    mc = run_monte_carlo(ph, net, data, arch, w, str(ARCH), str(WORKLOAD), float_acc)
+    s = Session.of(arch, w, data=data, net=net, arch_file=str(ARCH), workload_file=str(WORKLOAD))
+    s.float_acc = float_acc
+    mc = run_monte_carlo(ph, s)
     return [r.to_json() for r in mc.results]
 
 
 def timing(no_faults: bool) -> tuple[float, float, int]:
     """Wall seconds of one chip's TSB fine-tuning and of noise-aware retraining (whole network)."""
     from cimsim.deploy import deploy
-    from cimsim.hw.chip import build_chip
+    from cimsim.learning.tsb import finetune, insert_blocks
     from cimsim.nn.data import load_dataset
+    from cimsim.nn.fit import train_float
     from cimsim.nn.models import build_model
-    from cimsim.nn.train import pretrained_model, train_float
-    from cimsim.train.tsb import finetune, insert_blocks
+    from cimsim.pretrain import noise_aware, pretrained_model
+    from cimsim.session import Session
 
     arch, w = loaded(no_faults)
     arch = dataclasses.replace(arch, device=dataclasses.replace(arch.device, program_sigma=0.2))
     data = load_dataset(w.dataset, w.seed)
     net, _ = pretrained_model(w, data, arch)
-    dep = deploy(net, data, build_chip(arch), w, str(ARCH), policy="none", chip=0)
+    dep = deploy(Session.of(arch, w, data=data, arch_file=str(ARCH)), net, policy="none", chip_index=0)
     tnet = insert_blocks(net, w.deploy.tsb)
     for n in tnet.weight_layers():
         n.W[...] = dep.engines[n.name].w_eff
@@ -72,7 +76,7 @@ def timing(no_faults: bool) -> tuple[float, float, int]:
     t_ft = time.perf_counter() - t0
     fresh = build_model(w.model, data.input_shape, data.classes, w.seed)
     t0 = time.perf_counter()
-    train_float(fresh, data, w, arch)
+    train_float(fresh, data, w.pretrain, w.seed, noise_aware(w, arch))
     return t_ft, time.perf_counter() - t0, w.pretrain.epochs
 
 
@@ -86,7 +90,7 @@ def main() -> None:
     ap.add_argument("--skip-timing", action="store_true")
     a = ap.parse_args()
     from cimsim.nn.data import load_dataset
-    from cimsim.nn.train import pretrained_model
+    from cimsim.pretrain import pretrained_model
 
     arch, w = loaded(a.no_faults)
     data = load_dataset(w.dataset, w.seed)

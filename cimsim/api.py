@@ -109,12 +109,7 @@ def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dic
     ablation of the first inference phase (explain.py) as the report's `explain` block."""
     from .study import run_study
 
-    a_over, w_over = {}, {}
-    for key, v in (overrides or {}).items():
-        head, _, rest = str(key).partition(".")
-        if head not in ("arch", "workload") or not rest:
-            raise ConfigError("overrides", str(key), "a key path starting with 'arch.' or 'workload.'")
-        (a_over if head == "arch" else w_over)[rest] = v
+    a_over, w_over = config.split_overrides(overrides or {}, "overrides")
     if a_over or not isinstance(arch, Loaded):
         if isinstance(arch, Loaded):
             raise ConfigError("overrides", "arch.*", "overrides of a file given by path (pass its path, "

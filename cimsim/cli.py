@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -16,19 +17,6 @@ from .util import stable_hash
 
 if TYPE_CHECKING:
     from .results import RunReport
-
-
-def _overrides(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """--set arch.adc.bits=6 / --set workload.seed=3 -> (arch overrides, workload overrides)."""
-    arch: dict[str, str] = {}
-    work: dict[str, str] = {}
-    for item in pairs:
-        key, eq, value = item.partition("=")
-        target, _, path = key.partition(".")
-        if not eq or target not in ("arch", "workload") or not path:
-            raise ConfigError("--set", item, "arch.KEY.PATH=VALUE or workload.KEY.PATH=VALUE")
-        (arch if target == "arch" else work)[path] = value
-    return arch, work
 
 
 def prepare_out(out: Path) -> None:
@@ -47,12 +35,12 @@ def prepare_out(out: Path) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import api
-    from .config import load_arch, load_workload
+    from .config import load_arch, load_workload, parse_set, split_overrides
     from .report import summary, write_report
     from .report.tables import write_tables
-    from .study import WallClock
+    from .session import WallClock
 
-    a_over, w_over = _overrides(args.set or [])
+    a_over, w_over = split_overrides(parse_set(args.set or []), "--set")
     arch = load_arch(args.arch, a_over)
     work = load_workload(args.workload, w_over)
     name = f"{arch.spec.name}__{work.spec.name}"
@@ -93,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     import yaml
 
+    from .config import parse_set
     from .report.plots import save_figures
     from .sweep.grid import load_grid
     from .sweep.results import figures, rows, write_csv
@@ -100,9 +89,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     grid = load_grid(args.grid)
     cli_set = {}
-    for item in args.set or []:
-        key, _, text = item.partition("=")
-        _overrides([item])                      # checks the arch.|workload. form
+    for key, text in parse_set(args.set or []).items():
         try:
             cli_set[key] = yaml.safe_load(text)
         except yaml.YAMLError:
@@ -221,17 +208,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if isinstance(loaded.spec, ArchSpec):
             archs.append((loaded, build_chip(loaded)))   # its device and tile models, their params
         else:
+            from . import plugins
+            from .config.schema import Source
+
+            # its parts (rules, scenarios, policies, phase kinds, models) and their params
+            loaded = dataclasses.replace(loaded, spec=plugins.resolve_workload(
+                loaded.spec, loaded.source or Source(loaded.path)))
             works.append(loaded)
         print(f"{f}: ok ({type(loaded.spec).__name__.replace('Spec', '').lower()} '{loaded.spec.name}')")
     if archs and works:
         from .nn.network import untrained_net, workload_data
+        from .session import Session
         from .study import fit_check
 
         for w in works:
             data = workload_data(w.spec, w.path)
             net = untrained_net(w.spec, data, w.path)
             for a, chip in archs:
-                cmap = fit_check(net, w.spec, chip, a.path, w.path)
+                cmap = fit_check(Session(a, w, chip), net)
                 how = (f"fits ({cmap.tiles_used} of {cmap.tiles_total} tiles" if cmap.rounds == 1 else
                        f"runs in {cmap.rounds} weight-reload rounds ({cmap.tiles_used} tiles needed, "
                        f"{cmap.tiles_total} on the chip")
@@ -329,11 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("folder", nargs="?", default=".", help="where (default: here); nothing is overwritten")
     i.set_defaults(fn=cmd_init)
     args = p.parse_args(argv)
-    progress.QUIET = args.quiet
     if args.no_plugins:
         os.environ["CIMSIM_NO_IMPORT_PATHS"] = "1"     # also reaches worker processes
     try:
-        return args.fn(args)
+        with progress.quiet(args.quiet):
+            return args.fn(args)
     except CimsimError as e:
         print(f"cimsim: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -7,20 +7,23 @@ so every policy is compared on the same chips (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import plugins
-from .config.workload import WorkloadSpec
 from .energy import programming_energy_pj
 from .errors import FitError
 from .functional import SEED_STREAM_PROGRAM, SEED_STREAM_READ, AnalogLayer
 from .hw.chip import Chip
+from .learning.tsb import FinetuneStats
 from .mapping import ChipMap, map_layers
 from .nn.data import Dataset
 from .nn.layers import BatchNorm, BlockApply, Net, softmax_xent
 from .timing import simulate_programming
-from .train.tsb import FinetuneStats
+
+if TYPE_CHECKING:
+    from .session import Session
 
 SEED_STREAM_VERIFY = 3
 
@@ -71,32 +74,31 @@ def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarra
     return {k: v / images for k, v in out.items()}
 
 
-def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
-           workload_file: str = "workload", policy: str | None = None, chip: int | None = None,
-           fisher: dict[str, np.ndarray] | None = None,
-           memo: dict | None = None) -> Deployment:
-    """Program `net` onto one chip `hw` (its index `chip` among Monte-Carlo chips, for their
-    random streams; None: the workload's single chip).
-    `memo` (a dict kept across calls) caches the chip-independent input calibration."""
+def deploy(s: Session, net: Net, policy: str | None = None, chip_index: int | None = None,
+           fisher: dict[str, np.ndarray] | None = None) -> Deployment:
+    """Program `net` onto one instance of the session's chip: chip `chip_index` among
+    Monte-Carlo chips (its own random streams), None for the workload's single chip. The
+    session's memo caches the chip-independent input calibration across calls."""
+    w, hw = s.w, s.chip
     policy = policy or w.deploy.write_verify
     pol = plugins.load("policy", policy)()
     # the chip's own network: later steps (online learning) change it, never the caller's
-    run_net = pol.network(net, w, workload_file)
+    run_net = pol.network(net, s)
     layers = run_net.weight_layers()
     blocks = run_net.blocks()
     shapes = [(n.name, *n.W.shape) for n in layers] + [(b.name, *b.W.shape) for b in blocks]
     try:
         cmap = map_layers(shapes, hw, w.deploy.layer_adc_bits())
     except FitError as e:
-        raise FitError(f"{arch_file}: chip.tiles: {e}") from None
-    memo = {} if memo is None else memo
-    x_max = memo.get(("x_max", pol.changes_network))
-    if x_max is None:
-        x_max = memo[("x_max", pol.changes_network)] = calibrate(run_net, data, w.deploy.calibration_images)
-    base = [w.seed, SEED_STREAM_PROGRAM] + ([] if chip is None else [chip])
-    rng = np.random.default_rng(base)
-    verify_rng = np.random.default_rng(base + [SEED_STREAM_VERIFY])
-    read_base = [w.seed, SEED_STREAM_READ] + ([] if chip is None else [chip])
+        raise FitError(f"{s.arch_file}: chip.tiles: {e}") from None
+    memo_key = ("x_max", pol.changes_network)
+    if memo_key not in s.memo:
+        s.memo[memo_key] = calibrate(run_net, s.data, w.deploy.calibration_images)
+    x_max = s.memo[memo_key]
+    which = [] if chip_index is None else [chip_index]
+    rng = s.rng(SEED_STREAM_PROGRAM, *which)
+    verify_rng = s.rng(SEED_STREAM_PROGRAM, *which, SEED_STREAM_VERIFY)
+    read_base = [w.seed, SEED_STREAM_READ, *which]
 
     def engine(i: int, name: str, weights: np.ndarray) -> AnalogLayer:
         key = int(np.random.SeedSequence(read_base + [i]).generate_state(1)[0])
@@ -107,7 +109,7 @@ def deploy(net: Net, data: Dataset, hw: Chip, w: WorkloadSpec, arch_file: str,
                      weights_total=sum(n.W.size for n in layers) + sum(b.W.size for b in blocks))
     from .policies import Programming
 
-    pol.program(Programming(dep, net, data, w, verify_rng, engine, chip, fisher))
+    pol.program(Programming(s, dep, net, verify_rng, engine, chip_index, fisher))
     return dep
 
 

@@ -15,17 +15,15 @@ import numpy as np
 from scipy import stats
 
 from . import plugins
-from .config.arch import ArchSpec
-from .config.workload import PhaseSpec, WorkloadSpec
+from .config.workload import PhaseSpec
 from .deploy import Deployment, deploy, fisher_diagonal, programming_report
 from .energy import phase_energy
 from .functional import run
 from .hw.chip import Chip, build_chip
-from .nn.data import Dataset
-from .nn.layers import Net
+from .learning.tsb import training_macs
 from .progress import progress
 from .results import AccuracySummary, PhaseResult, Result, optional
-from .train.tsb import training_macs
+from .session import Session
 
 
 def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chip) -> tuple[float, dict]:
@@ -98,87 +96,76 @@ def _mean(rows: list[dict], key: str) -> float:
 
 
 @dataclass
-class _Context:
-    """Everything one chip's deployment and test needs (sent once to each worker)."""
+class ChipJobs:
+    """A Monte-Carlo phase's chips: each job (sigma index, policy, chip index) deploys one
+    chip and tests it. Picklable: a worker process gets it once (its initializer)."""
 
-    net: Net
-    data: Dataset
-    archs: list[ArchSpec]
-    w: WorkloadSpec
+    session: Session                  # the run, on the arch's own chip
+    sigmas: list[float]
     x: np.ndarray
     y: np.ndarray
     evaluate: str
-    arch_file: str
-    workload_file: str
     fisher: dict | None
-    memo: dict = field(default_factory=dict)
-    chips: dict = field(default_factory=dict)     # sigma index -> Chip, built once per process
+    sessions: dict = field(default_factory=dict)     # sigma index -> the session on that chip
 
-    def chip(self, si: int) -> Chip:
-        if si not in self.chips:
-            self.chips[si] = build_chip(self.archs[si])
-        return self.chips[si]
+    def on_sigma(self, si: int) -> Session:
+        if si not in self.sessions:
+            a = self.session.chip.arch
+            arch = dataclasses.replace(a, device=dataclasses.replace(a.device, program_sigma=self.sigmas[si]))
+            self.sessions[si] = self.session.on_chip(build_chip(arch))
+        return self.sessions[si]
+
+    def __call__(self, job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
+        """Deploy one chip under one policy, test it, cost its programming."""
+        si, policy, c = job
+        s = self.on_sigma(si)
+        dep = deploy(s, s.net, policy=policy, chip_index=c, fisher=self.fisher)
+        acc, en = evaluate(dep, self.x, self.y, self.evaluate, s.chip)
+        pr = programming_report(dep, s.chip)
+        row = {"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],
+               "verify_pulses": pr["verify_pulses"],
+               "verify_reads": pr["verify_reads"], "energy_pj": pr["energy"]["total_pj"],
+               "time_s": pr["time_s"],
+               "finetune_macs": pr.get("finetune", {}).get("macs", 0),
+               "finetune_images": pr.get("finetune", {}).get("images", 0)}
+        return acc, (en["per_image_pj"] if en else None), row
 
 
-_CTX: _Context | None = None
-
-
-def _init_worker(ctx: _Context) -> None:
-    """Worker process: one BLAS thread (workers = cores), the shared context."""
-    global _CTX
+def _worker_init(jobs: ChipJobs) -> None:
+    """A spawned worker process: one BLAS thread (workers = cores); its jobs object, kept
+    for the life of that process (only worker processes hold one)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    _CTX = ctx
+    _run_in_worker.jobs = jobs
 
 
-def _one_chip(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
-    """Deploy one chip under one policy, test it, cost its programming."""
-    si, policy, c = job
-    ctx = _CTX
-    chip = ctx.chip(si)
-    dep = deploy(ctx.net, ctx.data, chip, ctx.w, ctx.arch_file, ctx.workload_file, policy=policy, chip=c,
-                 fisher=ctx.fisher, memo=ctx.memo)
-    acc, en = evaluate(dep, ctx.x, ctx.y, ctx.evaluate, chip)
-    pr = programming_report(dep, chip)
-    row = {"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],
-           "verify_pulses": pr["verify_pulses"],
-           "verify_reads": pr["verify_reads"], "energy_pj": pr["energy"]["total_pj"],
-           "time_s": pr["time_s"],
-           "finetune_macs": pr.get("finetune", {}).get("macs", 0),
-           "finetune_images": pr.get("finetune", {}).get("images", 0)}
-    return acc, (en["per_image_pj"] if en else None), row
+def _run_in_worker(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
+    return _run_in_worker.jobs(job)
 
 
-def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: WorkloadSpec,
-                    arch_file: str, workload_file: str, float_acc: float,
-                    workers: int = 1) -> MonteCarloResult:
-    """All chips x policies x sigmas of a monte_carlo phase. workers > 1: a pool of fresh
+def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
+    """All chips x policies x sigmas of a monte_carlo phase. s.workers > 1: a pool of fresh
     (spawned) processes; every chip has its own seeds, so the report is the same bytes
     whatever the number of workers."""
-    global _CTX
+    w, net, data = s.w, s.net, s.data
     x, y = data.split(ph.split)
     if ph.samples:
         x, y = x[: ph.samples], y[: ph.samples]
-    sigmas = list(ph.sigmas) or [arch.device.program_sigma]
+    sigmas = list(ph.sigmas) or [s.chip.arch.device.program_sigma]
     needs_fisher = any(plugins.load("policy", p)().needs_fisher(w) for p in ph.policies)
     fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images) if needs_fisher else None
     retrain = training_macs(net, data.x_train, w.pretrain.epochs, len(data.x_train))
     jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.policies for c in range(ph.chips)]
-    archs = [dataclasses.replace(arch, device=dataclasses.replace(arch.device, program_sigma=s))
-             for s in sigmas]
-    ctx = _Context(net, data, archs, w, x, y, ph.evaluate, arch_file, workload_file, fisher)
+    chips = ChipJobs(dataclasses.replace(s, dep=None), sigmas, x, y, ph.evaluate, fisher)
     bar = f"monte carlo ({ph.evaluate})"
-    if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(ctx,)) as ex:
-            results = list(progress(ex.map(_one_chip, jobs, chunksize=2), bar, total=len(jobs), unit="chip"))
+    if s.workers > 1:
+        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init, initargs=(chips,)) as ex:
+            results = list(progress(ex.map(_run_in_worker, jobs, chunksize=2), bar, total=len(jobs),
+                                    unit="chip"))
     else:
-        _CTX = ctx
-        try:
-            results = [_one_chip(j) for j in progress(jobs, bar, unit="chip")]
-        finally:
-            _CTX = None
+        results = [chips(j) for j in progress(jobs, bar, unit="chip")]
     got: dict[tuple[int, str], tuple[list, list, list]] = {}
     for (si, policy, _), (acc, en, row) in zip(jobs, results):
         accs, rows, energy = got.setdefault((si, policy), ([], [], []))
@@ -192,7 +179,7 @@ def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: W
         table.append(PolicyResult(
             sigma=sigmas[si], policy=policy, chips=ph.chips,
             accuracy=acc_s, accuracy_per_chip=accs,
-            gap_to_noise_free=float_acc - acc_s.mean,
+            gap_to_noise_free=s.float_acc - acc_s.mean,
             fraction_verified=_mean(rows, "fraction_verified"),
             pulses_mean=_mean(rows, "pulses"), verify_pulses_mean=_mean(rows, "verify_pulses"),
             verify_reads_mean=_mean(rows, "verify_reads"),
@@ -205,4 +192,4 @@ def run_monte_carlo(ph: PhaseSpec, net: Net, data: Dataset, arch: ArchSpec, w: W
     return MonteCarloResult(
         name=ph.name, kind=ph.kind, split=ph.split, images=int(len(x)),
         evaluate=ph.evaluate, chips=ph.chips, sigmas=sigmas, policies=list(ph.policies),
-        noise_free_accuracy=float_acc, noise_aware_retraining_macs=retrain, results=table)
+        noise_free_accuracy=s.float_acc, noise_aware_retraining_macs=retrain, results=table)

@@ -10,6 +10,7 @@ the config schema checks names while staying pure data.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import importlib
@@ -18,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass, is_dataclass
 from importlib import metadata
+from typing import Any
 
 GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices", "phase": "cimsim.phases",
           "rule": "cimsim.rules", "scenario": "cimsim.scenarios", "policy": "cimsim.policies",
@@ -28,12 +30,12 @@ BUILTIN = {
     "phase": {"inference": "cimsim.phases.inference:InferencePhase",
               "train": "cimsim.phases.online:OnlinePhase",
               "monte_carlo": "cimsim.phases.monte_carlo:MonteCarloPhase"},
-    "rule": {"none": "cimsim.train.rules:NoLearning", "bias_only": "cimsim.train.rules:BiasOnly",
-             "sgd": "cimsim.train.rules:Sgd", "lrt": "cimsim.train.rules:Lrt"},
-    "scenario": {"control": "cimsim.train.scenarios:Control",
-                 "distribution_shift": "cimsim.train.scenarios:DistributionShift",
-                 "analog_drift": "cimsim.train.scenarios:AnalogDrift",
-                 "digital_drift": "cimsim.train.scenarios:DigitalDrift"},
+    "rule": {"none": "cimsim.learning.rules:NoLearning", "bias_only": "cimsim.learning.rules:BiasOnly",
+             "sgd": "cimsim.learning.rules:Sgd", "lrt": "cimsim.learning.rules:Lrt"},
+    "scenario": {"control": "cimsim.learning.scenarios:Control",
+                 "distribution_shift": "cimsim.learning.scenarios:DistributionShift",
+                 "analog_drift": "cimsim.learning.scenarios:AnalogDrift",
+                 "digital_drift": "cimsim.learning.scenarios:DigitalDrift"},
     "policy": {"none": "cimsim.policies:OneShot", "all": "cimsim.policies:VerifyAll",
                "selective": "cimsim.policies:Selective", "tsb": "cimsim.policies:TinySharedBlock"},
     "model": {"resnet": "cimsim.nn.models:Resnet", "lrt_cnn": "cimsim.nn.models:LrtCnn",
@@ -41,8 +43,8 @@ BUILTIN = {
               "resnet50": "cimsim.nn.models:Resnet50"},
 }
 BASES = {"tile": "cimsim.hw.tile:TileModel", "device": "cimsim.device.base:DeviceModel",
-         "phase": "cimsim.phases.base:PhaseKind", "rule": "cimsim.train.rules:Rule",
-         "scenario": "cimsim.train.scenarios:Scenario", "policy": "cimsim.policies:Policy",
+         "phase": "cimsim.phases.base:PhaseKind", "rule": "cimsim.learning.rules:Rule",
+         "scenario": "cimsim.learning.scenarios:Scenario", "policy": "cimsim.policies:Policy",
          "model": "cimsim.nn.models:NetworkModel"}
 WITH_PARAMS = ("tile", "device")     # kinds whose classes declare a Params dataclass (arch `params`)
 
@@ -177,11 +179,43 @@ def workload_parts(w: object) -> list[tuple[str, tuple, str]]:
     return out
 
 
-def resolve_workload(w: object, src: object) -> None:
+def part_params(kind: str, cls: type, raw: Any, src: Any = None, path: tuple = ()) -> Any:
+    """A workload part's Params from its keys beside its name (config EXTRA_KEYS), checked
+    as every built-in key is (types, ranges, located errors). Keys that another built-in part
+    of this kind owns are left out, so a file written for one rule (or scenario) runs another
+    by changing its name alone; any other key is an unknown key with a did-you-mean. Already
+    built Params of this class pass through."""
+    from .config.schema import Source, build
+
+    p_cls = cls.Params
+    if isinstance(raw, p_cls):
+        return raw
+    if dataclasses.is_dataclass(raw):          # another part's built params (a name changed later)
+        raw = {f.name: getattr(raw, f.name) for f in dataclasses.fields(raw)}
+    raw = dict(raw or {})
+    own = {f.name for f in dataclasses.fields(p_cls)}
+    others = {f.name for name in BUILTIN.get(kind, {}) for f in dataclasses.fields(load(kind, name).Params)}
+    kept = {k: v for k, v in raw.items() if k in own or k not in others}
+    return build(p_cls, kept, src or Source("workload"), path)
+
+
+def resolve_workload(w: Any, src: Any) -> Any:
     """Load every part the workload names, before any work: an unusable one is a located
-    error (src.error: file, key path, line), as build_chip does for the arch file's."""
+    error (src.error: file, key path, line), as build_chip does for the arch file's. Returns
+    the spec with every train phase's rule and scenario Params built (part_params)."""
     for kind, path, ref in workload_parts(w):
         try:
             load(kind, ref)
         except PluginError as e:
             raise src.error(path, e.expected, ref, e.note) from None
+    phases = []
+    for i, ph in enumerate(w.phases):
+        if ph.kind == "train":
+            alg, sc = ph.algorithm, ph.scenario
+            ph = dataclasses.replace(
+                ph, algorithm=dataclasses.replace(alg, params=part_params(
+                    "rule", load("rule", alg.name), alg.params, src, ("phases", i, "algorithm"))),
+                scenario=dataclasses.replace(sc, params=part_params(
+                    "scenario", load("scenario", sc.kind), sc.params, src, ("phases", i, "scenario"))))
+        phases.append(ph)
+    return dataclasses.replace(w, phases=phases)

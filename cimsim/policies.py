@@ -7,7 +7,7 @@
   |w| or by sensitivity = diagonal empirical Fisher x the weight's programming-noise variance
   (the second-order estimate of the loss increase its error causes);
 - tsb: one-shot backbone; read back its conductances; fine-tune a tiny shared block against
-  that chip (train/tsb.py); program the block with write-verify. Only the block is verified.
+  that chip (learning/tsb.py); program the block with write-verify. Only the block is verified.
 
 A policy is a registered part (plugins.py, kind "policy"; entry-point group
 `cimsim.policies`): subclass `Policy` and implement `program`, which gets the chip after
@@ -18,30 +18,41 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from .config.workload import WorkloadSpec
 from .deploy import Deployment, fisher_diagonal
 from .functional import AnalogLayer
+from .learning.tsb import finetune, insert_blocks
 from .nn.data import Dataset
 from .nn.layers import Net
-from .train.tsb import finetune, insert_blocks
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 @dataclass
 class Programming:
-    """One chip after one-shot programming, and what a policy may use to change it."""
+    """One chip after one-shot programming (a job of the run's session), and what a policy
+    may use to change it."""
 
+    session: Session                 # the run: workload, data, chip models, files
     dep: Deployment                  # the chip: its network, engines and counters
     net: Net                         # the pretrained float network (never changed)
-    data: Dataset
-    w: WorkloadSpec
     rng: np.random.Generator         # the chip's verify stream
     engine: Callable[[int, str, np.ndarray], AnalogLayer]   # program one more matrix (index, name, W)
     chip: int | None                 # Monte-Carlo chip index (None: the workload's single chip)
     fisher: dict[str, np.ndarray] | None
+
+    @property
+    def w(self) -> WorkloadSpec:
+        return self.session.w
+
+    @property
+    def data(self) -> Dataset:
+        return self.session.data
 
 
 def verify(e: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
@@ -57,7 +68,7 @@ class Policy(ABC):
 
     changes_network: ClassVar[bool] = False   # `network` adds layers (the fit check maps them too)
 
-    def network(self, net: Net, w: WorkloadSpec, workload_file: str) -> Net:
+    def network(self, net: Net, session: Session) -> Net:
         """The network the chip will run (default: a copy of the trained one)."""
         return net.copy()
 
@@ -138,8 +149,8 @@ class TinySharedBlock(Policy):
 
     changes_network = True
 
-    def network(self, net: Net, w: WorkloadSpec, workload_file: str) -> Net:
-        return insert_blocks(net, w.deploy.tsb, workload_file)
+    def network(self, net: Net, session: Session) -> Net:
+        return insert_blocks(net, session.w.deploy.tsb, session.workload_file)
 
     def program(self, p: Programming) -> None:
         dep, engines = p.dep, p.dep.engines

@@ -72,21 +72,26 @@ def from_json(tp: Any, data: Any, file: str, key: str = "") -> Any:
         return from_json(rest[0], data, file, key) if len(rest) == 1 else data
     if dataclasses.is_dataclass(tp):
         return _from_dataclass(tp, data, file, key)
-    if origin is list:
-        if not isinstance(data, list):
-            raise ReportError(file, key, "a list")
-        (arg,) = typing.get_args(tp) or (Any,)
-        return [from_json(arg, v, file, f"{key}.{i}") for i, v in enumerate(data)]
-    if origin is dict:
-        if not isinstance(data, dict):
-            raise ReportError(file, key, "a mapping")
-        arg = (typing.get_args(tp) or (str, Any))[1]
-        return {k: from_json(arg, v, file, f"{key}.{k}") for k, v in data.items()}
+    if origin in (list, dict):
+        return _from_container(tp, origin, data, file, key)
     if tp in _PRIMITIVES:
         ok, what = _PRIMITIVES[tp]
         if not isinstance(data, ok) or (tp is not bool and isinstance(data, bool)):
             raise ReportError(file, key, what)
     return data
+
+
+def _from_container(tp: Any, origin: type, data: Any, file: str, key: str) -> Any:
+    args = typing.get_args(tp)
+    if origin is list:
+        if not isinstance(data, list):
+            raise ReportError(file, key, "a list")
+        arg = args[0] if args else Any
+        return [from_json(arg, v, file, f"{key}.{i}") for i, v in enumerate(data)]
+    if not isinstance(data, dict):
+        raise ReportError(file, key, "a mapping")
+    arg = args[1] if args else Any
+    return {k: from_json(arg, v, file, f"{key}.{k}") for k, v in data.items()}
 
 
 def _from_dataclass(cls: type, data: Any, file: str, key: str) -> Any:

@@ -30,7 +30,7 @@ def inference_workload():
 def trained(inference_workload):
     """(net, dataset) of the shipped inference workload, pretrained once per session."""
     from cimsim.nn.data import load_dataset
-    from cimsim.nn.train import pretrained_model
+    from cimsim.pretrain import pretrained_model
 
     w = inference_workload.spec
     data = load_dataset(w.dataset, w.seed)

@@ -109,17 +109,20 @@ def test_cli_bad_input_exits_2_without_traceback(tmp_path, root, capsys):
     (["validate", "{f}", "-q"], True), (["validate", "-q", "{f}"], True)])
 def test_quiet_flag_before_or_after_the_command(root, argv, quiet, monkeypatch):
     """README writes `cimsim run ... [-q]`: -q is accepted after the command as well as before."""
-    from cimsim import progress
+    from cimsim import cli, progress
 
-    monkeypatch.setattr(progress, "QUIET", None)
+    seen = []
+    real = cli.cmd_validate
+    monkeypatch.setattr(cli, "cmd_validate", lambda args: seen.append(progress.is_quiet()) or real(args))
     f = str(root / "arch" / "rram_64x64.yaml")
     assert main([a.format(f=f) for a in argv]) == 0
-    assert progress.QUIET is quiet
+    assert seen == [quiet] and not progress.is_quiet()          # scoped to the command
 
 
 def test_config_is_pure_data(root):
-    """Loading and checking every shipped arch and workload imports no hardware, device,
-    kernel, rule, policy, model or phase code (and not numba): config/ is data. It checks
+    """Loading and checking every shipped arch and workload, and a layer-list workload (its
+    shapes checked, a bad one refused), imports no hardware, device, kernel, rule, policy,
+    network or phase code (and not numba): config/ is data. It checks
     names against the registry's (plugins.names reads entry-point metadata and imports
     nothing); hw.chip.build_chip makes chips, plugins.resolve_workload loads the parts."""
     import subprocess
@@ -127,10 +130,19 @@ def test_config_is_pure_data(root):
 
     code = ("import sys, glob\n"
             "from cimsim.config import load_arch, load_workload\n"
+            "from cimsim.errors import ConfigError\n"
             "for f in sorted(glob.glob('arch/*.yaml')): load_arch(f)\n"
             "for f in sorted(glob.glob('workloads/*.yaml')): load_workload(f)\n"
+            "w = load_workload('examples/onnx_model/train.yaml')\n"      # a layer list, shapes checked
+            "assert w.spec.model.layers\n"
+            "try:\n"
+            "    load_workload('examples/onnx_model/train.yaml',\n"
+            "                  values={'model.layers.0.kernel': 40, 'model.layers.0.padding': 0})\n"
+            "    raise SystemExit('a kernel larger than the input was accepted')\n"
+            "except ConfigError as e:\n"
+            "    assert 'model.layers[0].kernel' in str(e), e\n"
             "bad = sorted(m for m in sys.modules if m.startswith(('cimsim.hw', 'cimsim.device', "
-            "'cimsim.kernels', 'cimsim.train', 'cimsim.policies', 'cimsim.nn', 'cimsim.phases', "
+            "'cimsim.kernels', 'cimsim.learning', 'cimsim.policies', 'cimsim.nn', 'cimsim.phases', "
             "'numba')))\n"
             "print(','.join(bad))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)

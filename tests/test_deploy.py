@@ -12,11 +12,12 @@ from cimsim.deploy import deploy, programming_report
 from cimsim.device.conductance import program
 from cimsim.device.verify import write_verify
 from cimsim.hw.chip import build_chip
+from cimsim.learning.tsb import finetune, insert_blocks
 from cimsim.montecarlo import summarise
 from cimsim.nn.layers import BlockApply, softmax_xent
 from cimsim.policies import selective_masks
+from cimsim.session import Session
 from cimsim.timing import simulate_programming
-from cimsim.train.tsb import finetune, insert_blocks
 
 
 def device_arch(**dev) -> ArchSpec:
@@ -104,7 +105,7 @@ def test_selective_masks_pick_the_top_fraction_by_magnitude(trained, root):
     net, data = trained
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
     w = load_workload(root / "workloads" / "resnet_inference.yaml").spec
-    dep = deploy(net, data, build_chip(arch), w, "a", policy="none", chip=0)
+    dep = deploy(Session.of(arch, w, data=data), net, policy="none", chip_index=0)
     masks = selective_masks(dep.engines, 0.01, "magnitude", None)
     total = sum(e.w_int.size for e in dep.engines.values())
     chosen = sum(int(m.sum()) for m in masks.values())
@@ -124,10 +125,9 @@ def test_policies_share_the_chip_and_verify_what_they_say(trained, root):
     w = dataclasses.replace(w, deploy=dataclasses.replace(
         w.deploy, verify_score="magnitude",
         tsb=dataclasses.replace(w.deploy.tsb, epochs=1, images=64)))
-    none = deploy(net, data, build_chip(arch), w, "a", policy="none", chip=3)
-    sel = deploy(net, data, build_chip(arch), w, "a", policy="selective", chip=3)
-    full = deploy(net, data, build_chip(arch), w, "a", policy="all", chip=3)
-    tsb = deploy(net, data, build_chip(arch), w, "a", policy="tsb", chip=3)
+    s = Session.of(arch, w, data=data)
+    none, sel, full, tsb = (deploy(s, net, policy=p, chip_index=3)
+                            for p in ("none", "selective", "all", "tsb"))
     chip = build_chip(arch)
     reports = {d.policy: programming_report(d, chip) for d in (none, sel, full, tsb)}
     for k, e in none.engines.items():
@@ -194,7 +194,7 @@ def test_tsb_block_starts_as_identity_and_its_gradient_is_exact(trained, root):
 
 def test_tsb_finetuning_lowers_the_loss_on_a_noisy_chip(trained, root):
     from cimsim.config import load_workload
-    from cimsim.nn.train import noise_arch, programmed_weights
+    from cimsim.pretrain import noise_arch, programmed_weights
 
     net, data = trained
     spec = load_workload(root / "workloads" / "resnet_inference.yaml").spec.deploy.tsb
@@ -253,7 +253,7 @@ def test_bad_policy_is_a_clear_error(root, capsys):
 def test_noise_aware_draw_matches_the_device_model_and_keys_the_cache(root):
     from cimsim.config import load_workload
     from cimsim.device.conductance import quantise_weights
-    from cimsim.nn.train import noise_arch, pretrain_key, programmed_weights
+    from cimsim.pretrain import noise_arch, pretrain_key, programmed_weights
 
     arch = noise_arch(ArchSpec(), 0.1)
     w = np.full((200, 300), 0.5, np.float32)

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from cimsim.cli import main
-from cimsim.nn.train import cache_dir, pretrain_key
+from cimsim.pretrain import cache_dir, pretrain_key
 
 TINY = textwrap.dedent("""\
     name: tiny

@@ -33,7 +33,8 @@ def test_inference_over_chips_mean_and_interval(root):
     from cimsim.functional import run
     from cimsim.hw.chip import build_chip
     from cimsim.nn.data import load_dataset
-    from cimsim.nn.train import pretrained_model
+    from cimsim.pretrain import pretrained_model
+    from cimsim.session import Session
 
     arch, w = root / "arch" / "rram_64x64.yaml", root / "workloads" / "resnet_inference.yaml"
     rep = cimsim.run(arch, w, overrides={"workload.phases.0.samples": 30, "workload.phases.0.ci_chips": 3})
@@ -47,7 +48,7 @@ def test_inference_over_chips_mean_and_interval(root):
     data = load_dataset(spec.dataset, spec.seed)
     net, _ = pretrained_model(spec, data)
     chip = build_chip(cimsim.load_arch(arch))
-    dep = deploy(net, data, chip, spec, str(arch), chip=2)
+    dep = deploy(Session.of(cimsim.load_arch(arch), spec, data=data, chip=chip), net, chip_index=2)
     x, y = data.split("test")
     acc = float((run(dep.net, dep.engines, x[:30], chip.arch)[0].argmax(1) == y[:30]).mean())
     assert oc.per_chip[2] == acc

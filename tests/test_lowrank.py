@@ -107,7 +107,7 @@ def test_lrt_term_operation_count_by_hand():
     """r = 1 (q = 2), K + N = 10: Gram-Schmidt (4 + 3) + rotation 2 x 1 x 2 + re-quantisation
     2 per entry = 13 x 10; Jacobi 18 x 2 x 1 pair x 5 sweeps = 180; C and (U M)^T, (V M)^T:
     2 x 4 + 4 x 1 x 4 = 24."""
-    from cimsim.train.rules import lrt_term_ops
+    from cimsim.learning.rules import lrt_term_ops
 
     assert lrt_term_ops(1, 10) == 130 + 180 + 24
     assert lrt_term_ops(4, 0) == 18 * 5 * 10 * 5 + 2 * 25 + 4 * 4 * 25

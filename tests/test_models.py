@@ -227,11 +227,12 @@ def test_cost_only_trace_equals_functional_counts(trained, inference_workload, r
     from cimsim.deploy import deploy
     from cimsim.functional import run
     from cimsim.hw.chip import build_chip
+    from cimsim.session import Session
     from cimsim.shape_trace import shape_trace
 
     net, data = trained
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
-    dep = deploy(net, data, build_chip(arch), inference_workload.spec, "arch")
+    dep = deploy(Session.of(arch, inference_workload.spec, data=data), net)
     _, ft = run(dep.net, dep.engines, data.x_test[:10], arch, batch=4)
     st = shape_trace(net, data.input_shape, data.nonneg, 10, arch, build_chip(arch).tile, dep.cmap)
     assert [n.name for n in ft.nodes] == [n.name for n in st.nodes]
@@ -304,15 +305,15 @@ def test_layer_helper_defaults():
 
 def test_stream_transforms_every_channel_alike_and_passes_flat_inputs():
     from cimsim.config.workload import ScenarioSpec
+    from cimsim.learning.scenarios import DistributionShift, StreamParams
     from cimsim.nn.stream import make_stream
-    from cimsim.train.scenarios import DistributionShift
 
     rng = np.random.default_rng(0)
     grey = rng.random((5, 12, 12, 1), dtype=np.float32)
     rgb = np.repeat(grey, 3, axis=-1)                    # three identical channels
-    sc = ScenarioSpec(kind="distribution_shift", segment_samples=4)
-    g, _, segs = make_stream(grey, np.arange(5), 28, sc, DistributionShift(sc).segment, 3)
-    c, _, _ = make_stream(rgb, np.arange(5), 28, sc, DistributionShift(sc).segment, 3)
+    shift = DistributionShift(ScenarioSpec(kind="distribution_shift", params={"segment_samples": 4}))
+    g, _, segs = make_stream(grey, np.arange(5), 28, shift.params, shift.segment, 3)
+    c, _, _ = make_stream(rgb, np.arange(5), 28, shift.params, shift.segment, 3)
     assert set(segs) >= {"spatial", "background", "noise"}
     first_noise = next(i for i, s in enumerate(segs) if "noise" in s)
     # the same draws as one channel up to the first noise (it draws per element: 3x as many)
@@ -322,7 +323,7 @@ def test_stream_transforms_every_channel_alike_and_passes_flat_inputs():
     np.testing.assert_array_equal(c[quiet, ..., 1], c[quiet, ..., 0])
     np.testing.assert_array_equal(c[quiet, ..., 2], c[quiet, ..., 0])
     flat = rng.normal(size=(6, 7)).astype(np.float32)
-    f, y, _ = make_stream(flat, np.arange(6), 10, ScenarioSpec(kind="control"), lambda t: "none", 1)
+    f, y, _ = make_stream(flat, np.arange(6), 10, StreamParams(), lambda t: "none", 1)
     idx = np.random.default_rng([1, 7]).integers(0, 6, 10)
     np.testing.assert_array_equal(f, flat[idx])
     np.testing.assert_array_equal(y, idx)

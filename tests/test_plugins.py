@@ -322,8 +322,8 @@ PARTS = """
 from cimsim.config.workload import LayerSpec
 from cimsim.nn.models import NetworkModel
 from cimsim.policies import Policy
-from cimsim.train.rules import Sgd
-from cimsim.train.scenarios import Scenario
+from cimsim.learning.rules import Sgd
+from cimsim.learning.scenarios import Scenario
 
 
 class TinyMlp(NetworkModel):
@@ -528,4 +528,65 @@ def test_a_plugin_phase_kind_owns_its_result_tables_figures_and_overlays(root, t
     (out / "report.json").write_text(json.dumps(rep))
     assert main(["plot", str(out)]) == 2
     assert "phases.0.extra" in capsys.readouterr().err
+    plugins.load.cache_clear()
+
+
+OWN_PARAMS = """
+from dataclasses import dataclass
+
+from cimsim.config.schema import spec
+from cimsim.learning.rules import Sgd, SgdParams
+
+
+@dataclass(frozen=True)
+class DampedParams(SgdParams):
+    damping: float = spec(0.5, lo=0.0, hi=1.0, doc="share of each update written")
+
+
+class DampedSgd(Sgd):
+    # SGD with one more parameter of its own (checked like the built-in ones)
+
+    Params = DampedParams
+"""
+
+
+def test_rules_and_scenarios_take_their_own_params(root, tmp_path, monkeypatch, capsys):
+    """A rule's and a scenario's keys beside their names are their Params: checked when the
+    run loads its parts (located errors with did-you-mean), a plugin's own keys too; the keys
+    of another built-in part are left to it, so a file written for LRT runs SGD by its name."""
+    from cimsim.config.schema import to_dict
+
+    (tmp_path / "myrule.py").write_text(OWN_PARAMS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.load.cache_clear()
+    w = root / "workloads" / "resnet_lrt.yaml"
+    spec = load_workload(w).spec
+    assert spec.phases[1].algorithm.params["rank"] == 4            # raw until the parts load
+    lrt = plugins.resolve_workload(spec, load_workload(w).source)
+    assert lrt.phases[1].algorithm.params.rank == 4 and lrt.phases[1].algorithm.params.lr == 0.003
+    assert "segment_samples" not in to_dict(lrt.phases[1].scenario)   # distribution_shift's key
+    sgd = load_workload(w, {"phases.1.algorithm.name": "sgd"})
+    sgd_spec = plugins.resolve_workload(sgd.spec, sgd.source).phases[1].algorithm
+    assert type(sgd_spec.params).__name__ == "SgdParams" and sgd_spec.params.lr == 0.003
+    assert set(to_dict(sgd_spec)) == {"name", "lr", "bias_lr", "bn_eta_samples", "sgd_step"}
+    at = r"resnet_lrt\.yaml:\d+: phases\[1\]\."
+    for key, value, message in (
+            ("phases.1.algorithm.rnk", 2, at + r"algorithm\.rnk: .*did you mean 'rank'"),
+            ("phases.1.algorithm.rank", 0, at + r"algorithm\.rank: expected integer in \[1, 64\], got 0"),
+            ("phases.1.scenario.drift_sigma", "big", at + r"scenario\.drift_sigma: expected number")):
+        bad = load_workload(w, values={key: value})
+        with pytest.raises(ConfigError, match=message):
+            plugins.resolve_workload(bad.spec, bad.source)
+    damped = load_workload(w, values={"phases.1.algorithm.name": "myrule:DampedSgd",
+                                      "phases.1.algorithm.damping": 2.0})
+    with pytest.raises(ConfigError, match=r"algorithm\.damping: expected number in \[0, 1\], got 2\.0"):
+        plugins.resolve_workload(damped.spec, damped.source)
+    ok = load_workload(w, values={"phases.1.algorithm.name": "myrule:DampedSgd",
+                                  "phases.1.algorithm.damping": 0.25})
+    assert plugins.resolve_workload(ok.spec, ok.source).phases[1].algorithm.params.damping == 0.25
+    # cimsim validate loads the parts: a bad key is exit 2 with the file, key and line
+    f = tmp_path / "w.yaml"
+    f.write_text(w.read_text().replace("rank: 4 ", "rnk: 4 "))
+    assert main(["validate", str(f)]) == 2
+    assert "algorithm.rnk" in capsys.readouterr().err
     plugins.load.cache_clear()

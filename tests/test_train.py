@@ -13,10 +13,10 @@ from cimsim.device.conductance import program
 from cimsim.device.write import WORN, analog_drift, digital_drift, write_levels
 from cimsim.hw.chip import build_chip
 from cimsim.hw.encoding import weight_encoding
+from cimsim.learning.scenarios import DistributionShift
 from cimsim.mapping import map_layers
 from cimsim.nn.stream import SHIFTS, make_stream
 from cimsim.timing import simulate_online
-from cimsim.train.scenarios import DistributionShift
 
 
 def clean_arch():
@@ -75,8 +75,8 @@ def test_digital_drift_flips_one_level_bit():
 def test_stream_is_deterministic_and_segments_cycle():
     x = np.random.default_rng(0).random((20, 16, 16, 1)).astype(np.float32)
     y = np.arange(20)
-    sc = ScenarioSpec(kind="distribution_shift", segment_samples=5)
-    seg = DistributionShift(sc).segment
+    shift = DistributionShift(ScenarioSpec(kind="distribution_shift", params={"segment_samples": 5}))
+    sc, seg = shift.params, shift.segment
     a, ya, segs = make_stream(x, y, 40, sc, seg, seed=3)
     b, yb, _ = make_stream(x, y, 40, sc, seg, seed=3)
     np.testing.assert_array_equal(a, b)
@@ -177,8 +177,8 @@ def per_term_sgd_fc(k: int, n: int, seed: int) -> tuple:
     """A k x n FC layer on the clean chip with a per-term SGD rule (lr 0.5, biases frozen)."""
     from cimsim.config.workload import AlgorithmSpec
     from cimsim.functional import AnalogLayer
+    from cimsim.learning.rules import make_rule
     from cimsim.nn.layers import Linear, Net
-    from cimsim.train.rules import make_rule
 
     arch = clean_arch()
     rng = np.random.default_rng(seed)
@@ -186,7 +186,7 @@ def per_term_sgd_fc(k: int, n: int, seed: int) -> tuple:
     chip = build_chip(arch)
     lm = map_layers([("fc", k, n)], chip).layer("fc")
     e = AnalogLayer("fc", net.nodes[0].W, chip.tile, lm, 1.0, rng, 0)
-    spec = AlgorithmSpec(name="sgd", sgd_step="term", lr=0.5, bias_lr=0.0)
+    spec = AlgorithmSpec(name="sgd", params={"sgd_step": "term", "lr": 0.5, "bias_lr": 0.0})
     return arch, rng, net, e, spec, make_rule(spec, net, {"fc": e}, arch, 0, "arch")
 
 
@@ -200,7 +200,7 @@ def test_sgd_per_term_rounds_and_writes_every_term_in_order():
     net.nodes[0].terms = (us, vs)
     net.nodes[0].db[...] = 0
     qmax = 127
-    scale = -spec.lr * e.w_scale * qmax * qmax
+    scale = -rule.params.lr * e.w_scale * qmax * qmax
     w, expect_writes, nonzero = e.w_int.copy(), np.zeros(e.writes.shape, np.int64), 0
     for u, v in zip(us, vs):
         step = np.rint(scale * np.outer(u, v)).astype(np.int32)
@@ -226,7 +226,7 @@ def test_sgd_per_term_skips_only_terms_that_round_to_zero():
     """The per-term path never forms a term whose bound max|s u| max|v| is under half an LSB;
     terms just over the bound must still be written, terms just under must not."""
     _, _, net, e, spec, rule = per_term_sgd_fc(3, 2, seed=5)
-    s = -spec.lr * e.w_scale * 127 * 127
+    s = -rule.params.lr * e.w_scale * 127 * 127
     # |s u v| for the largest entry: just over 0.5, just under, 0.5 itself, well over
     us = np.array([[0.5 + 1e-9, 0.1, 0.0], [0.5 - 1e-9, -0.2, 0.1], [0.5, 0.0, 0.0],
                    [-3.0, 1.0, 0.2]]) / abs(s)

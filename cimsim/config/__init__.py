@@ -12,7 +12,8 @@ from .arch import ArchSpec
 from .schema import Source, build, compose, document_data, load_yaml, parse_value, set_path, to_dict
 from .workload import WorkloadSpec
 
-__all__ = ["ArchSpec", "WorkloadSpec", "Loaded", "load_arch", "load_workload", "load_any", "to_dict"]
+__all__ = ["ArchSpec", "WorkloadSpec", "Loaded", "load_arch", "load_workload", "load_any", "to_dict",
+           "split_overrides", "override_target", "parse_set"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,42 @@ class Loaded:
     source: Source | None = field(default=None, compare=False, repr=False)   # key lines, for late errors
     # every key-path override, as YAML text (parsed values as their JSON text), key order
     overrides: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+TARGETS = ("arch", "workload")
+
+
+def override_target(key: object) -> tuple[str, str] | None:
+    """'arch.adc.bits' -> ('arch', 'adc.bits'); None for a key of any other form."""
+    if not isinstance(key, str):
+        return None
+    target, _, path = key.partition(".")
+    return (target, path) if target in TARGETS and path else None
+
+
+def split_overrides(overrides: dict[str, Any], where: str,
+                    expected: str = "a key path starting with 'arch.' or 'workload.'") -> tuple[dict, dict]:
+    """{arch.X: v, workload.Y: w} -> ({X: v}, {Y: w}): the one parser of `--set`, the API's
+    overrides and a sweep's points; any other key is an error located at `where`."""
+    arch: dict[str, Any] = {}
+    work: dict[str, Any] = {}
+    for key, value in overrides.items():
+        found = override_target(key)
+        if found is None:
+            raise ConfigError(where, str(key), expected)
+        (arch if found[0] == "arch" else work)[found[1]] = value
+    return arch, work
+
+
+def parse_set(pairs: list[str]) -> dict[str, str]:
+    """--set KEY=VALUE items -> {KEY: VALUE text}, each key checked (arch.|workload.)."""
+    out: dict[str, str] = {}
+    for item in pairs:
+        key, eq, value = item.partition("=")
+        if not eq or override_target(key) is None:
+            raise ConfigError("--set", item, "arch.KEY.PATH=VALUE or workload.KEY.PATH=VALUE")
+        out[key] = value
+    return out
 
 
 def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:

@@ -222,18 +222,14 @@ def _range_text(meta: dict, base: str) -> str:
 
 
 def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
+    """A YAML value as the field's type: optional, list, nested spec or checked scalar."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
         return _convert(args[0], value, path, src, meta)
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise src.error(path, f"a list of {_type_name(item)}", value)
-        return tuple(_convert(item, v, path + (i,), src, {}) for i, v in enumerate(value))
-    if origin is tuple:
+    if origin in (list, tuple):
         item = typing.get_args(tp)[0]
         if not isinstance(value, list):
             raise src.error(path, f"a list of {_type_name(item)}", value)
@@ -242,12 +238,19 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
         if not isinstance(value, dict):
             raise src.error(path, "a mapping", value)
         return build(tp, value, src, path)
-    choices = meta.get("choices")
+    value = _scalar(tp, value, path, src, meta)
+    if tp is not bool:
+        _check_range(tp, value, path, src, meta)
+    return value
+
+
+def _scalar(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
+    """A bool, int, float or str value checked against its type (floats also finite and not
+    huge; a numeric string accepted, as PyYAML reads 1.0e6)."""
     if tp is bool:
         if not isinstance(value, bool):
             raise src.error(path, "true or false", value)
-        return value
-    if tp is int:
+    elif tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise src.error(path, _range_text(meta, "integer"), value)
     elif tp is float:
@@ -266,7 +269,14 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
                             value)
     elif tp is str:
         if not isinstance(value, str):
+            choices = meta.get("choices")
             raise src.error(path, "one of " + ", ".join(choices) if choices else "string", value)
+    return value
+
+
+def _check_range(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> None:
+    """The field's choices and its [lo, hi] range (an int without hi: at most INT_MAX)."""
+    choices = meta.get("choices")
     if choices is not None and value not in choices:
         raise src.error(path, "one of " + ", ".join(map(str, choices)), value)
     lo, hi = meta.get("lo"), meta.get("hi")
@@ -276,13 +286,18 @@ def _convert(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
         raise src.error(path, _range_text(meta, _type_name(tp)), value)
     if tp is int and hi is None and value > INT_MAX:
         raise src.error(path, _range_text(meta, "integer") + f" <= {INT_MAX}", value)
-    return value
 
 
 def build(cls: type, data: dict, src: Source, path: tuple = ()) -> Any:
     """Build (and validate) dataclass `cls` from a YAML mapping."""
     hints = typing.get_type_hints(cls)
     fields = {yaml_key(f): f for f in dataclasses.fields(cls)}
+    extra = getattr(cls, "EXTRA_KEYS", None)     # a part's own keys, checked when it is loaded
+    if extra:
+        if extra in data:
+            raise src.error(path + (extra,), f"the part's keys beside its name (no '{extra}:' mapping)")
+        data = {**{k: v for k, v in data.items() if k in fields},
+                extra: {k: v for k, v in data.items() if k not in fields}}
     for key in data:
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.5)
@@ -310,9 +325,16 @@ def yaml_key(f: dataclasses.Field) -> str:
 
 
 def to_dict(obj: Any) -> Any:
-    """Dataclass -> plain JSON-able dict (tuples become lists), with the YAML key names."""
+    """Dataclass -> plain JSON-able dict (tuples become lists), with the YAML key names; a
+    part's own keys (EXTRA_KEYS) beside its name, as the YAML writes them."""
     if dataclasses.is_dataclass(obj):
-        return {yaml_key(f): to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        extra = getattr(obj, "EXTRA_KEYS", None)
+        out = {yaml_key(f): to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != extra}
+        if extra:
+            out.update(to_dict(getattr(obj, extra)) or {})
+        return out
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj

@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from .. import plugins
 from .schema import Source, spec
+from .shapes import GraphError, plan_layers
 
 POLICIES = tuple(plugins.BUILTIN["policy"])      # the built-in deployment policies
 SYNTHETIC_MAX_VALUES = 2**30
@@ -252,25 +254,15 @@ class DeploySpec:
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """On-chip learning rule (train phases). Defaults follow the LRT paper (Gural et al. 2020)."""
+    """On-chip learning rule (train phases): its name and its own keys, written beside the
+    name (`algorithm: {name: lrt, rank: 4}`) and checked against the rule's Params when the
+    run loads its parts (cimsim list algorithms; learning/rules.py)."""
+
+    EXTRA_KEYS: ClassVar[str] = "params"
 
     name: str = spec("lrt", doc="a registered rule (cimsim list algorithms: none, bias_only, sgd, lrt, "
                                 "plugins) or 'package.module:Class'")
-    lr: float = spec(0.01, lo=0.0, hi=1e6, doc="weight learning rate (sgd, lrt)")
-    bias_lr: float = spec(0.01, lo=0.0, hi=10.0,
-                          doc="per-sample SGD rate of biases and BN (high-endurance memory)")
-    sgd_step: str = spec("sample", choices=("sample", "term"),
-                         doc="sgd: one quantised write of the summed gradient per sample, or one per "
-                             "rank-1 term (every conv output pixel its own step, as LRT's streaming)")
-    rank: int = spec(4, lo=1, hi=64, doc="lrt: rank r of the gradient accumulator")
-    unbiased: bool = spec(True, doc="lrt: optimal-Kronecker-sum reduction (else biased top-r)")
-    kappa: float = spec(100.0, lo=0.0, lo_open=True, doc="lrt: condition gate kappa_th")
-    state_bits: int = spec(16, lo=4, hi=32, doc="lrt: bits of the L/R factors in SRAM")
-    batch_conv: int = spec(10, lo=1, doc="lrt: samples between write attempts, conv layers")
-    batch_fc: int = spec(100, lo=1, doc="lrt: samples between write attempts, FC layers")
-    rho_min: float = spec(0.01, lo=0.0, hi=1.0, doc="lrt: write only if this share of dW is non-zero")
-    max_norm: bool = spec(True, doc="lrt: normalise L and R by their running max (beta 0.999)")
-    bn_eta_samples: int = spec(100, lo=1, doc="streaming BN: EMA rate 1 - 1/this")
+    params: Any = spec(None, doc="the rule's own keys (its Params); built when the run loads the rule")
 
     def validate(self, src: Source, path: tuple) -> None:
         check_part("rule", self.name, src, path + ("name",))
@@ -278,18 +270,16 @@ class AlgorithmSpec:
 
 @dataclass(frozen=True)
 class ScenarioSpec:
-    """The world during an online phase."""
+    """The world during an online phase: its kind and its own keys beside it (`scenario:
+    {kind: analog_drift, drift_sigma: 0.01}`), checked against the scenario's Params when
+    the run loads its parts (learning/scenarios.py)."""
+
+    EXTRA_KEYS: ClassVar[str] = "params"
 
     kind: str = spec("control", doc="a registered scenario (cimsim list scenarios: control, "
                                     "distribution_shift, analog_drift, digital_drift, plugins) or "
                                     "'package.module:Class'")
-    elastic_alpha_px: float = spec(0.4, lo=0.0, doc="elastic displacement std (pixels)")
-    elastic_sigma_px: float = spec(2.0, lo=0.1, doc="elastic distortion smoothness (pixels)")
-    segment_samples: int = spec(1000, lo=1, doc="distribution_shift: samples per segment")
-    drift_every_samples: int = spec(10, lo=1, doc="drift: samples between drift events")
-    drift_sigma: float = spec(0.01, lo=0.0, doc="analog_drift: conductance step std / range per event")
-    flip_rate: float = spec(2e-4, lo=0.0, hi=1.0,
-                            doc="digital_drift: chance a cell flips a level bit per event")
+    params: Any = spec(None, doc="the scenario's own keys (its Params); built when the run loads it")
 
     def validate(self, src: Source, path: tuple) -> None:
         check_part("scenario", self.kind, src, path + ("kind",))
@@ -397,10 +387,8 @@ class WorkloadSpec:
         if self.model.layers:
             shape = self.known_input_shape()
             if shape is not None:
-                from ..nn.graph import GraphError, net_from_layers
-
                 try:
-                    net_from_layers(self.model.layers, shape, self.known_classes(), 0)
+                    plan_layers(self.model.layers, shape, self.known_classes())
                 except GraphError as e:
                     raise src.error(path + ("model", "layers", e.index) + ((e.key,) if e.key else ()),
                                     e.expected, e.got) from None

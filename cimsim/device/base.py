@@ -22,6 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..config.arch import ArchSpec
+from ..config.nonideal import NonIdeality
 from .conductance import ProgrammedArray
 from .write import WriteResult
 
@@ -53,6 +54,17 @@ class DeviceModel(abc.ABC):
     def validate(self) -> None:
         """Raise ModelError if the parameters do not suit the arch (called once when loaded)."""
         return None
+
+    def nonidealities(self) -> list[NonIdeality]:
+        """What makes this cell imperfect, as arch settings that turn each off (explain.py):
+        programming error, read noise and stuck cells of the device spec; a model with
+        parameters of its own adds its own (paths under device.params)."""
+        d = self.spec
+        lo, hi = d.stuck_at.low_rate, d.stuck_at.high_rate
+        return [NonIdeality(f"programming error (sigma {d.program_sigma:g})", {"device.program_sigma": 0.0}),
+                NonIdeality(f"read noise (sigma {d.read_sigma:g})", {"device.read_sigma": 0.0}),
+                NonIdeality(f"cells stuck at g_min ({lo:g})", {"device.stuck_at.low_rate": 0.0}),
+                NonIdeality(f"cells stuck at g_max ({hi:g})", {"device.stuck_at.high_rate": 0.0})]
 
     @property
     def levels(self) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .. import plugins
 from ..config import Loaded
 from ..config.arch import ArchSpec
+from ..config.nonideal import NonIdeality
 from ..config.schema import Source, build
 from ..device.base import DeviceModel, ModelError
 from .noc import Flow, Mesh
@@ -205,6 +206,10 @@ class Chip:
                 ("write_pulses", "cell_pulse"): self.tile.write_pulse_pj(),
                 ("write_drivers", "op"): self.tile.driver_op_pj(),
                 ("verify_reads", "cell_read"): self.tile.verify_read_pj()}
+
+    def nonidealities(self) -> list[NonIdeality]:
+        """Every non-ideality the device and tile models say the chip has (explain.py)."""
+        return [*self.device.nonidealities(), *self.tile.nonidealities()]
 
     def seconds(self, n_cycles: float) -> float:
         return n_cycles / (self.arch.clock_mhz * 1e6)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from ..config.arch import ArchSpec
+from ..config.nonideal import NonIdeality
 from ..device.base import DeviceModel, ModelError, NoParams
 from ..device.conductance import ProgrammedArray
 from ..device.verify import verify_loop
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from ..functional import AnalogLayer
 
 TILE_COMPONENTS = ("crossbar", "dac", "adc", "shift_add")   # the built-in tile's energy components
+IDEAL_ADC_BITS = 24            # the ideal chip's converter (explain.py): finer than any physics here
 STREAM_ADC_OFFSET = 21          # random stream under a layer's read key: its ADCs' offsets
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)   # 1 bits of each byte
 
@@ -76,6 +78,11 @@ class TileModel(abc.ABC):
             raise ModelError(("crossbar", "cols"),
                              f"at least {self.columns_per_weight()} columns (the columns of one weight)",
                              self.arch.crossbar.cols)
+
+    def nonidealities(self) -> list[NonIdeality]:
+        """What makes this tile's read-out imperfect, as arch settings that turn each off
+        (explain.py; paths under tile.params for a tile's own parameters). None here."""
+        return []
 
     # --- mapping
     @abc.abstractmethod
@@ -253,6 +260,15 @@ class CrossbarTile(TileModel):
 
     def columns_per_weight(self) -> int:
         return self.encoding.columns_per_weight
+
+    def nonidealities(self) -> list[NonIdeality]:
+        """The converters (resolution and range, offset and INL) and the bit lines' IR drop."""
+        adc, ohm = self.arch.adc, self.arch.crossbar.wire_ohm_per_cell
+        return [NonIdeality(f"ADC: {adc.bits} bits over {adc.range_fraction:g} of the column range",
+                            {"adc.bits": IDEAL_ADC_BITS, "adc.range_fraction": 1.0}),
+                NonIdeality(f"ADC offset {adc.offset_sigma_lsb:g} LSB / INL {adc.inl_lsb:g} LSB",
+                            {"adc.offset_sigma_lsb": 0.0, "adc.inl_lsb": 0.0}),
+                NonIdeality(f"IR drop ({ohm:g} ohm per cell)", {"crossbar.wire_ohm_per_cell": 0.0})]
 
     # --- functional
     def encode(self, w_int: np.ndarray) -> np.ndarray:

@@ -25,8 +25,12 @@ in keeping with the physics (docs/design.md).
 """
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 from numba import njit
@@ -203,22 +207,37 @@ def plane_of(x_int: np.ndarray, p: int, bit_serial: bool) -> np.ndarray:
     return x_int.astype(np.float32)
 
 
-_WORKERS = max(1, min(os.cpu_count() or 1, 8))
-
-
-def _workers() -> int:
-    return _WORKERS
-
-
-_POOL: ThreadPoolExecutor | None = None
+# threads of the MVM pool: a context variable (a sweep worker or a benchmark's process sets
+# its own), never a module flag; results do not depend on it (counter-based noise)
+DEFAULT_THREADS = max(1, min(os.cpu_count() or 1, 8))
+_THREADS: ContextVar[int] = ContextVar("cimsim_mvm_threads", default=DEFAULT_THREADS)
 _BLAS = ThreadpoolController()
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(_workers(), thread_name_prefix="cimsim-mvm")
-    return _POOL
+def _workers() -> int:
+    return _THREADS.get()
+
+
+@functools.cache
+def _pool(n: int) -> ThreadPoolExecutor:
+    """One pool per thread count, made on first use and kept for the process."""
+    return ThreadPoolExecutor(n, thread_name_prefix="cimsim-mvm")
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """MVM threads for the work inside the block (e.g. one per sweep worker)."""
+    token = _THREADS.set(max(1, int(n)))
+    try:
+        yield
+    finally:
+        _THREADS.reset(token)
+
+
+def use_threads(n: int) -> None:
+    """MVM threads from here on in this context: for a worker process's initializer, whose
+    context every task of that process shares."""
+    _THREADS.set(max(1, int(n)))
 
 
 def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit_serial: bool,
@@ -261,17 +280,5 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
     if len(starts) == 1:
         return y, one(0)
     with _BLAS.limit(limits=1, user_api="blas"):
-        clipped = sum(_pool().map(one, starts))
+        clipped = sum(_pool(_workers()).map(one, starts))
     return y, clipped
-
-
-def set_threads(n: int) -> None:
-    """Threads of the MVM pool in this process (e.g. one per sweep worker); results do not
-    depend on it."""
-    global _WORKERS, _POOL
-    n = max(1, int(n))
-    if n != _WORKERS:
-        if _POOL is not None:
-            _POOL.shutdown(wait=True)
-            _POOL = None
-        _WORKERS = n

@@ -13,6 +13,17 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..config.shapes import (
+    ShapeError,
+    add_shape,
+    channels_shape,
+    conv_shape,
+    flatten_shape,
+    global_pool_shape,
+    linear_shape,
+    pool_shape,
+)
+
 Engine = Callable[[np.ndarray], np.ndarray]
 
 
@@ -40,26 +51,6 @@ def col2im(cols: np.ndarray, shape: tuple, k: int, stride: int, pad: int) -> np.
             s = (i * k + j) * c
             x[:, i:i + stride * oh:stride, j:j + stride * ow:stride, :] += cols[..., s:s + c]
     return x[:, pad:pad + h, pad:pad + w, :] if pad else x
-
-
-class ShapeError(ValueError):
-    """A node's inputs do not suit it: `key` names the offending setting, `expected` what
-    would suit."""
-
-    def __init__(self, key: str, expected: str, got: object = None) -> None:
-        super().__init__(f"{key}: expected {expected}, got {got!r}")
-        self.key, self.expected, self.got = key, expected, got
-
-
-def window_out(size: int, k: int, stride: int, pad: int) -> int:
-    """Output length of a k-wide window sliding with `stride` over `size` (+ pad each side)."""
-    return (size + 2 * pad - k) // stride + 1
-
-
-def _spatial(shapes: list[tuple[int, ...]], what: str) -> tuple[int, int, int]:
-    if len(shapes[0]) != 3:
-        raise ShapeError("input", f"an (H, W, C) feature map for {what}", shapes[0])
-    return shapes[0]
 
 
 class Node(ABC):
@@ -133,14 +124,7 @@ class Conv2d(Node):
         return {"W": self.dW} if self.b is None else {"W": self.dW, "b": self.db}
 
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        h, w, c = _spatial(shapes, "a convolution")
-        if c != self.cin:
-            raise ShapeError("input", f"{self.cin} input channels", c)
-        oh, ow = window_out(h, self.k, self.stride, self.pad), window_out(w, self.k, self.stride, self.pad)
-        if oh < 1 or ow < 1:
-            raise ShapeError("kernel", f"a kernel of at most the padded input ({h + 2 * self.pad}x"
-                             f"{w + 2 * self.pad})", self.k)
-        return (oh, ow, self.cout)
+        return conv_shape(shapes[0], self.cin, self.cout, self.k, self.stride, self.pad)
 
     def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
         return out_size if self.b is not None else 0      # the bias add
@@ -193,12 +177,7 @@ class Linear(Node):
         return out_size if self.b is not None else 0      # the bias add
 
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        if len(shapes[0]) != 1:
-            raise ShapeError("input", "a flat input (put a flatten or global_avgpool layer before "
-                             "a linear layer)", shapes[0])
-        if shapes[0][0] != self.W.shape[0]:
-            raise ShapeError("input", f"{self.W.shape[0]} input features", shapes[0][0])
-        return (self.W.shape[1],)
+        return linear_shape(shapes[0], self.W.shape[0], self.W.shape[1])
 
     def forward(self, xs: list[np.ndarray], train: bool) -> np.ndarray:
         x = xs[0]
@@ -237,9 +216,7 @@ class BatchNorm(Node):
         return {"gamma": self.dgamma, "beta": self.dbeta}
 
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        if shapes[0][-1] != len(self.gamma):
-            raise ShapeError("input", f"{len(self.gamma)} channels (last axis)", shapes[0][-1])
-        return shapes[0]
+        return channels_shape(shapes[0], len(self.gamma))
 
     def digital_ops(self, in_sizes: list[int], out_size: int) -> int:
         return 2 * out_size                     # scale and shift
@@ -304,10 +281,7 @@ class Add(Node):
     kind = "add"
 
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        for sh in shapes[1:]:
-            if sh != shapes[0]:
-                raise ShapeError("inputs", "inputs of one shape", sh)
-        return shapes[0]
+        return add_shape(shapes)
 
     def nonneg(self, ins: list[bool]) -> bool:
         return all(ins)
@@ -331,13 +305,7 @@ class _Pool(Node):
         self.k, self.stride, self.pad = k, stride or k, pad
 
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        h, w, c = _spatial(shapes, "pooling")
-        oh, ow = window_out(h, self.k, self.stride, self.pad), window_out(w, self.k, self.stride, self.pad)
-        if oh < 1 or ow < 1:
-            raise ShapeError("kernel", f"a window of at most the padded input ({h + 2 * self.pad})", self.k)
-        if self.pad * 2 > self.k:
-            raise ShapeError("padding", f"at most half the window ({self.k // 2})", self.pad)
-        return (oh, ow, c)
+        return pool_shape(shapes[0], self.k, self.stride, self.pad)
 
     def nonneg(self, ins: list[bool]) -> bool:
         return ins[0]
@@ -431,7 +399,7 @@ class GlobalAvgPool(Node):
     kind = "avgpool"
 
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        return (_spatial(shapes, "global pooling")[2],)
+        return global_pool_shape(shapes[0])
 
     def nonneg(self, ins: list[bool]) -> bool:
         return ins[0]
@@ -461,7 +429,7 @@ class Flatten(Node):
         self.order = order
 
     def output_shape(self, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-        return (int(np.prod(shapes[0])),)
+        return flatten_shape(shapes[0])
 
     def nonneg(self, ins: list[bool]) -> bool:
         return ins[0]

@@ -1,14 +1,14 @@
 """The workload's data and network: which dataset, which graph, which weights.
 
 A network is a built-in, a layer list (`model.layers`) or an ONNX file (`model.onnx`).
-Built-ins and layer lists are pretrained in float (cached); an ONNX model carries its
-trained weights; a cost-only run (`deploy.functional: false`) needs no weights at all.
+Built-ins and layer lists are pretrained in float (cimsim/pretrain.py, cached); an ONNX
+model carries its trained weights; a cost-only run (`deploy.functional: false`) needs no
+weights at all.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..config.arch import ArchSpec
 from ..config.workload import WorkloadSpec
 from ..errors import ConfigError
 from .data import Dataset, load_dataset
@@ -54,17 +54,3 @@ def untrained_net(w: WorkloadSpec, data: Dataset, workload_file: str = "") -> Ne
         key = f"model.layers[{e.index}]" + (f".{e.key}" if e.key else "") if w.model.name == "layers" \
             else "model"
         raise ConfigError(workload_file or "workload", key, e.expected, e.got) from None
-
-
-def workload_net(w: WorkloadSpec, data: Dataset, arch: ArchSpec, workload_file: str = "",
-                 untrained: Net | None = None) -> tuple[Net, str]:
-    """The network the chip runs and where its weights came from: 'pretrained', 'cached'
-    (pretrained earlier), 'onnx' (the file's) or 'untrained' (cost-only). `untrained`: the
-    network untrained_net already built for these inputs (not rebuilt)."""
-    if w.model.name == "onnx" or not w.deploy.functional:
-        net = untrained if untrained is not None else untrained_net(w, data, workload_file)
-        return net, "onnx" if w.model.name == "onnx" else "untrained"
-    from .train import pretrained_model
-
-    net, cached = pretrained_model(w, data, arch)
-    return net, "cached" if cached else "pretrained"

@@ -147,111 +147,135 @@ class _Importer:
             raise ConfigError(self.file, "model.onnx", "a graph output produced by its last layer", out)
         return Net(self.nodes)
 
-    def convert(self, node, i: int, last: bool) -> None:  # noqa: C901 - one branch per operator
-        op, a = node.op_type, self.attrs(node)
-        out = node.output[0] if node.output else ""
-        if op == "Constant":
-            if "value" not in a:
-                raise self.error(node, "a Constant with a tensor `value`")
-            self.const[out] = self.to_array(a["value"])
-        elif op in ("Identity", "Dropout") or (op == "Softmax" and last):
-            if len(node.output) > 1 and self.consumers.get(node.output[1]):
-                raise self.error(node, "no use of the dropout mask output")
-            self.alias[out] = self.act(node, node.input[0])
-            if node.input[0] in self.producer:
-                self.producer[out] = self.producer[node.input[0]]
-        elif op == "Conv":
-            x = self.act(node, node.input[0])
-            w = self.weight(node, node.input[1])
-            if w.ndim != 4:
-                raise self.error(node, "a 2-D convolution (weights O x I x kH x kW)", w.shape)
-            k, stride, pad = self.window(node, a, list(w.shape[2:]))
-            groups = int(a.get("group", 1))
-            cout, cin_g = w.shape[0], w.shape[1]
-            cin = cin_g * groups
-            has_b = len(node.input) > 2 and node.input[2] != ""
-            conv = Conv2d(self.name_for(node, i), x, cin, cout, k, stride, pad, self.rng,
-                          groups=groups, bias=has_b)
-            full = np.zeros((k, k, cin, cout), np.float32)
-            wt = w.transpose(2, 3, 1, 0)                       # (kh, kw, cin_g, O)
-            og = cout // groups
-            for g in range(groups):
-                full[:, :, g * cin_g:(g + 1) * cin_g, g * og:(g + 1) * og] = wt[..., g * og:(g + 1) * og]
-            conv.W[...] = full.reshape(k * k * cin, cout)
-            if has_b:
-                conv.b[...] = self.weight(node, node.input[2]).reshape(cout)
-            self.add(node, out, conv)
-        elif op in ("Gemm", "MatMul"):
-            x = self.act(node, node.input[0])
-            w = self.weight(node, node.input[1])
-            if op == "Gemm":
-                if a.get("transA", 0):
-                    raise self.error(node, "transA 0", a.get("transA"))
-                w = (w.T if a.get("transB", 0) else w) * float(a.get("alpha", 1.0))
-            if w.ndim != 2:
-                raise self.error(node, "a 2-D weight matrix", w.shape)
-            has_b = op == "Gemm" and len(node.input) > 2 and node.input[2] != ""
-            lin = Linear(self.name_for(node, i), x, w.shape[0], w.shape[1], self.rng, bias=has_b)
-            lin.W[...] = w
-            if has_b:
-                c = self.weight(node, node.input[2]) * float(a.get("beta", 1.0))
-                lin.b[...] = np.broadcast_to(c.reshape(-1), (w.shape[1],))
-            self.add(node, out, lin)
-        elif op == "Add":
-            consts = [t for t in node.input if t in self.const]
-            if not consts:
-                self.add(node, out, Add(self.name_for(node, i), tuple(self.act(node, t) for t in node.input)))
-                return
-            (t_act,) = [t for t in node.input if t not in self.const]
-            prev = self.producer.get(t_act)
-            if not isinstance(prev, (Conv2d, Linear)) or self.consumers.get(t_act, 0) != 1:
-                raise self.error(node, "a constant added only right after a Conv, Gemm or MatMul (its bias)")
-            c = self.const[consts[0]].astype(np.float32)
-            n_out = prev.W.shape[1]
-            if c.size != n_out:
-                raise self.error(node, f"a bias of {n_out} values", c.shape)
-            if prev.b is None:
-                prev.b = np.zeros(n_out, np.float32)
-                prev.db = np.zeros(n_out, np.float32)
-            prev.b += c.reshape(n_out)
-            self.alias[out] = prev.name
-            self.producer[out] = prev
-        elif op == "BatchNormalization":
-            x = self.act(node, node.input[0])
-            c = self.shape[x][-1]
-            bn = BatchNorm(self.name_for(node, i), x, c, eps=float(a.get("epsilon", 1e-5)))
-            for attr, t in zip(("gamma", "beta", "mean", "var"), node.input[1:5]):
-                getattr(bn, attr)[...] = self.weight(node, t).reshape(-1)
-            self.add(node, out, bn)
-        elif op == "Relu":
-            self.add(node, out, ReLU(self.name_for(node, i), (self.act(node, node.input[0]),)))
-        elif op in ("MaxPool", "AveragePool"):
-            x = self.act(node, node.input[0])
-            k, stride, pad = self.window(node, a)
-            if a.get("storage_order", 0):
-                raise self.error(node, "storage_order 0", a.get("storage_order"))
-            if op == "AveragePool" and pad and a.get("count_include_pad", 0):
-                raise self.error(node, "count_include_pad 0 when padded", 1)
-            cls = MaxPool if op == "MaxPool" else AvgPool
-            self.add(node, out, cls(self.name_for(node, i), (x,), k, stride, pad))
-        elif op == "GlobalAveragePool":
-            self.add(node, out, GlobalAvgPool(self.name_for(node, i), (self.act(node, node.input[0]),)))
-        elif op in ("Flatten", "Reshape"):
-            x = self.act(node, node.input[0])
-            if op == "Flatten" and a.get("axis", 1) != 1:
-                raise self.error(node, "axis 1 (keep the batch axis)", a.get("axis"))
-            if op == "Reshape":
-                target = [int(v) for v in self.weight(node, node.input[1]).reshape(-1)]
-                size = int(np.prod(self.shape[x]))
-                if len(target) != 2 or target[1] not in (-1, size) or target[0] not in (-1, 0, 1):
-                    raise self.error(node, f"a reshape to a flat vector per sample ([N, -1] or "
-                                           f"[N, {size}])", target)
-            if len(self.shape[x]) == 1:                 # already flat (e.g. after global pooling)
-                self.alias[out] = x
-                return
-            self.add(node, out, Flatten(self.name_for(node, i), (x,), order="nchw"))
-        else:
+    def convert(self, node, i: int, last: bool) -> None:
+        """One ONNX node into cimsim's nodes (or an alias, a constant, a folded bias)."""
+        op = "Identity" if node.op_type == "Softmax" and last else node.op_type
+        handler = _OPS.get(op)
+        if handler is None:
             raise self.error(node, "an operator cimsim maps: " + ", ".join(SUPPORTED), node.op_type)
+        handler(self, node, i, self.attrs(node), node.output[0] if node.output else "")
+
+    def _constant(self, node, i: int, a: dict, out: str) -> None:
+        if "value" not in a:
+            raise self.error(node, "a Constant with a tensor `value`")
+        self.const[out] = self.to_array(a["value"])
+
+    def _identity(self, node, i: int, a: dict, out: str) -> None:
+        """Identity, Dropout (inference) and a final Softmax (argmax is unchanged)."""
+        if len(node.output) > 1 and self.consumers.get(node.output[1]):
+            raise self.error(node, "no use of the dropout mask output")
+        self.alias[out] = self.act(node, node.input[0])
+        if node.input[0] in self.producer:
+            self.producer[out] = self.producer[node.input[0]]
+
+    def _conv(self, node, i: int, a: dict, out: str) -> None:
+        x = self.act(node, node.input[0])
+        w = self.weight(node, node.input[1])
+        if w.ndim != 4:
+            raise self.error(node, "a 2-D convolution (weights O x I x kH x kW)", w.shape)
+        k, stride, pad = self.window(node, a, list(w.shape[2:]))
+        groups = int(a.get("group", 1))
+        cout, cin_g = w.shape[0], w.shape[1]
+        cin = cin_g * groups
+        has_b = len(node.input) > 2 and node.input[2] != ""
+        conv = Conv2d(self.name_for(node, i), x, cin, cout, k, stride, pad, self.rng,
+                      groups=groups, bias=has_b)
+        full = np.zeros((k, k, cin, cout), np.float32)
+        wt = w.transpose(2, 3, 1, 0)                       # (kh, kw, cin_g, O)
+        og = cout // groups
+        for g in range(groups):
+            full[:, :, g * cin_g:(g + 1) * cin_g, g * og:(g + 1) * og] = wt[..., g * og:(g + 1) * og]
+        conv.W[...] = full.reshape(k * k * cin, cout)
+        if has_b:
+            conv.b[...] = self.weight(node, node.input[2]).reshape(cout)
+        self.add(node, out, conv)
+
+    def _dense(self, node, i: int, a: dict, out: str) -> None:
+        """Gemm (with its transB, alpha, beta) and MatMul: a linear layer."""
+        x = self.act(node, node.input[0])
+        w = self.weight(node, node.input[1])
+        gemm = node.op_type == "Gemm"
+        if gemm:
+            if a.get("transA", 0):
+                raise self.error(node, "transA 0", a.get("transA"))
+            w = (w.T if a.get("transB", 0) else w) * float(a.get("alpha", 1.0))
+        if w.ndim != 2:
+            raise self.error(node, "a 2-D weight matrix", w.shape)
+        has_b = gemm and len(node.input) > 2 and node.input[2] != ""
+        lin = Linear(self.name_for(node, i), x, w.shape[0], w.shape[1], self.rng, bias=has_b)
+        lin.W[...] = w
+        if has_b:
+            c = self.weight(node, node.input[2]) * float(a.get("beta", 1.0))
+            lin.b[...] = np.broadcast_to(c.reshape(-1), (w.shape[1],))
+        self.add(node, out, lin)
+
+    def _add(self, node, i: int, a: dict, out: str) -> None:
+        """A residual sum, or a constant folded into the bias of the Conv/Gemm/MatMul before it."""
+        consts = [t for t in node.input if t in self.const]
+        if not consts:
+            self.add(node, out, Add(self.name_for(node, i), tuple(self.act(node, t) for t in node.input)))
+            return
+        (t_act,) = [t for t in node.input if t not in self.const]
+        prev = self.producer.get(t_act)
+        if not isinstance(prev, (Conv2d, Linear)) or self.consumers.get(t_act, 0) != 1:
+            raise self.error(node, "a constant added only right after a Conv, Gemm or MatMul (its bias)")
+        c = self.const[consts[0]].astype(np.float32)
+        n_out = prev.W.shape[1]
+        if c.size != n_out:
+            raise self.error(node, f"a bias of {n_out} values", c.shape)
+        if prev.b is None:
+            prev.b = np.zeros(n_out, np.float32)
+            prev.db = np.zeros(n_out, np.float32)
+        prev.b += c.reshape(n_out)
+        self.alias[out] = prev.name
+        self.producer[out] = prev
+
+    def _batchnorm(self, node, i: int, a: dict, out: str) -> None:
+        x = self.act(node, node.input[0])
+        bn = BatchNorm(self.name_for(node, i), x, self.shape[x][-1], eps=float(a.get("epsilon", 1e-5)))
+        for attr, t in zip(("gamma", "beta", "mean", "var"), node.input[1:5]):
+            getattr(bn, attr)[...] = self.weight(node, t).reshape(-1)
+        self.add(node, out, bn)
+
+    def _relu(self, node, i: int, a: dict, out: str) -> None:
+        self.add(node, out, ReLU(self.name_for(node, i), (self.act(node, node.input[0]),)))
+
+    def _pool(self, node, i: int, a: dict, out: str) -> None:
+        x = self.act(node, node.input[0])
+        k, stride, pad = self.window(node, a)
+        if a.get("storage_order", 0):
+            raise self.error(node, "storage_order 0", a.get("storage_order"))
+        average = node.op_type == "AveragePool"
+        if average and pad and a.get("count_include_pad", 0):
+            raise self.error(node, "count_include_pad 0 when padded", 1)
+        pool = AvgPool if average else MaxPool
+        self.add(node, out, pool(self.name_for(node, i), (x,), k, stride, pad))
+
+    def _global_pool(self, node, i: int, a: dict, out: str) -> None:
+        self.add(node, out, GlobalAvgPool(self.name_for(node, i), (self.act(node, node.input[0]),)))
+
+    def _flatten(self, node, i: int, a: dict, out: str) -> None:
+        """Flatten (axis 1) and a Reshape to one flat vector per sample."""
+        x = self.act(node, node.input[0])
+        if node.op_type == "Flatten" and a.get("axis", 1) != 1:
+            raise self.error(node, "axis 1 (keep the batch axis)", a.get("axis"))
+        if node.op_type == "Reshape":
+            target = [int(v) for v in self.weight(node, node.input[1]).reshape(-1)]
+            size = int(np.prod(self.shape[x]))
+            if len(target) != 2 or target[1] not in (-1, size) or target[0] not in (-1, 0, 1):
+                raise self.error(node, f"a reshape to a flat vector per sample ([N, -1] or "
+                                       f"[N, {size}])", target)
+        if len(self.shape[x]) == 1:                 # already flat (e.g. after global pooling)
+            self.alias[out] = x
+            return
+        self.add(node, out, Flatten(self.name_for(node, i), (x,), order="nchw"))
+
+
+_OPS = {"Constant": _Importer._constant, "Identity": _Importer._identity, "Dropout": _Importer._identity,
+        "Conv": _Importer._conv, "Gemm": _Importer._dense, "MatMul": _Importer._dense, "Add": _Importer._add,
+        "BatchNormalization": _Importer._batchnorm, "Relu": _Importer._relu, "MaxPool": _Importer._pool,
+        "AveragePool": _Importer._pool, "GlobalAveragePool": _Importer._global_pool,
+        "Flatten": _Importer._flatten, "Reshape": _Importer._flatten}
 
 
 def load_onnx(path: str | Path, input_shape: tuple[int, ...], classes: int, file: str) -> Net:

@@ -10,11 +10,10 @@ seed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates
-
-from ..config.workload import ScenarioSpec
 
 # segments of the distribution-shift scenario, cycled in this order (the LRT paper, Gural et al. 2020)
 SHIFTS = ("none", "spatial", "background", "noise", "spatial+noise", "background+noise",
@@ -81,10 +80,11 @@ def apply_shift(img: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndar
     return img
 
 
-def make_stream(x: np.ndarray, y: np.ndarray, n: int, sc: ScenarioSpec, segment_of: Callable[[int], str],
+def make_stream(x: np.ndarray, y: np.ndarray, n: int, sc: Any, segment_of: Callable[[int], str],
                 seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """n samples (n, H, W, C), labels, and each sample's segment name (segment_of(t), the
-    scenario's: 'none' or transforms joined by '+')."""
+    scenario's: 'none' or transforms joined by '+'); `sc`: the scenario's params (its
+    elastic_alpha_px, elastic_sigma_px)."""
     rng = np.random.default_rng([seed, 7])
     idx = rng.integers(0, len(x), n)
     out = np.empty((n,) + x.shape[1:], np.float32)

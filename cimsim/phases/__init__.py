@@ -4,9 +4,10 @@ lines, tables and headline metrics (base.PhaseKind). They are looked up by the b
 from __future__ import annotations
 
 from .. import plugins
-from .base import Context, PhaseKind, WallClock
+from ..session import Session, WallClock
+from .base import PhaseKind
 
-__all__ = ["Context", "PhaseKind", "WallClock", "phase_kind", "kinds"]
+__all__ = ["PhaseKind", "Session", "WallClock", "phase_kind", "kinds"]
 
 
 def phase_kind(kind: str) -> PhaseKind:

@@ -10,48 +10,12 @@ study, the report writer, the tables, the figures and compare only dispatch on t
 """
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..config.workload import PhaseSpec, WorkloadSpec
-from ..deploy import Deployment
-from ..hw.chip import Chip
-from ..mapping import ChipMap
-from ..nn.data import Dataset
-from ..nn.layers import Net
+from ..config.workload import PhaseSpec
 from ..results import PhaseResult, RunReport
-
-
-@dataclass
-class WallClock:
-    """Where the wall time went (printed, never written to the deterministic report)."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def add(self, key: str, t0: float) -> None:
-        self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - t0
-
-
-@dataclass
-class Context:
-    """One study's shared state: the chip, the workload, its data and networks."""
-
-    chip: Chip
-    w: WorkloadSpec
-    data: Dataset
-    net: Net                         # the pretrained float network (never changed by a phase)
-    cmap: ChipMap
-    arch_file: str
-    workload_file: str
-    wall: WallClock
-    dep: Deployment | None = None    # the programmed chip (None: a cost-only run)
-    float_acc: float | None = None
-    workers: int = 1
-    rounds: Any = None               # weight-reload rounds of a cost-only run (reload.py)
-    memo: dict = field(default_factory=dict)   # deploy's chip-independent calibration (deploy.py)
-    chip_changed: bool = False       # a train phase has written the chip (later inference: one chip)
+from ..session import Session
 
 
 class PhaseKind(ABC):
@@ -62,10 +26,10 @@ class PhaseKind(ABC):
     table_names: tuple[str, ...] = ()     # the CSV tables only this kind writes, in order
 
     @abstractmethod
-    def run(self, ph: PhaseSpec, ctx: Context) -> PhaseResult:
+    def run(self, ph: PhaseSpec, ctx: Session) -> PhaseResult:
         """Run the phase; its result (a `result_type`)."""
 
-    def announce(self, ph: PhaseSpec, ctx: Context) -> str:
+    def announce(self, ph: PhaseSpec, ctx: Session) -> str:
         return f"phase {ph.name}: {ph.kind} on {ph.split}"
 
     @abstractmethod

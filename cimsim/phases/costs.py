@@ -15,10 +15,10 @@ from ..mapping import ChipMap
 from ..nn.layers import Net
 from ..reload import Round, round_overhead, split_trace
 from ..results import Efficiency, Energy, Latency, Reload
+from ..session import WallClock
 from ..shape_trace import macs_per_sample
 from ..timing import simulate
 from ..trace import Trace
-from .base import WallClock
 
 
 @dataclass(frozen=True)
@@ -185,27 +185,34 @@ def cost_tables(name: str, energy: Energy | None, latency: Any = None, efficienc
     out: dict[str, list[dict]] = {k: [] for k in ("energy", "energy_nodes", "layers", "efficiency",
                                                   "utilisation", "timeline", "nodes")}
     if energy is not None:
-        out["energy"] = ([{"phase": name, "component": c, "kind": "dynamic", "energy_pj": v}
-                          for c, v in energy.per_component_pj.items()]
-                         + [{"phase": name, "component": c, "kind": "idle", "energy_pj": v}
-                            for c, v in energy.idle_per_component_pj.items()])
-        out["energy_nodes"] = [{"phase": name, "node": node, "component": c, "energy_pj": v}
-                               for node, comps in (energy.per_node_component_pj or {}).items()
-                               for c, v in comps.items()]
+        out.update(_energy_rows(name, energy))
     if efficiency is not None:
         out["efficiency"] = [{"phase": name, **dict(sorted(efficiency.to_json().items()))}]
     if latency is not None:
-        per_node = getattr(latency, "per_node_cycles_per_image", {})
-        node_pj = (energy.per_node_pj if energy is not None else None) or {}
-        out["layers"] = [{"phase": name, "node": node, **c,
-                          "energy_pj_per_image": node_pj[node] / images if node in node_pj else None}
-                         for node, c in per_node.items()]
-        out["utilisation"] = ([{"phase": name, "resource": r, "utilisation": u}
-                               for r, u in getattr(latency, "utilisation", {}).items()]
-                              + [{"phase": name, "resource": r, "busy_cycles": b}
-                                 for r, b in getattr(latency, "busy_cycles", {}).items()])
-        out["timeline"] = [{"phase": name, **iv} for iv in latency.timeline]
+        out.update(_latency_rows(name, latency, energy, images))
     out["nodes"] = [{"phase": name, **{k: v for k, v in node.items() if k != "inputs"},
                      "inputs": " ".join(node["inputs"]),
                      "in_bytes": " ".join(str(b) for b in node.get("in_bytes", []))} for node in nodes or []]
     return out
+
+
+def _energy_rows(name: str, energy: Energy) -> dict[str, list[dict]]:
+    return {"energy": ([{"phase": name, "component": c, "kind": "dynamic", "energy_pj": v}
+                        for c, v in energy.per_component_pj.items()]
+                       + [{"phase": name, "component": c, "kind": "idle", "energy_pj": v}
+                          for c, v in energy.idle_per_component_pj.items()]),
+            "energy_nodes": [{"phase": name, "node": node, "component": c, "energy_pj": v}
+                             for node, comps in (energy.per_node_component_pj or {}).items()
+                             for c, v in comps.items()]}
+
+
+def _latency_rows(name: str, latency: Any, energy: Energy | None, images: int) -> dict[str, list[dict]]:
+    node_pj = (energy.per_node_pj if energy is not None else None) or {}
+    return {"layers": [{"phase": name, "node": node, **c,
+                        "energy_pj_per_image": node_pj[node] / images if node in node_pj else None}
+                       for node, c in getattr(latency, "per_node_cycles_per_image", {}).items()],
+            "utilisation": ([{"phase": name, "resource": r, "utilisation": u}
+                             for r, u in getattr(latency, "utilisation", {}).items()]
+                            + [{"phase": name, "resource": r, "busy_cycles": b}
+                               for r, b in getattr(latency, "busy_cycles", {}).items()]),
+            "timeline": [{"phase": name, **iv} for iv in latency.timeline]}

@@ -25,8 +25,9 @@ from ..results import (
     RunReport,
     optional,
 )
+from ..session import Session
 from ..shape_trace import shape_trace
-from .base import Context, PhaseKind
+from .base import PhaseKind
 from .costs import cost_tables, phase_costs, reload_costs
 
 
@@ -83,14 +84,14 @@ class InferencePhase(PhaseKind):
     result_type = InferenceResult
     table_names = ("accuracy_vs_time", "inference_chips")
 
-    def announce(self, ph: PhaseSpec, ctx: Context) -> str:
+    def announce(self, ph: PhaseSpec, ctx: Session) -> str:
         how = "" if ctx.dep is not None else "cost-only "
         return f"phase {ph.name}: {how}{ph.kind} on {ph.split}"
 
-    def run(self, ph: PhaseSpec, ctx: Context) -> InferenceResult:
+    def run(self, ph: PhaseSpec, ctx: Session) -> InferenceResult:
         return self._functional(ph, ctx) if ctx.dep is not None else self._cost_only(ph, ctx)
 
-    def _functional(self, ph: PhaseSpec, ctx: Context) -> InferenceResult:
+    def _functional(self, ph: PhaseSpec, ctx: Session) -> InferenceResult:
         dep, chip, data = ctx.dep, ctx.chip, ctx.data
         x, y = data.split(ph.split)
         if ph.samples:
@@ -108,8 +109,7 @@ class InferencePhase(PhaseKind):
         over = curve = None
         if ph.ci_chips > 1 and not ctx.chip_changed:
             t0 = time.perf_counter()
-            deps += [deploy(ctx.net, data, chip, ctx.w, ctx.arch_file, ctx.workload_file, chip=c,
-                            memo=ctx.memo) for c in range(1, ph.ci_chips)]
+            deps += [deploy(ctx, ctx.net, chip_index=c) for c in range(1, ph.ci_chips)]
             accs = [acc] + [accuracy(d, x, y, chip, ph.time_after_programming_s, ph.drift_compensation)
                             for d in deps[1:]]
             over = AccuracyOverChips(**summarise(accs).to_json(), chips=len(accs), per_chip=accs)
@@ -129,7 +129,7 @@ class InferencePhase(PhaseKind):
             drift_compensation=ph.drift_compensation if timed else None,
             accuracy_over_chips=over, accuracy_vs_time=curve)
 
-    def _cost_only(self, ph: PhaseSpec, ctx: Context) -> InferenceResult:
+    def _cost_only(self, ph: PhaseSpec, ctx: Session) -> InferenceResult:
         """The trace from layer shapes, then the same timing and energy models as a functional
         run; no accuracy, no ADC clipping. With reload rounds, the network runs in them."""
         chip, data, net, cmap = ctx.chip, ctx.data, ctx.net, ctx.cmap

@@ -8,7 +8,8 @@ from ..config.workload import PhaseSpec
 from ..montecarlo import MonteCarloResult, run_monte_carlo
 from ..report.units import si
 from ..results import RunReport
-from .base import Context, PhaseKind
+from ..session import Session
+from .base import PhaseKind
 
 
 class MonteCarloPhase(PhaseKind):
@@ -18,14 +19,13 @@ class MonteCarloPhase(PhaseKind):
     result_type = MonteCarloResult
     table_names = ("montecarlo", "montecarlo_chips")
 
-    def announce(self, ph: PhaseSpec, ctx: Context) -> str:
+    def announce(self, ph: PhaseSpec, ctx: Session) -> str:
         return (f"phase {ph.name}: Monte-Carlo over {ph.chips} chips x {len(ph.policies)} policies"
                 f" x {max(1, len(ph.sigmas))} sigmas ({ph.evaluate})")
 
-    def run(self, ph: PhaseSpec, ctx: Context) -> MonteCarloResult:
+    def run(self, ph: PhaseSpec, ctx: Session) -> MonteCarloResult:
         t0 = time.perf_counter()
-        result = run_monte_carlo(ph, ctx.net, ctx.data, ctx.chip.arch, ctx.w, ctx.arch_file,
-                                ctx.workload_file, ctx.float_acc, ctx.workers)
+        result = run_monte_carlo(ph, ctx)
         ctx.wall.add("monte_carlo", t0)
         return result
 

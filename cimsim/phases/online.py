@@ -14,11 +14,12 @@ from .. import plugins
 from ..config.workload import PhaseSpec
 from ..energy import phase_energy, programming_energy_pj
 from ..functional import run
+from ..learning.online import run_online
 from ..report.units import si
 from ..results import Energy, PhaseResult, Result, RunReport, optional
+from ..session import Session
 from ..timing import simulate, simulate_online
-from ..train.online import run_online
-from .base import Context, PhaseKind
+from .base import PhaseKind
 from .costs import add_idle, cost_tables, timeline
 
 
@@ -205,7 +206,7 @@ def online_accuracy(correct: np.ndarray, ph: PhaseSpec) -> tuple[list[float], li
     return ema, [float(correct[s:s + win].mean()) for s in range(0, len(correct), win)]
 
 
-def no_learning_baseline(ph: PhaseSpec, ctx: Context) -> Baseline | None:
+def no_learning_baseline(ph: PhaseSpec, ctx: Session) -> Baseline | None:
     """The `none` rule on the same stream, from a copy of the chip as it is now (its drift
     scenario included), so a rule's online accuracy reads against doing nothing."""
     if not ph.baseline or not plugins.load("rule", ph.algorithm.name).learns:
@@ -221,91 +222,100 @@ def no_learning_baseline(ph: PhaseSpec, ctx: Context) -> Baseline | None:
     return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every])
 
 
-def run_train_phase(ph: PhaseSpec, ctx: Context) -> TrainResult:
-    """Online learning on the chip: accuracy over time, writes, endurance, aux memory, cost."""
-    dep, data, chip, w, wall = ctx.dep, ctx.data, ctx.chip, ctx.w, ctx.wall
-    arch_file = ctx.arch_file
-    a = chip.arch
-    baseline = no_learning_baseline(ph, ctx)
-    before = {k: e.writes.copy() for k, e in dep.engines.items()}
-    t0 = time.perf_counter()
-    res = run_online(dep.net, dep.engines, data, ph, a, w.seed, arch_file)
-    wall.add("functional", t0)
-    ctx.chip_changed = True
-    n = ph.samples
-    ema, accs = online_accuracy(res.correct, ph)
-    win = ph.window_samples
-    windows = [Window(s, min(n, s + win), accs[i], res.segments[s]) for i, s in enumerate(range(0, n, win))]
-    boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
-    # writes and endurance
+def writes_made(engines: dict, before: dict[str, np.ndarray], rule: Any, n: int, events: int) -> Writes:
+    """Cell writes of the phase (each layer's counters now minus `before`, over `n` samples and
+    `events` write events): totals, histogram, per layer, heat maps and the rule's write
+    requests."""
     per_layer, all_counts, heat = {}, [], {}
-    for k, e in dep.engines.items():
+    for k, e in engines.items():
         heat[k] = write_heatmap(e.writes - before[k])
         d = (e.writes - before[k]).ravel()
         all_counts.append(d)
         per_layer[k] = LayerWrites(int(d.size), int(d.sum()), int(d.max()), float(d.mean()),
                                    int((e.cells.stuck == 2).sum()))
     counts = np.concatenate(all_counts)
-    wmax = int(counts.max()) if counts.size else 0
-    endurance = chip.tile.endurance_cycles()           # math.inf: the storage never wears out
-    life_samples = endurance * n / wmax if wmax and math.isfinite(endurance) else None
-    rule = res.rule
-    requests = list(rule.requests.values()) if rule else []
-    # cost: forward of one sample (identical for every sample) x samples, plus learning
-    x1 = data.split(ph.split)[0][:1]
-    _, tr1 = run(dep.net, dep.engines, x1, a)
-    fwd = phase_energy(tr1, chip, dep.cmap)
     pulses = int(counts.sum())
+    requests = list(rule.requests.values()) if rule else []
+    return Writes(
+        total_cell_writes=pulses,
+        max_per_cell=int(counts.max()) if counts.size else 0,
+        mean_per_cell=float(counts.mean()) if counts.size else 0.0,
+        density=pulses / (counts.size * n) if counts.size and n else 0.0,
+        histogram=histogram(counts),
+        per_layer=per_layer,
+        write_events=events,
+        cells_worn=int(rule.cells_worn) if rule else 0,
+        requests_max_per_weight=max((int(r.max()) for r in requests if r.size), default=0),
+        requests_total=sum(int(r.sum()) for r in requests),
+        heatmap=heat)
+
+
+def endurance_of(wmax: int, n: int, budget: float, rate_hz: float) -> Endurance:
+    """Projected first wear-out: the busiest cell's writes per sample against the budget
+    (math.inf: the storage never wears out)."""
+    life = budget * n / wmax if wmax and math.isfinite(budget) else None
+    return Endurance(budget_cycles=budget if math.isfinite(budget) else None, samples_to_first_wear_out=life,
+                     years_to_first_wear_out=life / rate_hz / (365.25 * 86400) if life else None,
+                     at_sample_rate_hz=rate_hz)
+
+
+def online_costs(ph: PhaseSpec, ctx: Session, res: Any, pulses: int) -> tuple[Energy, OnlineLatency]:
+    """Energy (the forward of one sample, identical for every sample, x samples, plus the
+    learning arithmetic, SRAM traffic and write pulses; idle draw over the stream) and the
+    SimPy latency of the stream."""
+    dep, chip, n = ctx.dep, ctx.chip, ph.samples
+    x1 = ctx.data.split(ph.split)[0][:1]
+    _, tr1 = run(dep.net, dep.engines, x1, chip.arch)
+    fwd = phase_energy(tr1, chip, dep.cmap)
     comp = {k: v * n for k, v in fwd["per_component_pj"].items()}
     comp["digital"] += res.digital_ops * chip.digital.op_pj()
     comp["sram_read"] += chip.sram.read_pj(res.sram_read_bytes)
     comp["sram_write"] += chip.sram.write_pj(res.sram_write_bytes)
-    prog = programming_energy_pj(pulses, 0, chip)
-    comp["write_pulses"] = prog["total_pj"]
-    total = sum(comp.values())
+    comp["write_pulses"] = programming_energy_pj(pulses, 0, chip)["total_pj"]
     t1 = time.perf_counter()
     fwd_t = simulate(tr1, chip, dep.cmap, images=1)
     learn = [chip.digital.op_cycles(ops) for ops in res.ops_per_sample]
     on = simulate_online(fwd_t.makespan_cycles, learn, res.writes_per_sample, chip, dep.cmap)
-    wall.add("timing", t1)
+    ctx.wall.add("timing", t1)
+    energy = add_idle({"total_pj": sum(comp.values()), "per_component_pj": comp}, chip,
+                      chip.seconds(on.makespan_cycles), n, per="sample")
+    return energy, OnlineLatency(
+        total_cycles=on.makespan_cycles, total_s=chip.seconds(on.makespan_cycles),
+        per_sample_mean_cycles=float(np.mean(on.image_latency_cycles)), forward_cycles=fwd_t.makespan_cycles,
+        busy_cycles=on.busy_cycles, simpy_events=on.events, timeline=timeline(on.intervals))
+
+
+def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
+    """Online learning on the chip: accuracy over time, writes, endurance, aux memory, cost."""
+    dep, chip = ctx.dep, ctx.chip
+    baseline = no_learning_baseline(ph, ctx)
+    before = {k: e.writes.copy() for k, e in dep.engines.items()}
+    t0 = time.perf_counter()
+    res = run_online(dep.net, dep.engines, ctx.data, ph, chip.arch, ctx.w.seed, ctx.arch_file)
+    ctx.wall.add("functional", t0)
+    ctx.chip_changed = True
+    n, win, rule = ph.samples, ph.window_samples, res.rule
+    ema, accs = online_accuracy(res.correct, ph)
+    windows = [Window(s, min(n, s + win), accs[i], res.segments[s]) for i, s in enumerate(range(0, n, win))]
+    boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
+    writes = writes_made(dep.engines, before, rule, n, int(sum(len(d) for d in res.writes_per_sample)))
+    energy, latency = online_costs(ph, ctx, res, writes.total_cell_writes)
     return TrainResult(
         name=ph.name, kind=ph.kind, split=ph.split, samples=n,
         algorithm=ph.algorithm.name, scenario=ph.scenario.kind,
         accuracy=OnlineAccuracy(
             online_ema_final=ema[-1], online_mean=float(res.correct.mean()), last_window=windows[-1].accuracy,
             windows=windows, segment_boundaries=boundaries, baseline=baseline),
-        writes=Writes(
-            total_cell_writes=pulses,
-            max_per_cell=wmax,
-            mean_per_cell=float(counts.mean()) if counts.size else 0.0,
-            density=pulses / (counts.size * n) if counts.size and n else 0.0,
-            histogram=histogram(counts),
-            per_layer=per_layer,
-            write_events=int(sum(len(d) for d in res.writes_per_sample)),
-            cells_worn=int(rule.cells_worn) if rule else 0,
-            requests_max_per_weight=max((int(r.max()) for r in requests if r.size), default=0),
-            requests_total=sum(int(r.sum()) for r in requests),
-            heatmap=heat),
-        endurance=Endurance(
-            budget_cycles=endurance if math.isfinite(endurance) else None,
-            samples_to_first_wear_out=life_samples,
-            years_to_first_wear_out=(life_samples / ph.sample_rate_hz / (365.25 * 86400)
-                                     if life_samples else None),
-            at_sample_rate_hz=ph.sample_rate_hz),
+        writes=writes,
+        endurance=endurance_of(writes.max_per_cell, n, chip.tile.endurance_cycles(), ph.sample_rate_hz),
         aux_memory=AuxMemory(
             peak_bytes=rule.aux_bytes if rule else 0,
             dense_accumulator_bytes=getattr(rule, "dense_bytes", 0),
             sram_capacity_bytes=chip.sram.capacity_bytes(dep.cmap.tiles_used)),
         lrt=rule.report() if rule else {},
         drift_events=res.drift_events,
-        energy=add_idle({"total_pj": total, "per_component_pj": comp}, chip,
-                        chip.seconds(on.makespan_cycles), n, per="sample"),
-        latency=OnlineLatency(
-            total_cycles=on.makespan_cycles, total_s=chip.seconds(on.makespan_cycles),
-            per_sample_mean_cycles=float(np.mean(on.image_latency_cycles)),
-            forward_cycles=fwd_t.makespan_cycles,
-            busy_cycles=on.busy_cycles, simpy_events=on.events,
-            timeline=timeline(on.intervals)),
+        energy=energy,
+        latency=latency,
         ema_series=EmaSeries(ema_stride(n), ema[:: ema_stride(n)]),
     )
 
@@ -317,11 +327,11 @@ class OnlinePhase(PhaseKind):
     result_type = TrainResult
     table_names = ("online_windows", "online_ema", "writes_per_layer", "writes_histogram")
 
-    def announce(self, ph: PhaseSpec, ctx: Context) -> str:
+    def announce(self, ph: PhaseSpec, ctx: Session) -> str:
         return (f"phase {ph.name}: online {ph.algorithm.name} on a {ph.scenario.kind} stream "
                 f"of {ph.samples} samples")
 
-    def run(self, ph: PhaseSpec, ctx: Context) -> TrainResult:
+    def run(self, ph: PhaseSpec, ctx: Session) -> TrainResult:
         return run_train_phase(ph, ctx)
 
     def summary(self, r: TrainResult) -> list[str]:

@@ -47,7 +47,17 @@ def summary(report: RunReport | dict) -> str:
     for ph in rep.phases:
         lines += plugins.load("phase", ph.kind)().summary(ph)
     if rep.explain:
-        from ..explain import summary as explain_summary
-
-        lines += explain_summary(rep.explain)
+        lines += explain_lines(rep.explain)
     return "\n".join(lines)
+
+
+def explain_lines(block: dict) -> list[str]:
+    """Terminal lines of the report's explain block (explain.py's ablation)."""
+    out = [f"explain ({block['phase']}, {block['images']} images, mean of {block['chips']} chips): "
+           f"ideal chip {block['ideal_chip']:.4f}, this arch {block['this_chip']:.4f}; "
+           "each non-ideality alone:"]
+    for name, acc in sorted(block["each_alone"].items(), key=lambda kv: kv[1]):
+        out.append(f"  {acc:.4f} ({100 * (acc - block['ideal_chip']):+.1f} points)  {name}")
+    if block["dominant"]:
+        out.append(f"  dominant: {block['dominant']}")
+    return out

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import override_target
 from ..config.schema import Source, load_yaml
 from ..errors import ConfigError
 
@@ -36,7 +37,7 @@ class Grid:
 
 
 def _check_key(key: Any, path: tuple, src: Source) -> str:
-    if not isinstance(key, str) or key.partition(".")[0] not in ("arch", "workload") or "." not in key:
+    if override_target(key) is None:
         raise src.error(path, "a key path arch.KEY.PATH or workload.KEY.PATH", key)
     return key
 
@@ -91,12 +92,3 @@ def load_grid(path: str | Path) -> Grid:
                           src.line(("grid", dup[0])) or src.line(("set", dup[0])))
     points = tuple({k: v for part in combo for k, v in part.items()} for combo in itertools.product(*axes))
     return Grid(name, dict(fixed), tuple(swept), points)
-
-
-def split_overrides(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """{arch.X: v, workload.Y: w} -> ({X: v}, {Y: w})."""
-    arch, work = {}, {}
-    for k, v in values.items():
-        target, _, rest = k.partition(".")
-        (arch if target == "arch" else work)[rest] = v
-    return arch, work

@@ -27,13 +27,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, progress
-from ..config import load_arch, load_workload, to_dict
+from .. import __version__, plugins, progress
+from ..config import load_arch, load_workload, split_overrides, to_dict
 from ..config.schema import read_bytes
 from ..errors import CimsimError
 from ..hw.chip import build_chip
 from ..util import atomic_write, stable_hash
-from .grid import Grid, split_overrides
+from .grid import Grid
 
 
 @dataclass
@@ -66,7 +66,7 @@ def read_inputs(arch_file: str, workload_file: str) -> Inputs:
 
 
 def _load(inp: Inputs, overrides: dict[str, Any]):
-    a_over, w_over = split_overrides(overrides)
+    a_over, w_over = split_overrides(overrides, "sweep point")
     return (load_arch(inp.arch_file, raw=inp.arch_raw, values=a_over),
             load_workload(inp.workload_file, raw=inp.workload_raw, values=w_over))
 
@@ -79,7 +79,8 @@ def resolve(grid: Grid, inp: Inputs, cli_set: dict[str, Any]) -> list[Point]:
         p = Point(i, dict(vals), {**grid.fixed, **cli_set, **vals})
         try:
             a, w = _load(inp, p.overrides)
-            p.key = input_hash(build_chip(a).arch, w.spec)     # a bad model or params: invalid
+            chip = build_chip(a)                                         # a bad model or params: invalid
+            p.key = input_hash(chip.arch, plugins.resolve_workload(w.spec, w.source))   # a bad part too
         except CimsimError as e:
             p.status, p.error = "invalid", str(e)
         points.append(p)
@@ -116,14 +117,13 @@ def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
     from ..report.writer import dumps
     from ..study import WallClock
 
-    progress.QUIET = True
     _undo_small_malloc_trim()
     if threads:
         threadpool_limits(1)
-        mvm.set_threads(threads)
     try:
-        a, w = _load(inp, overrides)
-        return {"report": dumps(run(a, w, workers=1, wall=WallClock()).result)}   # the one run path
+        with progress.quiet(), mvm.threads(threads or mvm.DEFAULT_THREADS):
+            a, w = _load(inp, overrides)
+            return {"report": dumps(run(a, w, workers=1, wall=WallClock()).result)}   # the one run path
     except CimsimError as e:
         return {"error": str(e), "traceback": ""}
     except Exception as e:   # a bug in one point (or a plugin) is recorded, not fatal
@@ -151,7 +151,7 @@ def warm_cache(points: list[Point], inp: Inputs) -> None:
     """Pretrain (once) every model the pending points need, before a local pool starts, so
     parallel workers do not train the same model side by side."""
     from ..nn.network import workload_data
-    from ..nn.train import pretrain_key, pretrained_model
+    from ..pretrain import pretrain_key, pretrained_model
 
     seen = set()
     for p in points:

@@ -88,9 +88,9 @@ def export(net, input_shape: tuple[int, int, int], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from cimsim.config import load_workload
+    from cimsim.nn.fit import train_float
     from cimsim.nn.models import build_model
     from cimsim.nn.network import workload_data
-    from cimsim.nn.train import train_float
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(HERE / "digits_cnn.onnx"))
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     w = load_workload(HERE / "train.yaml", values={"pretrain.epochs": args.epochs}).spec
     data = workload_data(w, str(HERE / "train.yaml"))
     net = build_model(w.model, data.input_shape, data.classes, w.seed)
-    train_float(net, data, w)
+    train_float(net, data, w.pretrain, w.seed)
     acc = float((net.predict(data.x_test) == data.y_test).mean())
     export(net, data.input_shape, Path(args.out))
     print(f"{args.out}: {sum(v.size for v in net.state().values())} values, float test accuracy {acc:.4f}")

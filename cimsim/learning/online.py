@@ -46,7 +46,7 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     sp = ph.algorithm
     x, y = data.split(ph.split)
     scenario = plugins.load("scenario", ph.scenario.kind)(ph.scenario)
-    xs, ys, segs = make_stream(x, y, ph.samples, ph.scenario, scenario.segment, seed)
+    xs, ys, segs = make_stream(x, y, ph.samples, scenario.params, scenario.segment, seed)
     rule = make_rule(sp, net, engines, arch, seed, arch_file)
     res = OnlineResult(ph.samples)
     res.rule, res.segments = rule, segs
@@ -54,7 +54,7 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     learning = rule.learns
     for n in net.nodes:
         if isinstance(n, BatchNorm):
-            n.streaming_eta = 1.0 - 1.0 / sp.bn_eta_samples if learning else None
+            n.streaming_eta = 1.0 - 1.0 / rule.params.bn_eta_samples if learning else None
     for n in net.weight_layers():
         n.engine = engines[n.name]
         n.W = engines[n.name].w_eff
@@ -67,7 +67,7 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     # pool and numba for the cores (results do not depend on the thread count)
     with threadpool_limits(1, user_api="blas"):
         for t in progress(range(ph.samples), f"online {sp.name}", unit="sample"):
-            if drift and t > 0 and t % ph.scenario.drift_every_samples == 0:
+            if drift and t > 0 and t % scenario.params.drift_every_samples == 0:
                 scenario.event(engines, rng)
                 res.drift_events += 1
             logits = net.forward(xs[t:t + 1], train=learning)

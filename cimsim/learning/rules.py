@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import plugins
 from ..config.arch import ArchSpec
+from ..config.schema import spec
 from ..config.workload import AlgorithmSpec
 from ..errors import FitError
 from ..functional import AnalogLayer
@@ -58,19 +59,55 @@ class StepLog:
     sram_write_bytes: int = 0
 
 
+@dataclass(frozen=True)
+class RuleParams:
+    """What every rule reads: the rates of the digital (high-endurance) parameters and of the
+    weights, and the streaming batch-norm rate."""
+
+    lr: float = spec(0.01, lo=0.0, hi=1e6, doc="weight learning rate (sgd, lrt)")
+    bias_lr: float = spec(0.01, lo=0.0, hi=10.0,
+                          doc="per-sample SGD rate of biases and BN (high-endurance memory)")
+    bn_eta_samples: int = spec(100, lo=1, doc="streaming BN: EMA rate 1 - 1/this")
+
+
+@dataclass(frozen=True)
+class SgdParams(RuleParams):
+    sgd_step: str = spec("sample", choices=("sample", "term"),
+                         doc="one quantised write of the summed gradient per sample, or one per "
+                             "rank-1 term (every conv output pixel its own step, as LRT's streaming)")
+
+
+@dataclass(frozen=True)
+class LrtParams(RuleParams):
+    """Defaults follow the LRT paper (Gural et al. 2020)."""
+
+    rank: int = spec(4, lo=1, hi=64, doc="rank r of the gradient accumulator")
+    unbiased: bool = spec(True, doc="optimal-Kronecker-sum reduction (else biased top-r)")
+    kappa: float = spec(100.0, lo=0.0, lo_open=True, doc="condition gate kappa_th")
+    state_bits: int = spec(16, lo=4, hi=32, doc="bits of the L/R factors in SRAM")
+    batch_conv: int = spec(10, lo=1, doc="samples between write attempts, conv layers")
+    batch_fc: int = spec(100, lo=1, doc="samples between write attempts, FC layers")
+    rho_min: float = spec(0.01, lo=0.0, hi=1.0, doc="write only if this share of dW is non-zero")
+    max_norm: bool = spec(True, doc="normalise L and R by their running max (beta 0.999)")
+
+
 class Rule:
     """Base: per-sample SGD of biases and BN parameters (high-endurance memory).
 
     A rule is a registered part (plugins.py, kind "rule"; entry-point group `cimsim.rules`):
     subclass this (or a built-in), override `weight_step` (and `wants_dense_gradient`,
-    `aux_bytes` if it keeps state in SRAM); its numbers are the workload's `algorithm:` keys."""
+    `aux_bytes` if it keeps state in SRAM). Its numbers are its `Params` (a frozen dataclass
+    of `spec` fields), read from the workload's `algorithm:` keys beside `name` and checked
+    when the run loads its parts (plugins.part_params)."""
 
+    Params: ClassVar[type] = RuleParams
     trains_bias = True
     learns: ClassVar[bool] = True        # false: the phase only infers (BN statistics frozen)
 
     def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
                  seed: int = 0, arch_file: str = "arch"):
         self.spec, self.net, self.engines, self.arch = spec, net, engines, arch
+        self.params = plugins.part_params("rule", type(self), spec.params)
         self.seed, self.arch_file = seed, arch_file
         self.cells_worn = 0
         # write requests per weight: updates whose unquantised value is non-zero (what a chip
@@ -91,7 +128,7 @@ class Rule:
         return {}
 
     def _bias_step(self, log: StepLog) -> None:
-        lr = self.spec.bias_lr
+        lr = self.params.bias_lr
         for n in self.net.nodes:
             if isinstance(n, (Linear, Conv2d)) and n.b is not None:
                 n.b -= lr * n.db
@@ -140,19 +177,21 @@ class BiasOnly(Rule):
 class Sgd(Rule):
     """Per-sample SGD: every non-zero quantised weight update is written to the cells."""
 
+    Params = SgdParams
+
     def wants_dense_gradient(self) -> bool:
-        return self.spec.sgd_step == "sample"
+        return self.params.sgd_step == "sample"
 
     def weight_step(self, t: int, log: StepLog) -> None:
         for n in self.net.weight_layers():
             w_max = self.engines[n.name].w_scale * (2 ** (self.arch.crossbar.weight_bits - 1) - 1)
             # SGD on normalised weights W/w_max: their gradient is w_max * dW
-            if self.spec.sgd_step == "sample":
+            if self.params.sgd_step == "sample":
                 self.requests[n.name] += n.dW != 0
-                self.write(n.name, -self.spec.lr * w_max * n.dW, log)
+                self.write(n.name, -self.params.lr * w_max * n.dW, log)
                 log.digital_ops += 2 * n.dW.size
             else:
-                self._term_writes(n.name, n.terms, -self.spec.lr * w_max, log)
+                self._term_writes(n.name, n.terms, -self.params.lr * w_max, log)
 
     def _term_writes(self, name: str, terms: tuple, scale: float, log: StepLog) -> None:
         """Every rank-1 term u v^T of the sample (a conv output pixel, or the FC sample) is its
@@ -203,19 +242,22 @@ class LrtState:
 class Lrt(Rule):
     """Streaming rank-r gradient accumulation, written every B samples (LRT)."""
 
+    Params = LrtParams
+
     def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
                  seed: int = 0, arch_file: str = "arch"):
         super().__init__(spec, net, engines, arch, seed, arch_file)
+        p = self.params
         capacity_bytes = int(arch.sram_buffer.capacity_kib * 1024)
-        r = spec.rank
+        r = p.rank
         self.state = {n.name: LrtState(np.zeros((r, n.W.shape[0]), np.float32),
                                        np.zeros((r, n.W.shape[1]), np.float32), np.zeros(r),
-                                       spec.batch_conv if isinstance(n, Conv2d) else spec.batch_fc)
+                                       p.batch_conv if isinstance(n, Conv2d) else p.batch_fc)
                       for n in net.weight_layers()}
         self.key = np.uint64(int(np.random.SeedSequence([seed, 11]).generate_state(1)[0]))
         self.skipped = self.attempts = self.rejected = 0
         # each layer's factors live in its own tiles' shares of their SRAM buffers
-        bits = spec.state_bits
+        bits = p.state_bits
         for name, st in self.state.items():
             need = int((st.ql.size + st.qr.size) * bits / 8)
             cap = int(engines[name].lmap.tiles * capacity_bytes / arch.sram_buffer.tiles_per_buffer)
@@ -230,7 +272,7 @@ class Lrt(Rule):
 
     @property
     def aux_bytes(self) -> int:
-        return int(sum(st.ql.size + st.qr.size for st in self.state.values()) * self.spec.state_bits / 8)
+        return int(sum(st.ql.size + st.qr.size for st in self.state.values()) * self.params.state_bits / 8)
 
     def report(self) -> dict:
         return {"terms_total": int(sum(st.terms for st in self.state.values())),
@@ -240,7 +282,7 @@ class Lrt(Rule):
     @property
     def dense_bytes(self) -> int:
         return int(sum(st.ql.shape[1] * st.qr.shape[1] for st in self.state.values())
-                   * self.spec.state_bits / 8)
+                   * self.params.state_bits / 8)
 
     def _max_norm(self, st: LrtState, left: np.ndarray, right: np.ndarray) -> tuple:
         """x / max(max|x| + eps, bias-corrected running mean of max|x|), beta = 0.999."""
@@ -255,7 +297,7 @@ class Lrt(Rule):
         return out[0], out[1]
 
     def weight_step(self, t: int, log: StepLog) -> None:
-        sp = self.spec
+        sp = self.params
         for n in self.net.weight_layers():
             st = self.state[n.name]
             us, vs = n.terms
@@ -275,7 +317,7 @@ class Lrt(Rule):
                 self._attempt(n.name, st, log)
 
     def _attempt(self, name: str, st: LrtState, log: StepLog) -> None:
-        sp = self.spec
+        sp = self.params
         self.attempts += 1
         left, right = factors(st.ql.astype(np.float64), st.qr.astype(np.float64), st.cx)
         if sp.max_norm:

@@ -1,4 +1,6 @@
-"""Float pretraining (Adam, cosine schedule), cached on disk by a content hash."""
+"""Float pretraining of the workload's network, noise-aware on the chip's own device model
+when asked (pretrain.noise_sigma), cached on disk by a content hash; and which weights a
+run uses (pretrained, cached, the ONNX file's, or none for a cost-only run)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,17 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config.arch import ArchSpec
-from ..config.schema import to_dict
-from ..config.workload import WorkloadSpec
-from ..device.conductance import quantise_weights
-from ..hw.chip import build_chip
-from ..hw.tile import TileModel
-from ..progress import progress, say, warn
-from ..util import atomic_write, stable_hash
-from .data import Dataset
-from .layers import Net, softmax_xent
-from .models import build_model, model_label
+from .config.arch import ArchSpec
+from .config.schema import to_dict
+from .config.workload import WorkloadSpec
+from .device.conductance import quantise_weights
+from .hw.chip import build_chip
+from .hw.tile import TileModel
+from .nn.data import Dataset
+from .nn.fit import train_float
+from .nn.layers import Net
+from .nn.models import build_model, model_label
+from .nn.network import untrained_net
+from .progress import say, warn
+from .util import atomic_write, stable_hash
 
 TRAINER_VERSION = 2  # bump when the training code changes what it produces
 
@@ -78,56 +82,14 @@ def pretrain_key(w: WorkloadSpec, arch: ArchSpec | None = None) -> str:
     return stable_hash(key)
 
 
-class Adam:
-    """Adam (Kingma and Ba) with bias correction over a list of parameter arrays (in place)."""
-
-    def __init__(self, params: list[np.ndarray], b1: float = 0.9, b2: float = 0.999) -> None:
-        self.params, self.b1, self.b2, self.t = params, b1, b2, 0
-        self.m = [np.zeros_like(v) for v in params]
-        self.s = [np.zeros_like(v) for v in params]
-
-    def step(self, grads: list[np.ndarray], lr: float) -> None:
-        self.t += 1
-        b1, b2 = self.b1, self.b2
-        for v, g, m, s in zip(self.params, grads, self.m, self.s):
-            m[...] = b1 * m + (1 - b1) * g
-            s[...] = b2 * s + (1 - b2) * g * g
-            mh, sh = m / (1 - b1 ** self.t), s / (1 - b2 ** self.t)
-            v -= (lr * mh / (np.sqrt(sh) + 1e-8)).astype(v.dtype)
-
-
-def train_float(net: Net, data: Dataset, w: WorkloadSpec, arch: ArchSpec | None = None) -> None:
-    """Adam with L2 weight decay and a cosine learning-rate schedule. With
-    pretrain.noise_sigma > 0 (noise-aware training), every batch runs forward and backward
-    on one programming draw of the weights (the chip's own device model) and the update is
-    applied to the clean weights (straight-through)."""
-    p = w.pretrain
-    rng = np.random.default_rng(w.seed + 1)
-    noisy = None
-    if p.noise_sigma > 0 and arch is not None:
-        noisy = build_chip(noise_arch(arch, p.noise_sigma)).tile
-    noise_rng = np.random.default_rng([w.seed, 7])
-    layers = net.weight_layers()
-    params = [(k, v, n.grads()[k]) for n in net.nodes for k, v in n.params().items() if k in n.grads()]
-    opt = Adam([v for _, v, _ in params])
-    step = 0
-    n = len(data.x_train)
-    steps_total = p.epochs * ((n + p.batch - 1) // p.batch)
-    for _ in progress(range(p.epochs), "pretrain", unit="epoch"):
-        order = rng.permutation(n)
-        for i in range(0, n, p.batch):
-            idx = order[i:i + p.batch]
-            clean = [lay.W.copy() for lay in layers] if noisy is not None else []
-            for lay, wc in zip(layers, clean):
-                lay.W[...] = programmed_weights(wc, noisy, noise_rng)
-            logits = net.forward(data.x_train[idx], train=True)
-            _, g = softmax_xent(logits, data.y_train[idx])
-            net.backward(g)
-            for lay, wc in zip(layers, clean):
-                lay.W[...] = wc
-            step += 1
-            lr = p.lr * 0.5 * (1 + np.cos(np.pi * step / steps_total))
-            opt.step([gv + p.weight_decay * v if k == "W" else gv for k, v, gv in params], lr)
+def noise_aware(w: WorkloadSpec, arch: ArchSpec | None):
+    """perturb(W) for train_float: one one-shot programming draw of the weights on the chip's
+    device model at pretrain.noise_sigma (None: plain training)."""
+    if w.pretrain.noise_sigma <= 0 or arch is None:
+        return None
+    tile = build_chip(noise_arch(arch, w.pretrain.noise_sigma)).tile
+    rng = np.random.default_rng([w.seed, 7])
+    return lambda wc: programmed_weights(wc, tile, rng)
 
 
 def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = None) -> tuple[Net, bool]:
@@ -155,7 +117,7 @@ def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = Non
     noise = f", noise-aware (sigma {w.pretrain.noise_sigma:g})" if w.pretrain.noise_sigma > 0 else ""
     say(f"pretraining {model_label(w.model)} "
         f"for {w.pretrain.epochs} epochs{noise}; cached afterwards in {path.parent}")
-    train_float(net, data, w, arch)
+    train_float(net, data, w.pretrain, w.seed, noise_aware(w, arch))
     _save(path, net.state())
     return net, False
 
@@ -167,3 +129,15 @@ def _save(path: Path, state: dict[str, np.ndarray]) -> None:
         atomic_write(path, lambda f: np.savez(f, **stored), binary=True)
     except OSError as e:                  # a read-only cache costs the next run a retraining only
         warn(f"could not cache the model in {path.parent} ({e.strerror or e}); continuing")
+
+
+def workload_net(w: WorkloadSpec, data: Dataset, arch: ArchSpec, workload_file: str = "",
+                 untrained: Net | None = None) -> tuple[Net, str]:
+    """The network the chip runs and where its weights came from: 'pretrained', 'cached'
+    (pretrained earlier), 'onnx' (the file's) or 'untrained' (cost-only). `untrained`: the
+    network nn.network.untrained_net already built for these inputs (not rebuilt)."""
+    if w.model.name == "onnx" or not w.deploy.functional:
+        net = untrained if untrained is not None else untrained_net(w, data, workload_file)
+        return net, "onnx" if w.model.name == "onnx" else "untrained"
+    net, cached = pretrained_model(w, data, arch)
+    return net, "cached" if cached else "pretrained"

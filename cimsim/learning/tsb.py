@@ -18,8 +18,8 @@ import numpy as np
 
 from ..config.workload import TsbSpec
 from ..errors import FitError
+from ..nn.fit import Adam
 from ..nn.layers import BatchNorm, BlockApply, Conv2d, Net, ReLU, SharedBlock, softmax_xent
-from ..nn.train import Adam
 
 
 def insert_blocks(net: Net, spec: TsbSpec, workload_file: str = "workload") -> Net:
