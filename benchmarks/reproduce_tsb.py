@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from cimsim import plugins
 from cimsim.config import load_arch, load_workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,8 @@ POLICIES = ("none", "all", "selective", "tsb")
 
 def loaded(no_faults: bool):
     over = {"device.stuck_at.low_rate": "0", "device.stuck_at.high_rate": "0"} if no_faults else {}
-    return load_arch(ARCH, over).spec, load_workload(WORKLOAD).spec
+    w = load_workload(WORKLOAD)
+    return load_arch(ARCH, over).spec, plugins.resolve_workload(w.spec, w.source)   # its parts' params built
 
 
 def one(job: tuple) -> list[dict]:
@@ -46,7 +48,9 @@ def one(job: tuple) -> list[dict]:
     data = load_dataset(w.dataset, w.seed)
     net, _ = pretrained_model(w, data, arch)
     float_acc = float((net.predict(data.x_test) == data.y_test).mean())
-    ph = dataclasses.replace(w.phases[2], chips=chips, sigmas=(sigma,), policies=POLICIES, evaluate=evaluate)
+    ph = w.phases[2]
+    ph = dataclasses.replace(ph, params=dataclasses.replace(ph.params, chips=chips, sigmas=(sigma,),
+                                                            policies=POLICIES, evaluate=evaluate))
     s = Session.of(arch, w, data=data, net=net, arch_file=str(ARCH), workload_file=str(WORKLOAD))
     s.float_acc = float_acc
     mc = run_monte_carlo(ph, s)
@@ -60,6 +64,7 @@ def timing(no_faults: bool) -> tuple[float, float, int]:
     from cimsim.nn.data import load_dataset
     from cimsim.nn.fit import train_float
     from cimsim.nn.models import build_model
+    from cimsim.policies import TinySharedBlock
     from cimsim.pretrain import noise_aware, pretrained_model
     from cimsim.session import Session
 
@@ -68,11 +73,12 @@ def timing(no_faults: bool) -> tuple[float, float, int]:
     data = load_dataset(w.dataset, w.seed)
     net, _ = pretrained_model(w, data, arch)
     dep = deploy(Session.of(arch, w, data=data, arch_file=str(ARCH)), net, policy="none", chip_index=0)
-    tnet = insert_blocks(net, w.deploy.tsb)
+    tsb = TinySharedBlock().params(w).tsb
+    tnet = insert_blocks(net, tsb)
     for n in tnet.weight_layers():
         n.W[...] = dep.engines[n.name].w_eff
     t0 = time.perf_counter()
-    finetune(tnet, data.x_train, data.y_train, w.deploy.tsb, 0)
+    finetune(tnet, data.x_train, data.y_train, tsb, 0)
     t_ft = time.perf_counter() - t0
     fresh = build_model(w.model, data.input_shape, data.classes, w.seed)
     t0 = time.perf_counter()

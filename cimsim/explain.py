@@ -45,17 +45,17 @@ def explain(ctx: Session, images: int = 200, chips: int = 3) -> dict | None:
     n = min(images, ph.samples or len(x), len(x))
     x, y = x[:n], y[:n]
 
-    k = max(1, min(chips, ph.ci_chips))
+    k = max(1, min(chips, ph.params.ci_chips))
 
     def mean_accuracy(arch: ArchSpec, t_s: float) -> float:
         on = ctx.on_chip(build_chip(arch))
         accs = []
         for c in range(k):
             dep = deploy(on, ctx.net, chip_index=c or None)
-            accs.append(chip_accuracy(dep, x, y, on.chip, t_s, ph.drift_compensation and t_s > 0))
+            accs.append(chip_accuracy(dep, x, y, on.chip, t_s, ph.params.drift_compensation and t_s > 0))
         return sum(accs) / k
 
-    t_s = ph.time_after_programming_s
+    t_s = ph.params.time_after_programming_s
     full = mean_accuracy(ctx.chip.arch, t_s)
     base, each = cases(ctx.chip, t_s)
     clean = mean_accuracy(base, 0.0)

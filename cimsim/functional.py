@@ -43,8 +43,7 @@ class AnalogLayer:
         self.read_key = read_key
         self.t_s = 0.0          # reads happen this long after programming (device time model)
         self.gain = 1.0         # digital output gain (global drift compensation)
-        self.adc_offset: np.ndarray | None = None    # static ADC offsets (tile.load)
-        self.adc_zero: np.ndarray | None = None      # what offset calibration subtracts (tile.load)
+        self.state = None       # the tile's read-out state of these cells (TileModel.load)
         self.calls = 0
         self.counts = NodeTrace(name, "", ())
         self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)
@@ -57,7 +56,7 @@ class AnalogLayer:
 
     def refresh(self) -> None:
         """Re-read the cells after they changed (writes, drift)."""
-        self.tile.load(self)
+        self.state = self.tile.load(self)
         self.w_eff = self.effective_weights()
 
     def clone(self) -> AnalogLayer:

@@ -152,13 +152,15 @@ def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
     x, y = data.split(ph.split)
     if ph.samples:
         x, y = x[: ph.samples], y[: ph.samples]
-    sigmas = list(ph.sigmas) or [s.chip.arch.device.program_sigma]
-    needs_fisher = any(plugins.load("policy", p)().needs_fisher(w) for p in ph.policies)
-    fisher = fisher_diagonal(net, data, w.deploy.sensitivity_images) if needs_fisher else None
+    sigmas = list(ph.params.sigmas) or [s.chip.arch.device.program_sigma]
+    pols = [plugins.load("policy", p)() for p in ph.params.policies]
+    needers = [pol for pol in pols if pol.needs_fisher(w)]
+    fisher = fisher_diagonal(net, data, needers[0].params(w).sensitivity_images) if needers else None
     retrain = training_macs(net, data.x_train, w.pretrain.epochs, len(data.x_train))
-    jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.policies for c in range(ph.chips)]
-    chips = ChipJobs(dataclasses.replace(s, dep=None), sigmas, x, y, ph.evaluate, fisher)
-    bar = f"monte carlo ({ph.evaluate})"
+    jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.params.policies
+            for c in range(ph.params.chips)]
+    chips = ChipJobs(dataclasses.replace(s, dep=None), sigmas, x, y, ph.params.evaluate, fisher)
+    bar = f"monte carlo ({ph.params.evaluate})"
     if s.workers > 1:
         with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_worker_init, initargs=(chips,)) as ex:
@@ -177,7 +179,7 @@ def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
     for (si, policy), (accs, rows, energy) in got.items():
         acc_s = summarise(accs)
         table.append(PolicyResult(
-            sigma=sigmas[si], policy=policy, chips=ph.chips,
+            sigma=sigmas[si], policy=policy, chips=ph.params.chips,
             accuracy=acc_s, accuracy_per_chip=accs,
             gap_to_noise_free=s.float_acc - acc_s.mean,
             fraction_verified=_mean(rows, "fraction_verified"),
@@ -191,5 +193,5 @@ def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
             inference_energy_per_image_pj_mean=float(np.mean(energy)) if energy else None))
     return MonteCarloResult(
         name=ph.name, kind=ph.kind, split=ph.split, images=int(len(x)),
-        evaluate=ph.evaluate, chips=ph.chips, sigmas=sigmas, policies=list(ph.policies),
+        evaluate=ph.params.evaluate, chips=ph.params.chips, sigmas=sigmas, policies=list(ph.params.policies),
         noise_free_accuracy=s.float_acc, noise_aware_retraining_macs=retrain, results=table)

@@ -165,26 +165,33 @@ def describe(obj: object) -> str:
 load.cache_clear = _load.cache_clear      # type: ignore[attr-defined]  (tests reset the registry)
 
 
-def workload_parts(w: object) -> list[tuple[str, tuple, str]]:
-    """(kind, key path, name or import path) of every registered part a workload spec names."""
+def workload_parts(w: Any) -> list[tuple[str, tuple, str]]:
+    """(kind, key path, name or import path) of the parts a workload spec names at its top
+    level: its model, its deployment policy, each phase's kind. A phase kind names its own
+    parts (a train phase's rule and scenario, a Monte-Carlo phase's policies) when it
+    resolves its params (PhaseKind.resolve)."""
     out = [] if w.model.name in ("layers", "onnx") else [("model", ("model", "name"), w.model.name)]
     out.append(("policy", ("deploy", "write_verify"), w.deploy.write_verify))
-    for i, ph in enumerate(w.phases):
-        out.append(("phase", ("phases", i, "kind"), ph.kind))
-        if ph.kind == "train":
-            out.append(("rule", ("phases", i, "algorithm", "name"), ph.algorithm.name))
-            out.append(("scenario", ("phases", i, "scenario", "kind"), ph.scenario.kind))
-        if ph.kind == "monte_carlo":
-            out += [("policy", ("phases", i, "policies", j), p) for j, p in enumerate(ph.policies)]
+    out += [("phase", ("phases", i, "kind"), ph.kind) for i, ph in enumerate(w.phases)]
     return out
 
 
-def part_params(kind: str, cls: type, raw: Any, src: Any = None, path: tuple = ()) -> Any:
+def load_located(kind: str, ref: str, src: Any, path: tuple) -> type:
+    """load(), an unusable part a located error (src.error: file, key path, line)."""
+    try:
+        return load(kind, ref)
+    except PluginError as e:
+        raise src.error(path, e.expected, ref, e.note) from None
+
+
+def part_params(kind: str, cls: type, raw: Any, src: Any = None, path: tuple = (),
+                beside: tuple[str, ...] = (), strict: bool = False) -> Any:
     """A workload part's Params from its keys beside its name (config EXTRA_KEYS), checked
-    as every built-in key is (types, ranges, located errors). Keys that another built-in part
-    of this kind owns are left out, so a file written for one rule (or scenario) runs another
-    by changing its name alone; any other key is an unknown key with a did-you-mean. Already
-    built Params of this class pass through."""
+    as every built-in key is (types, ranges, located errors). Unless `strict`, keys that
+    another built-in part of this kind owns are left out, so a file written for one rule (or
+    scenario) runs another by changing its name alone; any other key is an unknown key with a
+    did-you-mean (strict: a key of another part is named as that part's). Already built
+    Params of this class pass through."""
     from .config.schema import Source, build
 
     p_cls = cls.Params
@@ -194,28 +201,50 @@ def part_params(kind: str, cls: type, raw: Any, src: Any = None, path: tuple = (
         raw = {f.name: getattr(raw, f.name) for f in dataclasses.fields(raw)}
     raw = dict(raw or {})
     own = {f.name for f in dataclasses.fields(p_cls)}
-    others = {f.name for name in BUILTIN.get(kind, {}) for f in dataclasses.fields(load(kind, name).Params)}
-    kept = {k: v for k, v in raw.items() if k in own or k not in others}
-    return build(p_cls, kept, src or Source("workload"), path)
+    owner = {f.name: name for name in BUILTIN.get(kind, {})
+             for f in dataclasses.fields(load(kind, name).Params)}
+    src = src or Source("workload")
+    for k in raw:
+        if k in own or (k in owner and not strict):
+            continue
+        keys = [*beside, *sorted(own)]
+        if k in owner:                          # another part's key, and this kind is strict
+            raise src.error(path + (k,), "one of the keys " + ", ".join(keys), raw[k],
+                            note=f"'{k}' is a key of a {owner[k]} {kind}")
+        close = difflib.get_close_matches(k, [*keys, *owner], n=1, cutoff=0.5)   # nobody's: a typo
+        raise src.error(path + (k,), "one of the keys " + ", ".join(keys), None,
+                        note=f"unknown key '{k}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+    return build(p_cls, {k: v for k, v in raw.items() if k in own}, src, path)
 
 
 def resolve_workload(w: Any, src: Any) -> Any:
     """Load every part the workload names, before any work: an unusable one is a located
     error (src.error: file, key path, line), as build_chip does for the arch file's. Returns
-    the spec with every train phase's rule and scenario Params built (part_params)."""
+    the spec as run: each phase's params built by its kind (part_params), checked against
+    the workload (PhaseKind.check) and its own parts loaded with theirs (PhaseKind.resolve)."""
     for kind, path, ref in workload_parts(w):
-        try:
-            load(kind, ref)
-        except PluginError as e:
-            raise src.error(path, e.expected, ref, e.note) from None
+        load_located(kind, ref, src, path)
     phases = []
     for i, ph in enumerate(w.phases):
-        if ph.kind == "train":
-            alg, sc = ph.algorithm, ph.scenario
-            ph = dataclasses.replace(
-                ph, algorithm=dataclasses.replace(alg, params=part_params(
-                    "rule", load("rule", alg.name), alg.params, src, ("phases", i, "algorithm"))),
-                scenario=dataclasses.replace(sc, params=part_params(
-                    "scenario", load("scenario", sc.kind), sc.params, src, ("phases", i, "scenario"))))
-        phases.append(ph)
-    return dataclasses.replace(w, phases=phases)
+        path = ("phases", i)
+        cls = load("phase", ph.kind)
+        ph = dataclasses.replace(ph, params=part_params("phase", cls, ph.params, src, path,
+                                                        ("name", "kind", "split", "samples"), strict=True))
+        kind = cls()
+        kind.check(ph, w, src, path)
+        phases.append(kind.resolve(ph, src, path))
+    return dataclasses.replace(w, phases=phases, deploy=_policy_params(w, phases, src))
+
+
+def _policy_params(w: Any, phases: list, src: Any) -> Any:
+    """The deploy section with its policies' keys checked against the Params of every policy
+    the workload uses (its write_verify, the Monte-Carlo phases'), and kept for those only."""
+    from .config.schema import to_dict
+
+    used = {w.deploy.write_verify}.union(*(load("phase", ph.kind)().deploy_policies(ph) for ph in phases))
+    beside = tuple(f.name for f in dataclasses.fields(w.deploy) if f.name != "params")
+    kept: dict[str, Any] = {}
+    for name in sorted(used):
+        built = part_params("policy", load("policy", name), w.deploy.params, src, ("deploy",), beside)
+        kept.update(to_dict(built))
+    return dataclasses.replace(w.deploy, params=kept)

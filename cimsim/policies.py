@@ -18,14 +18,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from . import plugins
+from .config.schema import spec
 from .config.workload import WorkloadSpec
 from .deploy import Deployment, fisher_diagonal
 from .functional import AnalogLayer
-from .learning.tsb import finetune, insert_blocks
+from .learning.tsb import TsbSpec, finetune, insert_blocks
 from .nn.data import Dataset
 from .nn.layers import Net
 
@@ -63,10 +65,36 @@ def verify(e: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
     e.refresh()
 
 
-class Policy(ABC):
-    """A deployment policy."""
+@dataclass(frozen=True)
+class NoParams:
+    """A policy without keys of its own."""
 
+
+@dataclass(frozen=True)
+class SelectiveParams:
+    verify_fraction: float = spec(0.01, lo=0.0, hi=1.0, doc="share of weights verified")
+    verify_score: str = spec("sensitivity", choices=("magnitude", "sensitivity"),
+                             doc="rank by |w|, or by expected loss increase (diagonal Fisher x the "
+                                 "weight's programming-noise variance)")
+    sensitivity_images: int = spec(128, lo=1, doc="sensitivity: images for the Fisher")
+
+
+@dataclass(frozen=True)
+class TsbParams:
+    tsb: TsbSpec = spec(TsbSpec())
+
+
+class Policy(ABC):
+    """A deployment policy. Its numbers are its `Params` (a frozen dataclass of `spec` fields),
+    read from the workload's `deploy:` keys beside `write_verify` and checked when the run loads
+    its parts (plugins.part_params); `params(w)` gives them."""
+
+    Params: ClassVar[type] = NoParams
     changes_network: ClassVar[bool] = False   # `network` adds layers (the fit check maps them too)
+
+    def params(self, w: WorkloadSpec) -> Any:
+        """This policy's params, from the workload's deploy keys (checked when the parts loaded)."""
+        return plugins.part_params("policy", type(self), w.deploy.params)
 
     def network(self, net: Net, session: Session) -> Net:
         """The network the chip will run (default: a copy of the trained one)."""
@@ -130,11 +158,13 @@ def selective_masks(engines: dict[str, AnalogLayer], fraction: float, score: str
 class Selective(Policy):
     """Verify the top verify_fraction of weights by magnitude or sensitivity."""
 
+    Params = SelectiveParams
+
     def needs_fisher(self, w: WorkloadSpec) -> bool:
-        return w.deploy.verify_score == "sensitivity"
+        return self.params(w).verify_score == "sensitivity"
 
     def program(self, p: Programming) -> None:
-        d = p.w.deploy
+        d = self.params(p.w)
         fisher = p.fisher
         if d.verify_score == "sensitivity" and fisher is None:
             fisher = fisher_diagonal(p.net, p.data, d.sensitivity_images)
@@ -147,10 +177,11 @@ class Selective(Policy):
 class TinySharedBlock(Policy):
     """One-shot backbone + a tiny shared block fine-tuned per chip, only the block verified."""
 
+    Params = TsbParams
     changes_network = True
 
     def network(self, net: Net, session: Session) -> Net:
-        return insert_blocks(net, session.w.deploy.tsb, session.workload_file)
+        return insert_blocks(net, self.params(session.w).tsb, session.workload_file)
 
     def program(self, p: Programming) -> None:
         dep, engines = p.dep, p.dep.engines
@@ -160,7 +191,7 @@ class TinySharedBlock(Policy):
         for n in tnet.weight_layers():
             n.W[...] = engines[n.name].w_eff
         seed = p.w.seed + (p.chip or 0)
-        dep.finetune = finetune(tnet, p.data.x_train, p.data.y_train, p.w.deploy.tsb, seed)
+        dep.finetune = finetune(tnet, p.data.x_train, p.data.y_train, self.params(p.w).tsb, seed)
         for b, tb in zip(blocks, tnet.blocks()):    # the trained blocks are what gets programmed
             b.W[...] = tb.W
         for j, b in enumerate(blocks):

@@ -242,10 +242,12 @@ class ModelInfo(Result):
     pretrain_key: str | None
 
 
-@dataclass(frozen=True)
-class RunReport(Result):
-    """One run: its inputs, the model, mapping, area, cost table, programming and every
-    phase's typed result (and the explain ablation when asked for)."""
+@dataclass(frozen=True, kw_only=True)
+class RunHead(Result):
+    """A run's report without its phases: inputs, model, mapping, area, cost table,
+    programming (and the explain ablation when asked for)."""
+
+    label: ClassVar[str] = "RunReport"
 
     cimsim_version: str
     inputs: dict[str, Any]
@@ -254,8 +256,14 @@ class RunReport(Result):
     area: dict[str, Any]
     cost_table: list[dict[str, Any]]
     deploy: dict[str, Any]
-    phases: list[PhaseResult]
     explain: dict[str, Any] | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunReport(RunHead):
+    """One run: its head and every phase's typed result."""
+
+    phases: list[PhaseResult]
 
     @property
     def clock_mhz(self) -> float:
@@ -269,7 +277,7 @@ class RunReport(Result):
 
     @classmethod
     def from_json(cls, data: Any, file: str = "report.json", key: str = "") -> RunReport:
-        """A report read back: every phase by its kind's result type (plugins.py)."""
+        """A report read back: the head, then every phase by its kind's result type (plugins.py)."""
         from . import plugins
 
         if not isinstance(data, dict) or not isinstance(data.get("phases"), list):
@@ -285,24 +293,8 @@ class RunReport(Result):
                 raise ReportError(file, f"phases.{i}.kind", "a registered phase kind ("
                                   + ", ".join(plugins.names("phase")) + ")")
             phases.append(from_json(rtype, block, file, f"phases.{i}"))
-        rest = from_json(_Head, {k: v for k, v in data.items() if k != "phases"}, file)
-        return cls(**{f.name: getattr(rest, f.name) for f in dataclasses.fields(_Head)}, phases=phases)
-
-
-@dataclass(frozen=True)
-class _Head(Result):
-    """RunReport without its phases (read first; the phases need their kinds' types)."""
-
-    label: ClassVar[str] = "RunReport"
-
-    cimsim_version: str
-    inputs: dict[str, Any]
-    model: ModelInfo
-    mapping: dict[str, Any]
-    area: dict[str, Any]
-    cost_table: list[dict[str, Any]]
-    deploy: dict[str, Any]
-    explain: dict[str, Any] | None = optional()
+        head = from_json(RunHead, {k: v for k, v in data.items() if k != "phases"}, file)
+        return cls(**{f.name: getattr(head, f.name) for f in dataclasses.fields(RunHead)}, phases=phases)
 
 
 def as_report(report: RunReport | dict, file: str = "report.json") -> RunReport:

@@ -12,7 +12,7 @@ from cimsim.deploy import deploy, programming_report
 from cimsim.device.conductance import program
 from cimsim.device.verify import write_verify
 from cimsim.hw.chip import build_chip
-from cimsim.learning.tsb import finetune, insert_blocks
+from cimsim.learning.tsb import TsbSpec, finetune, insert_blocks
 from cimsim.montecarlo import summarise
 from cimsim.nn.layers import BlockApply, softmax_xent
 from cimsim.policies import selective_masks
@@ -121,10 +121,8 @@ def test_policies_share_the_chip_and_verify_what_they_say(trained, root):
     net, data = trained
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
     arch = dataclasses.replace(arch, device=dataclasses.replace(arch.device, program_sigma=0.1))
-    w = load_workload(root / "workloads" / "resnet_inference.yaml").spec
-    w = dataclasses.replace(w, deploy=dataclasses.replace(
-        w.deploy, verify_score="magnitude",
-        tsb=dataclasses.replace(w.deploy.tsb, epochs=1, images=64)))
+    w = load_workload(root / "workloads" / "resnet_inference.yaml",
+                      values={"deploy.verify_score": "magnitude", "deploy.tsb": {"epochs": 1, "images": 64}})
     s = Session.of(arch, w, data=data)
     none, sel, full, tsb = (deploy(s, net, policy=p, chip_index=3)
                             for p in ("none", "selective", "all", "tsb"))
@@ -154,10 +152,9 @@ def test_policies_share_the_chip_and_verify_what_they_say(trained, root):
 
 
 def test_tsb_block_starts_as_identity_and_its_gradient_is_exact(trained, root):
-    from cimsim.config import load_workload
 
     net, data = trained
-    spec = load_workload(root / "workloads" / "resnet_inference.yaml").spec.deploy.tsb
+    spec = TsbSpec()                                   # the defaults resnet_inference.yaml keeps
     tnet = insert_blocks(net, spec)
     x, y = data.x_test[:8], data.y_test[:8]
     np.testing.assert_allclose(tnet.forward(x), net.forward(x), rtol=1e-6, atol=1e-6)
@@ -193,12 +190,10 @@ def test_tsb_block_starts_as_identity_and_its_gradient_is_exact(trained, root):
 
 
 def test_tsb_finetuning_lowers_the_loss_on_a_noisy_chip(trained, root):
-    from cimsim.config import load_workload
     from cimsim.pretrain import noise_arch, programmed_weights
 
     net, data = trained
-    spec = load_workload(root / "workloads" / "resnet_inference.yaml").spec.deploy.tsb
-    spec = dataclasses.replace(spec, epochs=3, images=256)
+    spec = TsbSpec(epochs=3, images=256)
     tnet = insert_blocks(net, spec)
     noisy = noise_arch(ArchSpec(), 0.15)
     rng = np.random.default_rng(5)

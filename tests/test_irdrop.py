@@ -96,7 +96,7 @@ def test_far_rows_lose_more_on_the_chip():
         chip = build_chip(_arch(r))
         lm = map_layers([("l", 64, 1)], chip).layer("l")
         layer = AnalogLayer("l", w, chip.tile, lm, 1.0, np.random.default_rng(0), 0)
-        outs[r] = layer.g[0, :, :].sum(axis=1)                      # effective levels per row
+        outs[r] = layer.state.g[0, :, :].sum(axis=1)                # effective levels per row
     loss = 1 - outs[2.0] / outs[0.0]
     assert np.all(loss > 0) and loss[0] > loss[-1]                    # row 0 is farthest
     assert np.all(np.diff(loss) < 0)

@@ -170,7 +170,7 @@ def test_adc_offsets_are_per_adc_and_static():
     w = rng.normal(0, 0.2, (100, 10)).astype(np.float32)
     lm = map_layers([("l", 100, 10)], chip).layer("l")
     layer = AnalogLayer("l", w, chip.tile, lm, 1.0, rng, 5)
-    off = layer.adc_offset                                   # (row chunks, S*N)
+    off = layer.state.adc_offset                             # (row chunks, S*N)
     s = layer.cells.g.shape[1]
     assert off.shape == (lm.row_chunks, s * 10)
     # slices s, weights n of one crossbar: conversion (n % wpg) * S + s goes to ADC (.. % 2)
@@ -183,7 +183,7 @@ def test_adc_offsets_are_per_adc_and_static():
                 key = (n // wpg, ((n % wpg) * s + si) % 2)
                 vals.setdefault(key, set()).add(float(per[c, si, n]))
         assert all(len(v) == 1 for v in vals.values()) and len(vals) == 2 * lm.col_groups
-    np.testing.assert_array_equal(off, layer.at_time(0.0, False).adc_offset)   # static per chip
+    np.testing.assert_array_equal(off, layer.at_time(0.0, False).state.adc_offset)   # static per chip
     assert np.all(np.abs(off) < 6 * 2.0 * chip.tile.step) and np.any(off != 0)
 
 
@@ -204,9 +204,10 @@ def test_offset_calibration_removes_whole_lsb_offsets_exactly(bit_serial):
         lm = map_layers([("l", 90, 7)], chip).layer("l")
         layer = AnalogLayer("l", w, chip.tile, lm, float(x.max()), np.random.default_rng(0), 0)
         if name != "clean":
-            whole = np.round(np.random.default_rng(5).normal(0, 3, (lm.row_chunks, layer.g.shape[2])))
-            layer.adc_offset = (whole * chip.tile.step).astype(np.float32)
-            layer.adc_zero = chip.tile.zero_codes(layer) if cal else None
+            whole = np.round(np.random.default_rng(5).normal(0, 3, (lm.row_chunks, layer.state.g.shape[2])))
+            offset = (whole * chip.tile.step).astype(np.float32)
+            layer.state = dataclasses.replace(layer.state, adc_offset=offset,
+                                              adc_zero=chip.tile.zero_codes(layer, offset) if cal else None)
         outs[name] = layer(x)
     np.testing.assert_array_equal(outs["cal"], outs["clean"])
     assert np.abs(outs["raw"] - outs["clean"]).max() > 0

@@ -376,17 +376,17 @@ def test_workload_parts_are_registered_like_tiles(root, tmp_path, monkeypatch, c
     assert "  mine " in capsys.readouterr().out
     w = root / "workloads" / "resnet_lrt.yaml"
     for ref in ("mine", f"myparts:{cls}"):
-        spec = load_workload(w, {key: ref}).spec
-        for k, _, r in plugins.workload_parts(spec):
-            if k == kind and r == ref:
-                assert plugins.load(k, r).__name__ == cls
-                break
-        else:
-            raise AssertionError(f"{kind} {ref} not among the workload's parts")
-    # an unknown name fails when the file loads; a class of the wrong kind when the run
-    # resolves the workload's parts (before any work), naming the key
+        loaded = load_workload(w, {key: ref})
+        run = plugins.resolve_workload(loaded.spec, loaded.source)    # every part, nested ones too
+        named = {"model": run.model.name, "policy": run.deploy.write_verify,
+                 "rule": run.phases[1].params.algorithm.name, "scenario": run.phases[1].params.scenario.kind}
+        assert named[kind] == ref and plugins.load(kind, ref).__name__ == cls
+    # an unknown name fails when the file loads (a phase's rule or scenario: when its kind
+    # builds its params); a class of the wrong kind when the run resolves the workload's parts
+    # (before any work), naming the key
     with pytest.raises(ConfigError, match=r"did you mean 'mine'"):
-        load_workload(w, {key: "minee"})
+        typo = load_workload(w, {key: "minee"})
+        plugins.resolve_workload(typo.spec, typo.source)
     bad = load_workload(w, {key: "myparts:NotAPolicy"})
     with pytest.raises(ConfigError, match="subclass of") as err:
         plugins.resolve_workload(bad.spec, bad.source)
@@ -561,12 +561,12 @@ def test_rules_and_scenarios_take_their_own_params(root, tmp_path, monkeypatch, 
     plugins.load.cache_clear()
     w = root / "workloads" / "resnet_lrt.yaml"
     spec = load_workload(w).spec
-    assert spec.phases[1].algorithm.params["rank"] == 4            # raw until the parts load
-    lrt = plugins.resolve_workload(spec, load_workload(w).source)
-    assert lrt.phases[1].algorithm.params.rank == 4 and lrt.phases[1].algorithm.params.lr == 0.003
-    assert "segment_samples" not in to_dict(lrt.phases[1].scenario)   # distribution_shift's key
+    assert spec.phases[1].params["algorithm"]["rank"] == 4        # raw until the parts load
+    lrt = plugins.resolve_workload(spec, load_workload(w).source).phases[1].params
+    assert lrt.algorithm.params.rank == 4 and lrt.algorithm.params.lr == 0.003
+    assert "segment_samples" not in to_dict(lrt.scenario)            # distribution_shift's key
     sgd = load_workload(w, {"phases.1.algorithm.name": "sgd"})
-    sgd_spec = plugins.resolve_workload(sgd.spec, sgd.source).phases[1].algorithm
+    sgd_spec = plugins.resolve_workload(sgd.spec, sgd.source).phases[1].params.algorithm
     assert type(sgd_spec.params).__name__ == "SgdParams" and sgd_spec.params.lr == 0.003
     assert set(to_dict(sgd_spec)) == {"name", "lr", "bias_lr", "bn_eta_samples", "sgd_step"}
     at = r"resnet_lrt\.yaml:\d+: phases\[1\]\."
@@ -583,10 +583,38 @@ def test_rules_and_scenarios_take_their_own_params(root, tmp_path, monkeypatch, 
         plugins.resolve_workload(damped.spec, damped.source)
     ok = load_workload(w, values={"phases.1.algorithm.name": "myrule:DampedSgd",
                                   "phases.1.algorithm.damping": 0.25})
-    assert plugins.resolve_workload(ok.spec, ok.source).phases[1].algorithm.params.damping == 0.25
+    assert plugins.resolve_workload(ok.spec, ok.source).phases[1].params.algorithm.params.damping == 0.25
     # cimsim validate loads the parts: a bad key is exit 2 with the file, key and line
     f = tmp_path / "w.yaml"
     f.write_text(w.read_text().replace("rank: 4 ", "rnk: 4 "))
     assert main(["validate", str(f)]) == 2
     assert "algorithm.rnk" in capsys.readouterr().err
     plugins.load.cache_clear()
+
+
+def test_policies_and_phase_kinds_take_their_own_params(root):
+    """A policy's keys beside write_verify and a phase kind's beside its name are their
+    Params: checked when the parts load (located, did-you-mean), kept for what the workload
+    uses; a phase kind is strict about another kind's keys."""
+    from cimsim.config.schema import to_dict
+
+    w = root / "workloads" / "resnet_tsb.yaml"
+    run = load_workload(w)
+    spec = plugins.resolve_workload(run.spec, run.source)
+    assert spec.phases[1].params.chips == 5 and spec.phases[1].params.evaluate == "crossbar"
+    assert spec.phases[0].params.ci_chips == 1
+    deploy = to_dict(spec.deploy)
+    assert deploy["verify_fraction"] == 0.01 and deploy["tsb"]["channels"] == 16   # both policies used
+    inf = load_workload(root / "workloads" / "resnet_inference.yaml")
+    assert "tsb" not in to_dict(plugins.resolve_workload(inf.spec, inf.source).deploy)   # no TSB used
+    at = r"resnet_tsb\.yaml:\d+: "
+    for values, message in (
+            ({"deploy.verify_fraction": 2.0}, at + r"deploy\.verify_fraction: expected number in \[0, 1\]"),
+            ({"deploy.verfy_fraction": 0.1},
+             at + r"deploy\.verfy_fraction: .*did you mean 'verify_fraction'"),
+            ({"phases.1.chipz": 3}, at + r"phases\[1\]\.chipz: .*did you mean 'chips'"),
+            ({"phases.1.ci_chips": 3}, at + r"phases\[1\]\.ci_chips: .*is a key of a inference phase"),
+            ({"phases.1.policies": []}, at + r"phases\[1\]\.policies: expected at least one policy")):
+        bad = load_workload(w, values=values)
+        with pytest.raises(ConfigError, match=message):
+            plugins.resolve_workload(bad.spec, bad.source)

@@ -311,6 +311,11 @@ def build(cls: type, data: dict, src: Source, path: tuple = ()) -> Any:
             src.given.add(path + (name,))
             kwargs[f.name] = _convert(hints[f.name], data[name], path + (name,), src, dict(f.metadata))
         elif f.default is MISSING and f.default_factory is MISSING:
+            own = list(data.get(extra) or {}) if extra else []
+            typo = difflib.get_close_matches(name, own, n=1, cutoff=0.5)
+            if typo:                        # a part's key that is this one misspelt
+                raise src.error(path + (typo[0],), "one of the keys " + ", ".join(fields), None,
+                                note=f"unknown key '{typo[0]}'; did you mean '{name}'?")
             raise src.error(path + (name,), f"a value for required key '{name}'",
                             note=f.metadata.get("doc", ""))
     obj = cls(**kwargs)

@@ -185,24 +185,6 @@ class PretrainSpec:
 
 
 @dataclass(frozen=True)
-class TsbSpec:
-    """Tiny shared block (Qin et al. 2024): a C x C 1x1 convolution y = x + x B (B = 0 at
-    start: the identity), applied to every group of C channels at each insertion point,
-    fine-tuned per chip against that chip's read-back backbone, then write-verified."""
-
-    channels: int = spec(16, lo=1, hi=1024, doc="C: the block is C x C; layer widths must be multiples")
-    sharing: str = spec("global", choices=("global", "per_width", "per_layer"),
-                        doc="one block for all points, one per channel width, or one per point")
-    insert_after: str = spec("conv", choices=("conv", "block"),
-                             doc="conv: after every conv (before its BN); block: after each "
-                                 "residual block's output (and the stem)")
-    epochs: int = spec(2, lo=1, hi=1000, doc="per-chip fine-tuning passes over `images`")
-    images: int = spec(512, lo=1, doc="training images used for per-chip fine-tuning")
-    batch: int = spec(32, lo=1, hi=4096)
-    lr: float = spec(0.003, lo=0.0, lo_open=True, hi=10.0, doc="Adam learning rate of the block")
-
-
-@dataclass(frozen=True)
 class LayerAdcSpec:
     """ADC resolution of one weight layer's conversions (a reconfigurable SAR resolves fewer
     bits than it has, in fewer cycles and for less energy)."""
@@ -213,7 +195,11 @@ class LayerAdcSpec:
 
 @dataclass(frozen=True)
 class DeploySpec:
-    """How the trained network is put on the chip (programming policy)."""
+    """How the trained network is put on the chip: calibration, the programming policy and,
+    beside them, the policies' own keys (`verify_fraction`, `tsb`, ...), checked against the
+    Params of every policy the workload uses when the run loads its parts (policies.py)."""
+
+    EXTRA_KEYS: ClassVar[str] = "params"
 
     functional: bool = spec(True, doc="false: cost-only run: mapping, operation counts, SimPy timing "
                                       "and energy from the layer shapes alone (no pretraining, no "
@@ -231,12 +217,6 @@ class DeploySpec:
                                  "none: one-shot; all: verify every cell; selective: verify the "
                                  "top verify_fraction of weights; tsb: one-shot backbone + verified "
                                  "tiny block fine-tuned per chip")
-    verify_fraction: float = spec(0.01, lo=0.0, hi=1.0, doc="selective: share of weights verified")
-    verify_score: str = spec("sensitivity", choices=("magnitude", "sensitivity"),
-                             doc="selective: rank by |w|, or by expected loss increase "
-                                 "(diagonal Fisher x the weight's programming-noise variance)")
-    sensitivity_images: int = spec(128, lo=1, doc="selective/sensitivity: images for the Fisher")
-    tsb: TsbSpec = spec(TsbSpec())
     adc_bits: list[LayerAdcSpec] = spec([], doc="per-layer ADC resolution, e.g. [{layer: fc, bits: 5}]; "
                                                 "layers not listed convert at the arch's adc.bits")
 
@@ -247,6 +227,9 @@ class DeploySpec:
             if a.layer in seen:
                 raise src.error(path + ("adc_bits", i, "layer"), "each layer once", a.layer)
             seen.add(a.layer)
+
+    params: Any = spec(None, doc="the policies' own keys; checked and kept for the policies the "
+                                 "workload uses when the run loads its parts")
 
     def layer_adc_bits(self) -> dict[str, int]:
         return {a.layer: a.bits for a in self.adc_bits}
@@ -287,61 +270,23 @@ class ScenarioSpec:
 
 @dataclass(frozen=True)
 class PhaseSpec:
+    """One phase: its name, kind, data split and sample count, and its kind's own keys written
+    beside them (`{name: test, kind: inference, ci_chips: 5}`), checked against the kind's
+    Params when the run loads its parts (phases/: InferenceParams, TrainParams,
+    MonteCarloParams)."""
+
+    EXTRA_KEYS: ClassVar[str] = "params"
+
     name: str = spec(doc="phase label in the report")
     kind: str = spec("inference", doc="a registered phase kind (inference, train, monte_carlo, plugins) "
                                       "or 'package.module:Class'; monte_carlo: deploy each policy on "
                                       "many chips and test each")
     split: str = spec("test", choices=("test", "train"), doc="inference: data split; train: stream source")
     samples: int = spec(0, lo=0, doc="inference: images (0 = whole split); train: stream length")
-    algorithm: AlgorithmSpec = spec(AlgorithmSpec())
-    scenario: ScenarioSpec = spec(ScenarioSpec())
-    ema: float = spec(0.99, lo=0.0, hi=1.0, lo_open=True, doc="train: online accuracy EMA factor")
-    baseline: bool = spec(True, doc="train: also run the `none` rule (no learning) on the same stream "
-                                    "from the same chip state, a copy; report and figure show both")
-    ci_chips: int = spec(5, lo=1, hi=1000, doc="inference: chips programmed and tested for the accuracy's "
-                                               "mean and 95% CI (the first is the run's own chip, which the "
-                                               "costs and later phases use); only before a train phase has "
-                                               "changed the chip; 1: the run's chip alone")
-    window_samples: int = spec(200, lo=1, doc="train: accuracy window for the time series")
-    sample_rate_hz: float = spec(10.0, lo=0.0, lo_open=True,
-                                 doc="train: samples per second in deployment, for lifetime in years")
-    time_after_programming_s: float = spec(0.0, lo=0.0, hi=1e10,
-                                           doc="inference: the chip is read this long after programming "
-                                               "(the device's time model, e.g. PCM drift and 1/f noise; "
-                                               "0: as programmed)")
-    drift_compensation: bool = spec(False, doc="inference: global drift compensation (one digital gain "
-                                               "per layer from an all-ones read, as aihwkit's "
-                                               "GlobalDriftCompensation)")
-    accuracy_vs_time_s: list[float] = spec([], doc="inference: also measure accuracy at these times "
-                                                   "after programming, with and without compensation "
-                                                   "(table accuracy_vs_time, figure)")
-    chips: int = spec(10, lo=1, hi=100000, doc="monte_carlo: independent chips per policy and sigma")
-    policies: list[str] = spec(list(POLICIES), doc="monte_carlo: deployment policies compared")
-    sigmas: list[float] = spec([], doc="monte_carlo: program_sigma values swept (empty: the arch's)")
-    evaluate: str = spec("crossbar", choices=("crossbar", "weights"),
-                         doc="monte_carlo: crossbar = full functional model; weights = the chips' "
-                             "programmed weights with ideal read-out (fast; no read noise / ADC)")
+    params: Any = spec(None, doc="the kind's own keys (its Params); built when the run loads the kind")
 
     def validate(self, src: Source, path: tuple) -> None:
-        if self.kind == "train" and self.samples <= 0:
-            raise src.error(path + ("samples",), "a stream length > 0 for a train phase", self.samples)
         check_part("phase", self.kind, src, path + ("kind",))
-        for i, p in enumerate(self.policies):
-            check_part("policy", p, src, path + ("policies", i))
-        if self.kind == "monte_carlo" and not self.policies:
-            raise src.error(path + ("policies",), "at least one policy", [])
-        for i, t in enumerate(self.accuracy_vs_time_s):
-            if not 0.0 <= t <= 1e10:
-                raise src.error(path + ("accuracy_vs_time_s", i), "seconds in [0, 1e10]", t)
-        timed = self.time_after_programming_s > 0 or self.drift_compensation or self.accuracy_vs_time_s
-        if timed and self.kind != "inference":
-            key = ("time_after_programming_s" if self.time_after_programming_s > 0 else
-                   "drift_compensation" if self.drift_compensation else "accuracy_vs_time_s")
-            raise src.error(path + (key,), f"its default in a {self.kind} phase (read times are an "
-                            "inference phase's)", getattr(self, key))
-        for i, s in enumerate(self.sigmas):
-            if not 0.0 <= s <= 1.0:
-                raise src.error(path + ("sigmas", i), "a number in [0, 1]", s)
 
 
 @dataclass(frozen=True)
@@ -363,14 +308,6 @@ class WorkloadSpec:
             if ph.name in seen:
                 raise src.error(path + ("phases", i, "name"), "a unique phase name", ph.name)
             seen.add(ph.name)
-            if not self.deploy.functional and (ph.time_after_programming_s > 0 or ph.drift_compensation
-                                               or ph.accuracy_vs_time_s):
-                raise src.error(path + ("phases", i, "time_after_programming_s"), "no read times in a "
-                                "cost-only run (deploy.functional: false programs no cells)",
-                                ph.time_after_programming_s)
-            if not self.deploy.functional and ph.kind != "inference":
-                raise src.error(path + ("phases", i, "kind"), "inference in a cost-only run "
-                                "(deploy.functional: false)", ph.kind)
         if self.deploy.weight_reload and self.deploy.functional:
             raise src.error(path + ("deploy", "weight_reload"), "false in a functional run (it keeps "
                             "every weight programmed; reloads are modelled in cost-only runs, "

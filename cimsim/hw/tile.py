@@ -28,7 +28,8 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -110,8 +111,10 @@ class TileModel(abc.ABC):
         """Program a matrix once (no verify): the device's one-shot programming."""
         return self.device.program(self.encode(w_int), rng)
 
-    def load(self, layer: AnalogLayer) -> None:
-        """Prepare whatever `mvm` needs from the layer's cells (after they changed)."""
+    def load(self, layer: AnalogLayer) -> Any:
+        """What `mvm` needs from the layer's cells as they read now (after they changed): the
+        tile's own read-out state, kept by the layer as `layer.state` and handed back through
+        it (default: none). The tile never writes onto the layer."""
         return None
 
     def conductances(self, layer: AnalogLayer) -> np.ndarray:
@@ -235,6 +238,16 @@ class TileModel(abc.ABC):
         return self.device.endurance_cycles()
 
 
+@dataclass(frozen=True)
+class CrossbarState:
+    """What a crossbar tile's reads need from one layer's cells (CrossbarTile.load)."""
+
+    g: np.ndarray                       # (row chunks, rows, S*N) effective conductances, level units
+    adc_offset: np.ndarray | None       # (row chunks, S*N) static offset of each column's ADC
+    adc_zero: np.ndarray | None         # (N,) what offset calibration subtracts per output
+    row_g_us: np.ndarray | None         # (K,) each matrix row's total conductance (read energy)
+
+
 class CrossbarTile(TileModel):
     """NVM crossbars with DACs, time-shared column ADCs, shift-add and a write driver."""
 
@@ -277,27 +290,30 @@ class CrossbarTile(TileModel):
     def decode(self, cells: ProgrammedArray) -> np.ndarray:
         return self.encoding.decode(cells.effective())
 
-    def load(self, layer: AnalogLayer) -> None:
-        """Lay the effective conductances out as (row chunks, rows, S*N) for the kernel; with the
-        conductance read energy, also each matrix row's total physical conductance (uS)."""
+    def load(self, layer: AnalogLayer) -> CrossbarState:
+        """The effective conductances laid out as (row chunks, rows, S*N) for the kernel, the
+        ADCs' offsets and calibration, and with the conductance read energy each matrix row's
+        total physical conductance (uS)."""
         rows, chunks = self.arch.crossbar.rows, layer.lmap.row_chunks
         g = self.conductances(layer)                            # (P, S, K, N) level units
+        row_g_us = None
         if self.arch.crossbar.read_energy == "conductance":
             dev = self.arch.device
-            layer.row_g_us = (dev.g_min_us * g.shape[0] * g.shape[1] * g.shape[3]
-                              + dev.g_step_us * g.sum(axis=(0, 1, 3), dtype=np.float64))
+            row_g_us = (dev.g_min_us * g.shape[0] * g.shape[1] * g.shape[3]
+                        + dev.g_step_us * g.sum(axis=(0, 1, 3), dtype=np.float64))
         if self.arch.crossbar.wire_ohm_per_cell > 0:
             g = self.ir_drop(g, chunks)
         adc = self.arch.adc
-        layer.adc_offset = self.adc_offsets(layer) if adc.offset_sigma_lsb > 0 else None
-        layer.adc_zero = (self.zero_codes(layer) if adc.offset_calibration
-                          and (adc.offset_sigma_lsb > 0 or adc.inl_lsb != 0) else None)
+        offset = self.adc_offsets(layer) if adc.offset_sigma_lsb > 0 else None
+        zero = (self.zero_codes(layer, offset) if adc.offset_calibration
+                and (adc.offset_sigma_lsb > 0 or adc.inl_lsb != 0) else None)
         eff = g[0] - g[1] if g.shape[0] == 2 else g[0]          # (S, K, N)
         s = eff.shape[0]
         g = np.zeros((s, chunks * rows, layer.n), np.float32)
         g[:, : layer.k] = eff
-        layer.g = np.ascontiguousarray(
+        kernel_g = np.ascontiguousarray(
             g.reshape(s, chunks, rows, layer.n).transpose(1, 2, 0, 3).reshape(chunks, rows, s * layer.n))
+        return CrossbarState(kernel_g, offset, zero, row_g_us)
 
     def ir_drop(self, g: np.ndarray, chunks: int) -> np.ndarray:
         """Conductances (P, S, K, N) in level units as the columns see them through bit-line IR
@@ -326,7 +342,7 @@ class CrossbarTile(TileModel):
         adc = ((ns % wpg) * s + ss) % per_xb                   # (S, N): the ADC of weight n, slice s
         return draws[:, ns // wpg, adc].reshape(lm.row_chunks, s * n).astype(np.float32)
 
-    def zero_codes(self, layer: AnalogLayer) -> np.ndarray:
+    def zero_codes(self, layer: AnalogLayer, offset: np.ndarray | None) -> np.ndarray:
         """(N,) what offset calibration subtracts from each output per MVM: every conversion's
         level at zero input (its offset and the INL there), shift-added as the conversions are.
         The periphery estimates it to sub-LSB precision by averaging many zero-input
@@ -336,7 +352,7 @@ class CrossbarTile(TileModel):
         arch = self.arch
         step, lo, hi = self.adc_scale(self.adc_bits(layer.lmap))
         s, n = layer.cells.g.shape[1], layer.n
-        off = (layer.adc_offset if layer.adc_offset is not None
+        off = (offset if offset is not None
                else np.zeros((layer.lmap.row_chunks, s * n), np.float32)).astype(np.float64) / step
         d0 = np.clip((0.0 - 0.5 * (lo + hi)) / (0.5 * (hi - lo)), -1.0, 1.0)
         c0 = np.clip(off + arch.adc.inl_lsb * (1.0 - d0 * d0), lo, hi)   # (C, S*N), in LSB
@@ -347,14 +363,15 @@ class CrossbarTile(TileModel):
     def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
         arch = self.arch
         step, lo, hi = self.adc_scale(self.adc_bits(layer.lmap))
+        st: CrossbarState = layer.state
         acc, clipped = analog_mvm(
-            codes, layer.g, n_out=layer.n, planes=arch.input_planes,
+            codes, st.g, n_out=layer.n, planes=arch.input_planes,
             bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
             step=step, code_lo=lo, code_hi=hi,
             sigma_cell=self.sigma_cell, key=layer.read_key * 1_000_003 + layer.calls,
-            offset=layer.adc_offset, inl=arch.adc.inl_lsb)
-        if layer.adc_zero is not None:
-            acc -= layer.adc_zero
+            offset=st.adc_offset, inl=arch.adc.inl_lsb)
+        if st.adc_zero is not None:
+            acc -= st.adc_zero
         if self.encoding.offset:                   # the stored offset times the input sum
             acc -= self.encoding.offset * codes.sum(1, keepdims=True)
         return acc, clipped
@@ -386,7 +403,7 @@ class CrossbarTile(TileModel):
                 active += _POPCOUNT[(x >> 8) & 0xFF].sum(axis=0, dtype=np.int64)
         else:
             active = x.sum(axis=0, dtype=np.int64)
-        t.active_conductance_us += float(active @ layer.row_g_us)
+        t.active_conductance_us += float(active @ layer.state.row_g_us)
 
     def estimate_data(self, t: NodeTrace, lm: LayerMap, vectors: int) -> None:
         """Cost-only: every input bit (bit-serial) or pulse width (multi-bit) at half its range,

@@ -43,9 +43,9 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     (biases, batch norms) is learned on a copy of `chip_net` and written back at the end, so
     the chip keeps what it learned and nothing else of the network changes."""
     net = chip_net.copy()
-    sp = ph.algorithm
+    sp = ph.params.algorithm
     x, y = data.split(ph.split)
-    scenario = plugins.load("scenario", ph.scenario.kind)(ph.scenario)
+    scenario = plugins.load("scenario", ph.params.scenario.kind)(ph.params.scenario)
     xs, ys, segs = make_stream(x, y, ph.samples, scenario.params, scenario.segment, seed)
     rule = make_rule(sp, net, engines, arch, seed, arch_file)
     res = OnlineResult(ph.samples)

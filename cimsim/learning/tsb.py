@@ -16,10 +16,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config.workload import TsbSpec
+from ..config.schema import spec
 from ..errors import FitError
 from ..nn.fit import Adam
 from ..nn.layers import BatchNorm, BlockApply, Conv2d, Net, ReLU, SharedBlock, softmax_xent
+
+
+@dataclass(frozen=True)
+class TsbSpec:
+    """Tiny shared block (Qin et al. 2024): a C x C 1x1 convolution y = x + x B (B = 0 at
+    start: the identity), applied to every group of C channels at each insertion point,
+    fine-tuned per chip against that chip's read-back backbone, then write-verified."""
+
+    channels: int = spec(16, lo=1, hi=1024, doc="C: the block is C x C; layer widths must be multiples")
+    sharing: str = spec("global", choices=("global", "per_width", "per_layer"),
+                        doc="one block for all points, one per channel width, or one per point")
+    insert_after: str = spec("conv", choices=("conv", "block"),
+                             doc="conv: after every conv (before its BN); block: after each "
+                                 "residual block's output (and the stem)")
+    epochs: int = spec(2, lo=1, hi=1000, doc="per-chip fine-tuning passes over `images`")
+    images: int = spec(512, lo=1, doc="training images used for per-chip fine-tuning")
+    batch: int = spec(32, lo=1, hi=4096)
+    lr: float = spec(0.003, lo=0.0, lo_open=True, hi=10.0, doc="Adam learning rate of the block")
 
 
 def insert_blocks(net: Net, spec: TsbSpec, workload_file: str = "workload") -> Net:

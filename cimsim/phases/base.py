@@ -11,11 +11,17 @@ study, the report writer, the tables, the figures and compare only dispatch on t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from ..config.workload import PhaseSpec
+from ..config.workload import PhaseSpec, WorkloadSpec
 from ..results import PhaseResult, RunReport
 from ..session import Session
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A phase kind without keys of its own."""
 
 
 class PhaseKind(ABC):
@@ -24,6 +30,22 @@ class PhaseKind(ABC):
     kind: str = ""
     result_type: type[PhaseResult] = PhaseResult   # what `run` returns (and report.json reads back as)
     table_names: tuple[str, ...] = ()     # the CSV tables only this kind writes, in order
+    # its own keys, written beside the phase's name and kind (a frozen dataclass of
+    # config.schema.spec fields, built with located errors when the run loads its parts)
+    Params: ClassVar[type] = NoParams
+    cost_only: ClassVar[bool] = False     # runs in a cost-only study (deploy.functional: false)
+
+    def check(self, ph: PhaseSpec, w: WorkloadSpec, src: Any, path: tuple) -> None:
+        """Cross-checks of a phase (its params built) against the workload, before any work;
+        raise src.error(path + (key,), expected, got)."""
+        if not w.deploy.functional and not self.cost_only:
+            raise src.error(path + ("kind",), "a kind that runs cost-only (inference) in a cost-only "
+                            "run (deploy.functional: false)", ph.kind)
+
+    def resolve(self, ph: PhaseSpec, src: Any, path: tuple) -> PhaseSpec:
+        """Load the parts the phase's params name (rules, scenarios, policies) and build
+        theirs; the phase as run (default: as it is)."""
+        return ph
 
     @abstractmethod
     def run(self, ph: PhaseSpec, ctx: Session) -> PhaseResult:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config.workload import PhaseSpec
+from ..config.schema import spec
+from ..config.workload import PhaseSpec, WorkloadSpec
 from ..deploy import Deployment, deploy
 from ..functional import run
 from ..hw.chip import Chip
@@ -29,6 +30,33 @@ from ..session import Session
 from ..shape_trace import shape_trace
 from .base import PhaseKind
 from .costs import cost_tables, phase_costs, reload_costs
+
+
+@dataclass(frozen=True)
+class InferenceParams:
+    """An inference phase's own keys."""
+
+    ci_chips: int = spec(5, lo=1, hi=1000, doc="chips programmed and tested for the accuracy's mean and "
+                                               "95% CI (the first is the run's own chip, which the costs and "
+                                               "later phases use); only before a train phase has changed "
+                                               "the chip; 1: the run's chip alone")
+    time_after_programming_s: float = spec(0.0, lo=0.0, hi=1e10,
+                                           doc="the chip is read this long after programming (the device's "
+                                               "time model, e.g. PCM drift and 1/f noise; 0: as programmed)")
+    drift_compensation: bool = spec(False, doc="global drift compensation (one digital gain per layer from "
+                                               "an all-ones read, as aihwkit's GlobalDriftCompensation)")
+    accuracy_vs_time_s: list[float] = spec([], doc="also measure accuracy at these times after programming, "
+                                                   "with and without compensation (table accuracy_vs_time, "
+                                                   "figure)")
+
+    def validate(self, src: Any, path: tuple) -> None:
+        for i, t in enumerate(self.accuracy_vs_time_s):
+            if not 0.0 <= t <= 1e10:
+                raise src.error(path + ("accuracy_vs_time_s", i), "seconds in [0, 1e10]", t)
+
+    @property
+    def timed(self) -> bool:
+        return self.time_after_programming_s > 0 or self.drift_compensation or bool(self.accuracy_vs_time_s)
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,14 @@ class InferencePhase(PhaseKind):
 
     kind = "inference"
     result_type = InferenceResult
+    Params = InferenceParams
+    cost_only = True
+
+    def check(self, ph: PhaseSpec, w: WorkloadSpec, src: Any, path: tuple) -> None:
+        p = ph.params
+        if not w.deploy.functional and p.timed:
+            raise src.error(path + ("time_after_programming_s",), "no read times in a cost-only run "
+                            "(deploy.functional: false programs no cells)", p.time_after_programming_s)
     table_names = ("accuracy_vs_time", "inference_chips")
 
     def announce(self, ph: PhaseSpec, ctx: Session) -> str:
@@ -96,8 +132,9 @@ class InferencePhase(PhaseKind):
         x, y = data.split(ph.split)
         if ph.samples:
             x, y = x[: ph.samples], y[: ph.samples]
-        timed = ph.time_after_programming_s > 0 or ph.drift_compensation
-        engines = (at_time(dep.engines, ph.time_after_programming_s, ph.drift_compensation) if timed
+        p = ph.params
+        timed = p.time_after_programming_s > 0 or p.drift_compensation
+        engines = (at_time(dep.engines, p.time_after_programming_s, p.drift_compensation) if timed
                    else dep.engines)
         t0 = time.perf_counter()
         logits, trace = run(dep.net, engines, x, chip.arch)
@@ -107,26 +144,26 @@ class InferencePhase(PhaseKind):
         costs = phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), ctx.wall)
         deps = [dep]
         over = curve = None
-        if ph.ci_chips > 1 and not ctx.chip_changed:
+        if p.ci_chips > 1 and not ctx.chip_changed:
             t0 = time.perf_counter()
-            deps += [deploy(ctx, ctx.net, chip_index=c) for c in range(1, ph.ci_chips)]
-            accs = [acc] + [accuracy(d, x, y, chip, ph.time_after_programming_s, ph.drift_compensation)
+            deps += [deploy(ctx, ctx.net, chip_index=c) for c in range(1, p.ci_chips)]
+            accs = [acc] + [accuracy(d, x, y, chip, p.time_after_programming_s, p.drift_compensation)
                             for d in deps[1:]]
             over = AccuracyOverChips(**summarise(accs).to_json(), chips=len(accs), per_chip=accs)
             ctx.wall.add("chips", t0)
-        if ph.accuracy_vs_time_s:
+        if p.accuracy_vs_time_s:
             t0 = time.perf_counter()
             curve = [TimePoint(t, len(deps),
                                *(float(np.mean([accuracy(d, x, y, chip, t, comp) for d in deps]))
                                  for comp in (False, True)))
-                     for t in ph.accuracy_vs_time_s]
+                     for t in p.accuracy_vs_time_s]
             ctx.wall.add("accuracy_vs_time", t0)
         return InferenceResult(
             name=ph.name, kind=ph.kind, split=ph.split, images=int(len(x)), accuracy=acc,
             latency=costs.latency, energy=costs.energy, efficiency=costs.efficiency,
             adc_clip_fraction=trace.total("adc_clipped") / conv if conv else 0.0, nodes=trace.to_rows(),
-            time_after_programming_s=ph.time_after_programming_s if timed else None,
-            drift_compensation=ph.drift_compensation if timed else None,
+            time_after_programming_s=p.time_after_programming_s if timed else None,
+            drift_compensation=p.drift_compensation if timed else None,
             accuracy_over_chips=over, accuracy_vs_time=curve)
 
     def _cost_only(self, ph: PhaseSpec, ctx: Session) -> InferenceResult:

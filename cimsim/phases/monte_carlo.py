@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
-from ..config.workload import PhaseSpec
+from .. import plugins
+from ..config.schema import spec
+from ..config.workload import POLICIES, PhaseSpec, check_part
 from ..montecarlo import MonteCarloResult, run_monte_carlo
 from ..report.units import si
 from ..results import RunReport
 from ..session import Session
 from .base import PhaseKind
+
+
+@dataclass(frozen=True)
+class MonteCarloParams:
+    """A Monte-Carlo phase's own keys."""
+
+    chips: int = spec(10, lo=1, hi=100000, doc="independent chips per policy and sigma")
+    policies: list[str] = spec(list(POLICIES), doc="deployment policies compared")
+    sigmas: list[float] = spec([], doc="program_sigma values swept (empty: the arch's)")
+    evaluate: str = spec("crossbar", choices=("crossbar", "weights"),
+                         doc="crossbar = full functional model; weights = the chips' programmed weights "
+                             "with ideal read-out (fast; no read noise / ADC)")
+
+    def validate(self, src: Any, path: tuple) -> None:
+        if not self.policies:
+            raise src.error(path + ("policies",), "at least one policy", [])
+        for i, p in enumerate(self.policies):
+            check_part("policy", p, src, path + ("policies", i))
+        for i, s in enumerate(self.sigmas):
+            if not 0.0 <= s <= 1.0:
+                raise src.error(path + ("sigmas", i), "a number in [0, 1]", s)
 
 
 class MonteCarloPhase(PhaseKind):
@@ -18,10 +43,17 @@ class MonteCarloPhase(PhaseKind):
     kind = "monte_carlo"
     result_type = MonteCarloResult
     table_names = ("montecarlo", "montecarlo_chips")
+    Params = MonteCarloParams
+
+    def resolve(self, ph: PhaseSpec, src: Any, path: tuple) -> PhaseSpec:
+        for i, p in enumerate(ph.params.policies):
+            plugins.load_located("policy", p, src, path + ("policies", i))
+        return ph
 
     def announce(self, ph: PhaseSpec, ctx: Session) -> str:
-        return (f"phase {ph.name}: Monte-Carlo over {ph.chips} chips x {len(ph.policies)} policies"
-                f" x {max(1, len(ph.sigmas))} sigmas ({ph.evaluate})")
+        p = ph.params
+        return (f"phase {ph.name}: Monte-Carlo over {p.chips} chips x {len(p.policies)} policies"
+                f" x {max(1, len(p.sigmas))} sigmas ({p.evaluate})")
 
     def run(self, ph: PhaseSpec, ctx: Session) -> MonteCarloResult:
         t0 = time.perf_counter()
@@ -30,7 +62,7 @@ class MonteCarloPhase(PhaseKind):
         return result
 
     def deploy_policies(self, ph: PhaseSpec) -> set[str]:
-        return set(ph.policies)
+        return set(ph.params.policies)
 
     def summary(self, r: MonteCarloResult) -> list[str]:
         out = [f"phase {r.name}: {r.chips} chips per policy, {r.images} images, "

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from .. import plugins
-from ..config.workload import PhaseSpec
+from ..config.schema import spec
+from ..config.workload import AlgorithmSpec, PhaseSpec, ScenarioSpec, WorkloadSpec
 from ..energy import phase_energy, programming_energy_pj
 from ..functional import run
 from ..learning.online import run_online
@@ -21,6 +22,21 @@ from ..session import Session
 from ..timing import simulate, simulate_online
 from .base import PhaseKind
 from .costs import add_idle, cost_tables, timeline
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """A train phase's own keys: the rule and the scenario (each with its own keys beside its
+    name), the accuracy series and the deployment rate for the lifetime."""
+
+    algorithm: AlgorithmSpec = spec(AlgorithmSpec())
+    scenario: ScenarioSpec = spec(ScenarioSpec())
+    ema: float = spec(0.99, lo=0.0, hi=1.0, lo_open=True, doc="online accuracy EMA factor")
+    baseline: bool = spec(True, doc="also run the `none` rule (no learning) on the same stream from the "
+                                    "same chip state, a copy; report and figure show both")
+    window_samples: int = spec(200, lo=1, doc="accuracy window for the time series")
+    sample_rate_hz: float = spec(10.0, lo=0.0, lo_open=True,
+                                 doc="samples per second in deployment, for lifetime in years")
 
 
 @dataclass(frozen=True)
@@ -194,30 +210,31 @@ def ema_stride(samples: int) -> int:
     return max(1, samples // EMA_POINTS)
 
 
-def online_accuracy(correct: np.ndarray, ph: PhaseSpec) -> tuple[list[float], list[float]]:
+def online_accuracy(correct: np.ndarray, p: TrainParams) -> tuple[list[float], list[float]]:
     """EMA of online accuracy from zero, bias-corrected (as Adam's moments), so its early
     values are the mean so far instead of a ramp from the first sample's 0 or 1; and the
     accuracy of each window of window_samples."""
     ema, acc = [], 0.0
     for i, c in enumerate(correct):
-        acc = ph.ema * acc + (1 - ph.ema) * float(c)
-        ema.append(acc / (1 - ph.ema ** (i + 1)))
-    win = ph.window_samples
+        acc = p.ema * acc + (1 - p.ema) * float(c)
+        ema.append(acc / (1 - p.ema ** (i + 1)))
+    win = p.window_samples
     return ema, [float(correct[s:s + win].mean()) for s in range(0, len(correct), win)]
 
 
 def no_learning_baseline(ph: PhaseSpec, ctx: Session) -> Baseline | None:
     """The `none` rule on the same stream, from a copy of the chip as it is now (its drift
     scenario included), so a rule's online accuracy reads against doing nothing."""
-    if not ph.baseline or not plugins.load("rule", ph.algorithm.name).learns:
+    if not ph.params.baseline or not plugins.load("rule", ph.params.algorithm.name).learns:
         return None
     dep = ctx.dep
     t0 = time.perf_counter()
     copies = {k: e.clone() for k, e in dep.engines.items()}
-    none = dataclasses.replace(ph, algorithm=dataclasses.replace(ph.algorithm, name="none"))
+    none = dataclasses.replace(ph, params=dataclasses.replace(
+        ph.params, algorithm=dataclasses.replace(ph.params.algorithm, name="none")))
     res = run_online(dep.net.copy(), copies, ctx.data, none, ctx.chip.arch, ctx.w.seed, ctx.arch_file)
     ctx.wall.add("baseline", t0)
-    ema, windows = online_accuracy(res.correct, ph)
+    ema, windows = online_accuracy(res.correct, ph.params)
     every = ema_stride(ph.samples)
     return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every])
 
@@ -294,20 +311,21 @@ def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
     res = run_online(dep.net, dep.engines, ctx.data, ph, chip.arch, ctx.w.seed, ctx.arch_file)
     ctx.wall.add("functional", t0)
     ctx.chip_changed = True
-    n, win, rule = ph.samples, ph.window_samples, res.rule
-    ema, accs = online_accuracy(res.correct, ph)
+    n, win, rule = ph.samples, ph.params.window_samples, res.rule
+    ema, accs = online_accuracy(res.correct, ph.params)
     windows = [Window(s, min(n, s + win), accs[i], res.segments[s]) for i, s in enumerate(range(0, n, win))]
     boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
     writes = writes_made(dep.engines, before, rule, n, int(sum(len(d) for d in res.writes_per_sample)))
     energy, latency = online_costs(ph, ctx, res, writes.total_cell_writes)
     return TrainResult(
         name=ph.name, kind=ph.kind, split=ph.split, samples=n,
-        algorithm=ph.algorithm.name, scenario=ph.scenario.kind,
+        algorithm=ph.params.algorithm.name, scenario=ph.params.scenario.kind,
         accuracy=OnlineAccuracy(
             online_ema_final=ema[-1], online_mean=float(res.correct.mean()), last_window=windows[-1].accuracy,
             windows=windows, segment_boundaries=boundaries, baseline=baseline),
         writes=writes,
-        endurance=endurance_of(writes.max_per_cell, n, chip.tile.endurance_cycles(), ph.sample_rate_hz),
+        endurance=endurance_of(writes.max_per_cell, n, chip.tile.endurance_cycles(),
+                               ph.params.sample_rate_hz),
         aux_memory=AuxMemory(
             peak_bytes=rule.aux_bytes if rule else 0,
             dense_accumulator_bytes=getattr(rule, "dense_bytes", 0),
@@ -325,10 +343,29 @@ class OnlinePhase(PhaseKind):
 
     kind = "train"
     result_type = TrainResult
+    Params = TrainParams
+
+    def check(self, ph: PhaseSpec, w: WorkloadSpec, src: Any, path: tuple) -> None:
+        super().check(ph, w, src, path)
+        if ph.samples <= 0:
+            raise src.error(path + ("samples",), "a stream length > 0 for a train phase", ph.samples)
+
+    def resolve(self, ph: PhaseSpec, src: Any, path: tuple) -> PhaseSpec:
+        """The rule and the scenario loaded, their own Params built (plugins.part_params)."""
+        p = ph.params
+        alg, sc = p.algorithm, p.scenario
+        rule = plugins.load_located("rule", alg.name, src, path + ("algorithm", "name"))
+        world = plugins.load_located("scenario", sc.kind, src, path + ("scenario", "kind"))
+        p = dataclasses.replace(
+            p, algorithm=dataclasses.replace(alg, params=plugins.part_params(
+                "rule", rule, alg.params, src, path + ("algorithm",), ("name",))),
+            scenario=dataclasses.replace(sc, params=plugins.part_params(
+                "scenario", world, sc.params, src, path + ("scenario",), ("kind",))))
+        return dataclasses.replace(ph, params=p)
     table_names = ("online_windows", "online_ema", "writes_per_layer", "writes_histogram")
 
     def announce(self, ph: PhaseSpec, ctx: Session) -> str:
-        return (f"phase {ph.name}: online {ph.algorithm.name} on a {ph.scenario.kind} stream "
+        return (f"phase {ph.name}: online {ph.params.algorithm.name} on a {ph.params.scenario.kind} stream "
                 f"of {ph.samples} samples")
 
     def run(self, ph: PhaseSpec, ctx: Session) -> TrainResult:

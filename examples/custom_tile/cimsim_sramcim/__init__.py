@@ -68,12 +68,13 @@ class SramCimTile(TileModel):
         return ProgrammedArray(lv, lv.astype(np.float32), np.zeros(lv.shape, np.int8), ones,
                                np.zeros(lv.shape, np.uint16))
 
-    def load(self, layer) -> None:
-        layer.w_exact = self.decode(layer.cells)          # (K, N) float64, exact integers
+    def load(self, layer) -> np.ndarray:
+        """The read-out state: the weights the bit-cells hold, (K, N) float64 exact integers."""
+        return self.decode(layer.cells)
 
     def mvm(self, layer, codes: np.ndarray) -> tuple[np.ndarray, int]:
         """Exact: sum_k x_k w_k (float64 holds these integers exactly)."""
-        return codes[:, : layer.k].astype(np.float64) @ layer.w_exact, 0
+        return codes[:, : layer.k].astype(np.float64) @ layer.state, 0
 
     def count(self, t: NodeTrace, lm: LayerMap, vectors: int, clipped: int) -> None:
         planes = self.planes()
