@@ -210,7 +210,7 @@ def part_params(kind: str, cls: type, raw: Any, src: Any = None, path: tuple = (
         keys = [*beside, *sorted(own)]
         if k in owner:                          # another part's key, and this kind is strict
             raise src.error(path + (k,), "one of the keys " + ", ".join(keys), raw[k],
-                            note=f"'{k}' is a key of a {owner[k]} {kind}")
+                            note=f"'{k}' is a key of the {owner[k]} {kind}")
         close = difflib.get_close_matches(k, [*keys, *owner], n=1, cutoff=0.5)   # nobody's: a typo
         raise src.error(path + (k,), "one of the keys " + ", ".join(keys), None,
                         note=f"unknown key '{k}'" + (f"; did you mean '{close[0]}'?" if close else ""))

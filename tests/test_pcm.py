@@ -173,5 +173,5 @@ def test_read_times_are_an_inference_phase_s(tmp_path, root):
 
     for key, value in (("time_after_programming_s", "5"), ("drift_compensation", "true")):
         w = cimsim.load_workload(root / "workloads" / "resnet_lrt.yaml", {f"phases.1.{key}": value})
-        with pytest.raises(CimsimError, match=rf"phases\[1\]\.{key}: .*is a key of a inference phase"):
+        with pytest.raises(CimsimError, match=rf"phases\[1\]\.{key}: .*is a key of the inference phase"):
             plugins.resolve_workload(w.spec, w.source)          # when the run loads the phase kinds

@@ -613,7 +613,7 @@ def test_policies_and_phase_kinds_take_their_own_params(root):
             ({"deploy.verfy_fraction": 0.1},
              at + r"deploy\.verfy_fraction: .*did you mean 'verify_fraction'"),
             ({"phases.1.chipz": 3}, at + r"phases\[1\]\.chipz: .*did you mean 'chips'"),
-            ({"phases.1.ci_chips": 3}, at + r"phases\[1\]\.ci_chips: .*is a key of a inference phase"),
+            ({"phases.1.ci_chips": 3}, at + r"phases\[1\]\.ci_chips: .*is a key of the inference phase"),
             ({"phases.1.policies": []}, at + r"phases\[1\]\.policies: expected at least one policy")):
         bad = load_workload(w, values=values)
         with pytest.raises(ConfigError, match=message):
