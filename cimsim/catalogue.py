@@ -1,4 +1,5 @@
-"""What a workload or arch file can name: tiles, devices, models, algorithms, scenarios.
+"""What a workload or arch file can name: tiles, devices, chip parts, models, algorithms,
+scenarios, phase kinds.
 
 `cimsim list KIND` prints one line per entry: the name to write in the YAML, a one-line
 description (the implementing class's docstring) and where it comes from. Every entry comes
@@ -8,16 +9,21 @@ from __future__ import annotations
 
 from . import plugins
 
-KINDS = ("tiles", "devices", "models", "algorithms", "scenarios", "phases")
+KINDS = ("tiles", "devices", "chip-parts", "models", "algorithms", "scenarios", "phases")
 
 _GROUPS = {   # registry kind -> heading (where the name is written)
     "tile": "tiles (arch file: tile.class)", "device": "devices (arch file: device.class)",
     "model": "models (workload: model.name; also `layers` with model.layers, `onnx` with model.onnx)",
     "rule": "learning rules (train phases: algorithm.name)",
     "policy": "deployment policies (deploy.write_verify, monte_carlo policies)",
-    "scenario": "scenarios (train phases: scenario.kind)", "phase": "phase kinds (phases: kind)"}
-_KINDS = {"tiles": ("tile",), "devices": ("device",), "models": ("model",), "algorithms": ("rule", "policy"),
-          "scenarios": ("scenario",), "phases": ("phase",)}
+    "scenario": "scenarios (train phases: scenario.kind)", "phase": "phase kinds (phases: kind)",
+    "sram": "SRAM buffers (arch file: sram_buffer.class)",
+    "digital": "vector units (arch file: digital.class)",
+    "noc": "networks on chip (arch file: chip.noc.class)",
+    "offchip": "off-chip interfaces (arch file: offchip.class)"}
+_KINDS = {"tiles": ("tile",), "devices": ("device",), "chip-parts": ("sram", "digital", "noc", "offchip"),
+          "models": ("model",), "algorithms": ("rule", "policy"), "scenarios": ("scenario",),
+          "phases": ("phase",)}
 
 
 def rows(kind: str) -> list[tuple[str, str, str, str]]:

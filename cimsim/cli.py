@@ -256,7 +256,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for folder in ("arch", "workloads"):
         files = sorted(Path(folder).glob("*.yaml"))
         print(f"{folder}/: " + (", ".join(f.name for f in files) if files else "(none here)"))
-    print("more: cimsim list tiles|devices|models|algorithms|scenarios")
+    print("more: cimsim list tiles|devices|chip-parts|models|algorithms|scenarios|phases")
     return 0
 
 
@@ -317,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     ls = command("list", help="list tiles, devices, models, algorithms, scenarios or phase kinds "
                  "(no argument: the arch and workload files here)")
     ls.add_argument("kind", nargs="?",
-                    choices=("tiles", "devices", "models", "algorithms", "scenarios", "phases"))
+                    choices=("tiles", "devices", "chip-parts", "models", "algorithms", "scenarios",
+                             "phases"))
     ls.set_defaults(fn=cmd_list)
     i = command("init", help="copy the shipped arch and workload files into a folder of your own")
     i.add_argument("folder", nargs="?", default=".", help="where (default: here); nothing is overwritten")

@@ -23,7 +23,8 @@ from typing import Any
 
 GROUPS = {"tile": "cimsim.tiles", "device": "cimsim.devices", "phase": "cimsim.phases",
           "rule": "cimsim.rules", "scenario": "cimsim.scenarios", "policy": "cimsim.policies",
-          "model": "cimsim.models"}
+          "model": "cimsim.models", "sram": "cimsim.srams", "digital": "cimsim.digital_units",
+          "noc": "cimsim.nocs", "offchip": "cimsim.offchips"}
 BUILTIN = {
     "tile": {"crossbar": "cimsim.hw.tile:CrossbarTile"},
     "device": {"rram": "cimsim.device.nvm:RramDevice", "pcm": "cimsim.device.pcm:PcmDevice"},
@@ -41,11 +42,18 @@ BUILTIN = {
     "model": {"resnet": "cimsim.nn.models:Resnet", "lrt_cnn": "cimsim.nn.models:LrtCnn",
               "vgg": "cimsim.nn.models:Vgg", "resnet18": "cimsim.nn.models:Resnet18",
               "resnet50": "cimsim.nn.models:Resnet50"},
+    "sram": {"buffer": "cimsim.hw.chip:SramBuffer"},
+    "digital": {"vector_unit": "cimsim.hw.chip:DigitalUnit"},
+    "noc": {"mesh": "cimsim.hw.chip:Noc"},
+    "offchip": {"link_dram": "cimsim.hw.chip:OffChip"},
 }
 BASES = {"tile": "cimsim.hw.tile:TileModel", "device": "cimsim.device.base:DeviceModel",
          "phase": "cimsim.phases.base:PhaseKind", "rule": "cimsim.learning.rules:Rule",
          "scenario": "cimsim.learning.scenarios:Scenario", "policy": "cimsim.policies:Policy",
-         "model": "cimsim.nn.models:NetworkModel"}
+         "model": "cimsim.nn.models:NetworkModel",
+         # a chip part of your own subclasses the built-in part of its kind (same estimator API)
+         "sram": "cimsim.hw.chip:SramBuffer", "digital": "cimsim.hw.chip:DigitalUnit",
+         "noc": "cimsim.hw.chip:Noc", "offchip": "cimsim.hw.chip:OffChip"}
 WITH_PARAMS = ("tile", "device")     # kinds whose classes declare a Params dataclass (arch `params`)
 
 

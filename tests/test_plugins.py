@@ -618,3 +618,53 @@ def test_policies_and_phase_kinds_take_their_own_params(root):
         bad = load_workload(w, values=values)
         with pytest.raises(ConfigError, match=message):
             plugins.resolve_workload(bad.spec, bad.source)
+
+
+HALF_SRAM = """
+from cimsim.hw.chip import SramBuffer
+
+
+class HalfSram(SramBuffer):
+    # buffers at half the access energy and twice the area per KiB (another technology)
+
+    def read_pj(self, nbytes):
+        return super().read_pj(nbytes) / 2
+
+    def write_pj(self, nbytes):
+        return super().write_pj(nbytes) / 2
+
+    def action_energies_pj(self):
+        return {k: v / 2 for k, v in super().action_energies_pj().items()}
+
+    def area_mm2(self):
+        return {k: v * 2 for k, v in super().area_mm2().items()}
+
+    def peak_power_mw(self):
+        return {k: v / 2 for k, v in super().peak_power_mw().items()}
+"""
+
+
+def test_a_chip_part_is_swapped_by_its_class_key(root, tmp_path, monkeypatch):
+    """The SRAM buffers (like the vector unit, NoC and off-chip interface) are a registered
+    part named in the arch file: a part of your own changes energy, cost table and area, and
+    every energy is still its counts x the cost table; a bad name is a located error."""
+    import cimsim
+    from cimsim.hw.chip import build_chip
+
+    (tmp_path / "halfsram.py").write_text(HALF_SRAM)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    arch, w = root / "arch" / "rram_64x64.yaml", root / "workloads" / "resnet_inference.yaml"
+    over = {"workload.deploy.functional": "false", "workload.phases.0.samples": 2}
+    base = cimsim.run(arch, w, overrides=over)
+    half = cimsim.run(arch, w, overrides={**over, "arch.sram_buffer.class": "halfsram:HalfSram"})
+    e0, e1 = base.phase("test").energy, half.phase("test").energy
+    assert e1.per_component_pj["sram_read"] == pytest.approx(e0.per_component_pj["sram_read"] / 2)
+    assert e1.per_component_pj["adc"] == e0.per_component_pj["adc"]
+    table = {(r["component"], r["action"]): r["energy_pj"] for r in half.data["cost_table"]}
+    for comp in ("sram_read", "sram_write"):
+        by_table = e1.action_counts[f"{comp}.bit"] * table[(comp, "bit")]
+        assert e1.per_component_pj[comp] == pytest.approx(by_table)
+    a0, a1 = base.data["area"]["per_component_mm2"], half.data["area"]["per_component_mm2"]
+    assert a1["sram"] == pytest.approx(2 * a0["sram"]) and a1["noc_routers"] == a0["noc_routers"]
+    with pytest.raises(ConfigError, match=r"chip\.noc\.class: expected .*got 'torus'"):
+        build_chip(cimsim.load_arch(arch, {"chip.noc.class": "torus"}))

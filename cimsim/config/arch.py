@@ -161,6 +161,8 @@ class SramBufferSpec:
     per `tiles_per_buffer` consecutive tiles; each tile owns an equal share of its buffer's
     capacity and bandwidth."""
 
+    model: str = spec("buffer", key="class", doc="the buffers' model: a registered name (cimsim list "
+                                                 "chip-parts) or 'package.module:Class'")
     capacity_kib: float = spec(64.0, lo=0.0, lo_open=True, hi=2**30, doc="one buffer")
     read_pj_per_bit: float = spec(0.067, lo=0.0)
     write_pj_per_bit: float = spec(0.067, lo=0.0)
@@ -177,6 +179,7 @@ class SramBufferSpec:
 class DigitalSpec:
     """Digital periphery: shift-add of ADC outputs, and vector ops (BN, ReLU, pool, add)."""
 
+    model: str = spec("vector_unit", key="class", doc="the vector unit's model (cimsim list chip-parts)")
     shift_add_energy_pj: float = spec(0.039, lo=0.0, doc="per shift-add of one ADC output")
     op_energy_pj: float = spec(0.1, lo=0.0, doc="per elementwise vector op on one element")
     lanes: int = spec(64, lo=1, hi=2**20, doc="vector elements processed per cycle")
@@ -208,6 +211,7 @@ def _check_params(section: Any, kind: str, src: Source, path: tuple) -> None:
 
 @dataclass(frozen=True)
 class NocSpec:
+    model: str = spec("mesh", key="class", doc="the network's model (cimsim list chip-parts)")
     bytes_per_cycle: int = spec(4, lo=1, hi=2**20)
     energy_pj_per_bit: float = spec(1.09, lo=0.0)
     router_area_um2: float = spec(151000.0, lo=0.0, doc="one router (ISAAC: 0.151 mm2)")
@@ -234,6 +238,7 @@ class OffChipSpec:
     """The chip's off-chip interface and memory: input images and logits, and (with
     deploy.weight_reload) weights and activations of networks larger than the chip."""
 
+    model: str = spec("link_dram", key="class", doc="the interface's model (cimsim list chip-parts)")
     link_pj_per_bit: float = spec(50.8, lo=0.0, doc="the interface (ISAAC: HyperTransport 10.4 W "
                                   "at 4 x 6.4 GB/s)")
     dram_pj_per_bit: float = spec(20.0, lo=0.0, doc="the off-chip memory access (Horowitz, ISSCC "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from typing import ClassVar
 
 from .. import plugins
 from ..config import Loaded
@@ -20,20 +20,49 @@ from ..device.base import DeviceModel, ModelError
 from .noc import Flow, Mesh
 from .tile import TileModel
 
-# area components whose leakage another energy component carries ("": none, "sram": both
-# buffer components); other names carry their own
-LEAK_TARGET = {"crossbar": "", "sample_hold": "adc", "sram": "sram", "sram_buses": "sram",
-               "noc_routers": "noc", "offchip_interface": "offchip"}
+# tile area components whose leakage another energy component carries ("": none); other
+# names carry their own
+LEAK_TARGET = {"crossbar": "", "sample_hold": "adc"}
 
 
-@dataclass(frozen=True)
-class SramBuffer:
+class ChipPart:
+    """A component of the chip outside the tiles, as an estimator (the way Accelergy's
+    component models are): its per-action energies, its area and its peak power, all from
+    the arch spec; its leakage follows from its area. Each kind (the SRAM buffers, the
+    vector unit, the NoC, the off-chip interface) is a registered part named in the arch
+    file (`sram_buffer.class`, `digital.class`, `chip.noc.class`, `offchip.class`); a part of
+    your own subclasses the built-in one of its kind (plugins.BASES) and overrides what it
+    changes, so the energy and timing models call it unchanged."""
+
+    components: ClassVar[tuple[str, ...]] = ()     # the energy components it reports
+
+    def __init__(self, arch: ArchSpec) -> None:
+        self.arch = arch
+
+    def action_energies_pj(self) -> dict[tuple[str, str], float]:
+        """(component, action) -> pJ of one action: its rows of the open cost table."""
+        return {}
+
+    def area_mm2(self) -> dict[str, float]:
+        """Area by name (mm2), the whole chip's worth of this part."""
+        return {}
+
+    def peak_power_mw(self) -> dict[str, float]:
+        """Peak power by energy component (mW), the whole chip's worth of this part."""
+        return {}
+
+    def leak_to(self, area_name: str) -> tuple[str, ...]:
+        """The energy components that carry the leakage of one of its areas (split evenly)."""
+        return (area_name,)
+
+
+class SramBuffer(ChipPart):
     """The SRAM buffers, one per `tiles_per_buffer` tiles: activations and training state.
     Each tile owns 1/tiles_per_buffer of its buffer. A node's data is striped over its home
     tiles' shares (hw/noc.py), which serve it together: `ports` ports, each
     bytes_per_cycle x tiles / tiles_per_buffer wide."""
 
-    arch: ArchSpec
+    components = ("sram_read", "sram_write")
 
     def read_pj(self, nbytes: float) -> float:
         return nbytes * 8 * self.arch.sram_buffer.read_pj_per_bit
@@ -44,6 +73,21 @@ class SramBuffer:
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
         s = self.arch.sram_buffer
         return {("sram_read", "bit"): s.read_pj_per_bit, ("sram_write", "bit"): s.write_pj_per_bit}
+
+    def area_mm2(self) -> dict[str, float]:
+        s = self.arch.sram_buffer
+        return {"sram": self.buffers * s.capacity_kib * s.area_um2_per_kib * 1e-6,
+                "sram_buses": self.buffers * s.bus_area_um2 * 1e-6}
+
+    def peak_power_mw(self) -> dict[str, float]:
+        """Every buffer's ports at full bandwidth, half reading, half writing."""
+        s = self.arch.sram_buffer
+        port_bits = s.bytes_per_cycle * 8 * self.arch.clock_ghz                  # bits per ns
+        return {"sram_read": self.buffers * max(s.ports // 2, 1) * port_bits * s.read_pj_per_bit,
+                "sram_write": self.buffers * max(s.ports - s.ports // 2, 1) * port_bits * s.write_pj_per_bit}
+
+    def leak_to(self, area_name: str) -> tuple[str, ...]:
+        return ("sram_read", "sram_write")
 
     def access_cycles(self, nbytes: float, tiles: int = 1) -> int:
         """One port of `tiles` tiles' buffer shares moving nbytes."""
@@ -61,11 +105,10 @@ class SramBuffer:
         return math.ceil(self.arch.chip.tiles / self.arch.sram_buffer.tiles_per_buffer)
 
 
-@dataclass(frozen=True)
-class DigitalUnit:
+class DigitalUnit(ChipPart):
     """Vector unit for BN, ReLU, residual adds, pooling and biases."""
 
-    arch: ArchSpec
+    components = ("digital",)
 
     def op_pj(self) -> float:
         return self.arch.digital.op_energy_pj
@@ -73,15 +116,25 @@ class DigitalUnit:
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
         return {("digital", "op"): self.op_pj()}
 
+    def area_mm2(self) -> dict[str, float]:
+        return {"digital": self.arch.digital.lanes * self.arch.digital.lane_area_um2 * 1e-6}
+
+    def peak_power_mw(self) -> dict[str, float]:
+        """Every lane every cycle."""
+        d = self.arch.digital
+        return {"digital": d.lanes * self.arch.clock_ghz * d.op_energy_pj}
+
     def op_cycles(self, ops: float) -> int:
         return math.ceil(ops / self.arch.digital.lanes)
 
 
-class Noc:
+class Noc(ChipPart):
     """The mesh network (hw/noc.py): per-bit router energy, link width and router count."""
 
+    components = ("noc",)
+
     def __init__(self, arch: ArchSpec) -> None:
-        self.arch = arch
+        super().__init__(arch)
         self.mesh = Mesh(arch.chip.tiles, arch.chip.noc.tiles_per_router)
 
     def flow_pj(self, flow: Flow, images: int) -> float:
@@ -95,16 +148,27 @@ class Noc:
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
         return {("noc", "router_bit"): self.arch.chip.noc.energy_pj_per_bit}
 
+    def area_mm2(self) -> dict[str, float]:
+        return {"noc_routers": self.mesh.routers * self.arch.chip.noc.router_area_um2 * 1e-6}
+
+    def peak_power_mw(self) -> dict[str, float]:
+        """Every router moving a flit per cycle (how the per-bit figure was derived from its power)."""
+        noc = self.arch.chip.noc
+        ghz = self.arch.clock_ghz
+        return {"noc": self.mesh.routers * noc.bytes_per_cycle * 8 * ghz * noc.energy_pj_per_bit}
+
+    def leak_to(self, area_name: str) -> tuple[str, ...]:
+        return ("noc",)
+
     def flow_cycles(self, flow: Flow) -> int:
         return flow.cycles(self.arch.chip.noc.bytes_per_cycle)
 
 
-@dataclass(frozen=True)
-class OffChip:
+class OffChip(ChipPart):
     """The off-chip interface and memory: every bit crossing it costs the link and the DRAM
     access; it moves bandwidth_gb_per_s."""
 
-    arch: ArchSpec
+    components = ("offchip",)
 
     def transfer_pj(self, nbytes: float) -> float:
         o = self.arch.offchip
@@ -114,8 +178,26 @@ class OffChip:
         o = self.arch.offchip
         return {("offchip", "bit"): o.link_pj_per_bit + o.dram_pj_per_bit}
 
+    def area_mm2(self) -> dict[str, float]:
+        return {"offchip_interface": self.arch.offchip.area_mm2}
+
+    def peak_power_mw(self) -> dict[str, float]:
+        """The interface on the chip at full bandwidth (the DRAM is off the chip: per access only)."""
+        o = self.arch.offchip
+        return {"offchip": o.bandwidth_gb_per_s * 8 * o.link_pj_per_bit}     # Gb/s x pJ = mW
+
+    def leak_to(self, area_name: str) -> tuple[str, ...]:
+        return ("offchip",)
+
     def transfer_cycles(self, nbytes: float) -> int:
         return math.ceil(nbytes * self.arch.clock_ghz / self.arch.offchip.bandwidth_gb_per_s)
+
+
+# the chip's part kinds, in the order of their energy components, with the arch key path of
+# the section that names each one's class
+PART_KINDS = {"digital": ("digital",), "sram": ("sram_buffer",), "noc": ("chip", "noc"),
+              "offchip": ("offchip",)}
+AREA_ORDER = ("sram", "noc", "digital", "offchip")     # area and peak-power tables' order
 
 
 class Chip:
@@ -123,60 +205,57 @@ class Chip:
     resolves the device and tile models the arch names; the chip is passed to whatever
     needs its models (never looked up by a global)."""
 
-    def __init__(self, arch: ArchSpec, device: DeviceModel, tile: TileModel) -> None:
+    def __init__(self, arch: ArchSpec, device: DeviceModel, tile: TileModel,
+                 parts: dict[str, ChipPart] | None = None) -> None:
         self.arch = arch
         self.device, self.tile = device, tile
-        self.sram = SramBuffer(arch)
-        self.digital = DigitalUnit(arch)
-        self.noc = Noc(arch)
-        self.offchip = OffChip(arch)
+        parts = parts or {}
+        self.sram: SramBuffer = parts.get("sram") or SramBuffer(arch)
+        self.digital: DigitalUnit = parts.get("digital") or DigitalUnit(arch)
+        self.noc: Noc = parts.get("noc") or Noc(arch)
+        self.offchip: OffChip = parts.get("offchip") or OffChip(arch)
+
+    @property
+    def parts(self) -> dict[str, ChipPart]:
+        """The chip's parts outside the tiles, in the order of their energy components."""
+        return {"digital": self.digital, "sram": self.sram, "noc": self.noc, "offchip": self.offchip}
 
     def area(self) -> dict:
         """Chip area by component (mm2): every tile's components (the tile model's own list),
-        the SRAM buffers and their buses, the mesh's routers, the vector unit and the off-chip
-        interface."""
+        then each part's (the SRAM buffers and their buses, the mesh's routers, the vector
+        unit, the off-chip interface)."""
         a = self.arch
         per_tile = {k: v * 1e-6 for k, v in self.tile.area_um2().items()}
         comp = {k: v * a.chip.tiles for k, v in per_tile.items()}
-        s = a.sram_buffer
-        comp["sram"] = self.sram.buffers * s.capacity_kib * s.area_um2_per_kib * 1e-6
-        comp["sram_buses"] = self.sram.buffers * s.bus_area_um2 * 1e-6
-        comp["noc_routers"] = self.noc.mesh.routers * a.chip.noc.router_area_um2 * 1e-6
-        comp["digital"] = a.digital.lanes * a.digital.lane_area_um2 * 1e-6
-        comp["offchip_interface"] = a.offchip.area_mm2
+        for kind in AREA_ORDER:
+            comp.update(self.parts[kind].area_mm2())
         return {"total_mm2": sum(comp.values()), "per_component_mm2": comp,
                 "tile_mm2": sum(per_tile.values()), "tiles": a.chip.tiles}
 
     def peak_power_mw(self) -> dict[str, float]:
         """Chip-wide peak power by energy component (mW): every tile's units (the tile model's
-        own figures), every buffer's ports at full bandwidth (half reading, half writing),
-        every router moving a flit per cycle, the vector unit every cycle and the off-chip
-        interface at full bandwidth (its link; the DRAM is not on the chip)."""
-        a = self.arch
-        ghz = a.clock_ghz
-        out = {k: v * a.chip.tiles for k, v in self.tile.peak_power_mw().items()}
-        s = a.sram_buffer
-        port_bits = s.bytes_per_cycle * 8 * ghz                       # bits per ns
-        nbuf, noc = self.sram.buffers, a.chip.noc
-        out["sram_read"] = nbuf * max(s.ports // 2, 1) * port_bits * s.read_pj_per_bit
-        out["sram_write"] = nbuf * max(s.ports - s.ports // 2, 1) * port_bits * s.write_pj_per_bit
-        # a router moving one flit per cycle (how the per-bit figure was derived from its power)
-        out["noc"] = self.noc.mesh.routers * noc.bytes_per_cycle * 8 * ghz * noc.energy_pj_per_bit
-        out["digital"] = a.digital.lanes * ghz * a.digital.op_energy_pj
-        # the interface on the chip at full bandwidth (the DRAM is off the chip: per access only)
-        out["offchip"] = a.offchip.bandwidth_gb_per_s * 8 * a.offchip.link_pj_per_bit     # Gb/s x pJ = mW
+        own figures), then each part's at full use."""
+        out = {k: v * self.arch.chip.tiles for k, v in self.tile.peak_power_mw().items()}
+        for kind in AREA_ORDER:
+            out.update(self.parts[kind].peak_power_mw())
         return out
 
     def leakage_mw(self) -> dict[str, float]:
         """Leakage power by energy component (mW): chip.power_gating.leakage_mw_per_mm2 x the
-        CMOS area behind the component (hw area names mapped onto energy names; NVM arrays
-        hold their state unpowered and do not leak; buffers split between read and write)."""
+        CMOS area behind the component (tile area names mapped onto energy names, each part's
+        areas onto its components by `leak_to`, split evenly; NVM arrays hold their state
+        unpowered and do not leak)."""
         dens = self.arch.chip.power_gating.leakage_mw_per_mm2
+        owner = {name: part for part in self.parts.values() for name in part.area_mm2()}
         out: dict[str, float] = {}
         for comp, mm2 in self.area()["per_component_mm2"].items():
-            target = LEAK_TARGET.get(comp, comp)
-            for t in {"": (), "sram": ("sram_read", "sram_write")}.get(target, (target,)):
-                out[t] = out.get(t, 0.0) + dens * mm2 / (2 if target == "sram" else 1)
+            if comp in owner:
+                targets = owner[comp].leak_to(comp)
+            else:
+                target = LEAK_TARGET.get(comp, comp)
+                targets = (target,) if target else ()
+            for t in targets:
+                out[t] = out.get(t, 0.0) + dens * mm2 / len(targets)
         return out
 
     def idle_energy_pj(self, dynamic_pj: dict[str, float], seconds: float) -> dict[str, float]:
@@ -200,9 +279,8 @@ class Chip:
         the chip's other components (writes and verify reads included); `adc_bits`: the
         per-layer ADC resolutions a workload uses besides the arch's."""
         per_layer = {k: v for b in adc_bits for k, v in self.tile.layer_action_energies_pj(b).items()}
-        return {**self.tile.action_energies_pj(), **per_layer, **self.digital.action_energies_pj(),
-                **self.sram.action_energies_pj(), **self.noc.action_energies_pj(),
-                **self.offchip.action_energies_pj(),
+        parts = {k: v for part in self.parts.values() for k, v in part.action_energies_pj().items()}
+        return {**self.tile.action_energies_pj(), **per_layer, **parts,
                 ("write_pulses", "cell_pulse"): self.tile.write_pulse_pj(),
                 ("write_drivers", "op"): self.tile.driver_op_pj(),
                 ("verify_reads", "cell_read"): self.tile.verify_read_pj()}
@@ -244,4 +322,13 @@ def build_chip(arch: ArchSpec | Loaded) -> Chip:
         tile.validate()
     except ModelError as e:
         raise src.error(e.path, e.expected, e.got) from None
-    return Chip(spec, device, tile)
+    parts = {}
+    for kind, path in PART_KINDS.items():
+        section = spec
+        for key in path:
+            section = getattr(section, key)
+        try:
+            parts[kind] = plugins.load(kind, section.model)(spec)
+        except plugins.PluginError as e:
+            raise src.error((*path, "class"), e.expected, section.model, e.note) from None
+    return Chip(spec, device, tile, parts)
