@@ -19,6 +19,16 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test draws are closed after it (matplotlib keeps pyplot figures open)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 @pytest.fixture(scope="session")
 def inference_workload():
     from cimsim.config import load_workload
