@@ -62,7 +62,7 @@ def isaac_rows() -> list[tuple[str, float, float, str]]:
         ("ISAAC cell read (fJ): 2.4 mW x 100 ns / (8 x 16384)", 2.4e-3 * 100e-9 / (8 * 16384) * 1e15,
          e[("crossbar", "cell_read")] * 1e3, "constant"),
     ]
-    tile = chip.tile.area_um2()
+    tile = chip.tile.costs.area_um2()
     ima = (0.0096 + 0.00017 + 0.00004 + 0.0002 + 0.00024) * 1e6          # um2, the parts cimsim models
     rows.append(("ISAAC IMA arrays+DACs+S&H+ADCs+S&A area (um2)", ima, sum(tile.values()),
                  "same parts; ISAAC's input/output registers (2.9k um2) are not modelled"))

@@ -136,13 +136,13 @@ def programming_report(dep: Deployment, chip: Chip) -> dict:
         pk = np.pad(pk, ((0, 0), (0, pad))).reshape(pk.shape[0], -1, par).max(2).ravel()
         rk = np.pad(rk, ((0, 0), (0, pad))).reshape(rk.shape[0], -1, par).max(2).ravel()
         driver_ops += int(pk.sum())
-        dur = chip.tile.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64))
+        dur = chip.tile.timing.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64))
         for t in range(lm.tiles):                 # the layer's row chunks dealt over its tiles
             jobs.setdefault(str(lm.first_tile + t), []).extend(dur[t::lm.tiles].tolist())
     tr = simulate_programming(jobs, a.write_driver.per_tile)
     energy = programming_energy_pj(pulses, driver_ops, chip)
-    energy["verify_reads_pj"] = reads * chip.tile.verify_read_pj()
-    energy["readback_pj"] = dep.readback_cells * chip.tile.verify_read_pj()
+    energy["verify_reads_pj"] = reads * chip.tile.costs.verify_read_pj()
+    energy["readback_pj"] = dep.readback_cells * chip.tile.costs.verify_read_pj()
     energy["total_pj"] += energy["verify_reads_pj"] + energy["readback_pj"]
     out = {
         "policy": dep.policy, "cells": cells, "pulses": pulses, "one_shot_pulses": one_shot,

@@ -26,7 +26,7 @@ def node_energy_pj(n: NodeTrace, chip: Chip, flows: list[Flow], offchip_bytes: i
     sram, noc, dig = chip.sram, chip.noc, chip.digital
     tile = dict.fromkeys(chip.tile.components, 0.0)
     if n.layer:
-        for k, v in chip.tile.mvm_energy_pj(n).items():
+        for k, v in chip.tile.costs.mvm_energy_pj(n).items():
             if k not in tile:
                 raise CimsimError(f"{type(chip.tile).__name__}.mvm_energy_pj returned component "
                                   f"'{k}'; expected keys among its `components`: "
@@ -45,7 +45,7 @@ def node_energy_pj(n: NodeTrace, chip: Chip, flows: list[Flow], offchip_bytes: i
 def node_action_counts(n: NodeTrace, chip: Chip, flows: list[Flow],
                        offchip_bytes: int = 0) -> dict[tuple[str, str], int]:
     """(component, action) -> count of one node's work (the tile's actions where it lists them)."""
-    out = dict(chip.tile.action_counts(n)) if n.layer else {}
+    out = dict(chip.tile.costs.action_counts(n)) if n.layer else {}
     router_bits = sum(chip.noc.router_bits(f, n.images) for f in flows)
     for key, v in ((("digital", "op"), n.digital_ops), (("sram_read", "bit"), n.sram_read_bytes * 8),
                    (("sram_write", "bit"), n.sram_write_bytes * 8), (("noc", "router_bit"), router_bits),
@@ -87,6 +87,6 @@ def phase_energy(trace: Trace, chip: Chip, cmap: ChipMap) -> dict:
 
 def programming_energy_pj(pulses: int, driver_ops: int, chip: Chip) -> dict[str, float]:
     tile = chip.tile
-    cells = pulses * tile.write_pulse_pj()
-    drivers = driver_ops * tile.driver_op_pj()
+    cells = pulses * tile.costs.write_pulse_pj()
+    drivers = driver_ops * tile.costs.driver_op_pj()
     return {"total_pj": cells + drivers, "cell_pulses_pj": cells, "write_drivers_pj": drivers}

@@ -160,6 +160,16 @@ def _load(kind: str, ref: str) -> type:
     params = getattr(cls, "Params", None)
     if kind in WITH_PARAMS and not (is_dataclass(params) and params.__dataclass_params__.frozen):
         raise PluginError("a class whose Params is a frozen dataclass", f"{ref}.Params is {params!r}")
+    if kind == "tile":              # its cost and timing models (hw/tile_costs.py, hw/tile_timing.py)
+        for attr in ("Costs", "Timing"):
+            model = getattr(cls, attr, None)
+            if not inspect.isclass(model):
+                raise PluginError("a tile naming its cost and timing models", f"{ref}.{attr} is not set "
+                                  f"(a subclass of cimsim.hw.tile_{attr.lower()}.Tile{attr})")
+            if inspect.isabstract(model):
+                missing = ", ".join(sorted(model.__abstractmethods__))
+                raise PluginError(f"a class implementing the tile's {attr.lower()} API",
+                                  f"{ref}.{attr} does not implement: {missing}")
     return cls
 
 

@@ -89,11 +89,11 @@ def round_overhead(rnd: Round, chip: Chip) -> dict:
     parallel = a.write_driver.parallel_cells
     driver_ops = sum(r * math.ceil(c / parallel) for lm in rnd.cmap.layers
                      for r in lm.rows_used for c in lm.cols_used)      # a row chunk per operation
-    program = max((chip.tile.program_cycles(math.ceil(lm.cells_used / lm.tiles)) for lm in rnd.cmap.layers),
-                  default=0)
+    program = max((chip.tile.timing.program_cycles(math.ceil(lm.cells_used / lm.tiles))
+                   for lm in rnd.cmap.layers), default=0)
     return {"layers": list(rnd.layers), "tiles": rnd.cmap.tiles_used, "weight_bytes": weight_bytes,
             "cells_programmed": cells, "load_cycles": chip.offchip.transfer_cycles(weight_bytes),
             "program_cycles": program,
             "energy_pj": {"offchip": chip.offchip.transfer_pj(weight_bytes),
-                          "write_pulses": cells * chip.tile.write_pulse_pj(),
-                          "write_drivers": driver_ops * chip.tile.driver_op_pj()}}
+                          "write_pulses": cells * chip.tile.costs.write_pulse_pj(),
+                          "write_drivers": driver_ops * chip.tile.costs.driver_op_pj()}}

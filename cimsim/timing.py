@@ -54,8 +54,9 @@ def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap, home: Home | None = Non
     if n.layer:
         lm = cmap.layer(n.layer)
         vp = round(n.per_image("vectors")) * n.planes
-        arr, conv = chip.tile.busy_cycles(lm, vp)
-        return StageTimes(chip.tile.mvm_cycles(lm, vp), sram, noc, f"tiles:{n.layer}", arr, conv, lm, vp,
+        timing = chip.tile.timing
+        arr, conv = timing.busy_cycles(lm, vp)
+        return StageTimes(timing.mvm_cycles(lm, vp), sram, noc, f"tiles:{n.layer}", arr, conv, lm, vp,
                           sres, flows, off)
     return StageTimes(chip.digital.op_cycles(n.per_image("digital_ops")), sram, noc, "digital",
                       sram_resource=sres, flows=flows, offchip=off)
@@ -110,7 +111,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
             if mark:
                 first_start[img] = int(t0)
             if st is not None and st.lmap is not None:      # in this process: no extra event
-                yield from chip.tile.mvm_process(env, st.lmap, st.vector_planes)
+                yield from chip.tile.timing.mvm_process(env, st.lmap, st.vector_planes)
             else:
                 yield env.timeout(dur)
             busy[name] += int(env.now - t0)
@@ -218,7 +219,7 @@ def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[d
             parts = []
             for name, cells in writes[i].items():
                 lm = cmap.layer(name)
-                dur = chip.tile.program_cycles(-(-cells // lm.tiles))
+                dur = chip.tile.timing.program_cycles(-(-cells // lm.tiles))
                 parts.append(env.process(hold(f"tiles:{name}", dur, i, f"write_drivers:{name}")))
             if parts:
                 yield simpy.AllOf(env, parts)

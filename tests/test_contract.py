@@ -78,12 +78,12 @@ def _counted(chip, lm, vectors):
 def test_energy_is_counts_times_costs_and_linear_in_the_work(chip):
     lm = map_layers([("l", 150, 20)], chip).layer("l")
     one, two = _counted(chip, lm, 7), _counted(chip, lm, 14)
-    e1, e2 = chip.tile.mvm_energy_pj(one), chip.tile.mvm_energy_pj(two)
+    e1, e2 = chip.tile.costs.mvm_energy_pj(one), chip.tile.costs.mvm_energy_pj(two)
     assert set(e1) <= set(chip.tile.components) and all(v >= 0 for v in e1.values())
     assert sum(e1.values()) > 0
     for k, v in e1.items():
         assert e2[k] == pytest.approx(2 * v, rel=1e-12), k
-    table, counts = chip.tile.action_energies_pj(), chip.tile.action_counts(one)
+    table, counts = chip.tile.costs.action_energies_pj(), chip.tile.costs.action_counts(one)
     if counts:                                    # a tile that lists its actions: they add up
         per_comp = {}
         for (comp, act), c in counts.items():
@@ -94,15 +94,15 @@ def test_energy_is_counts_times_costs_and_linear_in_the_work(chip):
 
 def test_timing_grows_with_the_work_and_bounds_busy_time(chip):
     lm = map_layers([("l", 150, 20)], chip).layer("l")
-    cycles = [chip.tile.mvm_cycles(lm, p) for p in (1, 8, 64)]
+    cycles = [chip.tile.timing.mvm_cycles(lm, p) for p in (1, 8, 64)]
     assert 1 <= cycles[0] <= cycles[1] <= cycles[2]
-    arr, conv = chip.tile.busy_cycles(lm, 64)
+    arr, conv = chip.tile.timing.busy_cycles(lm, 64)
     assert 0 <= arr <= cycles[2] * lm.crossbars and 0 <= conv <= cycles[2] * lm.crossbars
-    assert chip.tile.program_cycles(1000) >= chip.tile.program_cycles(10) >= 1
+    assert chip.tile.timing.program_cycles(1000) >= chip.tile.timing.program_cycles(10) >= 1
 
 
 def test_areas_powers_and_write_costs_are_physical(chip):
-    assert all(v >= 0 for v in chip.tile.area_um2().values())
+    assert all(v >= 0 for v in chip.tile.costs.area_um2().values())
     assert all(v >= 0 for v in chip.peak_power_mw().values())
-    assert chip.tile.write_pulse_pj() >= 0 and chip.tile.verify_read_pj() >= 0
+    assert chip.tile.costs.write_pulse_pj() >= 0 and chip.tile.costs.verify_read_pj() >= 0
     assert chip.tile.endurance_cycles() > 0 and chip.device.pulse_ns() > 0

@@ -94,9 +94,9 @@ def test_verify_energy_and_job_time_by_hand(root):
     arch = load_arch(root / "arch" / "rram_64x64.yaml").spec
     tile = build_chip(arch).tile
     # cell read V^2 G t at mid-range conductance (0.5 V, 20.5 uS, 10 ns) + one 8-bit conversion 1.5625 pJ
-    assert tile.verify_read_pj() == pytest.approx(0.5 ** 2 * 20.5e-6 * 10e-9 * 1e12 + 1.5625)
+    assert tile.costs.verify_read_pj() == pytest.approx(0.5 ** 2 * 20.5e-6 * 10e-9 * 1e12 + 1.5625)
     # a row chunk of 64 cells: pulse 100 ns; read back: 10 ns array + 64 conversions x 0.78125 ns = 60 ns
-    assert tile.program_job_cycles(pulses=3, reads=4) == 3 * 100 + 4 * 60
+    assert tile.timing.program_job_cycles(pulses=3, reads=4) == 3 * 100 + 4 * 60
 
 
 def test_selective_masks_pick_the_top_fraction_by_magnitude(trained, root):

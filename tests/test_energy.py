@@ -223,7 +223,8 @@ def test_per_layer_adc_bits_price_time_and_resolution(root):
     assert {m["name"]: m for m in four.data["mapping"]["layers"]}["fc"]["adc_bits"] == 4
     tile = build_chip(a).tile
     assert tile.adc_scale(4)[0] == pytest.approx(tile.adc_scale(8)[0] * 2 ** 4)   # signed codes: 2^(b-1)
-    assert tile.adc_conversion_ns(4) == pytest.approx(a.adc.latency_ns * 4 / a.adc.reference_bits)
+    adc = tile.costs.parts["adc"]
+    assert adc.conversion_ns(4) == pytest.approx(a.adc.latency_ns * 4 / a.adc.reference_bits)
 
 
 @pytest.mark.parametrize("entry, key", [("[{layer: fcc, bits: 4}]", "deploy.adc_bits.0.layer"),

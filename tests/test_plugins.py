@@ -17,6 +17,8 @@ from cimsim.errors import ConfigError
 from cimsim.functional import AnalogLayer
 from cimsim.hw.chip import build_chip
 from cimsim.hw.tile import CrossbarTile
+from cimsim.hw.tile_costs import CrossbarCosts, Estimator
+from cimsim.hw.tile_timing import CrossbarTiming
 from cimsim.mapping import map_layers
 from cimsim.timing import simulate, stage_times
 from cimsim.trace import NodeTrace, Trace
@@ -107,10 +109,13 @@ def test_example_tile_mvm_is_exact_and_its_timing_closed_form(example):
 
 def test_tile_simpy_hook_drives_the_timing_model(root):
     """A tile's own SimPy process is what holds the layer's tiles."""
-    class SlowTile(CrossbarTile):
+    class SlowTiming(CrossbarTiming):
         def mvm_process(self, env, lm, vector_planes):
             yield env.timeout(self.mvm_cycles(lm, vector_planes))
             yield env.timeout(1000)                  # e.g. a calibration step after every image
+
+    class SlowTile(CrossbarTile):
+        Timing = SlowTiming
 
     arch = ArchSpec()
     cmap = map_layers([("fc", 100, 10)], build_chip(arch))
@@ -155,6 +160,11 @@ BAD = {
                        "@dataclass\nclass P:\n    x: int = 1\n"
                        "class Tile(CrossbarTile):\n    Params = P\n", "Tile", "Params is a frozen dataclass"),
     "missing_attr": ("x = 1\n", "Nope", "module badtile has no attribute Nope"),
+    "no_timing": ("from cimsim.hw.tile import CrossbarTile\nclass Tile(CrossbarTile):\n    Timing = None\n",
+                  "Tile", "Tile.Timing is not set"),
+    "abstract_costs": ("from cimsim.hw.tile import CrossbarTile\nfrom cimsim.hw.tile_costs import TileCosts\n"
+                       "class C(TileCosts):\n    pass\nclass Tile(CrossbarTile):\n    Costs = C\n",
+                       "Tile", "Tile.Costs does not implement: verify_read_pj"),
 }
 
 
@@ -243,15 +253,18 @@ def test_dataclass_replace_keeps_resolved_params(example):
     for spec in (faster, faster_raw):
         chip = build_chip(spec)
         lm = map_layers([("l", 64, 8)], chip).layer("l")
-        assert chip.tile.mvm_cycles(lm, 8) == math.ceil(8 * 0.35)
+        assert chip.tile.timing.mvm_cycles(lm, 8) == math.ceil(8 * 0.35)
 
 
 def test_a_crossbar_subclass_changes_one_part():
     """One ADC shared by every crossbar of a tile: only conversions_per_plane changes, and the
     ADC stage, the pipeline and the SimPy replay follow."""
-    class OneAdcPerTile(CrossbarTile):
+    class OneAdcTiming(CrossbarTiming):
         def conversions_per_plane(self, lm):
             return super().conversions_per_plane(lm) * min(lm.crossbars, self.arch.tile.crossbars)
+
+    class OneAdcPerTile(CrossbarTile):
+        Timing = OneAdcTiming
 
     arch = ArchSpec()
     cmap = map_layers([("l", 200, 8)], build_chip(arch))   # 4 row chunks of 64 rows: 4 crossbars, 1 tile
@@ -411,17 +424,21 @@ def test_a_tile_with_its_own_energy_component_needs_no_other_edit(root):
     """A crossbar tile with a transimpedance stage per conversion: declaring the component,
     its action and its energy is all it takes; the phase's energy, counts and cost table
     carry it, and counts x table still give every component."""
-    class TiaTile(CrossbarTile):
-        components = (*CrossbarTile.components, "tia")
-
-        def mvm_energy_pj(self, n):
-            return {**super().mvm_energy_pj(n), "tia": n.adc_conversions * 0.05}
+    class Tia(Estimator):
+        name = "tia"
 
         def action_energies_pj(self):
-            return {**super().action_energies_pj(), ("tia", "convert"): 0.05}
+            return {"convert": 0.05}
+
+    class TiaCosts(CrossbarCosts):
+        ESTIMATORS = (*CrossbarCosts.ESTIMATORS, Tia)
 
         def action_counts(self, n):
             return {**super().action_counts(n), ("tia", "convert"): n.adc_conversions}
+
+    class TiaTile(CrossbarTile):
+        components = (*CrossbarTile.components, "tia")
+        Costs = TiaCosts
 
     from cimsim.energy import phase_energy
 

@@ -84,7 +84,7 @@ def test_reload_costs_by_hand(tmp_path, root, arch4):
     offchip_bits = 8 * (256 * 64 + 64 * 64 + 64 * 10 + n * (256 + 64 + 64 + 10))
     assert comp["offchip"] == pytest.approx(offchip_bits * (50.8 + 20.0), rel=1e-12)
     cells = 256 * 512 + 64 * 512 + 64 * 80
-    assert comp["write_pulses"] == pytest.approx(cells * chip.tile.write_pulse_pj(), rel=1e-12)
+    assert comp["write_pulses"] == pytest.approx(cells * chip.tile.costs.write_pulse_pj(), rel=1e-12)
     e = ph["energy"]
     assert e["dynamic_pj"] == pytest.approx(sum(comp.values()), rel=1e-12)
     assert e["total_pj"] == pytest.approx(e["dynamic_pj"] + e["idle_pj"], rel=1e-12)

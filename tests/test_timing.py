@@ -60,9 +60,9 @@ def test_adc_bits_scale_conversion_energy_and_time(arch):
     for bits, e_pj, conv_cycles in [(8, 2.0, 32), (6, 0.5, 24), (10, 8.0, 40)]:
         a = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, bits=bits))
         tile = build_chip(a).tile
-        assert tile.adc_conversion_pj() == e_pj
+        assert tile.costs.parts["adc"].conversion_pj() == e_pj
         # 32 differential column pairs on one ADC, bits/8 ns each
-        assert tile.adc_cycles(cmap.layer("fc")) == conv_cycles
+        assert tile.timing.adc_cycles(cmap.layer("fc")) == conv_cycles
 
 
 def test_pipeline_steady_state_throughput(arch):

@@ -225,7 +225,7 @@ class Chip:
         then each part's (the SRAM buffers and their buses, the mesh's routers, the vector
         unit, the off-chip interface)."""
         a = self.arch
-        per_tile = {k: v * 1e-6 for k, v in self.tile.area_um2().items()}
+        per_tile = {k: v * 1e-6 for k, v in self.tile.costs.area_um2().items()}
         comp = {k: v * a.chip.tiles for k, v in per_tile.items()}
         for kind in AREA_ORDER:
             comp.update(self.parts[kind].area_mm2())
@@ -235,7 +235,7 @@ class Chip:
     def peak_power_mw(self) -> dict[str, float]:
         """Chip-wide peak power by energy component (mW): every tile's units (the tile model's
         own figures), then each part's at full use."""
-        out = {k: v * self.arch.chip.tiles for k, v in self.tile.peak_power_mw().items()}
+        out = {k: v * self.arch.chip.tiles for k, v in self.tile.costs.peak_power_mw().items()}
         for kind in AREA_ORDER:
             out.update(self.parts[kind].peak_power_mw())
         return out
@@ -278,12 +278,12 @@ class Chip:
         """The open cost table: (component, action) -> pJ of one action, from the tile and
         the chip's other components (writes and verify reads included); `adc_bits`: the
         per-layer ADC resolutions a workload uses besides the arch's."""
-        per_layer = {k: v for b in adc_bits for k, v in self.tile.layer_action_energies_pj(b).items()}
+        per_layer = {k: v for b in adc_bits for k, v in self.tile.costs.layer_action_energies_pj(b).items()}
         parts = {k: v for part in self.parts.values() for k, v in part.action_energies_pj().items()}
-        return {**self.tile.action_energies_pj(), **per_layer, **parts,
-                ("write_pulses", "cell_pulse"): self.tile.write_pulse_pj(),
-                ("write_drivers", "op"): self.tile.driver_op_pj(),
-                ("verify_reads", "cell_read"): self.tile.verify_read_pj()}
+        return {**self.tile.costs.action_energies_pj(), **per_layer, **parts,
+                ("write_pulses", "cell_pulse"): self.tile.costs.write_pulse_pj(),
+                ("write_drivers", "op"): self.tile.costs.driver_op_pj(),
+                ("verify_reads", "cell_read"): self.tile.costs.verify_read_pj()}
 
     def nonidealities(self) -> list[NonIdeality]:
         """Every non-ideality the device and tile models say the chip has (explain.py)."""

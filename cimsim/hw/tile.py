@@ -1,33 +1,30 @@
 """The public API of a tile, and the built-in NVM crossbar tile.
 
-A tile holds the weight matrices mapped onto it and owns everything that depends on
-its circuits, in one place:
+A tile is the array and its encoding; what its work costs and how long it takes are its
+two companion models, made with it (`tile.costs`, hw/tile_costs.py: one estimator per
+energy component; `tile.timing`, hw/tile_timing.py). The tile itself owns:
 
 - mapping: how many physical columns one weight takes (`columns_per_weight`);
 - functional hooks: `encode`/`decode` weights to cell levels, `program` a matrix,
-  `load` it for MVMs, `mvm` on integer input codes, `apply_update` (a weight write),
-  `verify`, `drift`, `bit_flips`, and `count` of the actions one MVM performs
-  (into the node's trace);
-- cost hooks: `mvm_energy_pj` of a node's counted actions, `mvm_cycles` of one image's
-  vectors, write-pulse, driver and verify-read energies and cycles;
-- timing hook: `mvm_process`, the SimPy process that occupies the layer's tiles.
+  `load` its read-out state, `mvm` on integer input codes, `apply_update` (a weight write),
+  `verify`, `drift`, `bit_flips`, and `count` of the actions one MVM performs (into the
+  node's trace), which the cost model prices and the timing model times.
 
 Cells of a matrix are laid out (polarities, slices, K, N) — K the matrix rows, which
 the write drivers program one row chunk at a time. The per-matrix state lives in a
-`functional.AnalogLayer` (cells, write counters, integer weights and scale); the tile
-is stateless beyond its arch, parameters and device model, so one instance serves a
-whole chip.
+`functional.AnalogLayer` (cells, write counters, integer weights and scale, and the
+tile's read-out state); the tile is stateless beyond its arch, parameters and device
+model, so one instance serves a whole chip.
 
 To write a tile: subclass `TileModel` (or `CrossbarTile` to change a part of it),
 declare a `Params` dataclass of its own parameters (`tile.params` in the arch file,
-validated like the built-in keys) and implement the abstract methods; see
-docs/extending.md and examples/custom_tile/.
+validated like the built-in keys), implement the abstract methods and name its `Costs`
+and `Timing`; see docs/extending.md and examples/custom_tile/.
 """
 from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,9 +41,12 @@ from ..mapping import LayerMap
 from ..trace import NodeTrace
 from .encoding import weight_encoding
 from .irdrop import attenuation
+from .tile_costs import CrossbarCosts, TileCosts
+from .tile_timing import CrossbarTiming, TileTiming, cycles
+
+__all__ = ["CrossbarTile", "TileModel", "cycles"]
 
 if TYPE_CHECKING:
-    import simpy
 
     from ..functional import AnalogLayer
 
@@ -56,11 +56,6 @@ STREAM_ADC_OFFSET = 21          # random stream under a layer's read key: its AD
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)   # 1 bits of each byte
 
 
-def cycles(ns: float, clock_ghz: float) -> int:
-    """Whole cycles needed for ns nanoseconds (rounded up; 1e-9 guards float noise)."""
-    return max(0, math.ceil(ns * clock_ghz - 1e-9))
-
-
 class TileModel(abc.ABC):
     """Base class of tiles (functional, cost and timing hooks); one instance per chip."""
 
@@ -68,10 +63,16 @@ class TileModel(abc.ABC):
     # energy components this tile reports (mvm_energy_pj keys): a tile may add its own (a TIA
     # stage, a digital adder tree); they reach every report, table and figure unchanged
     components: ClassVar[tuple[str, ...]] = TILE_COMPONENTS
+    # its cost model (per-component estimators, hw/tile_costs.py) and timing model
+    # (hw/tile_timing.py), made with the tile: `tile.costs`, `tile.timing`
+    Costs: ClassVar[type[TileCosts]]
+    Timing: ClassVar[type[TileTiming]]
 
     def __init__(self, arch: ArchSpec, params: object | None, device: DeviceModel) -> None:
         self.arch, self.device = arch, device
         self.params = params if params is not None else self.Params()
+        self.costs: TileCosts = self.Costs(self)
+        self.timing: TileTiming = self.Timing(self)
 
     def validate(self) -> None:
         """Raise device.base.ModelError if the parameters do not suit the arch."""
@@ -161,79 +162,6 @@ class TileModel(abc.ABC):
         tile whose storage is exact)."""
         return np.zeros(layer.w_int.shape)
 
-    # --- cost hooks (energies in pJ, times in clock cycles)
-    @abc.abstractmethod
-    def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
-        """Energy of a node's counted MVM actions, by component (keys among `components`)."""
-
-    def area_um2(self) -> dict[str, float]:
-        """Area of one tile by component (um2). Default: none listed (the report then gives
-        the chip-level components only)."""
-        return {}
-
-    def peak_power_mw(self) -> dict[str, float]:
-        """One tile's peak power by energy component (mW): its units all busy. Idle units cost
-        energy through it (chip.power_gating). Default: none listed (no idle energy)."""
-        return {}
-
-    def action_energies_pj(self) -> dict[tuple[str, str], float]:
-        """(component, action) -> pJ of one action, for the report's open cost table (so
-        every energy can be recomputed by hand). Default: none listed (a tile that prices
-        its MVMs some other way still reports energy by component)."""
-        return {}
-
-    def action_counts(self, n: NodeTrace) -> dict[tuple[str, str], int]:
-        """(component, action) -> how many of the node's counted actions there are."""
-        return {}
-
-    def layer_action_energies_pj(self, adc_bits: int) -> dict[tuple[str, str], float]:
-        """Cost-table entries of a layer converting at `adc_bits` other than the arch's
-        (deploy.adc_bits); default: none (a tile without per-layer resolution)."""
-        return {}
-
-    @abc.abstractmethod
-    def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
-        """Cycles the layer's tiles are busy for `vector_planes` input planes (one image)."""
-
-    def busy_cycles(self, lm: LayerMap, vector_planes: int) -> tuple[int, int]:
-        """(array, converter) busy cycles of those planes, for utilisation."""
-        return self.mvm_cycles(lm, vector_planes), 0
-
-    def mvm_process(self, env: simpy.Environment, lm: LayerMap, vector_planes: int) -> Iterator:
-        """Timing hook: the SimPy process that runs one image's MVMs while the timing model
-        holds the layer's tiles (default: busy for mvm_cycles)."""
-        yield env.timeout(self.mvm_cycles(lm, vector_planes))
-
-    def write_pulse_pj(self) -> float:
-        """Energy of one write pulse on one cell."""
-        return self.device.pulse_pj()
-
-    def driver_op_pj(self) -> float:
-        """Write-driver overhead per pulse operation (one row chunk)."""
-        return self.arch.write_driver.energy_pj
-
-    @abc.abstractmethod
-    def verify_read_pj(self) -> float:
-        """Reading one cell back (write-verify or read-back)."""
-
-    def pulse_cycles(self) -> int:
-        """One write-driver operation: one pulse on up to parallel_cells cells of a row."""
-        return cycles(self.device.pulse_ns(), self.arch.clock_ghz)
-
-    @abc.abstractmethod
-    def verify_read_cycles(self) -> int:
-        """Reading one row chunk (parallel_cells cells) back."""
-
-    def program_job_cycles(self, pulses, reads):
-        """A driver job on one row chunk: `pulses` pulse operations and `reads` verify reads
-        (integers, or integer arrays of many jobs)."""
-        return pulses * self.pulse_cycles() + reads * self.verify_read_cycles()
-
-    def program_cycles(self, cells_per_tile: int) -> int:
-        """Writing cells_per_tile cells of one tile through its drivers, one pulse each."""
-        wd = self.arch.write_driver
-        return math.ceil(cells_per_tile / (wd.per_tile * wd.parallel_cells)) * self.pulse_cycles()
-
     def endurance_cycles(self) -> float:
         return self.device.endurance_cycles()
 
@@ -250,6 +178,9 @@ class CrossbarState:
 
 class CrossbarTile(TileModel):
     """NVM crossbars with DACs, time-shared column ADCs, shift-add and a write driver."""
+
+    Costs = CrossbarCosts
+    Timing = CrossbarTiming
 
     def __init__(self, arch: ArchSpec, params: object | None, device: DeviceModel) -> None:
         super().__init__(arch, params, device)
@@ -416,140 +347,9 @@ class CrossbarTile(TileModel):
         t.active_conductance_us += (vectors * per_read * lm.rows * sum(lm.cols_used)
                                     * 0.5 * (dev.g_min_us + dev.g_max_us))
 
-    def conductance_read_pj(self) -> float:
-        """One uS under a driven row for one read: V^2 x 1 uS x t (t: one read, or one pulse-width
-        step of a multi-bit input)."""
-        a = self.arch
-        t_ns = a.crossbar.read_latency_ns / (1 if a.dac.bit_serial else 2 ** a.dac.input_bits - 1)
-        return a.crossbar.read_voltage_v ** 2 * 1e-6 * t_ns * 1e-9 * 1e12
-
     def weight_variance(self, layer: AnalogLayer) -> np.ndarray:
         """Pulsed cells' programming errors, weighted by their slice's significance."""
         b = self.arch.device.bits_per_cell
         pulsed = (layer.cells.levels > 0).astype(np.float64)           # (P, S, K, N)
         weight = np.array([4.0 ** (s * b) for s in range(pulsed.shape[1])])
         return np.einsum("pskn,s->kn", pulsed, weight) * self.device.program_sigma_levels ** 2
-
-    # --- energy per action (pJ)
-    def cell_read_pj(self) -> float:
-        return self.arch.crossbar.cell_read_energy_fj * 1e-3
-
-    def dac_drive_pj(self) -> float:
-        return self.arch.dac.energy_pj
-
-    def adc_conversion_pj(self, bits: int = 0) -> float:
-        """Energy per conversion of `bits` (0: adc.bits): quoted at reference_bits, x 2 per extra
-        bit (constant Walden FOM)."""
-        adc = self.arch.adc
-        return adc.energy_pj * 2.0 ** ((bits or adc.bits) - adc.reference_bits)
-
-    def adc_conversion_ns(self, bits: int = 0) -> float:
-        """Time per conversion of `bits` (0: adc.bits): quoted at reference_bits, proportional
-        to bits (SAR)."""
-        adc = self.arch.adc
-        return adc.latency_ns * (bits or adc.bits) / adc.reference_bits
-
-    def shift_add_pj(self) -> float:
-        return self.arch.digital.shift_add_energy_pj
-
-    def area_um2(self) -> dict[str, float]:
-        """Per tile: its arrays, one DAC per row and one sample-and-hold per column of every
-        array, its ADCs (area x 2 per bit past reference_bits, as energy), shift-and-add units
-        and write drivers."""
-        a = self.arch
-        xb, n = a.crossbar, a.tile.crossbars
-        return {"crossbar": n * xb.area_um2,
-                "dac": n * xb.rows * a.dac.area_um2,
-                "sample_hold": n * xb.cols * xb.sample_hold_area_um2,
-                "adc": n * a.adc.per_crossbar * a.adc.area_um2 * 2.0 ** (a.adc.bits - a.adc.reference_bits),
-                "shift_add": a.digital.shift_add_units_per_tile * a.digital.shift_add_area_um2,
-                "write_drivers": a.write_driver.per_tile * a.write_driver.area_um2}
-
-    def peak_power_mw(self) -> dict[str, float]:
-        """Per-action energy x peak rate: ADCs converting back to back, DACs and (per-cell
-        model) arrays reading every read_latency_ns, shift-adds at the ADC rate. Arrays under
-        the conductance model draw nothing idle (no row is driven)."""
-        a = self.arch
-        xb, n = a.crossbar, a.tile.crossbars
-        adc_rate_ghz = 1.0 / self.adc_conversion_ns()
-        out = {"adc": n * a.adc.per_crossbar * self.adc_conversion_pj() * adc_rate_ghz,
-               "dac": n * xb.rows * self.dac_drive_pj() / xb.read_latency_ns,
-               "shift_add": a.digital.shift_add_units_per_tile * self.shift_add_pj() * adc_rate_ghz,
-               "crossbar": 0.0}
-        if xb.read_energy == "per_cell":
-            out["crossbar"] = n * xb.rows * xb.cols * self.cell_read_pj() / xb.read_latency_ns
-        return out          # pJ per ns = mW
-
-    ACTIONS: ClassVar[dict[tuple[str, str], str]] = {      # (component, action) -> trace count
-        ("crossbar", "cell_read"): "cell_reads", ("dac", "drive"): "dac_drives",
-        ("adc", "convert"): "adc_conversions", ("shift_add", "op"): "shift_adds"}
-
-    def _actions(self) -> dict[tuple[str, str], str]:
-        if self.arch.crossbar.read_energy == "conductance":
-            return {("crossbar", "active_us_read"): "active_conductance_us",
-                    **{k: v for k, v in self.ACTIONS.items() if k[0] != "crossbar"}}
-        return self.ACTIONS
-
-    def action_energies_pj(self) -> dict[tuple[str, str], float]:
-        if self.arch.crossbar.read_energy == "conductance":
-            cell = {("crossbar", "active_us_read"): self.conductance_read_pj()}
-        else:
-            cell = {("crossbar", "cell_read"): self.cell_read_pj()}
-        return {**cell, ("dac", "drive"): self.dac_drive_pj(),
-                ("adc", "convert"): self.adc_conversion_pj(), ("shift_add", "op"): self.shift_add_pj()}
-
-    def layer_action_energies_pj(self, adc_bits: int) -> dict[tuple[str, str], float]:
-        """Conversions at other than adc.bits (deploy.adc_bits) are their own action."""
-        return {("adc", f"convert_{adc_bits}b"): self.adc_conversion_pj(adc_bits)}
-
-    def action_counts(self, n: NodeTrace) -> dict[tuple[str, str], int]:
-        out = {key: getattr(n, field) for key, field in self._actions().items()}
-        if n.adc_bits:
-            out[("adc", f"convert_{n.adc_bits}b")] = out.pop(("adc", "convert"))
-        return out
-
-    def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
-        """Counts x per-action energies (the open cost table), by component."""
-        e = {**self.action_energies_pj(), **(self.layer_action_energies_pj(n.adc_bits) if n.adc_bits else {})}
-        return {comp: count * e[(comp, act)] for (comp, act), count in self.action_counts(n).items()}
-
-    def verify_read_pj(self) -> float:
-        """Reading back one cell: its cell read (conductance energy: one read at mid-range
-        conductance) and one column conversion."""
-        if self.arch.crossbar.read_energy == "conductance":
-            dev = self.arch.device
-            cell = self.arch.crossbar.read_voltage_v ** 2 * 0.5 * (dev.g_min_us + dev.g_max_us) * 1e-6 \
-                * self.arch.crossbar.read_latency_ns * 1e-9 * 1e12
-            return cell + self.adc_conversion_pj()
-        return self.cell_read_pj() + self.adc_conversion_pj()
-
-    # --- latency (cycles)
-    def read_cycles(self) -> int:
-        """One input plane: drive rows, settle the array, sample-and-hold the columns."""
-        return max(1, cycles(self.arch.crossbar.read_latency_ns, self.arch.clock_ghz))
-
-    def conversions_per_plane(self, lm: LayerMap) -> int:
-        """Conversions each ADC does per plane on the busiest crossbar of the layer."""
-        pair = self.encoding.polarities
-        return math.ceil(lm.max_cols_per_crossbar // pair / self.arch.adc.per_crossbar)
-
-    def adc_cycles(self, lm: LayerMap) -> int:
-        return max(1, cycles(self.conversions_per_plane(lm) * self.adc_conversion_ns(lm.adc_bits),
-                             self.arch.clock_ghz))
-
-    def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
-        """Closed form of a two-stage pipeline (array read -> ADC conversions, with S&H
-        between them) over vector_planes items: fill + (n - 1) x the slower stage."""
-        if vector_planes <= 0:
-            return 0
-        r, a = self.read_cycles(), self.adc_cycles(lm)
-        return r + a + (vector_planes - 1) * max(r, a)
-
-    def busy_cycles(self, lm: LayerMap, vector_planes: int) -> tuple[int, int]:
-        return vector_planes * self.read_cycles(), vector_planes * self.adc_cycles(lm)
-
-    def verify_read_cycles(self) -> int:
-        """Read one row's parallel_cells cells back: array read, then their conversions."""
-        a = self.arch
-        conv = math.ceil(a.write_driver.parallel_cells / a.adc.per_crossbar)
-        return cycles(a.crossbar.read_latency_ns + conv * self.adc_conversion_ns(), a.clock_ghz)

@@ -24,7 +24,9 @@ import numpy as np
 from cimsim.config.schema import spec
 from cimsim.device.conductance import ProgrammedArray
 from cimsim.device.write import WriteResult
-from cimsim.hw.tile import TileModel, cycles
+from cimsim.hw.tile import TileModel
+from cimsim.hw.tile_costs import TileCosts
+from cimsim.hw.tile_timing import TileTiming, cycles
 from cimsim.mapping import LayerMap
 from cimsim.trace import NodeTrace
 
@@ -40,10 +42,39 @@ class SramCimParams:
     write_ns: float = spec(1.0, lo=0.0, lo_open=True, doc="one row write (parallel_cells bit-cells)")
 
 
+class SramCimCosts(TileCosts):
+    """All array energy is in the bit products (the macro figure includes the adder tree,
+    input drivers and accumulators); it lists no per-component estimators (no area)."""
+
+    def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
+        return {"crossbar": n.cell_reads * self.tile.params.bit_op_energy_fj * 1e-3}
+
+    def write_pulse_pj(self) -> float:
+        return self.tile.params.write_energy_fj_per_bit * 1e-3
+
+    def verify_read_pj(self) -> float:
+        return self.tile.params.bit_op_energy_fj * 1e-3
+
+
+class SramCimTiming(TileTiming):
+    """Bit planes stream through the pipelined adder trees, one per plane_ns."""
+
+    def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
+        return cycles(vector_planes * self.tile.params.plane_ns, self.arch.clock_ghz)
+
+    def pulse_cycles(self) -> int:
+        return cycles(self.tile.params.write_ns, self.arch.clock_ghz)
+
+    def verify_read_cycles(self) -> int:
+        return cycles(self.tile.params.plane_ns, self.arch.clock_ghz)
+
+
 class SramCimTile(TileModel):
     """Digital SRAM-CIM: exact bit-serial MACs in adder trees, no ADC, no variation, no wear."""
 
     Params = SramCimParams
+    Costs = SramCimCosts
+    Timing = SramCimTiming
 
     def columns_per_weight(self) -> int:
         return self.arch.crossbar.weight_bits            # one bit-cell column per weight bit
@@ -104,28 +135,6 @@ class SramCimTile(TileModel):
         flip = rng.random(layer.cells.g.shape) < rate
         layer.cells.g[flip] = 1.0 - layer.cells.g[flip]
         return int(flip.sum())
-
-    # --- costs
-    def mvm_energy_pj(self, n: NodeTrace) -> dict[str, float]:
-        """All array energy is in the bit products (the macro figure includes the adder tree,
-        input drivers and accumulators)."""
-        return {"crossbar": n.cell_reads * self.params.bit_op_energy_fj * 1e-3}
-
-    def mvm_cycles(self, lm: LayerMap, vector_planes: int) -> int:
-        """Bit planes stream through the pipelined adder trees, one per plane_ns."""
-        return cycles(vector_planes * self.params.plane_ns, self.arch.clock_ghz)
-
-    def write_pulse_pj(self) -> float:
-        return self.params.write_energy_fj_per_bit * 1e-3
-
-    def pulse_cycles(self) -> int:
-        return cycles(self.params.write_ns, self.arch.clock_ghz)
-
-    def verify_read_pj(self) -> float:
-        return self.params.bit_op_energy_fj * 1e-3
-
-    def verify_read_cycles(self) -> int:
-        return cycles(self.params.plane_ns, self.arch.clock_ghz)
 
     def endurance_cycles(self) -> float:
         return float("inf")
