@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import config
-from .config import Loaded
+from .config import ArchSpec, Loaded, WorkloadSpec
 from .errors import ConfigError
 from .report.manifest import record
 from .report.tables import tables, write_tables
@@ -28,11 +30,25 @@ from .report.writer import dumps, summary, write_report
 from .results import PhaseResult, RunReport
 
 
+def _check_path(path: Any, what: str) -> None:
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise ConfigError(what, "", "the path of a YAML file (str or pathlib.Path)", type(path).__name__)
+
+
+def _check_overrides(overrides: Any, what: str) -> dict:
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(what, "overrides", "a mapping of key paths to values", type(overrides).__name__)
+    return dict(overrides)
+
+
 def _load(loader: Any, path: str | Path, overrides: dict[str, Any] | None) -> Loaded:
     """Strings are YAML text (as after `--set key=`), other values are used as given; the
     report records every override as text (config.Loaded.overrides)."""
+    _check_path(path, "path")
     text, values = {}, {}
-    for key, v in (overrides or {}).items():
+    for key, v in _check_overrides(overrides, str(path)).items():
         if not isinstance(key, str) or not key:
             raise ConfigError(str(path), repr(key), "a key path such as 'adc.bits'")
         if isinstance(v, str):
@@ -107,9 +123,21 @@ def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dic
     ({"arch.adc.bits": 6, "workload.phases.0.samples": 100}); `workers` > 1 deploys
     Monte-Carlo chips in that many processes (same report); `explain`: add the accuracy
     ablation of the first inference phase (explain.py) as the report's `explain` block."""
+    from .session import WallClock
     from .study import run_study
 
-    a_over, w_over = config.split_overrides(overrides or {}, "overrides")
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+        raise ConfigError("workers", "", "an integer >= 1", workers)
+    if wall is not None and not isinstance(wall, WallClock):
+        raise ConfigError("wall", "", "a cimsim.session.WallClock or None", type(wall).__name__)
+    for value, what, kind in ((arch, "arch", ArchSpec), (workload, "workload", WorkloadSpec)):
+        if isinstance(value, Loaded):
+            if not isinstance(value.spec, kind):
+                raise ConfigError(what, "", f"a loaded {what} file (cimsim.load_{what})",
+                                  type(value.spec).__name__)
+        else:
+            _check_path(value, what)
+    a_over, w_over = config.split_overrides(_check_overrides(overrides, "run"), "overrides")
     if a_over or not isinstance(arch, Loaded):
         if isinstance(arch, Loaded):
             raise ConfigError("overrides", "arch.*", "overrides of a file given by path (pass its path, "
@@ -120,4 +148,4 @@ def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dic
             raise ConfigError("overrides", "workload.*", "overrides of a file given by path (pass its "
                               "path, or load it with cimsim.load_workload(path, overrides))")
         workload = load_workload(workload, w_over)
-    return Report(run_study(arch, workload, wall, workers, explain))
+    return Report(run_study(arch, workload, wall, int(workers), explain))

@@ -20,7 +20,7 @@ from .nn.data import Dataset
 from .nn.fit import train_float
 from .nn.layers import Net
 from .nn.models import build_model, model_label
-from .nn.network import untrained_net
+from .nn.network import input_hashes, untrained_net
 from .progress import say, warn
 from .util import atomic_write, stable_hash
 
@@ -28,6 +28,7 @@ TRAINER_VERSION = 2  # bump when the training code changes what it produces
 
 
 DIGEST = "__sha256__"      # the cache entry's content hash, stored beside the arrays
+KEY = "__key__"            # its full cache key (the file name holds 24 of its digits)
 
 
 def state_digest(state: dict[str, np.ndarray]) -> str:
@@ -71,9 +72,13 @@ def _key_part(obj: object) -> dict:
     return {k: v for k, v in to_dict(obj).items() if k not in _NEW_KEYS or v != _NEW_KEYS[k]}
 
 
-def pretrain_key(w: WorkloadSpec, arch: ArchSpec | None = None) -> str:
+def pretrain_key(w: WorkloadSpec, arch: ArchSpec | None = None, files: dict[str, str] | None = None) -> str:
+    """The model cache key: the specs that shape the trained weights, and the contents of the
+    files the training reads (`files`: nn.network.input_hashes; none for the bundled data)."""
     key = {"model": _key_part(w.model), "dataset": _key_part(w.dataset),
            "pretrain": to_dict(w.pretrain), "seed": w.seed, "v": TRAINER_VERSION}
+    if files:
+        key["files"] = dict(sorted(files.items()))
     if w.pretrain.noise_sigma > 0 and arch is not None:
         # the noise depends on how weights are encoded onto cells
         key["encoding"] = {"bits_per_cell": arch.device.bits_per_cell,
@@ -92,23 +97,29 @@ def noise_aware(w: WorkloadSpec, arch: ArchSpec | None):
     return lambda wc: programmed_weights(wc, tile, rng)
 
 
-def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = None) -> tuple[Net, bool]:
+def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = None,
+                     workload_file: str = "") -> tuple[Net, bool]:
     """The float-trained network for this workload; (net, loaded_from_cache). Noise-aware
-    training (pretrain.noise_sigma > 0) needs the chip's arch for its weight encoding."""
+    training (pretrain.noise_sigma > 0) needs the chip's arch for its weight encoding; the
+    workload file locates the data files whose contents the key covers."""
     net = build_model(w.model, data.input_shape, data.classes, w.seed)
-    path = cache_dir() / f"pretrain-{pretrain_key(w, arch)[:24]}.npz"
+    key = pretrain_key(w, arch, input_hashes(w, workload_file))
+    path = cache_dir() / f"pretrain-{key[:24]}.npz"
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
                 state = {k: z[k] for k in z.files}
             digest = state.pop(DIGEST, None)
+            stored = state.pop(KEY, None)
             if digest is not None and str(digest) != state_digest(state):
                 raise ValueError("its content hash does not match")
+            if stored is not None and str(stored) != key:
+                raise ValueError("it holds another workload's model (its stored key differs)")
             if set(state) != set(net.state()):
                 raise KeyError("the parameters differ from the network's")
             net.load_state(state)                 # shapes checked by the assignment
-            if digest is None:                    # written before content hashes: add one
-                _save(path, state)
+            if digest is None or stored is None:  # written before hashes and keys: add them
+                _save(path, state, key)
             return net, True
         except Exception as e:    # truncated, garbage, empty or foreign: retrain and replace it
             warn(f"the cached model {path} is unusable ({type(e).__name__}: "
@@ -118,13 +129,13 @@ def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = Non
     say(f"pretraining {model_label(w.model)} "
         f"for {w.pretrain.epochs} epochs{noise}; cached afterwards in {path.parent}")
     train_float(net, data, w.pretrain, w.seed, noise_aware(w, arch))
-    _save(path, net.state())
+    _save(path, net.state(), key)
     return net, False
 
 
-def _save(path: Path, state: dict[str, np.ndarray]) -> None:
-    """Cache a trained state with its content hash; a read-only cache only warns."""
-    stored = {**state, DIGEST: np.array(state_digest(state))}
+def _save(path: Path, state: dict[str, np.ndarray], key: str) -> None:
+    """Cache a trained state with its content hash and its full key; a read-only cache only warns."""
+    stored = {**state, DIGEST: np.array(state_digest(state)), KEY: np.array(key)}
     try:
         atomic_write(path, lambda f: np.savez(f, **stored), binary=True)
     except OSError as e:                  # a read-only cache costs the next run a retraining only
@@ -139,5 +150,5 @@ def workload_net(w: WorkloadSpec, data: Dataset, arch: ArchSpec, workload_file: 
     if w.model.name == "onnx" or not w.deploy.functional:
         net = untrained if untrained is not None else untrained_net(w, data, workload_file)
         return net, "onnx" if w.model.name == "onnx" else "untrained"
-    net, cached = pretrained_model(w, data, arch)
+    net, cached = pretrained_model(w, data, arch, workload_file)
     return net, "cached" if cached else "pretrained"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
 from .errors import CimsimError
+from .util import SAFE_NAME_TEXT, is_safe_name
 
 _OMIT = "omit_when_none"
 
@@ -292,6 +293,8 @@ class RunReport(RunHead):
             if rtype is None:
                 raise ReportError(file, f"phases.{i}.kind", "a registered phase kind ("
                                   + ", ".join(plugins.names("phase")) + ")")
+            if not is_safe_name(block.get("name")):        # it names the phase's figure files
+                raise ReportError(file, f"phases.{i}.name", "a phase name of " + SAFE_NAME_TEXT)
             phases.append(from_json(rtype, block, file, f"phases.{i}"))
         head = from_json(RunHead, {k: v for k, v in data.items() if k != "phases"}, file)
         return cls(**{f.name: getattr(head, f.name) for f in dataclasses.fields(RunHead)}, phases=phases)

@@ -16,7 +16,7 @@ from .hw.chip import build_chip
 from .mapping import ChipMap, map_layers
 from .nn.layers import Net
 from .nn.models import model_label
-from .nn.network import untrained_net, workload_data
+from .nn.network import input_hashes, untrained_net, workload_data
 from .phases import phase_kind
 from .pretrain import pretrain_key, workload_net
 from .progress import say
@@ -125,7 +125,8 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
         inputs=_inputs(s),
         model=ModelInfo(name=model_label(w.model), parameters=_parameters(s.net),
                         float_test_accuracy=s.float_acc,
-                        pretrain_key=pretrain_key(w, a) if origin in ("pretrained", "cached") else None),
+                        pretrain_key=(pretrain_key(w, a, input_hashes(w, s.workload_file))
+                                      if origin in ("pretrained", "cached") else None)),
         mapping=s.cmap.summary(),
         area=s.chip.area(),
         cost_table=cost_table(s.chip, s.cmap),
@@ -137,11 +138,14 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
 
 def _inputs(s: Session) -> dict:
     """The inputs' paths and hashes, the specs as run (the arch with its models' params) and
-    the key-path overrides given (as YAML text, `arch.` / `workload.` prefixed)."""
+    the key-path overrides given (as YAML text, `arch.` / `workload.` prefixed); the sha256 of
+    the files the workload reads besides itself, where it reads any."""
     arch, workload = s.arch, s.workload
+    files = input_hashes(workload.spec, workload.path)           # npz data, an ONNX model
     return {
         "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(s.chip.arch)},
-        "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(workload.spec)},
+        "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(workload.spec),
+                     **({"files_sha256": files} if files else {})},
         "overrides": {**{f"arch.{k}": v for k, v in sorted(arch.overrides.items())},
                       **{f"workload.{k}": v for k, v in sorted(workload.overrides.items())}},
     }

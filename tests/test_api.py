@@ -75,3 +75,26 @@ def test_init_copies_the_shipped_files_and_never_overwrites(tmp_path, root, caps
     assert not (other / "workloads").exists()                # nothing copied
     (tmp_path / "afile").write_text("x")
     assert main(["init", str(tmp_path / "afile")]) == 2
+
+
+def test_the_api_checks_its_arguments(root):
+    """Issue 25, item 7: wrong argument types are CimsimErrors with a clear message, not
+    TypeErrors from deep inside; numpy integers are integers."""
+    import numpy as np
+
+    from cimsim.errors import CimsimError
+
+    arch, w = root / "arch" / "rram_64x64.yaml", root / "workloads" / "resnet_inference.yaml"
+    for call, expect in (
+            (lambda: cimsim.load_arch(None), "the path of a YAML file"),
+            (lambda: cimsim.load_arch(123), "the path of a YAML file"),
+            (lambda: cimsim.load_arch(arch, ["adc.bits=6"]), "a mapping of key paths"),
+            (lambda: cimsim.run(arch, w, overrides="arch.adc.bits=6"), "a mapping of key paths"),
+            (lambda: cimsim.run(arch, w, wall=5), "WallClock"),
+            (lambda: cimsim.run(arch, w, workers="2"), "an integer >= 1"),
+            (lambda: cimsim.run(arch, w, workers=-3), "an integer >= 1"),
+            (lambda: cimsim.run(arch, cimsim.load_arch(arch)), "a loaded workload file")):
+        with pytest.raises(CimsimError, match=expect):
+            call()
+    assert cimsim.load_arch(arch, {"adc.bits": np.int64(6)}).spec.adc.bits == 6
+    assert cimsim.load_arch(arch, {"adc.bits": np.int64(6)}).overrides == {"adc.bits": "6"}

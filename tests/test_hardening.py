@@ -6,6 +6,7 @@ import os
 import stat
 import textwrap
 
+import numpy as np
 import pytest
 
 from cimsim.cli import main
@@ -201,3 +202,107 @@ def test_every_command_refuses_an_output_path_that_is_a_file(root, tmp_path, cap
         err = capsys.readouterr().err
         assert "is a file" in err and err.count("\n") == 1, err
     assert f.read_text() == "x"
+
+
+def test_names_that_become_paths_stay_inside_the_output_folder(root, tmp_path, capsys):
+    """One file-name rule for every name that reaches a path (issue 25, item 1): a phase or
+    grid name with separators, '..', NUL or 300 characters is refused when the file loads,
+    a received report.json with one is refused by `cimsim plot`, and every output path is
+    checked again where it is made (symlinks included)."""
+    from cimsim.config import load_workload
+    from cimsim.errors import ConfigError
+    from cimsim.report.plots import save_figures
+    from cimsim.results import ModelInfo, RunReport
+    from cimsim.sweep.grid import load_grid
+    from cimsim.util import inside
+
+    w = root / "workloads" / "resnet_inference.yaml"
+    for bad in ("../../../../x", "/abs/x", "a/b", "x\0y", "x" * 300, ".hidden"):
+        with pytest.raises(ConfigError, match=r"phases\[0\]\.name: expected 1-100 letters"):
+            load_workload(w, values={"phases.0.name": bad})
+    g = tmp_path / "g.yaml"
+    g.write_text('name: "x/../../../../evil"\ngrid:\n  arch.adc.bits: [6, 8]\n')
+    with pytest.raises(ConfigError, match="name: expected 1-100 letters"):
+        load_grid(g)
+    # a received report whose phase name climbs out: refused, nothing written anywhere
+    empty = RunReport(cimsim_version="0", inputs={}, model=ModelInfo("m", 0, None, None), mapping={},
+                      area={}, cost_table=[], deploy={}, phases=[]).to_json()
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    empty["phases"] = [{"name": "../../../x", "kind": "inference"}]
+    (rep / "report.json").write_text(json.dumps(empty))
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(["plot", str(rep)]) == 2
+    assert "phases.0.name" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    # the last guard where a path is made
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "link.png").symlink_to(tmp_path / "elsewhere.png")
+    for name in ("../x.png", "/etc/x.png", "link.png", "a\0b.png", "y" * 250 + ".png"):
+        with pytest.raises(ValueError):
+            inside(out, name)
+    assert inside(out, "latency_test.png") == out / "latency_test.png"
+    from cimsim.errors import CimsimError
+    from cimsim.report.plots import plt
+
+    with pytest.raises(CimsimError, match="figure '../x'"):
+        save_figures({"../x": plt.figure()}, out)
+    assert not (tmp_path / "x.png").exists()
+
+
+NPZ_MLP = """\
+name: npz_mlp
+dataset: {path: data.npz}
+model: {layers: [{type: linear, out_features: 8}, {type: relu}, {type: linear}]}
+pretrain: {epochs: 1, batch: 16}
+phases: [{name: test, kind: inference, ci_chips: 1}]
+"""
+
+
+def _npz(path, seed):
+    rng = np.random.default_rng(seed)
+    np.savez(path, x_train=rng.random((40, 12), np.float32), y_train=rng.integers(0, 3, 40),
+             x_test=rng.random((10, 12), np.float32), y_test=rng.integers(0, 3, 10))
+
+
+def test_cache_keys_cover_the_contents_of_the_files_a_run_reads(root, tmp_path, monkeypatch, capsys):
+    """Two workloads naming `data.npz` in different folders train (and cache) different
+    models; a sweep point's hash changes with the file; the report records the file's hash;
+    a cache entry copied over another's name is rebuilt, not trusted (issue 25, item 3)."""
+    from cimsim.config import load_workload
+    from cimsim.nn.network import input_hashes, workload_data
+    from cimsim.pretrain import pretrain_key, pretrained_model
+    from cimsim.sweep.runner import input_hash
+
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    specs = []
+    for folder, seed in (("a", 1), ("b", 2)):
+        (tmp_path / folder).mkdir()
+        _npz(tmp_path / folder / "data.npz", seed)
+        (tmp_path / folder / "w.yaml").write_text(NPZ_MLP)
+        specs.append(load_workload(tmp_path / folder / "w.yaml"))
+    (a, b) = specs
+    ha, hb = input_hashes(a.spec, a.path), input_hashes(b.spec, b.path)
+    assert set(ha) == {"dataset.path"} and ha != hb
+    assert pretrain_key(a.spec, None, ha) != pretrain_key(b.spec, None, hb)
+    assert input_hash(None, a.spec, ha) != input_hash(None, b.spec, hb)
+    net_a, cached = pretrained_model(a.spec, workload_data(a.spec, a.path), None, a.path)
+    assert not cached
+    assert pretrained_model(a.spec, workload_data(a.spec, a.path), None, a.path)[1]      # now cached
+    net_b, cached_b = pretrained_model(b.spec, workload_data(b.spec, b.path), None, b.path)
+    assert not cached_b                                                # not a's model
+    # a's entry copied over b's name: its stored key differs, so b is trained again
+    cache = tmp_path / "cache"
+    key_a = pretrain_key(a.spec, None, ha)[:24]
+    key_b = pretrain_key(b.spec, None, hb)[:24]
+    (cache / f"pretrain-{key_b}.npz").write_bytes((cache / f"pretrain-{key_a}.npz").read_bytes())
+    capsys.readouterr()
+    assert not pretrained_model(b.spec, workload_data(b.spec, b.path), None, b.path)[1]
+    assert "stored key differs" in capsys.readouterr().err
+    # the report records the data file's hash
+    out = tmp_path / "out"
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(tmp_path / "a" / "w.yaml"),
+                 "--out", str(out)]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["inputs"]["workload"]["files_sha256"] == ha

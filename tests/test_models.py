@@ -370,3 +370,25 @@ def test_online_learning_on_rgb_npz_with_a_layer_list(tmp_path, root, monkeypatc
     ph = rep["phases"][0]
     assert ph["samples"] == 30 and ph["lrt"]["write_attempts"] > 0
     assert set(ph["writes"]["per_layer"]) == {"conv0", "conv2", "linear7"}
+
+
+def test_bad_labels_and_an_empty_layer_list_are_refused(tmp_path):
+    """Issue 25, item 4: labels past the class limit (uint64 2^64-1 would wrap to -1), inf
+    labels and an explicit empty layer list (which used to run the default ResNet) are
+    located errors."""
+    from cimsim.config import from_text
+    from cimsim.config.workload import DatasetSpec, WorkloadSpec
+    from cimsim.errors import ConfigError
+    from cimsim.nn.data import load_npz
+
+    rng = np.random.default_rng(0)
+    x = rng.random((6, 4), np.float32)
+    for name, y, expect in (("wrap", np.array([0, 1, 2, 0, 1, 2**64 - 1], np.uint64), "class indices below"),
+                            ("huge", np.array([0, 1, 2, 0, 1, 1e12]), "class indices below"),
+                            ("inf", np.array([0, 1, 2, 0, 1, np.inf]), "integer class labels")):
+        p = tmp_path / f"{name}.npz"
+        np.savez(p, x_train=x, y_train=y, x_test=x, y_test=np.zeros(6, np.int64))
+        with pytest.raises(ConfigError, match=expect):
+            load_npz(DatasetSpec(name="npz", path=str(p)))
+    with pytest.raises(ConfigError, match=r"model\.layers: expected at least one layer"):
+        from_text(WorkloadSpec, "model: {layers: []}\nphases: [{name: t}]\n")

@@ -221,3 +221,43 @@ def test_example_export_round_trip_and_workload(tmp_path, root, monkeypatch):
 
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
     assert rep["model"]["float_test_accuracy"] > 0.9 and rep["model"]["pretrain_key"] is None
+
+
+def _dense_model(weight, domain="", alpha=1.0):
+    """Flatten -> Gemm on 4 inputs and 3 classes, with the given weight array."""
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+         helper.make_node("Gemm", ["f", "w"], ["out"], name="fc", alpha=alpha, domain=domain)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, 3])],
+        [numpy_helper.from_array(weight, "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_weights_that_are_not_finite_real_numbers_are_refused(tmp_path):
+    """Issue 25, item 4: NaN/inf weights, a NaN alpha, complex weights, an op of a custom
+    domain and a negative BatchNorm variance are located errors, not NaN logits."""
+    good = np.ones((4, 3), np.float32)
+    nan = good.copy()
+    nan[1, 2] = np.nan
+    cases = {"nan": (_dense_model(nan), "finite numbers in 'w'"),
+             "inf": (_dense_model(good * np.inf), "finite numbers in 'w'"),
+             "alpha": (_dense_model(good, alpha=float("nan")), "a finite alpha"),
+             "complex": (_dense_model(good.astype(np.complex64)), "real-valued numbers in 'w'"),
+             "domain": (_dense_model(good, domain="com.evil"), "an operator of the standard ONNX domain")}
+    for name, (model, expect) in cases.items():
+        p = tmp_path / f"{name}.onnx"
+        onnx.save(model, str(p))
+        with pytest.raises(ConfigError, match=expect):
+            load_onnx(p, (4,), 3, "w.yaml")
+    onnx.save(_dense_model(good), str(tmp_path / "ok.onnx"))
+    assert load_onnx(tmp_path / "ok.onnx", (4,), 3, "w.yaml").nodes
+    rng = np.random.default_rng(0)
+    model = resnet_like(rng)
+    var = next(t for t in model.graph.initializer if t.name == "var")
+    arr = numpy_helper.to_array(var).copy()
+    arr[0] = -1.0
+    var.CopyFrom(numpy_helper.from_array(arr, "var"))
+    onnx.save(model, str(tmp_path / "bn.onnx"))
+    with pytest.raises(ConfigError, match="variances >= 0"):
+        load_onnx(tmp_path / "bn.onnx", (11, 10, 3), 5, "w.yaml")

@@ -75,6 +75,13 @@ def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:
     return out
 
 
+def _plain(v: Any) -> Any:
+    """A numpy scalar as its Python value (for the recorded override text)."""
+    if hasattr(v, "item"):
+        return v.item()
+    raise TypeError(f"{type(v).__name__} is not a YAML value")
+
+
 def _load(cls: type, path: str | Path, overrides: dict[str, str] | None, raw: bytes | None,
           values: dict[str, Any] | None) -> Loaded:
     data, src, sha = load_yaml(path, raw)
@@ -83,7 +90,7 @@ def _load(cls: type, path: str | Path, overrides: dict[str, str] | None, raw: by
         for key, value in every.items():
             set_path(data, key, value)
         sha = hashlib.sha256(f"{sha}{sorted(every.items())}".encode()).hexdigest()
-    shown = {**(overrides or {}), **{k: json.dumps(v) for k, v in (values or {}).items()}}
+    shown = {**(overrides or {}), **{k: json.dumps(v, default=_plain) for k, v in (values or {}).items()}}
     return Loaded(build(cls, data, src), str(path), sha, src, dict(sorted(shown.items())))
 
 

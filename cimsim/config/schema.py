@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import math
+import numbers
 import re
 import stat
 import types
@@ -251,12 +252,13 @@ def _scalar(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> Any:
         if not isinstance(value, bool):
             raise src.error(path, "true or false", value)
     elif tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):   # numpy integers too
             raise src.error(path, _range_text(meta, "integer"), value)
+        value = int(value)
     elif tp is float:
         if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
             value = float(value)   # PyYAML (YAML 1.1) reads 1.0e6 as a string; accept it
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):     # numpy numbers too
             raise src.error(path, _range_text(meta, "number"), value,
                             note="write the number alone: the unit is in the key name"
                             if isinstance(value, str) else "")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .. import plugins
+from ..util import SAFE_NAME_TEXT, is_safe_name
 from .schema import Source, spec
 from .shapes import GraphError, plan_layers
 
@@ -14,14 +14,11 @@ POLICIES = tuple(plugins.BUILTIN["policy"])      # the built-in deployment polic
 SYNTHETIC_MAX_VALUES = 2**30
 
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
 def check_name(name: str, src: Source, path: tuple) -> None:
-    """Names become folder names (results/ARCH__WORKLOAD): a safe file-name charset only."""
-    if not _NAME.fullmatch(name):
-        raise src.error(path, "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
-                        name)
+    """Names become folder and file names (results/ARCH__WORKLOAD, a phase's figures): the
+    one safe file-name rule (util.SAFE_NAME)."""
+    if not is_safe_name(name):
+        raise src.error(path, SAFE_NAME_TEXT, name)
 
 
 def check_part(kind: str, value: str, src: Source, path: tuple, extra: tuple[str, ...] = ()) -> None:
@@ -147,6 +144,8 @@ class ModelSpec:
                 if _explicit(src, path + ("name",)):
                     raise src.error(path + ("name",), f"{key} (or no name) with model.{key}", self.name)
                 object.__setattr__(self, "name", key)
+        if _explicit(src, path + ("layers",)) and not self.layers:   # not the default network in disguise
+            raise src.error(path + ("layers",), "at least one layer (or no `layers` key)", [])
         check_part("model", self.name, src, path + ("name",), ("layers", "onnx"))
         if self.layers and self.onnx:
             raise src.error(path + ("onnx",), "either model.layers or model.onnx, not both", self.onnx)
@@ -305,6 +304,7 @@ class WorkloadSpec:
             raise src.error(path + ("phases",), "at least one phase")
         seen = set()
         for i, ph in enumerate(self.phases):
+            check_name(ph.name, src, path + ("phases", i, "name"))      # its figures' file names
             if ph.name in seen:
                 raise src.error(path + ("phases", i, "name"), "a unique phase name", ph.name)
             seen.add(ph.name)

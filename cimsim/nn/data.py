@@ -97,6 +97,7 @@ def synthetic(spec: DatasetSpec, seed: int, input_shape: tuple[int, ...] = ()) -
 
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_CLASSES = 100_000            # as dataset.classes of synthetic data
 
 
 def _channels_last(x: np.ndarray) -> np.ndarray:
@@ -146,10 +147,13 @@ def load_npz(spec: DatasetSpec, base: str | Path = ".") -> Dataset:
         y = arrays[k]
         if y.ndim != 1 or len(y) != len(arrays[xk]):
             raise ConfigError(file, k, f"one label per input of {xk} (shape ({len(arrays[xk])},))", y.shape)
-        if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+        if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(np.isfinite(y))
+                                             and np.all(y == np.round(y))):
             raise ConfigError(file, k, "integer class labels", str(y.dtype))
         if y.size and y.min() < 0:
             raise ConfigError(file, k, "labels >= 0", int(y.min()))
+        if y.size and y.max() >= MAX_CLASSES:     # checked before the cast (uint64 2^64-1 would wrap)
+            raise ConfigError(file, k, f"class indices below {MAX_CLASSES:,}", int(y.max()))
         ys[k] = y.astype(np.int64)
     classes = int(max(ys["y_train"].max(), ys["y_test"].max())) + 1
     if classes < 2:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config.workload import WorkloadSpec
 from ..errors import ConfigError
+from ..util import file_sha256
 from .data import Dataset, load_dataset
 from .layers import Net
 from .models import build_model
@@ -23,6 +24,24 @@ def _shape_from_spec(dims: list[int] | tuple[int, ...]) -> tuple[int, ...]:
 
 def _base(workload_file: str) -> Path:
     return Path(workload_file).parent if workload_file else Path(".")
+
+
+def input_files(w: WorkloadSpec, workload_file: str = "") -> dict[str, Path]:
+    """The files besides the YAML that a run reads, by the key that names them."""
+    out = {}
+    if w.dataset.name == "npz":
+        out["dataset.path"] = Path(w.dataset.path)
+    if w.model.onnx:
+        out["model.onnx"] = Path(w.model.onnx)
+    return {k: p if p.is_absolute() else _base(workload_file) / p for k, p in out.items()}
+
+
+def input_hashes(w: WorkloadSpec, workload_file: str = "") -> dict[str, str]:
+    """sha256 of each file a run reads besides the YAML (input_files): what the model cache
+    key, a sweep point's hash and the report record, so a changed file is never mistaken
+    for the old one."""
+    hashes = {k: file_sha256(p) for k, p in input_files(w, workload_file).items()}
+    return {k: v for k, v in sorted(hashes.items()) if v is not None}
 
 
 def workload_data(w: WorkloadSpec, workload_file: str = "") -> Dataset:

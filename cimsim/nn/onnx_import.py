@@ -99,7 +99,20 @@ class _Importer:
     def weight(self, node, tensor: str) -> np.ndarray:
         if tensor not in self.const:
             raise self.error(node, f"a constant (initializer) for '{tensor}'")
-        return self.const[tensor].astype(np.float32)
+        raw = self.const[tensor]
+        if raw.dtype.kind not in "iuf":                 # complex, string, bool: not a weight
+            raise self.error(node, f"real-valued numbers in '{tensor}'", str(raw.dtype))
+        w = raw.astype(np.float32)
+        if not np.all(np.isfinite(w)):
+            raise self.error(node, f"finite numbers in '{tensor}' (float32)", "NaN or inf")
+        return w
+
+    def scalar(self, node, a: dict, name: str, default: float) -> float:
+        """A float attribute (alpha, beta, epsilon), finite."""
+        v = float(a.get(name, default))
+        if not np.isfinite(v):
+            raise self.error(node, f"a finite {name}", v)
+        return v
 
     def window(self, node, a: dict, k_default: list[int] | None = None) -> tuple[int, int, int]:
         """(k, stride, pad) of a square, symmetric window; errors for what cimsim cannot hold."""
@@ -149,6 +162,8 @@ class _Importer:
 
     def convert(self, node, i: int, last: bool) -> None:
         """One ONNX node into cimsim's nodes (or an alias, a constant, a folded bias)."""
+        if node.domain not in ("", "ai.onnx"):         # a custom op of the same name is not the standard one
+            raise self.error(node, "an operator of the standard ONNX domain", node.domain)
         op = "Identity" if node.op_type == "Softmax" and last else node.op_type
         handler = _OPS.get(op)
         if handler is None:
@@ -198,14 +213,14 @@ class _Importer:
         if gemm:
             if a.get("transA", 0):
                 raise self.error(node, "transA 0", a.get("transA"))
-            w = (w.T if a.get("transB", 0) else w) * float(a.get("alpha", 1.0))
+            w = (w.T if a.get("transB", 0) else w) * self.scalar(node, a, "alpha", 1.0)
         if w.ndim != 2:
             raise self.error(node, "a 2-D weight matrix", w.shape)
         has_b = gemm and len(node.input) > 2 and node.input[2] != ""
         lin = Linear(self.name_for(node, i), x, w.shape[0], w.shape[1], self.rng, bias=has_b)
         lin.W[...] = w
         if has_b:
-            c = self.weight(node, node.input[2]) * float(a.get("beta", 1.0))
+            c = self.weight(node, node.input[2]) * self.scalar(node, a, "beta", 1.0)
             lin.b[...] = np.broadcast_to(c.reshape(-1), (w.shape[1],))
         self.add(node, out, lin)
 
@@ -219,7 +234,7 @@ class _Importer:
         prev = self.producer.get(t_act)
         if not isinstance(prev, (Conv2d, Linear)) or self.consumers.get(t_act, 0) != 1:
             raise self.error(node, "a constant added only right after a Conv, Gemm or MatMul (its bias)")
-        c = self.const[consts[0]].astype(np.float32)
+        c = self.weight(node, consts[0])
         n_out = prev.W.shape[1]
         if c.size != n_out:
             raise self.error(node, f"a bias of {n_out} values", c.shape)
@@ -232,9 +247,12 @@ class _Importer:
 
     def _batchnorm(self, node, i: int, a: dict, out: str) -> None:
         x = self.act(node, node.input[0])
-        bn = BatchNorm(self.name_for(node, i), x, self.shape[x][-1], eps=float(a.get("epsilon", 1e-5)))
+        eps = self.scalar(node, a, "epsilon", 1e-5)
+        bn = BatchNorm(self.name_for(node, i), x, self.shape[x][-1], eps=eps)
         for attr, t in zip(("gamma", "beta", "mean", "var"), node.input[1:5]):
             getattr(bn, attr)[...] = self.weight(node, t).reshape(-1)
+        if np.any(bn.var < 0):
+            raise self.error(node, "variances >= 0", float(bn.var.min()))
         self.add(node, out, bn)
 
     def _relu(self, node, i: int, a: dict, out: str) -> None:

@@ -17,8 +17,9 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
+from ..errors import CimsimError  # noqa: E402
 from ..results import Energy, Latency, RunReport, as_report, energy_of  # noqa: E402
-from ..util import atomic_write  # noqa: E402
+from ..util import atomic_write, inside  # noqa: E402
 
 if TYPE_CHECKING:
     from ..montecarlo import MonteCarloResult
@@ -513,10 +514,14 @@ def save_figures(figs: dict[str, Figure], out_dir: str | Path) -> list[Path]:
     """Write each figure as out_dir/STEM.png (atomically) and close it."""
     paths = []
     for stem, fig in figs.items():
+        try:
+            path = inside(out_dir, f"{stem}.png")         # a name from a report never leaves the folder
+        except ValueError as e:
+            plt.close("all")
+            raise CimsimError(f"figure {stem!r}: {e}") from None
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight")
         plt.close(fig)
-        path = Path(out_dir) / f"{stem}.png"
         data = buf.getvalue()
         atomic_write(path, lambda f, data=data: f.write(data), binary=True)
         paths.append(path)

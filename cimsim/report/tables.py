@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 from .. import plugins
+from ..errors import CimsimError
 from ..results import RunReport
-from ..util import atomic_write
+from ..util import atomic_write, inside
 from .writer import dumps
 
 
@@ -48,7 +49,10 @@ def write_tables(report: dict, out_dir: str | Path) -> list[Path]:
         keys: list[str] = []
         for r in rows:
             keys += [k for k in r if k not in keys]
-        path = Path(out_dir) / f"{name}.csv"
+        try:
+            path = inside(out_dir, f"{name}.csv")         # a table name never leaves the folder
+        except ValueError as e:
+            raise CimsimError(f"table {name!r}: {e}") from None
 
         def write(f, rows=rows, keys=keys):
             w = csv.DictWriter(f, fieldnames=keys, lineterminator="\n")

@@ -24,6 +24,7 @@ from typing import Any
 from ..config import override_target
 from ..config.schema import Source, load_yaml
 from ..errors import ConfigError
+from ..util import SAFE_NAME_TEXT, is_safe_name
 
 TOP_KEYS = ("name", "set", "grid", "zip")
 
@@ -61,8 +62,9 @@ def load_grid(path: str | Path) -> Grid:
         if k not in TOP_KEYS:
             raise src.error((k,), "one of the keys " + ", ".join(TOP_KEYS), None, f"unknown key '{k}'")
     name = data.get("name", Path(path).stem)
-    if not isinstance(name, str):
-        raise src.error(("name",), "a string", name)
+    if not is_safe_name(name):             # it names the sweep's output folder (results/sweep-NAME)
+        raise src.error(("name",), SAFE_NAME_TEXT + (" (the grid file's name is the default: give one)"
+                                                     if "name" not in data else ""), name)
     fixed = data.get("set") or {}
     if not isinstance(fixed, dict):
         raise src.error(("set",), "a mapping of key paths to values", fixed)

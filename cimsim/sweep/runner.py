@@ -32,6 +32,7 @@ from ..config import load_arch, load_workload, split_overrides, to_dict
 from ..config.schema import read_bytes
 from ..errors import CimsimError
 from ..hw.chip import build_chip
+from ..nn.network import input_hashes
 from ..util import atomic_write, stable_hash
 from .grid import Grid
 
@@ -56,9 +57,13 @@ class Inputs:
     workload_raw: bytes
 
 
-def input_hash(arch: Any, work: Any) -> str:
-    """16 hex digits of the resolved specs and the cimsim version."""
-    return stable_hash({"cimsim": __version__, "arch": to_dict(arch), "workload": to_dict(work)})[:16]
+def input_hash(arch: Any, work: Any, files: dict[str, str] | None = None) -> str:
+    """16 hex digits of the resolved specs, the contents of the files the workload reads
+    (npz data, an ONNX model: a replaced file is a new point) and the cimsim version."""
+    key = {"cimsim": __version__, "arch": to_dict(arch), "workload": to_dict(work)}
+    if files:
+        key["files"] = files
+    return stable_hash(key)[:16]
 
 
 def read_inputs(arch_file: str, workload_file: str) -> Inputs:
@@ -80,7 +85,8 @@ def resolve(grid: Grid, inp: Inputs, cli_set: dict[str, Any]) -> list[Point]:
         try:
             a, w = _load(inp, p.overrides)
             chip = build_chip(a)                                         # a bad model or params: invalid
-            p.key = input_hash(chip.arch, plugins.resolve_workload(w.spec, w.source))   # a bad part too
+            spec = plugins.resolve_workload(w.spec, w.source)            # a bad part too
+            p.key = input_hash(chip.arch, spec, input_hashes(w.spec, inp.workload_file))
         except CimsimError as e:
             p.status, p.error = "invalid", str(e)
         points.append(p)
@@ -159,11 +165,11 @@ def warm_cache(points: list[Point], inp: Inputs) -> None:
             a, w = _load(inp, p.overrides)
             if w.spec.model.name == "onnx" or not w.spec.deploy.functional:
                 continue                            # nothing to pretrain
-            k = pretrain_key(w.spec, a.spec)
+            k = pretrain_key(w.spec, a.spec, input_hashes(w.spec, w.path))
             if k not in seen:
                 seen.add(k)
                 try:
-                    pretrained_model(w.spec, workload_data(w.spec, w.path), a.spec)
+                    pretrained_model(w.spec, workload_data(w.spec, w.path), a.spec, w.path)
                 except Exception:   # the point's own run will fail and record why
                     pass
 
