@@ -106,6 +106,7 @@ class ChipJobs:
     y: np.ndarray
     evaluate: str
     fisher: dict | None
+    no_import_paths: bool = False      # the caller's --no-plugins, which travels to the workers
     sessions: dict = field(default_factory=dict)     # sigma index -> the session on that chip
 
     def on_sigma(self, si: int) -> Session:
@@ -137,6 +138,8 @@ def _worker_init(jobs: ChipJobs) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    if jobs.no_import_paths:
+        plugins.refuse_import_paths()
     _run_in_worker.jobs = jobs
 
 
@@ -159,7 +162,8 @@ def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
     retrain = training_macs(net, data.x_train, w.pretrain.epochs, len(data.x_train))
     jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.params.policies
             for c in range(ph.params.chips)]
-    chips = ChipJobs(dataclasses.replace(s, dep=None), sigmas, x, y, ph.params.evaluate, fisher)
+    chips = ChipJobs(dataclasses.replace(s, dep=None), sigmas, x, y, ph.params.evaluate, fisher,
+                     not plugins.import_paths_allowed())
     bar = f"monte carlo ({ph.params.evaluate})"
     if s.workers > 1:
         with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("spawn"),

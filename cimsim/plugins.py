@@ -17,6 +17,9 @@ import importlib
 import inspect
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, is_dataclass
 from importlib import metadata
 from typing import Any
@@ -113,11 +116,31 @@ def import_ref(ref: str) -> object:
     return obj
 
 
+_REFUSE_IMPORTS: ContextVar[bool] = ContextVar("cimsim_no_import_paths", default=False)
+
+
 def import_paths_allowed() -> bool:
     """Import paths in an arch file run that module's code: off with CIMSIM_NO_IMPORT_PATHS=1
-    (or `cimsim --no-plugins`), for arch files from a source you do not trust. Registered names
-    (built-ins and installed plugins) stay usable."""
-    return os.environ.get("CIMSIM_NO_IMPORT_PATHS", "") in ("", "0")
+    (or `cimsim --no-plugins`), for arch files from a source you do not trust, and inside
+    `no_import_paths()` (the work a sweep sends to a worker carries the caller's choice).
+    Registered names (built-ins and installed plugins) stay usable."""
+    return os.environ.get("CIMSIM_NO_IMPORT_PATHS", "") in ("", "0") and not _REFUSE_IMPORTS.get()
+
+
+def refuse_import_paths() -> None:
+    """Refuse import paths from here on in this context: for a worker process's initializer
+    (the caller's --no-plugins reaching its spawned workers)."""
+    _REFUSE_IMPORTS.set(True)
+
+
+@contextmanager
+def no_import_paths(on: bool = True) -> Iterator[None]:
+    """Refuse import paths (on=True) for the work inside the block, whatever the environment."""
+    token = _REFUSE_IMPORTS.set(on or _REFUSE_IMPORTS.get())
+    try:
+        yield
+    finally:
+        _REFUSE_IMPORTS.reset(token)
 
 
 def load(kind: str, ref: str) -> type:

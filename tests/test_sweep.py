@@ -1,6 +1,7 @@
 """cimsim sweep: grids, local pool vs dask, resume, failing points, interruption."""
 import csv
 import json
+import os
 
 import pytest
 
@@ -158,3 +159,55 @@ def test_pareto_axes_carry_si_units():
     ax.figure.canvas.draw()
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert labels and all(lab.endswith("mJ") for lab in labels)
+
+
+EVIL = """
+import pathlib
+pathlib.Path({marker!r}).write_text("imported")
+from cimsim.nn.models import NetworkModel
+
+
+class Evil(NetworkModel):
+    def layers(self, spec, classes):
+        return []
+"""
+
+
+def _evil_module(tmp_path):
+    marker = tmp_path / "imported.txt"
+    (tmp_path / "evilmod.py").write_text(EVIL.format(marker=str(marker)))
+    return marker
+
+
+def test_no_plugins_travels_with_a_sweep_points_work(root, tmp_path, monkeypatch):
+    """Issue 25, item 2: the caller's --no-plugins is part of the work a sweep sends out, so a
+    worker refuses an import path before importing it, whatever its own environment."""
+    from cimsim import plugins
+    from cimsim.sweep.runner import read_inputs, run_point
+
+    marker = _evil_module(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("CIMSIM_NO_IMPORT_PATHS", raising=False)
+    arch, w = str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_inference.yaml")
+    with plugins.no_import_paths():
+        inp = read_inputs(arch, w)
+    assert inp.no_import_paths and plugins.import_paths_allowed()     # scoped: allowed again here
+    out = run_point(inp, {"workload.model.name": "evilmod:Evil"})
+    assert "import paths are off" in out["error"] and not marker.exists()
+
+
+@pytest.mark.slow
+def test_no_plugins_reaches_dask_workers(root, tmp_path, monkeypatch):
+    """The same on a dask LocalCluster whose workers could import the module."""
+    distributed = pytest.importorskip("distributed")
+    marker = _evil_module(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.delenv("CIMSIM_NO_IMPORT_PATHS", raising=False)
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: g\nset:\n  workload.model.name: evilmod:Evil\ngrid:\n  arch.adc.bits: [8]\n")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        code = main(["-q", "--no-plugins", "sweep", str(root / "arch" / "rram_64x64.yaml"),
+                     str(root / "workloads" / "resnet_inference.yaml"), "--grid", str(grid),
+                     "--out", str(tmp_path / "s"), "--scheduler", cluster.scheduler_address])
+    assert code != 0 and not marker.exists()

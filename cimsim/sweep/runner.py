@@ -55,6 +55,7 @@ class Inputs:
     arch_raw: bytes
     workload_file: str
     workload_raw: bytes
+    no_import_paths: bool = False   # the caller's --no-plugins, which travels with every task
 
 
 def input_hash(arch: Any, work: Any, files: dict[str, str] | None = None) -> str:
@@ -67,7 +68,8 @@ def input_hash(arch: Any, work: Any, files: dict[str, str] | None = None) -> str
 
 
 def read_inputs(arch_file: str, workload_file: str) -> Inputs:
-    return Inputs(arch_file, read_bytes(arch_file), workload_file, read_bytes(workload_file))
+    return Inputs(arch_file, read_bytes(arch_file), workload_file, read_bytes(workload_file),
+                  not plugins.import_paths_allowed())
 
 
 def _load(inp: Inputs, overrides: dict[str, Any]):
@@ -127,7 +129,8 @@ def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
     if threads:
         threadpool_limits(1)
     try:
-        with progress.quiet(), mvm.threads(threads or mvm.DEFAULT_THREADS):
+        with progress.quiet(), mvm.threads(threads or mvm.DEFAULT_THREADS), \
+                plugins.no_import_paths(inp.no_import_paths):
             a, w = _load(inp, overrides)
             return {"report": dumps(run(a, w, workers=1, wall=WallClock()).result)}   # the one run path
     except CimsimError as e:
