@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -144,13 +145,16 @@ def _load_report(path: str) -> RunReport:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from .report.plots import figures, save_figures
-    from .report.tables import write_tables
+    from .report.tables import tables, write_tables
 
     rep = _load_report(args.report)
     out = Path(args.out) if args.out else (Path(args.report) if Path(args.report).is_dir()
                                            else Path(args.report).parent)
     prepare_out(out)
-    pngs = save_figures(figures(rep), out)
+    with _report_content(args.report):           # everything drawn and tabled before anything is written
+        figs = figures(rep)
+        tables(rep)
+    pngs = save_figures(figs, out)
     csvs = write_tables(rep, out)
     manifest.record(out, [*pngs, *csvs], replace=False)
     for p in pngs:
@@ -169,11 +173,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError("--names", "", f"{len(reps)} comma-separated names", args.names)
     if args.out:
         prepare_out(Path(args.out))
-    print(table(reps, names))
+    with _report_content(", ".join(args.reports)):
+        text = table(reps, names)
+        figs = compare_figures(reps, names) if args.out else {}
+    print(text)
     if args.out:
-        pngs = save_figures(compare_figures(reps, names), args.out)
+        pngs = save_figures(figs, args.out)
         print(f"{len(pngs)} figures in {args.out}")
     return 0
+
+
+@contextlib.contextmanager
+def _report_content(where: str):
+    """A report.json whose typed parts read back but whose free-form parts (inputs, mapping,
+    timeline and node rows) do not hold what cimsim writes: one clear message, exit 2."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        from .report.plots import plt
+
+        plt.close("all")
+        raise ConfigError(where, "", "a report.json written by this version of cimsim run",
+                          note=f"{type(e).__name__}: {e}") from None
 
 
 def _short_name(path: str) -> str:

@@ -306,3 +306,30 @@ def test_cache_keys_cover_the_contents_of_the_files_a_run_reads(root, tmp_path, 
                  "--out", str(out)]) == 0
     rep = json.loads((out / "report.json").read_text())
     assert rep["inputs"]["workload"]["files_sha256"] == ha
+
+
+def test_plot_and_compare_refuse_malformed_reports_before_writing(root, tmp_path, capsys):
+    """Issue 25, item 5 (part): a report.json whose free-form parts (inputs, deploy, timeline
+    or node rows) are malformed is one located message with exit 2, and nothing is written."""
+    w = tmp_path / "mlp.yaml"
+    w.write_text("name: mlp\ndataset: {name: synthetic, shape: [16], test_samples: 2}\n"
+                 "model: {layers: [{type: linear}]}\ndeploy: {functional: false}\n"
+                 "phases: [{name: t, kind: inference}]\n")
+    run = tmp_path / "run"
+    assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(run)]) == 0
+    good = json.loads((run / "report.json").read_text())
+    ph = good["phases"][0]
+    bad_timeline = {**ph, "latency": {**ph["latency"], "timeline": [{}]}}
+    for name, data in (("inputs", {**good, "inputs": {}}),
+                       ("deploy", {**good, "deploy": {"energy": "x"}}),
+                       ("timeline", {**good, "phases": [bad_timeline]}),
+                       ("nodes", {**good, "phases": [{**ph, "nodes": [{"a": 1}]}]})):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "report.json").write_text(json.dumps(data))
+        assert main(["plot", str(d)]) == 2, name
+        err = capsys.readouterr().err
+        assert "expected a report.json written by this version" in err and "Traceback" not in err
+        assert sorted(p.name for p in d.iterdir()) == ["report.json"]
+        assert main(["compare", str(d), str(run), "--out", str(tmp_path / f"c_{name}")]) in (0, 2)
+        assert "Traceback" not in capsys.readouterr().err
