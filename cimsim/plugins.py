@@ -242,11 +242,12 @@ def part_params(kind: str, cls: type, raw: Any, src: Any = None, path: tuple = (
         raw = {f.name: getattr(raw, f.name) for f in dataclasses.fields(raw)}
     raw = dict(raw or {})
     own = {f.name for f in dataclasses.fields(p_cls)}
-    owner = {f.name: name for name in BUILTIN.get(kind, {})
-             for f in dataclasses.fields(load(kind, name).Params)}
     src = src or Source("workload")
-    for k in raw:
-        if k in own or (k in owner and not strict):
+    foreign = [k for k in raw if k not in own]
+    owner = {f.name: name for name in BUILTIN.get(kind, {})          # only when a key is not its own
+             for f in dataclasses.fields(load(kind, name).Params)} if foreign else {}
+    for k in foreign:
+        if k in owner and not strict:
             continue
         keys = [*beside, *sorted(own)]
         if k in owner:                          # another part's key, and this kind is strict

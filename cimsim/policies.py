@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from . import plugins
-from .config.schema import spec
+from .config.schema import NoParams, spec
 from .config.workload import WorkloadSpec
 from .deploy import Deployment, fisher_diagonal
 from .functional import AnalogLayer
@@ -63,11 +63,6 @@ def verify(e: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
     e.tile.verify(e, mask, rng)
     e.writes[...] = e.cells.pulses_per_cell
     e.refresh()
-
-
-@dataclass(frozen=True)
-class NoParams:
-    """A policy without keys of its own."""
 
 
 @dataclass(frozen=True)

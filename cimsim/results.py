@@ -161,11 +161,6 @@ class Energy(Result):
     per_node_component_pj: dict[str, dict[str, float]] | None = optional()
     action_counts: dict[str, int] | None = optional()
 
-    @property
-    def per_item_pj(self) -> float:
-        """Per image (inference) or per sample (online learning)."""
-        return self.per_image_pj if self.per_image_pj is not None else self.per_sample_pj or 0.0
-
 
 @dataclass(frozen=True)
 class Efficiency(Result):

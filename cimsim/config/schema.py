@@ -290,6 +290,11 @@ def _check_range(tp: Any, value: Any, path: tuple, src: Source, meta: dict) -> N
         raise src.error(path, _range_text(meta, "integer") + f" <= {INT_MAX}", value)
 
 
+@dataclasses.dataclass(frozen=True)
+class NoParams:
+    """The Params of a part (tile, device, phase kind, rule, policy) without keys of its own."""
+
+
 def build(cls: type, data: dict, src: Source, path: tuple = ()) -> Any:
     """Build (and validate) dataclass `cls` from a YAML mapping."""
     hints = typing.get_type_hints(cls)

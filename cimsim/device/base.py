@@ -16,20 +16,15 @@ arch file and validated like every built-in key) and implement the abstract meth
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from ..config.arch import ArchSpec
 from ..config.nonideal import NonIdeality
+from ..config.schema import NoParams
 from .conductance import ProgrammedArray
 from .write import WriteResult
-
-
-@dataclass(frozen=True)
-class NoParams:
-    """A model without parameters of its own."""
 
 
 class ModelError(Exception):

@@ -11,17 +11,12 @@ study, the report writer, the tables, the figures and compare only dispatch on t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..config.schema import NoParams
 from ..config.workload import PhaseSpec, WorkloadSpec
 from ..results import PhaseResult, RunReport
 from ..session import Session
-
-
-@dataclass(frozen=True)
-class NoParams:
-    """A phase kind without keys of its own."""
 
 
 class PhaseKind(ABC):
