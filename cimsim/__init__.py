@@ -8,6 +8,10 @@ The Python API (cimsim/api.py) mirrors `cimsim run`:
     print(rep.summary())
 """
 
+from .workers import quiet_waiting_threads
+
+quiet_waiting_threads()         # before numpy loads: idle BLAS/OpenMP threads sleep, not spin
+
 __version__ = "0.1.0"
 __all__ = ["Report", "load_arch", "load_workload", "run", "__version__"]
 

@@ -24,9 +24,9 @@ from typing import Any
 from . import config
 from .config import ArchSpec, Loaded, WorkloadSpec
 from .errors import ConfigError
-from .report.manifest import record
-from .report.tables import tables, write_tables
-from .report.writer import dumps, summary, write_report
+from .report.outdir import OutputFolder, write_staged
+from .report.tables import tables
+from .report.writer import dumps, summary, write_all
 from .results import PhaseResult, RunReport
 
 
@@ -106,15 +106,8 @@ class Report:
     def write(self, out_dir: str | Path, plot: bool = False) -> list[Path]:
         """report.json, the CSV tables (and with `plot`, the PNG figures) into out_dir, as
         `cimsim run --out` writes them; returns the paths."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [write_report(self.result, out), *write_tables(self.result, out)]
-        if plot:
-            from .report.plots import figures, save_figures
-
-            paths += save_figures(figures(self.result), out)
-        record(out, paths, replace=True)
-        return paths
+        with OutputFolder(out_dir, "out_dir") as folder:
+            return write_staged(folder, lambda stage: write_all(self.result, stage, plot), replace=True)[0]
 
 
 def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dict[str, Any] | None = None,

@@ -6,39 +6,24 @@ import contextlib
 import dataclasses
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__, progress
 from .errors import CimsimError, ConfigError
-from .report import manifest
+from .report.outdir import OutputFolder, write_staged
 from .util import stable_hash
+from .workers import available_cores
 
 if TYPE_CHECKING:
     from .results import RunReport
 
 
-def prepare_out(out: Path) -> None:
-    """Create the output folder and check that cimsim can write there; one clear error if not."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError("--out", str(out), "an output folder (this path is a file)")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".cimsim-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise ConfigError("--out", str(out), "a folder cimsim can create and write to",
-                          note=e.strerror or str(e)) from None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from . import api
     from .config import load_arch, load_workload, parse_set, split_overrides
-    from .report import summary, write_report
-    from .report.tables import write_tables
+    from .report.writer import summary, write_all
     from .session import WallClock
 
     a_over, w_over = split_overrides(parse_set(args.set or []), "--set")
@@ -48,29 +33,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.set:                    # an override never lands on the baseline's folder
         name += "__set-" + stable_hash(sorted(args.set))[:8]
     out = Path(args.out or Path("results") / name)
-    created = not out.exists()
-    prepare_out(out)                # before the work: a bad --out fails in a second, not after it
     wall = WallClock()
     t0 = time.perf_counter()
-    workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
-    try:
+    workers = args.workers if args.workers > 0 else available_cores()
+    with OutputFolder(out) as folder:   # before the work: a bad or busy --out fails in a second
         report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain).result
-    except BaseException:
-        if created and not any(out.iterdir()):   # leave no empty folder behind a refused run
-            out.rmdir()
-        raise
-    path = write_report(report, out)
-    csvs = write_tables(report, out)
+        paths, stale = write_staged(folder, lambda stage: write_all(report, stage, args.plot), replace=True)
     total = time.perf_counter() - t0
     print(summary(report))
-    print(f"report: {path} (+ {len(csvs)} CSV tables)")
-    pngs = []
+    csvs = [p for p in paths if p.suffix == ".csv"]
+    print(f"report: {paths[0]} (+ {len(csvs)} CSV tables)")
     if args.plot:
-        from .report.plots import figures, save_figures
-
-        pngs = save_figures(figures(report), out)
-        print(f"figures: {len(pngs)} PNG in {out}")
-    stale = manifest.record(out, [path, *csvs, *pngs], replace=True)
+        print(f"figures: {sum(p.suffix == '.png' for p in paths)} PNG in {out}")
     if stale:
         progress.say(f"removed {len(stale)} file(s) an earlier run wrote in {out}: {', '.join(stale)}")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in wall.seconds.items())
@@ -99,28 +73,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if clash:
         raise ConfigError("--set", clash[0], f"a key path the grid {args.grid} does not sweep")
     out = Path(args.out or Path("results") / f"sweep-{grid.name}")
-    prepare_out(out)
-    inp = read_inputs(args.arch, args.workload)
-    points = resolve(grid, inp, cli_set)
-    workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
-    where = f"dask scheduler {args.scheduler}" if args.scheduler else f"{workers} local worker(s)"
-    progress.say(f"sweep {grid.name}: {len(points)} points over {', '.join(grid.swept)}; {where}; "
-                 f"results in {out}")
-    t0 = time.perf_counter()
-    try:
-        run_sweep(points, inp, out, workers, args.scheduler)
-    finally:                                    # also on Ctrl-C: the table of what is finished
-        table = rows(points, grid.swept, out)
-        write_csv(table, out / "results.csv")
-    pngs = save_figures(figures(table, grid.swept, grid.name), out)
-    counts = {s: sum(p.status == s for p in points) for s in ("done", "cached", "failed", "invalid")}
-    print(f"sweep {grid.name}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-          + f" of {len(points)} points in {time.perf_counter() - t0:.1f} s")
-    for p in points:
-        if p.status in ("failed", "invalid"):
-            print(f"  point {p.index}: {p.status}: {p.error.splitlines()[0]}")
-    print(f"results: {out / 'results.csv'} (+ {len(pngs)} Pareto plots; reports in {out / 'points'})")
-    return 1 if counts["failed"] or counts["invalid"] else 0
+    with OutputFolder(out):            # one sweep at a time into a folder
+        inp = read_inputs(args.arch, args.workload)
+        points = resolve(grid, inp, cli_set)
+        workers = args.workers if args.workers > 0 else available_cores()
+        where = f"dask scheduler {args.scheduler}" if args.scheduler else f"{workers} local worker(s)"
+        progress.say(f"sweep {grid.name}: {len(points)} points over {', '.join(grid.swept)}; {where}; "
+                     f"results in {out}")
+        t0 = time.perf_counter()
+        try:
+            run_sweep(points, inp, out, workers, args.scheduler)
+        finally:                                    # also on Ctrl-C: the table of what is finished
+            table = rows(points, grid.swept, out)
+            write_csv(table, out / "results.csv")
+        pngs = save_figures(figures(table, grid.swept, grid.name), out)
+        counts = {s: sum(p.status == s for p in points) for s in ("done", "cached", "failed", "invalid")}
+        print(f"sweep {grid.name}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+              + f" of {len(points)} points in {time.perf_counter() - t0:.1f} s")
+        for p in points:
+            if p.status in ("failed", "invalid"):
+                print(f"  point {p.index}: {p.status}: {p.error.splitlines()[0]}")
+        print(f"results: {out / 'results.csv'} (+ {len(pngs)} Pareto plots; reports in {out / 'points'})")
+        return 1 if counts["failed"] or counts["invalid"] else 0
 
 
 def _load_report(path: str) -> RunReport:
@@ -150,13 +124,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     rep = _load_report(args.report)
     out = Path(args.out) if args.out else (Path(args.report) if Path(args.report).is_dir()
                                            else Path(args.report).parent)
-    prepare_out(out)
-    with _report_content(args.report):           # everything drawn and tabled before anything is written
-        figs = figures(rep)
-        tables(rep)
-    pngs = save_figures(figs, out)
-    csvs = write_tables(rep, out)
-    manifest.record(out, [*pngs, *csvs], replace=False)
+    with OutputFolder(out) as folder:
+        with _report_content(args.report):       # everything drawn and tabled before anything is written
+            figs = figures(rep)
+            tables(rep)
+        paths, _ = write_staged(folder, lambda stage: [*save_figures(figs, stage), *write_tables(rep, stage)],
+                                replace=False)
+    pngs = [p for p in paths if p.suffix == ".png"]
+    csvs = [p for p in paths if p.suffix == ".csv"]
     for p in pngs:
         print(p)
     print(f"{len(pngs)} figures and {len(csvs)} CSV tables in {out}")
@@ -171,14 +146,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else [_short_name(p) for p in args.reports]
     if len(names) != len(reps):
         raise ConfigError("--names", "", f"{len(reps)} comma-separated names", args.names)
-    if args.out:
-        prepare_out(Path(args.out))
-    with _report_content(", ".join(args.reports)):
-        text = table(reps, names)
-        figs = compare_figures(reps, names) if args.out else {}
+    with OutputFolder(args.out) if args.out else contextlib.nullcontext() as folder:
+        with _report_content(", ".join(args.reports)):
+            text = table(reps, names)
+            figs = compare_figures(reps, names) if args.out else {}
+        pngs = (write_staged(folder, lambda stage: save_figures(figs, stage), replace=False)[0]
+                if folder else [])
     print(text)
     if args.out:
-        pngs = save_figures(figs, args.out)
         print(f"{len(pngs)} figures in {args.out}")
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from .learning.tsb import training_macs
 from .progress import progress
 from .results import AccuracySummary, PhaseResult, Result, optional
 from .session import Session
+from .workers import available_cores, start_worker
 
 
 def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chip) -> tuple[float, dict]:
@@ -132,12 +134,11 @@ class ChipJobs:
         return acc, (en["per_image_pj"] if en else None), row
 
 
-def _worker_init(jobs: ChipJobs) -> None:
-    """A spawned worker process: one BLAS thread (workers = cores); its jobs object, kept
-    for the life of that process (only worker processes hold one)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+def _worker_init(jobs: ChipJobs, parent_pid: int, threads: int) -> None:
+    """A spawned worker process: ends with its parent, one BLAS thread and its share of the
+    cores for the MVM; its jobs object, kept for the life of that process (only worker
+    processes hold one)."""
+    start_worker(parent_pid, threads)
     if jobs.no_import_paths:
         plugins.refuse_import_paths()
     _run_in_worker.jobs = jobs
@@ -167,7 +168,8 @@ def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
     bar = f"monte carlo ({ph.params.evaluate})"
     if s.workers > 1:
         with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(chips,)) as ex:
+                                 initializer=_worker_init,
+                                 initargs=(chips, os.getpid(), max(1, available_cores() // s.workers))) as ex:
             results = list(progress(ex.map(_run_in_worker, jobs, chunksize=2), bar, total=len(jobs),
                                     unit="chip"))
     else:

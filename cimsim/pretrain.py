@@ -17,6 +17,7 @@ from .device.conductance import quantise_weights
 from .hw.chip import build_chip
 from .hw.tile import TileModel
 from .nn.data import Dataset
+from .nn.files import read_npz
 from .nn.fit import train_float
 from .nn.layers import Net
 from .nn.models import build_model, model_label
@@ -107,8 +108,7 @@ def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = Non
     path = cache_dir() / f"pretrain-{key[:24]}.npz"
     if path.exists():
         try:
-            with np.load(path, allow_pickle=False) as z:
-                state = {k: z[k] for k in z.files}
+            state = read_npz(path, str(path), "cache entry", path.name)
             digest = state.pop(DIGEST, None)
             stored = state.pop(KEY, None)
             if digest is not None and str(digest) != state_digest(state):

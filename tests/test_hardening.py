@@ -333,3 +333,145 @@ def test_plot_and_compare_refuse_malformed_reports_before_writing(root, tmp_path
         assert sorted(p.name for p in d.iterdir()) == ["report.json"]
         assert main(["compare", str(d), str(run), "--out", str(tmp_path / f"c_{name}")]) in (0, 2)
         assert "Traceback" not in capsys.readouterr().err
+
+
+def _zip_member(z, name, header, body):
+    import io
+
+    b = io.BytesIO()
+    np.lib.format.write_array_header_1_0(b, header)
+    z.writestr(name, b.getvalue() + body)
+
+
+def _hostile_npz(tmp_path):
+    """(name, path, expected text): npz inputs that gave a traceback, a hang or gigabytes."""
+    import zipfile
+
+    rng = np.random.default_rng(0)
+    ok = dict(x_train=rng.random((40, 12), np.float32), y_train=rng.integers(0, 3, 40),
+              x_test=rng.random((10, 12), np.float32), y_test=rng.integers(0, 3, 10))
+    cases = []
+
+    def case(name, expected, **arrays):
+        p = tmp_path / f"{name}.npz"
+        np.savez(p, **{**ok, **arrays})
+        cases.append((name, p, expected))
+
+    case("inf labels", "y_train: expected integer class labels", y_train=np.full(40, np.inf))
+    case("1e30 labels", "class indices below 100,000", y_train=np.full(40, 1e30))
+    case("1e12 labels", "class indices below 100,000", y_train=np.full(40, 1e12))
+    case("uint64 max labels", "class indices below 100,000", y_train=np.full(40, 2**64 - 1, np.uint64))
+    case("zero features", "x_train: expected a non-empty real-valued array",
+         x_train=np.zeros((40, 0), np.float32), x_test=np.zeros((10, 0), np.float32))
+    case("complex inputs", "real-valued", x_train=ok["x_train"].astype(np.complex64))
+    np.save(tmp_path / "plain.npy", ok["x_train"])
+    os.replace(tmp_path / "plain.npy", tmp_path / "npy.npz")
+    cases.append(("a .npy named .npz", tmp_path / "npy.npz", "File is not a zip file"))
+    (tmp_path / "empty.npz").write_bytes(b"")
+    cases.append(("empty file", tmp_path / "empty.npz", "File is not a zip file"))
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as z:   # 2 MiB of zeros
+        for k in ("y_train", "x_test", "y_test"):
+            np.save(tmp_path / "m.npy", ok[k])
+            z.write(tmp_path / "m.npy", f"{k}.npy")
+        _zip_member(z, "x_train.npy", {"descr": "<f4", "fortran_order": False, "shape": (512, 1024)},
+                    bytes(2 << 20))
+    cases.append(("zip bomb", tmp_path / "bomb.npz", "uncompressed ($CIMSIM_MAX_INPUT_BYTES)"))
+    with zipfile.ZipFile(tmp_path / "liar.npz", "w") as z:          # a header claiming 4 TB
+        for k in ("y_train", "x_test", "y_test"):
+            np.save(tmp_path / "m.npy", ok[k])
+            z.write(tmp_path / "m.npy", f"{k}.npy")
+        _zip_member(z, "x_train.npy", {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)},
+                    bytes(100))
+    cases.append(("lying header", tmp_path / "liar.npz", "claims 4,000,000,000,000 bytes"))
+    os.mkfifo(tmp_path / "fifo.npz")
+    cases.append(("FIFO", tmp_path / "fifo.npz", "a regular .npz file"))
+    cases.append(("/dev/zero", "/dev/zero", "a regular .npz file"))
+    return cases
+
+
+def test_hostile_npz_files_are_one_located_line(root, tmp_path, monkeypatch, capsys):
+    """Issue 25, items 4 and 5: each npz case is one located line with exit 2 (no traceback,
+    no hang, no gigabytes: the zip bomb is refused from its directory, under a 1 MiB cap)."""
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CIMSIM_MAX_INPUT_BYTES", str(1 << 20))
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    for name, path, expected in _hostile_npz(tmp_path):
+        wl = tmp_path / "w.yaml"
+        wl.write_text(NPZ_MLP.replace("data.npz", str(path)))
+        assert main(["-q", "run", arch, str(wl), "--out", str(tmp_path / "out")]) == 2, name
+        err = capsys.readouterr().err
+        assert expected in err and err.count("\n") == 1 and "Traceback" not in err, (name, err)
+        assert not (tmp_path / "out").exists(), name
+
+
+def test_npz_reader_keeps_values_and_memory_order(tmp_path):
+    """The bounded reader returns what numpy.load returns, Fortran-ordered arrays included."""
+    from cimsim.nn.files import read_npz
+
+    rng = np.random.default_rng(1)
+    arrays = {"a": np.asfortranarray(rng.random((3, 4, 5))), "b": rng.integers(0, 9, 7).astype(np.uint8),
+              "c": np.array("text")}
+    np.savez_compressed(tmp_path / "x.npz", **arrays)
+    got = read_npz(tmp_path / "x.npz", "f", "k", "x.npz")
+    with np.load(tmp_path / "x.npz") as ref:
+        for k in arrays:
+            assert got[k].dtype == ref[k].dtype and np.array_equal(got[k], ref[k]), k
+
+
+def test_a_busy_output_folder_is_refused_and_outputs_appear_together(tiny, root, tmp_path, capsys):
+    """Issue 25, item 6: a second command into a folder another holds is refused at once;
+    outputs go through a staging folder and one commit, so a kill after the commit is
+    finished by the next command, and killed commands' temp files are cleaned."""
+    from cimsim.report.outdir import COMMIT, OutputFolder
+
+    out = tmp_path / "out"
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    with OutputFolder(out):
+        assert main(["-q", "run", arch, str(tiny), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "no other cimsim command is writing to" in err and err.count("\n") == 1, err
+    assert not out.exists()                                  # created empty, removed with the lock
+    assert main(["-q", "run", arch, str(tiny), "--out", str(out)]) == 0
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert not [n for n in first if n.startswith(".")]       # no staging folder or temp file left
+    # a command killed after its commit (files still in .cimsim-commit) and one killed while
+    # writing (a staging folder, a temp file of atomic_write): the next command tidies both
+    with OutputFolder(out) as folder:
+        stage = folder.stage()
+        (stage / "report.json").write_text("{}")
+        folder.commit(stage, replace=True)
+        (out / ".cimsim-stage-deadbeef").mkdir()
+        (out / ".report.json.ab12cd34.tmp").write_text("half")
+        (out / ".notes.tmp").write_text("a user's file")
+    assert (out / COMMIT).is_dir()
+    with OutputFolder(out):
+        pass
+    names = {p.name for p in out.iterdir()}
+    assert names == {"report.json", "cimsim-manifest.json", ".notes.tmp"}, names
+    assert (out / "report.json").read_text() == "{}"          # the committed set, whole
+    assert json.loads((out / "cimsim-manifest.json").read_text())["files"] == ["report.json"]
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_earlier_outputs(tiny, root, tmp_path):
+    """Issue 25, item 5: writing the outputs fails (here: a file size limit, as a full disk
+    would) -> one line, exit 2, and the folder holds the earlier run's files unchanged."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    arch = str(root / "arch" / "rram_64x64.yaml")
+    assert main(["-q", "run", arch, str(tiny), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)            # EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+    r = subprocess.run([sys.executable, "-m", "cimsim", "-q", "run", arch, str(tiny), "--out", str(out),
+                        "--set", "workload.phases.0.samples=8"], capture_output=True, text=True,
+                       preexec_fn=small_files, env={**os.environ})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "room for the outputs" in r.stderr and "File too large" in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

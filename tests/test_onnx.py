@@ -261,3 +261,106 @@ def test_weights_that_are_not_finite_real_numbers_are_refused(tmp_path):
     onnx.save(model, str(tmp_path / "bn.onnx"))
     with pytest.raises(ConfigError, match="variances >= 0"):
         load_onnx(tmp_path / "bn.onnx", (11, 10, 3), 5, "w.yaml")
+
+
+def _ones(name, *shape, dtype=np.float32):
+    return numpy_helper.from_array(np.ones(shape, dtype), name)
+
+
+def _conv_model(nodes, inits):
+    """x (3x8x8) -> the given nodes (ending in tensor `out`, 4 classes)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, 8, 8])
+    graph = helper.make_graph(nodes, "g", [x],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, 4])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def _head(src):
+    return [helper.make_node("GlobalAveragePool", [src], ["gp"]), helper.make_node("Flatten", ["gp"], ["fl"]),
+            helper.make_node("Gemm", ["fl", "fw"], ["out"], transB=1)]
+
+
+def _cnode(inputs=("x", "w"), **attrs):
+    return helper.make_node("Conv", list(inputs), ["c"], **attrs)
+
+
+def _hostile_cases():
+    """(name, model, expected text): each a traceback or a silent wrong result before issue 25."""
+    w, fw, k3 = _ones("w", 4, 3, 3, 3), _ones("fw", 4, 4), {"kernel_shape": [3, 3]}
+    short = _ones("fw", 4, 4)
+    short.raw_data = np.ones(4, np.float32).tobytes()
+    huge = _ones("fw", 4, 4)
+    del huge.dims[:]
+    huge.dims.extend([1 << 20, 1 << 20])
+    ext = _ones("fw", 4, 4)
+    ext.data_location = TensorProto.EXTERNAL
+    ext.ClearField("raw_data")
+    entry = ext.external_data.add()
+    entry.key, entry.value = "location", "../../../../etc/passwd"
+    shape_f = numpy_helper.from_array(np.array([0.5, -1], np.float32), "sh")
+    return [
+        ("add of two constants", [_cnode(**k3), helper.make_node("Add", ["b1", "b2"], ["c2"]),
+                                  helper.make_node("Add", ["c", "c2"], ["c3"]), *_head("c3")],
+         [w, _ones("b1", 4), _ones("b2", 4), fw], "at most one constant"),
+        ("add of three inputs", [_cnode(**k3), helper.make_node("Add", ["c", "c", "c"], ["c3"]),
+                                 *_head("c3")],
+         [w, fw], "2 inputs, got 3"),
+        ("batchnorm size", [_cnode(**k3), helper.make_node("BatchNormalization", ["c"] + ["s"] * 4, ["c3"]),
+                            *_head("c3")], [w, _ones("s", 5), fw], "4 values in 's'"),
+        ("gemm bias size", [_cnode(**k3), *_head("c")[:2],
+                            helper.make_node("Gemm", ["fl", "fw", "fb"], ["out"])],
+         [w, fw, _ones("fb", 3)], "a bias of 1 or 4 values"),
+        ("kernel attribute", [_cnode(kernel_shape=[5, 5]), *_head("c")], [w, fw], "kernel_shape [5, 5]"),
+        ("group 0", [_cnode(group=0, **k3), *_head("c")], [w, fw], "group count"),
+        ("group not dividing", [_cnode(group=3, **k3), *_head("c")], [_ones("w", 4, 1, 3, 3), fw],
+         "group count"),
+        ("stride 0", [_cnode(strides=[0, 0], **k3), *_head("c")], [w, fw], "strides of at least 1"),
+        ("negative pads", [_cnode(pads=[-1] * 4, **k3), *_head("c")], [w, fw], "four pads >= 0"),
+        ("missing weight", [_cnode(**k3), *_head("c")], [fw], "a constant (initializer) for 'w'"),
+        ("missing input", [_cnode(("x",), **k3), *_head("c")], [fw], "2 or 3 inputs, got 1"),
+        ("short raw data", [_cnode(**k3), *_head("c")], [w, short], "as many values in 'fw'"),
+        ("huge dimensions", [_cnode(**k3), *_head("c")], [w, huge], "tensor dimensions of at most"),
+        ("external data", [_cnode(**k3), *_head("c")], [w, ext], "weights stored in the .onnx file"),
+        ("float reshape shape", [_cnode(**k3), helper.make_node("Reshape", ["c", "sh"], ["fl"]),
+                                 helper.make_node("Gemm", ["fl", "fw"], ["out"], transB=1)],
+         [w, shape_f, _ones("fw", 4, 144)], "integer (int64) shape"),
+        ("string weights", [_cnode(**k3), *_head("c")],
+         [w, helper.make_tensor("fw", TensorProto.STRING, [1], [b"a"])], "real-valued numbers in 'fw'"),
+        ("zero-size pooling", [_cnode(**k3), helper.make_node("MaxPool", ["c"], ["p"], kernel_shape=[0, 0]),
+                               *_head("p")], [w, fw], "at least 1 x 1"),
+        ("node without output", [_cnode(**k3), helper.make_node("Relu", ["c"], []), *_head("c")], [w, fw],
+         "an output"),
+    ]
+
+
+@pytest.mark.parametrize("name, nodes, inits, expected", _hostile_cases(),
+                         ids=lambda v: v if isinstance(v, str) and " " in v else None)
+def test_malformed_graphs_are_one_located_error(tmp_path, name, nodes, inits, expected):
+    """Issue 25, item 5: each ONNX case that gave a traceback (or ran a wrong graph) is one
+    ConfigError naming the workload key and the node."""
+    p = tmp_path / "m.onnx"
+    onnx.save(_conv_model(nodes, inits), str(p))
+    with pytest.raises(ConfigError, match="model.onnx") as e:
+        load_onnx(p, (8, 8, 3), 4, "w.yaml")
+    assert expected in str(e.value), str(e.value)
+    good = _conv_model([_cnode(kernel_shape=[3, 3]), *_head("c")],
+                       [_ones("w", 4, 3, 3, 3), _ones("fw", 4, 4)])
+    onnx.save(good, str(p))
+    assert load_onnx(p, (8, 8, 3), 4, "w.yaml").nodes                   # the same graph made well is read
+
+
+def test_special_and_oversized_model_files_are_refused(tmp_path, monkeypatch):
+    """A FIFO, /dev/zero or a folder as model.onnx never blocks or reads forever; a file over
+    $CIMSIM_MAX_INPUT_BYTES is refused before it is parsed."""
+    fifo = tmp_path / "m.onnx"
+    import os
+
+    os.mkfifo(fifo)
+    for p in (fifo, "/dev/zero", tmp_path):
+        with pytest.raises(ConfigError, match="a regular .onnx file"):
+            load_onnx(p, (4,), 3, "w.yaml")
+    big = tmp_path / "big.onnx"
+    onnx.save(_dense_model(np.ones((4, 3), np.float32)), str(big))
+    monkeypatch.setenv("CIMSIM_MAX_INPUT_BYTES", "10")
+    with pytest.raises(ConfigError, match="at most 10 bytes"):
+        load_onnx(big, (4,), 3, "w.yaml")

@@ -211,3 +211,97 @@ def test_no_plugins_reaches_dask_workers(root, tmp_path, monkeypatch):
                      str(root / "workloads" / "resnet_inference.yaml"), "--grid", str(grid),
                      "--out", str(tmp_path / "s"), "--scheduler", cluster.scheduler_address])
     assert code != 0 and not marker.exists()
+
+
+KILLER = """
+import multiprocessing, os, pathlib, signal
+from cimsim.config.workload import LayerSpec
+from cimsim.nn.models import NetworkModel
+
+marker = pathlib.Path({marker!r})
+if multiprocessing.parent_process() is not None and not marker.exists():   # a pool worker, once
+    marker.write_text("killed")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Tiny(NetworkModel):
+    def layers(self, spec, classes):
+        return [LayerSpec(type="flatten"), LayerSpec(type="linear", out_features=classes)]
+"""
+
+TINY_WL = """name: tiny
+dataset: {name: digits, image_size: 8}
+model: {name: "killer:Tiny"}
+pretrain: {epochs: 1}
+phases: [{name: t, kind: inference, samples: 8, ci_chips: 1}]
+"""
+
+
+@pytest.mark.slow
+def test_a_lost_sweep_worker_is_retried_not_fatal(root, tmp_path, monkeypatch, capsys):
+    """Issue 25, item 6: a worker killed in the middle of a --workers 2 sweep breaks the pool;
+    the unfinished points run again on a fresh pool and the sweep finishes (was: a
+    BrokenProcessPool traceback, exit 1)."""
+    marker = tmp_path / "killed.txt"
+    (tmp_path / "killer.py").write_text(KILLER.format(marker=str(marker)))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    wl = write(tmp_path, TINY_WL, "w.yaml")
+    grid = write(tmp_path, "name: g\ngrid:\n  arch.adc.bits: [6, 8]\n")
+    code = main(["sweep", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--grid", str(grid),
+                 "--out", str(tmp_path / "s"), "--workers", "2"])
+    err = capsys.readouterr().err
+    assert marker.exists() and "a worker process died" in err, err
+    assert code == 0 and [r["status"] for r in table(tmp_path / "s")] == ["done", "done"]
+
+
+@pytest.mark.slow
+def test_sweep_workers_end_with_their_parent(root, tmp_path):
+    """Killing a sweep's main process (SIGKILL: no cleanup runs) ends its pool workers too;
+    before, they and the resource tracker ran on as orphans."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    grid = write(tmp_path, "name: g\nset:\n  workload.phases.0.samples: 400\n"
+                 "grid:\n  arch.adc.bits: [5, 6, 7, 8]\n")
+    proc = subprocess.Popen([sys.executable, "-m", "cimsim", "-q", "sweep",
+                             str(root / "arch" / "rram_64x64.yaml"),
+                             str(root / "workloads" / "resnet_inference.yaml"), "--grid", str(grid),
+                             "--out", str(tmp_path / "s"), "--workers", "2"])
+
+    def children(pid):
+        out = []
+        for stat in os.listdir("/proc"):
+            if stat.isdigit():
+                try:
+                    fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == pid:
+                    out.append(int(stat))
+        return out
+
+    deadline = time.time() + 120
+    while len(children(proc.pid)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    kids = children(proc.pid)
+    assert len(kids) >= 2, "the sweep never started its workers"
+    time.sleep(1.0)                                       # workers past their start-up
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    def running(pid):
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 20
+    while time.time() < deadline and any(running(k) for k in kids):
+        time.sleep(0.2)
+    alive = [k for k in kids if running(k)]
+    for k in alive:
+        os.kill(k, signal.SIGKILL)
+    assert not alive, f"orphans still running: {alive}"

@@ -26,7 +26,6 @@ in keeping with the physics (docs/design.md).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,6 +34,8 @@ from contextvars import ContextVar
 import numpy as np
 from numba import njit
 from threadpoolctl import ThreadpoolController
+
+from ..workers import available_cores
 
 
 @njit(cache=True, inline="always")
@@ -209,7 +210,7 @@ def plane_of(x_int: np.ndarray, p: int, bit_serial: bool) -> np.ndarray:
 
 # threads of the MVM pool: a context variable (a sweep worker or a benchmark's process sets
 # its own), never a module flag; results do not depend on it (counter-based noise)
-DEFAULT_THREADS = max(1, min(os.cpu_count() or 1, 8))
+DEFAULT_THREADS = min(available_cores(), 8)
 _THREADS: ContextVar[int] = ContextVar("cimsim_mvm_threads", default=DEFAULT_THREADS)
 _BLAS = ThreadpoolController()
 

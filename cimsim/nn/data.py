@@ -3,7 +3,6 @@ user's own arrays (.npz), or seeded synthetic inputs for cost-only studies."""
 from __future__ import annotations
 
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from ..config.workload import SYNTHETIC_MAX_VALUES, DatasetSpec
 from ..errors import ConfigError
+from .files import read_npz
 
 SEED_STREAM_SYNTHETIC = 17
 
@@ -117,23 +117,12 @@ def load_npz(spec: DatasetSpec, base: str | Path = ".") -> Dataset:
     if not path.is_absolute():
         path = Path(base) / path
     file = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in ARRAYS if k not in z.files]
-            if missing:
-                raise ConfigError(file, missing[0], f"arrays {', '.join(ARRAYS)} in the .npz file",
-                                  note=f"it holds {', '.join(z.files) or 'no arrays'}")
-            arrays = {k: z[k] for k in ARRAYS}
-    except FileNotFoundError:
-        raise ConfigError(file, "dataset.path", "an existing .npz file", spec.path) from None
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise ConfigError(file, "dataset.path", "a .npz file written by numpy.savez", spec.path,
-                          note=str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    arrays = read_npz(path, file, "dataset.path", spec.path, ARRAYS)
     xs = {}
     for k in ("x_train", "x_test"):
         x = arrays[k]
-        if x.dtype.kind not in "uif" or x.ndim not in (2, 3, 4) or len(x) == 0:
-            raise ConfigError(file, k, "a non-empty numeric array (N, F), (N, H, W), NCHW or NHWC",
+        if x.dtype.kind not in "uif" or x.ndim not in (2, 3, 4) or 0 in x.shape:
+            raise ConfigError(file, k, "a non-empty real-valued array (N, F), (N, H, W), NCHW or NHWC",
                               f"{x.dtype} array of shape {x.shape}")
         xf = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
         if not np.all(np.isfinite(xf)):

@@ -13,11 +13,13 @@ naming the operator and node.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CimsimError, ConfigError
+from .files import max_input_bytes, regular_file
 from .layers import (
     Add,
     AvgPool,
@@ -38,6 +40,11 @@ SUPPORTED = ("Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "MaxPool", 
              "Softmax (last node only)")
 
 
+def note_text(e: BaseException) -> str:
+    """An exception's first line, short, for the note of a located error."""
+    return (str(e).splitlines() or [type(e).__name__])[0][:200]
+
+
 class _NoDraws:
     """Stands in for a layer's weight generator: zeros, so building a layer whose weights come
     from the file costs no random draws (large models build faster)."""
@@ -52,7 +59,8 @@ class _Importer:
 
         self.graph, self.file, self.onnx_name = graph, file, onnx_name
         self.to_array = numpy_helper.to_array
-        self.const = {t.name: self.to_array(t) for t in graph.initializer}
+        self.tensors = {t.name: t for t in graph.initializer}  # converted on first use, checked
+        self.const: dict[str, np.ndarray] = {}
         self.alias: dict[str, str] = {}               # ONNX tensor -> cimsim node name
         self.shape: dict[str, tuple[int, ...]] = {}   # cimsim node name -> per-sample shape
         self.nodes: list[Node] = []
@@ -65,7 +73,8 @@ class _Importer:
         self.names: set[str] = {"input"}
 
     def error(self, node, expected: str, got: object = None) -> ConfigError:
-        label = f"node '{node.name}', op {node.op_type}" if node.name else f"a {node.op_type} node"
+        article = "an" if node.op_type[:1] in "AEIOU" else "a"
+        label = f"node '{node.name}', op {node.op_type}" if node.name else f"{article} {node.op_type} node"
         return ConfigError(self.file, "model.onnx", expected, got, note=f"{self.onnx_name}: {label}")
 
     def attrs(self, node) -> dict:
@@ -91,15 +100,42 @@ class _Importer:
         self.alias[onnx_out] = n.name
         self.producer[onnx_out] = n
 
+    def is_const(self, tensor: str) -> bool:
+        return tensor in self.const or tensor in self.tensors
+
+    def tensor(self, node, proto) -> np.ndarray:
+        """An ONNX tensor as numpy: stored in the file (no external data), of sane dimensions,
+        with exactly as many values as its dimensions say."""
+        from onnx import TensorProto
+
+        if proto.data_location == TensorProto.EXTERNAL:
+            raise self.error(node, f"weights stored in the .onnx file ('{proto.name}' is in an external "
+                                   "data file)")
+        dims = list(proto.dims)
+        if any(d < 0 for d in dims) or math.prod(dims) * 8 > max_input_bytes():
+            raise self.error(node, f"tensor dimensions of at most {max_input_bytes():,} bytes in "
+                                   f"'{proto.name}'", dims)
+        try:
+            return self.to_array(proto)
+        except (ValueError, TypeError) as e:
+            raise self.error(node, f"as many values in '{proto.name}' as its dimensions {dims}",
+                             note_text(e)) from None
+
     def act(self, node, tensor: str) -> str:
         if tensor not in self.alias:
             raise self.error(node, "inputs computed from the graph input (or constant weights)", tensor)
         return self.alias[tensor]
 
-    def weight(self, node, tensor: str) -> np.ndarray:
+    def constant(self, node, tensor: str) -> np.ndarray:
+        """A constant input (an initializer or a Constant node's value), converted on first use."""
         if tensor not in self.const:
-            raise self.error(node, f"a constant (initializer) for '{tensor}'")
-        raw = self.const[tensor]
+            if tensor not in self.tensors:
+                raise self.error(node, f"a constant (initializer) for '{tensor}'")
+            self.const[tensor] = self.tensor(node, self.tensors[tensor])
+        return self.const[tensor]
+
+    def weight(self, node, tensor: str) -> np.ndarray:
+        raw = self.constant(node, tensor)
         if raw.dtype.kind not in "iuf":                 # complex, string, bool: not a weight
             raise self.error(node, f"real-valued numbers in '{tensor}'", str(raw.dtype))
         w = raw.astype(np.float32)
@@ -123,8 +159,12 @@ class _Importer:
         auto = auto.decode() if isinstance(auto, bytes) else auto
         if auto not in ("NOTSET", "VALID"):
             raise self.error(node, "auto_pad NOTSET or VALID (give explicit pads)", auto)
-        if len(ks) != 2 or ks[0] != ks[1]:
-            raise self.error(node, "a square 2-D kernel", ks)
+        if len(ks) != 2 or ks[0] != ks[1] or ks[0] < 1:
+            raise self.error(node, "a square 2-D kernel of at least 1 x 1", ks)
+        if len(strides) != 2 or strides[0] < 1:
+            raise self.error(node, "two strides of at least 1", strides)
+        if len(pads) != 4 or pads[0] < 0:
+            raise self.error(node, "four pads >= 0", pads)
         if len(set(strides)) != 1:
             raise self.error(node, "equal strides along H and W", strides)
         if len(set(pads)) != 1:
@@ -137,7 +177,7 @@ class _Importer:
 
     def run(self, input_shape: tuple[int, ...]) -> Net:
         graph = self.graph
-        inputs = [i for i in graph.input if i.name not in self.const]
+        inputs = [i for i in graph.input if not self.is_const(i.name)]
         if len(inputs) != 1:
             raise ConfigError(self.file, "model.onnx", "a graph with one (non-constant) input",
                               [i.name for i in inputs], note=self.onnx_name)
@@ -168,12 +208,32 @@ class _Importer:
         handler = _OPS.get(op)
         if handler is None:
             raise self.error(node, "an operator cimsim maps: " + ", ".join(SUPPORTED), node.op_type)
-        handler(self, node, i, self.attrs(node), node.output[0] if node.output else "")
+        n_in = {"Constant": 0, "Add": 2, "Relu": 1, "GlobalAveragePool": 1, "Flatten": 1,
+                "Reshape": 2, "MaxPool": 1, "AveragePool": 1, "BatchNormalization": 5}.get(op)
+        if n_in is not None and len(node.input) != n_in:
+            raise self.error(node, f"{n_in} input{'s' if n_in != 1 else ''}", len(node.input))
+        if (op in ("Conv", "Gemm") and len(node.input) not in (2, 3)
+                or op == "MatMul" and len(node.input) != 2):
+            raise self.error(node, "2 or 3 inputs" if op != "MatMul" else "2 inputs", len(node.input))
+        if op in ("Identity", "Dropout") and len(node.input) < 1:
+            raise self.error(node, "1 input", 0)
+        if len(node.output) < 1 or not node.output[0]:
+            raise self.error(node, "an output")
+        if len(node.output) > 1 and op not in ("Dropout", "BatchNormalization", "MaxPool"):
+            raise self.error(node, "one output", len(node.output))
+        if op in ("BatchNormalization", "MaxPool") and any(self.consumers.get(t) for t in node.output[1:]):
+            raise self.error(node, "no use of its extra (training or index) outputs")
+        try:
+            handler(self, node, i, self.attrs(node), node.output[0])
+        except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as e:
+            # a malformed node the checks above did not name: one located message, no traceback
+            raise self.error(node, "a well-formed node (sizes of its weights and attributes agree)",
+                             note_text(e)) from None
 
     def _constant(self, node, i: int, a: dict, out: str) -> None:
         if "value" not in a:
             raise self.error(node, "a Constant with a tensor `value`")
-        self.const[out] = self.to_array(a["value"])
+        self.const[out] = self.tensor(node, a["value"])
 
     def _identity(self, node, i: int, a: dict, out: str) -> None:
         """Identity, Dropout (inference) and a final Softmax (argmax is unchanged)."""
@@ -191,6 +251,10 @@ class _Importer:
         k, stride, pad = self.window(node, a, list(w.shape[2:]))
         groups = int(a.get("group", 1))
         cout, cin_g = w.shape[0], w.shape[1]
+        if groups < 1 or cout % groups:
+            raise self.error(node, f"a group count >= 1 that divides the {cout} output channels", groups)
+        if tuple(w.shape[2:]) != (k, k):
+            raise self.error(node, f"weights of the kernel_shape {[k, k]}", list(w.shape[2:]))
         cin = cin_g * groups
         has_b = len(node.input) > 2 and node.input[2] != ""
         conv = Conv2d(self.name_for(node, i), x, cin, cout, k, stride, pad, self.rng,
@@ -221,16 +285,20 @@ class _Importer:
         lin.W[...] = w
         if has_b:
             c = self.weight(node, node.input[2]) * self.scalar(node, a, "beta", 1.0)
+            if c.size not in (1, w.shape[1]):
+                raise self.error(node, f"a bias of 1 or {w.shape[1]} values", list(c.shape))
             lin.b[...] = np.broadcast_to(c.reshape(-1), (w.shape[1],))
         self.add(node, out, lin)
 
     def _add(self, node, i: int, a: dict, out: str) -> None:
         """A residual sum, or a constant folded into the bias of the Conv/Gemm/MatMul before it."""
-        consts = [t for t in node.input if t in self.const]
+        consts = [t for t in node.input if self.is_const(t)]
+        if len(consts) == 2:
+            raise self.error(node, "an Add of at most one constant (fold constant sums before export)")
         if not consts:
             self.add(node, out, Add(self.name_for(node, i), tuple(self.act(node, t) for t in node.input)))
             return
-        (t_act,) = [t for t in node.input if t not in self.const]
+        (t_act,) = [t for t in node.input if not self.is_const(t)]
         prev = self.producer.get(t_act)
         if not isinstance(prev, (Conv2d, Linear)) or self.consumers.get(t_act, 0) != 1:
             raise self.error(node, "a constant added only right after a Conv, Gemm or MatMul (its bias)")
@@ -250,7 +318,10 @@ class _Importer:
         eps = self.scalar(node, a, "epsilon", 1e-5)
         bn = BatchNorm(self.name_for(node, i), x, self.shape[x][-1], eps=eps)
         for attr, t in zip(("gamma", "beta", "mean", "var"), node.input[1:5]):
-            getattr(bn, attr)[...] = self.weight(node, t).reshape(-1)
+            v = self.weight(node, t).reshape(-1)
+            if v.size != bn.gamma.size:
+                raise self.error(node, f"{bn.gamma.size} values in '{t}' (one per channel)", v.size)
+            getattr(bn, attr)[...] = v
         if np.any(bn.var < 0):
             raise self.error(node, "variances >= 0", float(bn.var.min()))
         self.add(node, out, bn)
@@ -278,7 +349,10 @@ class _Importer:
         if node.op_type == "Flatten" and a.get("axis", 1) != 1:
             raise self.error(node, "axis 1 (keep the batch axis)", a.get("axis"))
         if node.op_type == "Reshape":
-            target = [int(v) for v in self.weight(node, node.input[1]).reshape(-1)]
+            shape_t = self.constant(node, node.input[1])
+            if shape_t.dtype.kind not in "iu":
+                raise self.error(node, "a constant integer (int64) shape", str(shape_t.dtype))
+            target = [int(v) for v in shape_t.reshape(-1)]
             size = int(np.prod(self.shape[x]))
             if len(target) != 2 or target[1] not in (-1, size) or target[0] not in (-1, 0, 1):
                 raise self.error(node, f"a reshape to a flat vector per sample ([N, -1] or "
@@ -306,8 +380,9 @@ def load_onnx(path: str | Path, input_shape: tuple[int, ...], classes: int, file
         raise CimsimError(f"{file}: model.onnx: reading ONNX models needs the onnx package: "
                           f"pip install 'cimsim[onnx]'") from None
     p = Path(path)
+    regular_file(p, file, "model.onnx", str(p), ".onnx file")
     try:
-        model = onnx.load(str(p))
+        model = onnx.load(str(p), load_external_data=False)
     except FileNotFoundError:
         raise ConfigError(file, "model.onnx", "an existing .onnx file", str(p)) from None
     except Exception as e:   # protobuf raises its own DecodeError, and others for bad files

@@ -23,6 +23,19 @@ def write_report(report: RunReport | dict, out_dir: str | Path) -> Path:
     return path
 
 
+def write_all(report: RunReport | dict, folder: str | Path, plot: bool = False) -> list[Path]:
+    """report.json and the CSV tables (and with `plot`, the PNG figures) into `folder`: what a
+    run writes, staged by report/outdir.py before it is swapped into the output folder."""
+    from .tables import write_tables
+
+    paths = [write_report(report, folder), *write_tables(report, folder)]
+    if plot:
+        from .plots import figures, save_figures
+
+        paths += save_figures(figures(report), folder)
+    return paths
+
+
 def summary(report: RunReport | dict) -> str:
     """A short human summary of a report."""
     rep = as_report(report)

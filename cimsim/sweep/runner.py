@@ -22,6 +22,7 @@ import os
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..errors import CimsimError
 from ..hw.chip import build_chip
 from ..nn.network import input_hashes
 from ..util import atomic_write, stable_hash
+from ..workers import available_cores, start_worker
 from .grid import Grid
 
 
@@ -126,7 +128,7 @@ def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
     from ..study import WallClock
 
     _undo_small_malloc_trim()
-    if threads:
+    if threads:                  # a pool worker (start_worker set this up already) or a dask task
         threadpool_limits(1)
     try:
         with progress.quiet(), mvm.threads(threads or mvm.DEFAULT_THREADS), \
@@ -177,21 +179,47 @@ def warm_cache(points: list[Point], inp: Inputs) -> None:
                     pass
 
 
+LOST_WORKER_RETRIES = 2     # a point whose worker process dies is run again at most this often
+
+
 def _local(todo: list[Point], inp: Inputs, workers: int) -> Iterator[tuple[Point, dict]]:
+    """Points on a pool of spawned processes. A worker that dies (killed, out of memory)
+    breaks the pool: the points it took down are run again on a fresh pool, up to
+    LOST_WORKER_RETRIES times each, then recorded as failed; the sweep goes on."""
     if workers <= 1:
         for p in todo:
             yield p, run_point(inp, p.overrides)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futs = {pool.submit(run_point, inp, p.overrides, threads): p for p in todo}
-        try:
-            for f in as_completed(futs):
-                yield futs[f], f.result()
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
+    threads = max(1, available_cores() // workers)
+    lost_count: dict[int, int] = {}
+    pending = list(todo)
+    while pending:
+        lost = []
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start_worker,
+                                 initargs=(os.getpid(), threads)) as pool:
+            futs = {pool.submit(run_point, inp, p.overrides, threads): p for p in pending}
+            try:
+                for f in as_completed(futs):
+                    try:
+                        res = f.result()
+                    except BrokenProcessPool:
+                        lost.append(futs[f])
+                        continue
+                    yield futs[f], res
+            except BaseException:
+                for f in futs:
+                    f.cancel()
+                raise
+        pending = []
+        for p in sorted(lost, key=lambda p: p.index):
+            lost_count[p.index] = lost_count.get(p.index, 0) + 1
+            if lost_count[p.index] > LOST_WORKER_RETRIES:
+                yield p, {"error": f"its worker process died {lost_count[p.index]} times (killed, or out "
+                                   "of memory)", "traceback": ""}
+            else:
+                pending.append(p)
+        if pending:
+            progress.say(f"a worker process died; running {len(pending)} unfinished point(s) again")
 
 
 def _dask(todo: list[Point], inp: Inputs, address: str) -> Iterator[tuple[Point, dict]]:
@@ -211,7 +239,13 @@ def _dask(todo: list[Point], inp: Inputs, address: str) -> Iterator[tuple[Point,
         by_key = {f.key: p for f, p in futs.items()}
         try:
             for f in dask_completed(list(futs)):
-                yield by_key[f.key], f.result()
+                try:
+                    res = f.result()
+                except Exception as e:   # KilledWorker: the scheduler already retried it on other workers
+                    res = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                                    "(its worker died on every try: killed, or out of memory)",
+                           "traceback": ""}
+                yield by_key[f.key], res
         except BaseException:
             client.cancel(list(futs))
             raise
