@@ -1,7 +1,9 @@
-"""Fuzz cimsim's inputs at scale and count the outcomes (issue 17): mutated arch and workload
-files run end to end on a tiny cost-only network, `--set` forms, and raw YAML text through
-`cimsim validate`. Each input must end in exit 0 or 2 (one stderr line), never a traceback
-or a hang; the tallies are printed per family.
+"""Fuzz cimsim's inputs at scale and count the outcomes (issues 17 and 25): mutated arch and
+workload files run end to end on a tiny cost-only network, `--set` forms, raw YAML text
+through `cimsim validate`, and the newer surfaces: npz data files, ONNX graphs (built with
+onnx.helper), `model.layers` lists and Python API arguments. Each input must end in exit 0
+or 2 (one stderr line; the API: a report or a CimsimError), never a traceback or a hang; the
+tallies are printed per family.
 
 Run: python benchmarks/fuzz_inputs.py [--examples 500] [--seed 0]
 """
@@ -21,7 +23,19 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_fuzz import WORKLOAD  # noqa: E402
 
-from cimsim.testing.fuzz import Tally, key_paths, mutate, run_cli, write_yaml  # noqa: E402
+from cimsim.testing.fuzz import (  # noqa: E402
+    NPZ_WORKLOAD,
+    ONNX_WORKLOAD,
+    Tally,
+    api_call,
+    key_paths,
+    mutate,
+    random_layers,
+    random_npz,
+    random_onnx,
+    run_cli,
+    write_yaml,
+)
 
 
 def value(rng: random.Random) -> object:
@@ -50,7 +64,9 @@ def main() -> None:
         os.environ["CIMSIM_CACHE"] = str(d / "cache")
         arch = yaml.safe_load((ROOT / "arch" / "rram_64x64.yaml").read_text())
         work = yaml.safe_load(WORKLOAD)
-        tallies = {k: Tally() for k in ("arch mutations", "workload mutations", "--set forms", "raw YAML")}
+        tallies = {k: Tally() for k in ("arch mutations", "workload mutations", "--set forms", "raw YAML",
+                                        "npz files", "ONNX graphs", "layer lists", "API arguments")}
+        run = ["-q", "run", str(d / "a.yaml")]
         for _ in range(args.examples):
             path = rng.choice(key_paths(arch))
             write_yaml(d / "a.yaml", mutate(arch, path, value(rng)))
@@ -71,6 +87,17 @@ def main() -> None:
                                                 "--out", str(d / "o"), "--set", item]), item)
             (d / "x.yaml").write_text(yaml_text(rng))
             tallies["raw YAML"].add(run_cli(["validate", str(d / "x.yaml")], seconds=10.0), "raw")
+            write_yaml(d / "a.yaml", arch)
+            random_npz(rng, d / "data.npz")
+            (d / "npz.yaml").write_text(NPZ_WORKLOAD)
+            tallies["npz files"].add(run_cli([*run, str(d / "npz.yaml"), "--out", str(d / "o")]), "npz")
+            random_onnx(rng, d / "m.onnx")
+            (d / "onnx.yaml").write_text(ONNX_WORKLOAD)
+            tallies["ONNX graphs"].add(run_cli([*run, str(d / "onnx.yaml"), "--out", str(d / "o")]), "onnx")
+            layers = random_layers(rng)
+            write_yaml(d / "l.yaml", {**work, "model": {"layers": layers}})
+            tallies["layer lists"].add(run_cli([*run, str(d / "l.yaml"), "--out", str(d / "o")]), str(layers))
+            tallies["API arguments"].add(api_call(rng, d / "a.yaml", d / "w.yaml"), "api")
     head = ("family", "tried", "exit 0", "exit 2", "traceback", "hang", "other")
     print(f"{head[0]:<20} " + " ".join(f"{h:>9}" for h in head[1:]))
     for name, t in tallies.items():

@@ -218,8 +218,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from .study import fit_check
 
         for w in works:
-            data = workload_data(w.spec, w.path)
-            net = untrained_net(w.spec, data, w.path)
+            data = workload_data(w.spec, w.path, shapes_only=True)      # shapes: no weights, no inputs
+            net = untrained_net(w.spec, data, w.path, shapes_only=True)
             for a, chip in archs:
                 cmap = fit_check(Session(a, w, chip), net)
                 how = (f"fits ({cmap.tiles_used} of {cmap.tiles_total} tiles" if cmap.rounds == 1 else

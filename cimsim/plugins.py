@@ -14,9 +14,11 @@ import dataclasses
 import difflib
 import functools
 import importlib
+import importlib.util
 import inspect
 import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -114,6 +116,47 @@ def import_ref(ref: str) -> object:
             raise PluginError("an importable 'package.module:Class'",
                               f"module {module} has no attribute {attr}") from None
     return obj
+
+
+IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def source_hashes(data: Any) -> dict[str, str]:
+    """{"plugin MODULE": sha256 of its source file} for every 'package.module:Class' import
+    path among the strings of `data` (a spec as to_dict gives it): a changed plugin is a
+    changed input to cache keys and sweep-point hashes. Only modules the run imports
+    anyway (after resolve); none while import paths are refused."""
+    from .util import file_sha256
+
+    found: set[str] = set()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, str) and IMPORT_PATH.fullmatch(x):
+            found.add(x.partition(":")[0])
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+
+    walk(data)
+    if not found or not import_paths_allowed():
+        return {}
+    out = {}
+    for module in sorted(found):
+        mod = sys.modules.get(module)
+        origin = getattr(mod, "__file__", None) if mod is not None else None
+        if origin is None:
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError):
+                continue                      # the run's own import reports it
+            origin = spec.origin if spec is not None else None
+        digest = file_sha256(origin) if origin else None
+        if digest:
+            out[f"plugin {module}"] = digest
+    return out
 
 
 _REFUSE_IMPORTS: ContextVar[bool] = ContextVar("cimsim_no_import_paths", default=False)

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .config.arch import ArchSpec
 from .config.schema import to_dict
@@ -24,6 +25,7 @@ from .nn.models import build_model, model_label
 from .nn.network import input_hashes, untrained_net
 from .progress import say, warn
 from .util import atomic_write, stable_hash
+from .workers import threads_now
 
 TRAINER_VERSION = 2  # bump when the training code changes what it produces
 
@@ -128,7 +130,8 @@ def pretrained_model(w: WorkloadSpec, data: Dataset, arch: ArchSpec | None = Non
     noise = f", noise-aware (sigma {w.pretrain.noise_sigma:g})" if w.pretrain.noise_sigma > 0 else ""
     say(f"pretraining {model_label(w.model)} "
         f"for {w.pretrain.epochs} epochs{noise}; cached afterwards in {path.parent}")
-    train_float(net, data, w.pretrain, w.seed, noise_aware(w, arch))
+    with threadpool_limits(threads_now(), user_api="blas"):     # no idle sibling threads under load
+        train_float(net, data, w.pretrain, w.seed, noise_aware(w, arch))
     _save(path, net.state(), key)
     return net, False
 

@@ -13,6 +13,7 @@ from .energy import cost_table
 from .errors import ConfigError, FitError
 from .explain import explain as explain_losses
 from .hw.chip import build_chip
+from .kernels import mvm
 from .mapping import ChipMap, map_layers
 from .nn.layers import Net
 from .nn.models import model_label
@@ -23,6 +24,7 @@ from .progress import say
 from .reload import combined_map, plan_rounds
 from .results import ModelInfo, PhaseResult, RunReport
 from .session import Session, WallClock
+from .workers import threads_now
 
 __all__ = ["WallClock", "fit_check", "run_study"]
 
@@ -91,8 +93,9 @@ def open_session(arch: Loaded, workload: Loaded, wall: WallClock | None = None, 
     chip = build_chip(arch)                       # the device and tile models, located errors
     spec = plugins.resolve_workload(workload.spec, workload.source or Source(workload.path))  # its parts
     s = Session(arch, dataclasses.replace(workload, spec=spec), chip, wall, workers)
-    s.data = workload_data(s.w, workload.path)
-    s.net = untrained_net(s.w, s.data, workload.path)
+    shapes_only = not s.w.deploy.functional        # a cost-only run needs no weights or inputs
+    s.data = workload_data(s.w, workload.path, shapes_only)
+    s.net = untrained_net(s.w, s.data, workload.path, shapes_only)
     s.cmap = fit_check(s, s.net)
     wall.add("load", t0)
     return s
@@ -103,7 +106,14 @@ def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, wor
     """Run every phase of the workload on the chip; return the typed report (JSON only at
     report.writer). The one run path of `cimsim run`, the API and sweep points.
     `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes);
-    `explain` adds the accuracy ablation of explain.py."""
+    `explain` adds the accuracy ablation of explain.py. The MVM uses at most the threads
+    worth running now (workers.threads_now: fewer on a loaded machine; same report)."""
+    with mvm.threads(min(mvm.current_threads(), threads_now())):
+        return _run_study(arch, workload, wall, workers, explain)
+
+
+def _run_study(arch: Loaded, workload: Loaded, wall: WallClock | None, workers: int,
+               explain: bool) -> RunReport:
     s = open_session(arch, workload, wall, workers)
     if not s.w.deploy.functional:
         return cost_only_study(s)
@@ -142,8 +152,10 @@ def _inputs(s: Session) -> dict:
     the files the workload reads besides itself, where it reads any."""
     arch, workload = s.arch, s.workload
     files = input_hashes(workload.spec, workload.path)           # npz data, an ONNX model
+    plug = plugins.source_hashes(to_dict(s.chip.arch))           # a tile or device plugin's code
     return {
-        "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(s.chip.arch)},
+        "arch": {"path": arch.path, "sha256": arch.sha256, "spec": to_dict(s.chip.arch),
+                 **({"plugins_sha256": plug} if plug else {})},
         "workload": {"path": workload.path, "sha256": workload.sha256, "spec": to_dict(workload.spec),
                      **({"files_sha256": files} if files else {})},
         "overrides": {**{f"arch.{k}": v for k, v in sorted(arch.overrides.items())},

@@ -96,6 +96,61 @@ def test_set_overrides_apply_or_are_refused(files, override):
                     "--set", item]))
 
 
+# --- the newer surfaces (issue 25, item 10): each example starts from a valid input and
+# changes one or two things; hypothesis draws the generator's random choices
+from cimsim.testing.fuzz import (  # noqa: E402
+    NPZ_WORKLOAD,
+    ONNX_WORKLOAD,
+    api_call,
+    random_layers,
+    random_npz,
+    random_onnx,
+)
+
+FAMILY = settings(max_examples=25, deadline=None, derandomize=True,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def arch_file(root):
+    return str(root / "arch" / "rram_64x64.yaml")
+
+
+@FAMILY
+@given(rng=st.randoms(use_true_random=False))
+def test_npz_files_run_or_are_refused(files, arch_file, rng):
+    d = files[0]
+    random_npz(rng, d / "data.npz")
+    (d / "npz.yaml").write_text(NPZ_WORKLOAD)
+    _check(run_cli(["-q", "run", arch_file, str(d / "npz.yaml"), "--out", str(d / "out")]))
+
+
+@FAMILY
+@given(rng=st.randoms(use_true_random=False))
+def test_onnx_graphs_run_or_are_refused(files, arch_file, rng):
+    pytest.importorskip("onnx")
+    d = files[0]
+    random_onnx(rng, d / "m.onnx")
+    (d / "onnx.yaml").write_text(ONNX_WORKLOAD)
+    _check(run_cli(["-q", "run", arch_file, str(d / "onnx.yaml"), "--out", str(d / "out")]))
+
+
+@FAMILY
+@given(rng=st.randoms(use_true_random=False))
+def test_layer_lists_run_or_are_refused(files, arch_file, rng):
+    d, _, work = files
+    write_yaml(d / "layers.yaml", {**work, "model": {"layers": random_layers(rng)}})
+    _check(run_cli(["-q", "run", arch_file, str(d / "layers.yaml"), "--out", str(d / "out")]))
+
+
+@FAMILY
+@given(rng=st.randoms(use_true_random=False))
+def test_api_arguments_give_a_report_or_a_cimsim_error(files, arch_file, rng):
+    d, _, work = files
+    write_yaml(d / "api.yaml", work)
+    _check(api_call(rng, arch_file, d / "api.yaml"))
+
+
 def test_fuzzing_stayed_within_memory():
     """The examples above ran in this process: its peak RSS bounds what any of them took (an
     alias bomb expanded, or a size of 2^70 allocated, would blow through it)."""

@@ -34,6 +34,7 @@ def tiny(tmp_path, monkeypatch):
 @pytest.mark.parametrize("override, key", [
     ("arch.adc.energy_pj=.nan", "adc.energy_pj"),
     ("arch.clock_mhz=.inf", "clock_mhz"),
+    ("arch.clock_mhz=1.0e-300", "clock_mhz"),            # a report of NaN seconds before (fuzzing)
     ("arch.adc.range_fraction=.nan", "adc.range_fraction"),
     ("arch.device.endurance_cycles=1e400", "device.endurance_cycles"),
     ("arch.write_driver.parallel_cells=1180591620717411303424", "write_driver.parallel_cells"),
@@ -475,3 +476,71 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_outputs(tiny, root, tmp_p
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "room for the outputs" in r.stderr and "File too large" in r.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_validation_and_cost_only_runs_allocate_no_weights_or_inputs(tmp_path):
+    """Issue 25, item 4: a shapes-only network of a 3000 x 100000 linear layer (1.2 GB of
+    float32 weights, 2.4 GB of float64 draws before) and 2,000 synthetic 224x224x3 inputs
+    (1.2 GB) take under 20 MB (tracemalloc sees numpy's allocations); a shapes-only weight
+    refuses to be computed with."""
+    import tracemalloc
+
+    from cimsim.config import load_workload
+    from cimsim.nn.network import untrained_net, workload_data
+
+    wl = tmp_path / "w.yaml"
+    wl.write_text("name: big\ndataset: {name: synthetic, shape: [3000], test_samples: 2}\n"
+                  "model: {layers: [{type: linear, out_features: 100000}, {type: relu}, {type: linear}]}\n"
+                  "deploy: {functional: false}\nphases: [{name: t, kind: inference}]\n")
+    w = load_workload(wl)
+    tracemalloc.start()
+    try:
+        net = untrained_net(w.spec, workload_data(w.spec, w.path, shapes_only=True), w.path, shapes_only=True)
+        img = load_workload(wl, {"dataset.shape": "[3, 224, 224]", "dataset.train_samples": "2000",
+                                 "model.layers": "[{type: flatten}, {type: linear}]"})
+        data = workload_data(img.spec, img.path, shapes_only=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20, f"{peak / 2**20:.0f} MiB"
+    assert net.weight_layers()[0].W.shape == (3000, 100000) and data.x_train.shape == (2000, 224, 224, 3)
+    assert data.nonneg
+    with pytest.raises(ValueError, match="read-only"):
+        net.weight_layers()[0].W[0, 0] = 1.0
+
+
+def test_cores_follow_affinity_and_the_cgroup_quota(tmp_path, monkeypatch):
+    """Issue 25, item 9: the cores a process may use are its affinity capped by its cgroup's
+    CPU quota (v2 cpu.max or v1 cfs files); idle BLAS/OpenMP threads are told not to spin."""
+    import cimsim  # noqa: F401 - sets the thread environment on import
+    from cimsim import workers
+
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert workers.cgroup_cores(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert workers.cgroup_cores(tmp_path) is None
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("300000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert workers.cgroup_cores(tmp_path) == 3.0
+    monkeypatch.setattr(workers, "cgroup_cores", lambda: 1.5)
+    assert workers.available_cores() == 1
+    monkeypatch.setattr(workers, "cgroup_cores", lambda: None)
+    assert workers.available_cores() == len(os.sched_getaffinity(0))
+    for k in (*workers.QUIET_THREADS, "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")                   # a user's own choice is kept
+    monkeypatch.setattr(workers, "cgroup_cores", lambda: 1.5)    # a container of 1.5 CPUs
+    workers.quiet_waiting_threads()
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4" and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_a_non_finite_report_number_is_one_error_naming_its_key():
+    from cimsim.errors import CimsimError
+    from cimsim.report.writer import dumps
+
+    with pytest.raises(CimsimError, match=r"report key phases\.0\.latency\.s"):
+        dumps({"phases": [{"latency": {"cycles": 3, "s": float("nan")}}]})
+    assert dumps({"a": [1.0]}) == '{\n "a": [\n  1.0\n ]\n}\n'

@@ -260,7 +260,7 @@ class ArchSpec:
     """A whole chip."""
 
     name: str = spec("chip")
-    clock_mhz: float = spec(1000.0, lo=0.0, lo_open=True)
+    clock_mhz: float = spec(1000.0, lo=0.001, hi=100_000.0)      # 1 kHz to 100 GHz
     device: DeviceSpec = spec(DeviceSpec())
     crossbar: CrossbarSpec = spec(CrossbarSpec())
     dac: DacSpec = spec(DacSpec())

@@ -235,6 +235,11 @@ def threads(n: int) -> Iterator[None]:
         _THREADS.reset(token)
 
 
+def current_threads() -> int:
+    """The MVM threads of this context."""
+    return _THREADS.get()
+
+
 def use_threads(n: int) -> None:
     """MVM threads from here on in this context: for a worker process's initializer, whose
     context every task of that process shares."""

@@ -24,6 +24,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: int
+    known_nonneg: bool | None = None     # set where the inputs are views that were never drawn
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return (self.x_test, self.y_test) if name == "test" else (self.x_train, self.y_train)
@@ -36,6 +37,8 @@ class Dataset:
     @property
     def nonneg(self) -> bool:
         """No input is negative (a crossbar then needs one pass per input vector)."""
+        if self.known_nonneg is not None:
+            return self.known_nonneg
         return bool(self.x_train.min(initial=0.0) >= 0 and self.x_test.min(initial=0.0) >= 0)
 
 
@@ -68,20 +71,23 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
 
 
 def load_dataset(spec: DatasetSpec, seed: int, base: str | Path = ".",
-                 input_shape: tuple[int, ...] = ()) -> Dataset:
+                 input_shape: tuple[int, ...] = (), shapes_only: bool = False) -> Dataset:
     """The workload's data. `base`: the workload file's folder (relative npz paths);
     `input_shape` (H, W, C) or (F,): model.input_shape, the synthetic data's shape when
-    dataset.shape is empty."""
+    dataset.shape is empty; `shapes_only`: synthetic inputs are zero views, never drawn."""
     if spec.name == "synthetic":
-        return synthetic(spec, seed, input_shape)
+        return synthetic(spec, seed, input_shape, shapes_only)
     if spec.name == "npz":
         return load_npz(spec, base)
     return load_digits_dataset(spec, seed)
 
 
-def synthetic(spec: DatasetSpec, seed: int, input_shape: tuple[int, ...] = ()) -> Dataset:
+def synthetic(spec: DatasetSpec, seed: int, input_shape: tuple[int, ...] = (),
+              shapes_only: bool = False) -> Dataset:
     """Uniform [0, 1) inputs and uniform labels from the workload seed: for cost-only runs,
-    where only shapes matter (and for smoke tests of a functional run)."""
+    where only shapes matter (and for smoke tests of a functional run). `shapes_only`: the
+    inputs are read-only zero views of the same shape (no memory; their values, uniform in
+    [0, 1), are known to be >= 0), the labels drawn as always."""
     if spec.shape:
         c = spec.shape
         input_shape = (c[1], c[2], c[0]) if len(c) == 3 else (c[0],)
@@ -91,6 +97,11 @@ def synthetic(spec: DatasetSpec, seed: int, input_shape: tuple[int, ...] = ()) -
                           "input values in all (shape x (train_samples + test_samples))", f"{values:,}")
     rng = np.random.default_rng([seed, SEED_STREAM_SYNTHETIC])
     n_tr, n_te = spec.train_samples, spec.test_samples
+    if shapes_only:
+        x_tr = np.broadcast_to(np.float32(0), (n_tr, *input_shape))
+        x_te = np.broadcast_to(np.float32(0), (n_te, *input_shape))
+        y = rng.integers(0, spec.classes, n_tr + n_te).astype(np.int64)
+        return Dataset(x_tr, y[:n_tr], x_te, y[n_tr:], spec.classes, known_nonneg=True)
     x = rng.random((n_tr + n_te, *input_shape), dtype=np.float32)
     y = rng.integers(0, spec.classes, n_tr + n_te).astype(np.int64)
     return Dataset(x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:], spec.classes)
@@ -139,10 +150,11 @@ def load_npz(spec: DatasetSpec, base: str | Path = ".") -> Dataset:
         if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(np.isfinite(y))
                                              and np.all(y == np.round(y))):
             raise ConfigError(file, k, "integer class labels", str(y.dtype))
-        if y.size and y.min() < 0:
-            raise ConfigError(file, k, "labels >= 0", int(y.min()))
-        if y.size and y.max() >= MAX_CLASSES:     # checked before the cast (uint64 2^64-1 would wrap)
-            raise ConfigError(file, k, f"class indices below {MAX_CLASSES:,}", int(y.max()))
+        lo, hi = (y.min().item(), y.max().item()) if y.size else (0, 0)   # Python numbers: no casts
+        if lo < 0:
+            raise ConfigError(file, k, "labels >= 0", int(lo))
+        if hi >= MAX_CLASSES:                     # checked before the cast (uint64 2^64-1 would wrap)
+            raise ConfigError(file, k, f"class indices below {MAX_CLASSES:,}", int(hi))
         ys[k] = y.astype(np.int64)
     classes = int(max(ys["y_train"].max(), ys["y_test"].max())) + 1
     if classes < 2:

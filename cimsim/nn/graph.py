@@ -16,7 +16,20 @@ import numpy as np
 
 from ..config.shapes import GraphError, PlannedLayer, plan_layers
 from ..config.workload import LayerSpec
-from .layers import Add, AvgPool, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Linear, MaxPool, Net, Node, ReLU
+from .layers import (
+    Add,
+    AvgPool,
+    BatchNorm,
+    Conv2d,
+    Flatten,
+    GlobalAvgPool,
+    Linear,
+    MaxPool,
+    Net,
+    Node,
+    ReLU,
+    ShapesOnly,
+)
 
 __all__ = ["GraphError", "layer", "net_from_layers"]
 
@@ -27,18 +40,19 @@ def layer(type: str, name: str = "", inputs: Sequence[str] = (), **kw) -> LayerS
 
 
 def net_from_layers(layers: Sequence[LayerSpec], input_shape: tuple[int, ...], classes: int | None,
-                    seed: int) -> Net:
+                    seed: int, shapes_only: bool = False) -> Net:
     """Your network as a list of layers (workload: model.layers; docs/models.md).
 
     The list is walked by config.shapes.plan_layers (defaults, shapes, GraphError), then
     built node by node. Weights are drawn from one generator seeded by `seed`, in list order
     (He-normal convs, LeCun-normal linears). `classes` (None: unknown) checks the last
-    layer's width and fills a last linear's out_features of 0."""
-    rng = np.random.default_rng(seed)
+    layer's width and fills a last linear's out_features of 0. `shapes_only`: weights are
+    zero views holding no memory (layers.ShapesOnly), for validation and cost-only runs."""
+    rng = ShapesOnly() if shapes_only else np.random.default_rng(seed)
     return Net([_node(p, rng) for p in plan_layers(layers, input_shape, classes)])
 
 
-def _node(p: PlannedLayer, rng: np.random.Generator) -> Node:
+def _node(p: PlannedLayer, rng: np.random.Generator | ShapesOnly) -> Node:
     sp, t, name, ins = p.spec, p.spec.type, p.name, p.inputs
     if t == "conv":
         return Conv2d(name, ins[0], p.in_shape[2], p.size, p.kernel, p.stride, p.padding, rng,

@@ -90,6 +90,25 @@ class Node(ABC):
         """Gradients w.r.t. the inputs, given the gradient w.r.t. the output."""
 
 
+class ShapesOnly:
+    """Stands in for the weight generator of a network built for its shapes only (validation,
+    cost-only runs): every weight matrix is a read-only zero view that holds no memory, so a
+    layer of 3000 x 100000 costs nothing, and any attempt to compute with it fails loudly."""
+
+
+def initial_weights(rng: np.random.Generator | ShapesOnly, shape: tuple[int, int],
+                    scale: float) -> np.ndarray:
+    """scale x standard normal draws (float32), or the shapes-only zero view."""
+    if isinstance(rng, ShapesOnly):
+        return np.broadcast_to(np.float32(0), shape)
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def gradient_like(w: np.ndarray) -> np.ndarray:
+    """The gradient buffer of a weight matrix (none for a shapes-only view: the view itself)."""
+    return w if not w.flags.writeable else np.zeros_like(w)
+
+
 class Conv2d(Node):
     """2-D convolution as one crossbar matrix W (k*k*Cin, Cout), rows ordered (kh, kw, c).
     Grouped convolutions (groups > 1) are held as the dense block-diagonal matrix (the
@@ -104,15 +123,15 @@ class Conv2d(Node):
         self.cin, self.cout, self.k, self.stride, self.pad = cin, cout, k, stride, pad
         self.groups = groups
         fan_in = k * k * cin // groups
-        self.W = (rng.standard_normal((k * k * cin, cout)) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        self.W = initial_weights(rng, (k * k * cin, cout), np.sqrt(2.0 / fan_in))
         self.mask: np.ndarray | None = None
-        if groups > 1:
+        if groups > 1 and not isinstance(rng, ShapesOnly):
             row_group = (np.arange(k * k * cin) % cin) // (cin // groups)
             col_group = np.arange(cout) // (cout // groups)
             self.mask = (row_group[:, None] == col_group[None, :]).astype(np.float32)
             self.W *= self.mask
         self.b = np.zeros(cout, np.float32) if bias else None
-        self.dW = np.zeros_like(self.W)
+        self.dW = gradient_like(self.W)
         self.db = np.zeros_like(self.b) if bias else None
         self.engine: Engine | None = None
         self.want_dW = True    # LRT folds the per-pixel terms instead of forming dW
@@ -160,9 +179,9 @@ class Linear(Node):
     def __init__(self, name: str, inp: str, fin: int, fout: int, rng: np.random.Generator,
                  bias: bool = True) -> None:
         super().__init__(name, (inp,))
-        self.W = (rng.standard_normal((fin, fout)) * np.sqrt(1.0 / fin)).astype(np.float32)
+        self.W = initial_weights(rng, (fin, fout), np.sqrt(1.0 / fin))
         self.b = np.zeros(fout, np.float32) if bias else None
-        self.dW = np.zeros_like(self.W)
+        self.dW = gradient_like(self.W)
         self.db = np.zeros_like(self.b) if bias else None
         self.engine: Engine | None = None
         self.want_dW = True

@@ -182,6 +182,8 @@ def model_label(spec: ModelSpec) -> str:
     return plugins.load("model", spec.name)().label(spec)
 
 
-def build_model(spec: ModelSpec, input_shape: tuple[int, ...], classes: int, seed: int) -> Net:
-    """The untrained network (weights drawn from `seed`) for one input of `input_shape`."""
-    return net_from_layers(model_layers(spec, classes), input_shape, classes, seed)
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], classes: int, seed: int,
+                shapes_only: bool = False) -> Net:
+    """The untrained network (weights drawn from `seed`) for one input of `input_shape`;
+    `shapes_only`: no weights at all (zero views), for validation and cost-only runs."""
+    return net_from_layers(model_layers(spec, classes), input_shape, classes, seed, shapes_only)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import plugins
 from ..config.workload import WorkloadSpec
 from ..errors import ConfigError
 from ..util import file_sha256
@@ -37,17 +38,19 @@ def input_files(w: WorkloadSpec, workload_file: str = "") -> dict[str, Path]:
 
 
 def input_hashes(w: WorkloadSpec, workload_file: str = "") -> dict[str, str]:
-    """sha256 of each file a run reads besides the YAML (input_files): what the model cache
-    key, a sweep point's hash and the report record, so a changed file is never mistaken
-    for the old one."""
+    """sha256 of each file a run reads besides the YAML (input_files, and the source of a
+    model plugin named by import path): what the model cache key, a sweep point's hash and
+    the report record, so a changed file is never mistaken for the old one."""
     hashes = {k: file_sha256(p) for k, p in input_files(w, workload_file).items()}
+    hashes.update(plugins.source_hashes(w.model.name))      # a model plugin's code shapes the net
     return {k: v for k, v in sorted(hashes.items()) if v is not None}
 
 
-def workload_data(w: WorkloadSpec, workload_file: str = "") -> Dataset:
-    """The workload's dataset, its input shape checked against model.input_shape."""
+def workload_data(w: WorkloadSpec, workload_file: str = "", shapes_only: bool = False) -> Dataset:
+    """The workload's dataset, its input shape checked against model.input_shape.
+    `shapes_only` (validation, cost-only runs): synthetic inputs are not drawn."""
     given = _shape_from_spec(w.model.input_shape) if w.model.input_shape else ()
-    data = load_dataset(w.dataset, w.seed, _base(workload_file), given)
+    data = load_dataset(w.dataset, w.seed, _base(workload_file), given, shapes_only)
     if given and data.input_shape != given:
         shown = data.input_shape
         shown = [shown[2], shown[0], shown[1]] if len(shown) == 3 else list(shown)
@@ -56,8 +59,9 @@ def workload_data(w: WorkloadSpec, workload_file: str = "") -> Dataset:
     return data
 
 
-def untrained_net(w: WorkloadSpec, data: Dataset, workload_file: str = "") -> Net:
-    """The workload's network with initial weights (ONNX: the file's weights)."""
+def untrained_net(w: WorkloadSpec, data: Dataset, workload_file: str = "", shapes_only: bool = False) -> Net:
+    """The workload's network with initial weights (ONNX: the file's weights); `shapes_only`
+    (validation, cost-only runs): a built-in or layer list holds no weights at all."""
     if w.model.name == "onnx":
         from .onnx_import import load_onnx
 
@@ -68,7 +72,7 @@ def untrained_net(w: WorkloadSpec, data: Dataset, workload_file: str = "") -> Ne
     from .graph import GraphError
 
     try:
-        return build_model(w.model, data.input_shape, data.classes, w.seed)
+        return build_model(w.model, data.input_shape, data.classes, w.seed, shapes_only)
     except GraphError as e:
         key = f"model.layers[{e.index}]" + (f".{e.key}" if e.key else "") if w.model.name == "layers" \
             else "model"

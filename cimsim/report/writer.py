@@ -2,18 +2,38 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from .. import plugins
+from ..errors import CimsimError
 from ..results import RunReport, as_report
 from ..util import atomic_write
 from .units import si as _si
 
 
+def _non_finite(data: object, path: str = "") -> str | None:
+    """The key path of the first NaN or infinity in JSON-able data (None: there is none)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "<top>"
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{path}.{k}" if path else str(k))
+        if found:
+            return found
+    return None
+
+
 def dumps(report: RunReport | dict) -> str:
-    """report.json's text: the one place a typed report becomes JSON."""
+    """report.json's text: the one place a typed report becomes JSON. A non-finite number
+    (the inputs far outside any real chip) is one clear error naming where, not a report
+    that JSON readers reject."""
     data = report.to_json() if isinstance(report, RunReport) else report
-    return json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    try:
+        return json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError:
+        raise CimsimError(f"the run produced a non-finite number at report key {_non_finite(data)}: "
+                          "the arch or workload values are outside any range cimsim can model") from None
 
 
 def write_report(report: RunReport | dict, out_dir: str | Path) -> Path:

@@ -62,10 +62,12 @@ class Inputs:
 
 def input_hash(arch: Any, work: Any, files: dict[str, str] | None = None) -> str:
     """16 hex digits of the resolved specs, the contents of the files the workload reads
-    (npz data, an ONNX model: a replaced file is a new point) and the cimsim version."""
+    (npz data, an ONNX model: a replaced file is a new point), the source of every plugin
+    named by import path (a changed plugin is a new point) and the cimsim version."""
     key = {"cimsim": __version__, "arch": to_dict(arch), "workload": to_dict(work)}
+    files = {**(files or {}), **plugins.source_hashes([key["arch"], key["workload"]])}
     if files:
-        key["files"] = files
+        key["files"] = dict(sorted(files.items()))
     return stable_hash(key)[:16]
 
 
