@@ -100,6 +100,11 @@ def test_a_corrupt_model_cache_is_rebuilt_with_a_warning(tiny, root, tmp_path, c
         assert "cached model" in capsys.readouterr().err
         assert cached.read_bytes() == good                     # rebuilt, identically
         assert (tmp_path / "b" / "report.json").read_bytes() == (tmp_path / "a" / "report.json").read_bytes()
+    cached.unlink()
+    os.mkfifo(cached)                                           # would block a reader forever
+    assert main(["-q", "run", arch, str(tiny), "--out", str(tmp_path / "b")]) == 0
+    assert "a regular .npz file" in capsys.readouterr().err
+    assert cached.is_file() and cached.read_bytes() == good     # the FIFO replaced by the model
 
 
 LAUGHS = "".join(f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ["x"] * 9) + "]\n"
@@ -544,3 +549,47 @@ def test_a_non_finite_report_number_is_one_error_naming_its_key():
     with pytest.raises(CimsimError, match=r"report key phases\.0\.latency\.s"):
         dumps({"phases": [{"latency": {"cycles": 3, "s": float("nan")}}]})
     assert dumps({"a": [1.0]}) == '{\n "a": [\n  1.0\n ]\n}\n'
+
+
+PLUGIN_MODEL = """
+from cimsim.config.workload import LayerSpec
+from cimsim.nn.models import NetworkModel
+
+
+class Tiny(NetworkModel):
+    def layers(self, spec, classes):
+        return [LayerSpec(type="flatten"), LayerSpec(type="linear", out_features={width}),
+                LayerSpec(type="relu"), LayerSpec(type="linear", out_features=classes)]
+"""
+
+
+def test_a_changed_plugin_is_a_changed_input(root, tmp_path, monkeypatch):
+    """Issue 25, item 3: the source of a plugin named by import path is part of the model
+    cache key and of a sweep point's hash, so editing the plugin never reuses a model or a
+    point built with the old code; with import paths refused nothing is imported to hash."""
+    import sys
+
+    from cimsim import plugins
+    from cimsim.config import load_workload
+    from cimsim.nn.network import input_hashes
+    from cimsim.sweep.runner import input_hash
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = tmp_path / "pmod_hash.py"
+    mod.write_text(PLUGIN_MODEL.format(width=8))
+    wl = tmp_path / "w.yaml"
+    wl.write_text(TINY.replace("model: {layers: [{type: flatten}, {type: linear, out_features: 16}, "
+                               "{type: relu}, {type: linear}]}", 'model: {name: "pmod_hash:Tiny"}'))
+    w = load_workload(wl)
+    first = input_hashes(w.spec, w.path)
+    assert set(first) == {"plugin pmod_hash"}
+    key1 = (pretrain_key(w.spec, None, first), input_hash(None, w.spec, first))
+    mod.write_text(PLUGIN_MODEL.format(width=9))
+    sys.modules.pop("pmod_hash", None)
+    second = input_hashes(w.spec, w.path)
+    assert second != first
+    key2 = (pretrain_key(w.spec, None, second), input_hash(None, w.spec, second))
+    assert key1[0] != key2[0] and key1[1] != key2[1]
+    with plugins.no_import_paths():
+        assert input_hashes(w.spec, w.path) == {}
+    assert "pmod_hash" not in sys.modules                       # hashed from its file, not imported
