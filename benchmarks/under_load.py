@@ -43,11 +43,12 @@ def cores() -> int:
 
 
 def run(args: list[str], cache: Path, out: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the study's processes) of one `cimsim run`."""
+    """(wall seconds, CPU seconds of the study's processes) of one `cimsim run` (paths absolute)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "cimsim", "-q", "run", *args, "--out", str(out)], check=True,
-                   env={**os.environ, "CIMSIM_CACHE": str(cache)}, stdout=subprocess.DEVNULL)
+                   env={**os.environ, "CIMSIM_CACHE": str(cache)}, stdout=subprocess.DEVNULL,
+                   cwd=out.parent)       # not the checkout: `-m cimsim` would import ./cimsim first
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
