@@ -320,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("folder", nargs="?", default=".", help="where (default: here); nothing is overwritten")
     i.set_defaults(fn=cmd_init)
     args = p.parse_args(argv)
+    before = os.environ.get("CIMSIM_NO_IMPORT_PATHS")
     if args.no_plugins:
-        os.environ["CIMSIM_NO_IMPORT_PATHS"] = "1"     # also reaches worker processes
+        os.environ["CIMSIM_NO_IMPORT_PATHS"] = "1"     # also reaches the worker processes it starts
     try:
         with progress.quiet(args.quiet):
             return args.fn(args)
@@ -335,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cimsim: interrupted", file=sys.stderr)
         return 130
+    finally:                      # the command's setting only: main() called from Python leaves none
+        if args.no_plugins:
+            if before is None:
+                os.environ.pop("CIMSIM_NO_IMPORT_PATHS", None)
+            else:
+                os.environ["CIMSIM_NO_IMPORT_PATHS"] = before
 
 
 if __name__ == "__main__":

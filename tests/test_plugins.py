@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import math
+import os
 from importlib import metadata
 
 import numpy as np
@@ -311,6 +312,7 @@ def test_import_paths_can_be_refused(root, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "import paths are off" in err and "tile.class" in err
     assert "cimsim_sramcim" not in sys.modules                     # nothing was imported
+    assert os.environ["CIMSIM_NO_IMPORT_PATHS"] == "0"             # the command's setting ended with it
     assert main(["validate", str(root / "arch" / "rram_64x64.yaml")]) == 0
 
 
