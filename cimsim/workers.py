@@ -24,10 +24,10 @@ QUIET_THREADS = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0", "OPENBLAS_T
 def quiet_waiting_threads() -> None:
     """Set QUIET_THREADS, and BLAS/OpenMP thread counts of the cores the process may use,
     in the environment unless the user set them."""
-    for k, v in QUIET_THREADS.items():
+    cores = str(available_cores())
+    for k, v in {**QUIET_THREADS, "OPENBLAS_NUM_THREADS": cores, "OMP_NUM_THREADS": cores,
+                 "MKL_NUM_THREADS": cores}.items():
         os.environ.setdefault(k, v)
-    for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(k, str(available_cores()))
 
 
 def cgroup_cores(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -76,8 +76,8 @@ def _others_running(samples: int = 5) -> float | None:
 def threads_now() -> int:
     """Threads worth running now: the available cores less the threads other processes have
     runnable at this moment, at least 1. On a loaded machine a second BLAS or MVM thread
-    mostly waits at the barrier for its sibling to be scheduled (measured: cold pretraining
-    beside 8 busy processes on 2 cores, 97 s with 2 BLAS threads against 58 s with 1); on an
+    mostly waits at the barrier for its sibling to be scheduled (docs/results/scale.md, "Under
+    load": cold pretraining beside 4 busy processes on 2 cores went from 55 s to 32 s); on an
     idle one every core is used. Results never depend on the count."""
     cores = available_cores()
     others = _others_running()

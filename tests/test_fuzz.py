@@ -116,31 +116,30 @@ def arch_file(root):
     return str(root / "arch" / "rram_64x64.yaml")
 
 
-@FAMILY
-@given(rng=st.randoms(use_true_random=False))
-def test_npz_files_run_or_are_refused(files, arch_file, rng):
-    d = files[0]
+def _npz_input(d, work, rng):
     random_npz(rng, d / "data.npz")
     (d / "npz.yaml").write_text(NPZ_WORKLOAD)
-    _check(run_cli(["-q", "run", arch_file, str(d / "npz.yaml"), "--out", str(d / "out")]))
+    return d / "npz.yaml"
 
 
-@FAMILY
-@given(rng=st.randoms(use_true_random=False))
-def test_onnx_graphs_run_or_are_refused(files, arch_file, rng):
+def _onnx_input(d, work, rng):
     pytest.importorskip("onnx")
-    d = files[0]
     random_onnx(rng, d / "m.onnx")
     (d / "onnx.yaml").write_text(ONNX_WORKLOAD)
-    _check(run_cli(["-q", "run", arch_file, str(d / "onnx.yaml"), "--out", str(d / "out")]))
+    return d / "onnx.yaml"
 
 
+def _layers_input(d, work, rng):
+    write_yaml(d / "layers.yaml", {**work, "model": {"layers": random_layers(rng)}})
+    return d / "layers.yaml"
+
+
+@pytest.mark.parametrize("make", [_npz_input, _onnx_input, _layers_input], ids=["npz", "onnx", "layers"])
 @FAMILY
 @given(rng=st.randoms(use_true_random=False))
-def test_layer_lists_run_or_are_refused(files, arch_file, rng):
+def test_npz_onnx_and_layer_lists_run_or_are_refused(files, arch_file, make, rng):
     d, _, work = files
-    write_yaml(d / "layers.yaml", {**work, "model": {"layers": random_layers(rng)}})
-    _check(run_cli(["-q", "run", arch_file, str(d / "layers.yaml"), "--out", str(d / "out")]))
+    _check(run_cli(["-q", "run", arch_file, str(make(d, work, rng)), "--out", str(d / "out")]))
 
 
 @FAMILY

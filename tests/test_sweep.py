@@ -237,19 +237,26 @@ phases: [{name: t, kind: inference, samples: 8, ci_chips: 1}]
 """
 
 
-@pytest.mark.slow
-def test_a_lost_sweep_worker_is_retried_not_fatal(root, tmp_path, monkeypatch, capsys):
-    """Issue 25, item 6: a worker killed in the middle of a --workers 2 sweep breaks the pool;
-    the unfinished points run again on a fresh pool and the sweep finishes (was: a
-    BrokenProcessPool traceback, exit 1)."""
+@pytest.fixture
+def killer_sweep(tmp_path, monkeypatch):
+    """(marker, workload, grid) of a 2-point sweep whose model plugin SIGKILLs the first
+    worker process that imports it (the marker file records that it did)."""
     marker = tmp_path / "killed.txt"
     (tmp_path / "killer.py").write_text(KILLER.format(marker=str(marker)))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
-    wl = write(tmp_path, TINY_WL, "w.yaml")
     grid = write(tmp_path, "name: g\ngrid:\n  arch.adc.bits: [6, 8]\n")
+    return marker, write(tmp_path, TINY_WL, "w.yaml"), grid
+
+
+@pytest.mark.slow
+def test_a_lost_sweep_worker_is_retried_not_fatal(root, tmp_path, killer_sweep, capsys):
+    """Issue 25, item 6: a worker killed in the middle of a --workers 2 sweep breaks the pool;
+    the unfinished points run again on a fresh pool and the sweep finishes (was: a
+    BrokenProcessPool traceback, exit 1)."""
+    marker, wl, grid = killer_sweep
     code = main(["sweep", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--grid", str(grid),
                  "--out", str(tmp_path / "s"), "--workers", "2"])
     err = capsys.readouterr().err
@@ -309,18 +316,11 @@ def test_sweep_workers_end_with_their_parent(root, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_lost_dask_worker_is_retried_not_fatal(root, tmp_path, monkeypatch, capsys):
+def test_a_lost_dask_worker_is_retried_not_fatal(root, tmp_path, killer_sweep):
     """The same on a dask LocalCluster: the nanny restarts the killed worker, the scheduler
     runs its task again, and the sweep finishes with every point done."""
     distributed = pytest.importorskip("distributed")
-    marker = tmp_path / "killed.txt"
-    (tmp_path / "killer.py").write_text(KILLER.format(marker=str(marker)))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
-    wl = write(tmp_path, TINY_WL, "w.yaml")
-    grid = write(tmp_path, "name: g\ngrid:\n  arch.adc.bits: [6, 8]\n")
+    marker, wl, grid = killer_sweep
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         code = main(["-q", "sweep", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--grid", str(grid),

@@ -112,7 +112,7 @@ class _Importer:
             raise self.error(node, f"weights stored in the .onnx file ('{proto.name}' is in an external "
                                    "data file)")
         dims = list(proto.dims)
-        if any(d < 0 for d in dims) or math.prod(dims) * 8 > max_input_bytes():
+        if any(d < 0 for d in dims) or math.prod(dims) * 8 > max_input_bytes():   # 8: float64 values
             raise self.error(node, f"tensor dimensions of at most {max_input_bytes():,} bytes in "
                                    f"'{proto.name}'", dims)
         try:

@@ -5,7 +5,8 @@ written to a staging folder and swapped in together.
   it when the process ends, however it ends). A second command into a locked folder is
   refused at once with a clear message.
 - Staging: every output (report.json, CSVs, PNGs and the manifest) is first written into
-  OUT/.cimsim-stage-XXXX. A full disk or any error there leaves the folder as it was.
+  a fresh OUT/.cimsim-stage-<random suffix> folder. A full disk or any error there leaves
+  the folder as it was.
 - Commit: the complete staging folder is renamed to OUT/.cimsim-commit (one atomic
   rename: from then on the new outputs are the folder's), then its files are moved in and
   the stale files of the earlier run removed. A kill during those moves leaves the commit
@@ -20,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -66,10 +68,9 @@ def finish_commit(out: Path) -> None:
 TEMP_FILE = re.compile(r"\.[A-Za-z0-9][A-Za-z0-9._-]*\.(json|csv|png|txt|npz)\.[A-Za-z0-9_]{8}\.tmp")
 
 
-def clean_stale(out: Path) -> list[str]:
+def clean_stale(out: Path) -> None:
     """Remove the staging folders and temp files of commands that were killed (only names
-    cimsim makes: .cimsim-stage-*, and .NAME.XXXXXXXX.tmp of util.atomic_write)."""
-    removed = []
+    cimsim makes: .cimsim-stage-*, and util.atomic_write's .NAME.<8 random characters>.tmp)."""
     for p in out.iterdir():
         if p.is_symlink():
             continue
@@ -77,16 +78,12 @@ def clean_stale(out: Path) -> list[str]:
             shutil.rmtree(p, ignore_errors=True)
         elif TEMP_FILE.fullmatch(p.name) and p.is_file():
             p.unlink(missing_ok=True)
-        else:
-            continue
-        removed.append(p.name)
-    return sorted(removed)
 
 
 class OutputFolder:
     """`with OutputFolder(path) as out:` creates (if needed) and locks the folder, finishes an
     interrupted commit and cleans stale temp files; `out.stage()` gives a folder to write
-    outputs into and `out.publish(stage, replace)` swaps them in. A folder this command
+    outputs into, `write_staged` commits them and moves them in. A folder this command
     created and left empty is removed on exit."""
 
     def __init__(self, path: str | Path, what: str = "--out") -> None:
@@ -155,7 +152,8 @@ class OutputFolder:
             self.path.rmdir()           # leave no empty folder behind a refused or failed run
 
 
-def write_staged(out: OutputFolder, write, replace: bool) -> tuple[list[Path], list[str]]:
+def write_staged(out: OutputFolder, write: Callable[[Path], list[Path]],
+                 replace: bool) -> tuple[list[Path], list[str]]:
     """Run write(stage) -> paths written in a staging folder, then commit them; returns the
     final paths and the stale names removed. An OSError (a full disk, a quota) is one clear
     error, with the folder's earlier outputs as they were."""
