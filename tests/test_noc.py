@@ -66,12 +66,12 @@ def test_energy_is_bits_times_routers_crossed(mesh_arch):
     assert cmap.layer("l2").first_tile == 6
     tr = Trace([_layer("l1", "input", 1000), _layer("l2", "l1", 500, out_bytes=100)])
     e = phase_energy(tr, build_chip(mesh_arch), cmap)
-    # per image: input to l1 over 0 hops (1 router), l1 -> l2 over 2 hops (3 routers), logits
-    # back to the port over 2 hops
-    bits = 2 * 8 * (1000 * 1 + 500 * 3 + 100 * 3)
+    # per image: input to l1 at the port's own router (no link, no router charged), l1 -> l2
+    # over 2 hops (3 routers), logits back to the port over 2 hops
+    bits = 2 * 8 * (500 * 3 + 100 * 3)
     assert e["action_counts"]["noc.router_bit"] == bits
-    assert e["per_component_pj"]["noc"] == pytest.approx(bits * 1.09, rel=1e-12)
-    assert e["per_node_component_pj"]["l2"]["noc"] == pytest.approx(2 * 8 * 1.09 * (1500 + 300), rel=1e-12)
+    assert e["per_component_pj"]["noc"] == pytest.approx(bits * 0.137, rel=1e-12)
+    assert e["per_node_component_pj"]["l2"]["noc"] == pytest.approx(2 * 8 * 0.137 * (1500 + 300), rel=1e-12)
     st = phase_stage_times(tr, build_chip(mesh_arch), cmap)
     assert st["l2"].noc == 500 // 4 + 2                 # 4 B/cycle links, one cycle per hop
 

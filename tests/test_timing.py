@@ -31,14 +31,17 @@ def test_isolated_mvm_equals_closed_form(arch):
     assert res.makespan_cycles == 210
     assert res.image_latency_cycles == [210]
     # with data movement: 1000 input bytes come from the port's buffer (tile 0) to fc's home
-    # (tile 0 too, same router): 0 hops over 4 B/cycle = 250 cycles; fc reads them from its
-    # one tile's share of a 32 B/cycle buffer shared by 12 tiles: 1000 x 12 / 32 = 375 cycles,
-    # which now bounds the stage (both overlap the 210 compute cycles)
+    # (tile 0 too, same router: no flow); fc reads them from its one tile's share of a
+    # 32 B/cycle buffer shared by 12 tiles: 1000 x 12 / 32 = 375 cycles, which bounds the
+    # stage (it overlaps the 210 compute cycles)
     res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), build_chip(arch), cmap)
     assert res.makespan_cycles == 375
     one = dataclasses.replace(arch, sram_buffer=dataclasses.replace(arch.sram_buffer, tiles_per_buffer=1))
     res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), build_chip(one), cmap)
-    assert res.makespan_cycles == 250
+    assert res.makespan_cycles == 210          # a whole buffer: 1000 / 32 = 32 cycles, compute bounds
+    far = map_layers([("pad", 64 * 8, 64), ("fc", 100, 10)], build_chip(arch))    # fc on tile 8, router 2
+    res = simulate(Trace([layer("fc", "input", 1, 1, sram=1000)]), build_chip(one), far)
+    assert res.makespan_cycles == 1000 // 4 + 2         # 2 hops over 4 B/cycle links: the flow bounds
 
 
 def test_halving_adcs_doubles_the_adc_bound_stage(arch):

@@ -180,7 +180,8 @@ class DigitalSpec:
     """Digital periphery: shift-add of ADC outputs, and vector ops (BN, ReLU, pool, add)."""
 
     model: str = spec("vector_unit", key="class", doc="the vector unit's model (cimsim list chip-parts)")
-    shift_add_energy_pj: float = spec(0.039, lo=0.0, doc="per shift-add of one ADC output")
+    shift_add_energy_pj: float = spec(0.0195, lo=0.0, doc="per shift-add of one ADC output (ISAAC: 0.2 mW per "
+                                       "IMA over 8 ADCs x 1.28 GS/s)")
     op_energy_pj: float = spec(0.1, lo=0.0, doc="per elementwise vector op on one element")
     lanes: int = spec(64, lo=1, hi=2**20, doc="vector elements processed per cycle")
     shift_add_units_per_tile: int = spec(4, lo=0, hi=65536,
@@ -213,7 +214,10 @@ def _check_params(section: Any, kind: str, src: Source, path: tuple) -> None:
 class NocSpec:
     model: str = spec("mesh", key="class", doc="the network's model (cimsim list chip-parts)")
     bytes_per_cycle: int = spec(4, lo=1, hi=2**20)
-    energy_pj_per_bit: float = spec(1.09, lo=0.0)
+    energy_pj_per_bit: float = spec(0.137, lo=0.0, doc="per bit per router crossed (ISAAC: 42 mW over 8 "
+                                                      "ports x 32 bit x 1.2 GHz)")
+    ports: int = spec(8, lo=1, hi=64, doc="ports of one router, each moving bytes_per_cycle per cycle "
+                                          "(ISAAC's c-mesh: 4 tiles + 4 neighbours)")
     router_area_um2: float = spec(151000.0, lo=0.0, doc="one router (ISAAC: 0.151 mm2)")
     tiles_per_router: int = spec(4, lo=1, hi=2**20,
                                  doc="tiles sharing one router (ISAAC: 4 tiles of 12 IMAs)")

@@ -152,10 +152,11 @@ class Noc(ChipPart):
         return {"noc_routers": self.mesh.routers * self.arch.chip.noc.router_area_um2 * 1e-6}
 
     def peak_power_mw(self) -> dict[str, float]:
-        """Every router moving a flit per cycle (how the per-bit figure was derived from its power)."""
+        """Every port of every router moving a flit per cycle (how the per-bit figure was derived
+        from its power)."""
         noc = self.arch.chip.noc
         ghz = self.arch.clock_ghz
-        return {"noc": self.mesh.routers * noc.bytes_per_cycle * 8 * ghz * noc.energy_pj_per_bit}
+        return {"noc": self.mesh.routers * noc.ports * noc.bytes_per_cycle * 8 * ghz * noc.energy_pj_per_bit}
 
     def leak_to(self, area_name: str) -> tuple[str, ...]:
         return ("noc",)

@@ -16,7 +16,10 @@ spread evenly over the node's home routers, each part sent from the nearest rout
 input's home (XY routing). Outputs that leave the chip go back to the port. A flow holds its
 source router's injection port, every link on its path and its destination's ejection port
 for ceil(bytes / link width) + hops cycles, and costs bits x routers traversed (hops + 1) x
-the per-bit router energy.
+the per-bit router energy. A part whose nearest source router is its destination router
+crosses no link and is no flow: it moves between buffers on the tiles' shared bus, whose
+SRAM reads and writes the node already counts (issue 26: the port and tile 0 share router
+0, and the images were charged a router traversal they never make).
 """
 from __future__ import annotations
 
@@ -108,6 +111,8 @@ class Mesh:
             if not b:
                 continue
             s = min(src, key=lambda r: (self.hops(r, d), r))
+            if s == d:
+                continue
             p = self.path(s, d)
             res = (f"inj{s}", *(f"link{p[i]}-{p[i + 1]}" for i in range(len(p) - 1)), f"ej{d}")
             out.append(Flow(s, d, b, len(p) - 1, res))

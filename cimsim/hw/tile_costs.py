@@ -210,9 +210,10 @@ class ShiftAdd(Estimator):
         return {"shift_add": d.shift_add_units_per_tile * d.shift_add_area_um2}
 
     def peak_power_mw(self) -> float:
-        """At the ADC rate."""
-        rate_ghz = 1.0 / self.tile.costs.parts["adc"].conversion_ns()
-        return self.arch.digital.shift_add_units_per_tile * self.op_pj() * rate_ghz
+        """One shift-add per conversion, every ADC converting back to back."""
+        a = self.arch
+        rate_ghz = a.tile.crossbars * a.adc.per_crossbar / self.tile.costs.parts["adc"].conversion_ns()
+        return self.op_pj() * rate_ghz
 
 
 class WriteDrivers(Estimator):
