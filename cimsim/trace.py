@@ -22,7 +22,9 @@ class NodeTrace:
     planes: int = 0              # input planes per vector (bit-serial: input_bits, else 1)
     crossbar_reads: int = 0      # one crossbar evaluated for one plane of one vector
     cell_reads: int = 0          # cells in the used sub-array per crossbar read
-    dac_drives: int = 0          # rows driven per crossbar read
+    dac_drives: float = 0        # row DAC drives: an applied 1 bit (bit-serial) or a nonzero pulse
+                                 # width (multi-bit), once per column group (data-dependent;
+                                 # a cost-only run's expected count is fractional)
     adc_conversions: int = 0     # column conversions
     adc_clipped: int = 0         # conversions that hit the ADC range
     adc_bits: int = 0            # bits of its conversions where not the arch's adc.bits (0: those)

@@ -21,9 +21,11 @@ def test_one_layer_energy_by_hand(root):
     e = phase_energy(trace, build_chip(arch), cmap)["per_component_pj"]
     # 3 images x 8 bit planes = 24 vector-planes. Crossbars: rows (64, 36) x columns (64, 16).
     vp = 3 * 8
+    codes = np.clip(np.rint(x.astype(np.float64) * 255), 0, 255).astype(int)     # x_max 1.0, 8-bit DACs
+    ones = sum(bin(c).count("1") for c in codes.ravel())
     expected = {
         "crossbar": vp * (64 + 36) * (64 + 16) * 1.83e-3,       # cells read x 1.83 fJ
-        "dac": vp * (64 + 36) * 2 * 0.39,                       # rows driven, in 2 column groups
+        "dac": ones * 2 * 0.39,                                 # 1 bits applied, in 2 column groups
         "adc": vp * 2 * (64 + 16) / 2 * 1.5625,                 # 2 row chunks x 40 pairs
         "shift_add": vp * 2 * (64 + 16) / 2 * 0.0195,
         "digital": 3 * 10 * 0.1,                                # bias adds

@@ -39,6 +39,7 @@ from ..device.write import WriteResult
 from ..kernels.mvm import analog_mvm
 from ..mapping import LayerMap
 from ..trace import NodeTrace
+from .activity import input_activity, mean_cell_conductance_us
 from .encoding import weight_encoding
 from .irdrop import attenuation
 from .tile_costs import CrossbarCosts, TileCosts
@@ -315,7 +316,6 @@ class CrossbarTile(TileModel):
         t.planes = planes
         t.crossbar_reads += reads * lm.crossbars
         t.cell_reads += reads * sum(lm.rows_used) * sum(lm.cols_used)
-        t.dac_drives += reads * sum(lm.rows_used) * lm.col_groups
         conversions = reads * lm.row_chunks * sum(lm.cols_used) // pair
         t.adc_conversions += conversions
         t.adc_bits = lm.adc_bits
@@ -323,29 +323,34 @@ class CrossbarTile(TileModel):
         t.adc_clipped += clipped
 
     def count_data(self, t: NodeTrace, layer: AnalogLayer, codes: np.ndarray) -> None:
-        """Conductance read energy: per matrix row, the reads it is driven for (bit-serial: the
-        1 bits of its codes; multi-bit: the codes as pulse widths), times its conductance."""
-        if self.arch.crossbar.read_energy != "conductance":
-            return
+        """The data-dependent counts. DAC drives: a row's DAC drives only for an applied 1 bit
+        (bit-serial) or a nonzero pulse width (multi-bit), in each of the layer's column groups.
+        Conductance read energy: per matrix row, the reads it is driven for (bit-serial: the 1
+        bits of its codes; multi-bit: the codes as pulse widths), times its conductance."""
         x = codes[:, :layer.k]
         if self.arch.dac.bit_serial:          # 1 bits per row: byte popcounts (codes < 2**16)
             active = _POPCOUNT[x & 0xFF].sum(axis=0, dtype=np.int64)
             if self.arch.dac.input_bits > 8:
                 active += _POPCOUNT[(x >> 8) & 0xFF].sum(axis=0, dtype=np.int64)
+            t.dac_drives += int(active.sum()) * layer.lmap.col_groups
         else:
             active = x.sum(axis=0, dtype=np.int64)
-        t.active_conductance_us += float(active @ layer.state.row_g_us)
+            t.dac_drives += int(np.count_nonzero(x)) * layer.lmap.col_groups
+        if self.arch.crossbar.read_energy == "conductance":
+            t.active_conductance_us += float(active @ layer.state.row_g_us)
 
     def estimate_data(self, t: NodeTrace, lm: LayerMap, vectors: int) -> None:
-        """Cost-only: every input bit (bit-serial) or pulse width (multi-bit) at half its range,
-        every cell at mid-range conductance (stated in docs/models.md)."""
+        """Cost-only: the same counts under the stated input and weight distributions
+        (hw/activity.py, docs/models.md)."""
+        dac = self.arch.dac
+        act = input_activity(dac.input_bits)
+        per_code = act.ones if dac.bit_serial else act.nonzero           # DAC drives per row
+        t.dac_drives += vectors * per_code * sum(lm.rows_used) * lm.col_groups
         if self.arch.crossbar.read_energy != "conductance":
             return
-        dev = self.arch.device
-        dac = self.arch.dac
-        per_read = 0.5 * self.planes() if dac.bit_serial else 0.5 * (2 ** dac.input_bits - 1)
+        per_read = act.ones if dac.bit_serial else act.mean_code          # reads a row is driven for
         t.active_conductance_us += (vectors * per_read * lm.rows * sum(lm.cols_used)
-                                    * 0.5 * (dev.g_min_us + dev.g_max_us))
+                                    * mean_cell_conductance_us(self.arch))
 
     def weight_variance(self, layer: AnalogLayer) -> np.ndarray:
         """Pulsed cells' programming errors, weighted by their slice's significance."""
