@@ -180,8 +180,8 @@ class DigitalSpec:
     """Digital periphery: shift-add of ADC outputs, and vector ops (BN, ReLU, pool, add)."""
 
     model: str = spec("vector_unit", key="class", doc="the vector unit's model (cimsim list chip-parts)")
-    shift_add_energy_pj: float = spec(0.0195, lo=0.0, doc="per shift-add of one ADC output (ISAAC: 0.2 mW per "
-                                       "IMA over 8 ADCs x 1.28 GS/s)")
+    shift_add_energy_pj: float = spec(0.0195, lo=0.0, doc="per shift-add of one ADC output (ISAAC: "
+                                      "0.2 mW per IMA over 8 ADCs x 1.28 GS/s)")
     op_energy_pj: float = spec(0.1, lo=0.0, doc="per elementwise vector op on one element")
     lanes: int = spec(64, lo=1, hi=2**20, doc="vector elements processed per cycle")
     shift_add_units_per_tile: int = spec(4, lo=0, hi=65536,

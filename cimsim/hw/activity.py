@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def code_probabilities(levels: int) -> np.ndarray:
     return p
 
 
-@lru_cache(maxsize=None)
+@cache
 def input_activity(input_bits: int) -> InputActivity:
     """The stated input distribution's expected activity for `input_bits`-bit codes."""
     levels = 2 ** input_bits - 1
@@ -57,7 +57,7 @@ def input_activity(input_bits: int) -> InputActivity:
     return InputActivity(float(p @ ones), float(p @ k), float(1.0 - p[0]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mean_level(weight_bits: int, bits_per_cell: int, differential: bool) -> float:
     """Mean level of a cell (over polarities, slices and the weight distribution)."""
     import dataclasses
