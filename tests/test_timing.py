@@ -56,15 +56,22 @@ def test_halving_adcs_doubles_the_adc_bound_stage(arch):
     assert (t2, t1) == (10 + 16 * 800, 10 + 32 * 800)         # fill + 800 x ADC stage
 
 
-def test_adc_bits_scale_conversion_energy_and_time(arch):
-    """Figures quoted at reference_bits: energy x 2**(bits - ref), time x bits / ref (SAR)."""
-    arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, energy_pj=2.0))
+@pytest.mark.parametrize("kind, cases", [
+    # SAR: time x bits/8; energy by the survey fit (hand values in test_energy.py)
+    ("sar", [(8, 2.0, 32), (6, None, 24), (10, None, 40)]),
+    # flash: energy x (2^b - 1)/255, time constant; ramp: energy and time x 2^(b - 8)
+    ("flash", [(8, 2.0, 32), (6, 2.0 * 63 / 255, 32), (10, 2.0 * 1023 / 255, 32)]),
+    ("ramp", [(8, 2.0, 32), (6, 0.5, 8), (10, 8.0, 128)])])
+def test_adc_bits_scale_conversion_energy_and_time(arch, kind, cases):
+    """Figures quoted at reference_bits, scaled with bits as the converter's type says."""
+    arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, energy_pj=2.0, type=kind))
     cmap = map_layers([("fc", 64, 8)], build_chip(arch))                  # 8 weights x 8 columns = 64 columns
-    for bits, e_pj, conv_cycles in [(8, 2.0, 32), (6, 0.5, 24), (10, 8.0, 40)]:
+    for bits, e_pj, conv_cycles in cases:
         a = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, bits=bits))
         tile = build_chip(a).tile
-        assert tile.costs.parts["adc"].conversion_pj() == e_pj
-        # 32 differential column pairs on one ADC, bits/8 ns each
+        if e_pj is not None:
+            assert tile.costs.parts["adc"].conversion_pj() == pytest.approx(e_pj, rel=1e-12)
+        # 32 differential column pairs on one ADC
         assert tile.timing.adc_cycles(cmap.layer("fc")) == conv_cycles
 
 

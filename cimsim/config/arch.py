@@ -129,10 +129,12 @@ class AdcSpec:
     energy_pj: float = spec(1.5625, lo=0.0, doc="energy per conversion (one column, one plane) "
                             "at reference_bits")
     latency_ns: float = spec(0.78125, lo=0.0, lo_open=True, doc="time per conversion at reference_bits")
-    reference_bits: int = spec(8, lo=1, hi=24, doc="resolution energy_pj and latency_ns are quoted at; "
-                               "other bits scale energy by 2**(bits - reference_bits) (constant Walden "
-                               "figure of merit) and time by bits / reference_bits "
-                               "(SAR: a comparison per bit)")
+    reference_bits: int = spec(8, lo=1, hi=24, doc="resolution energy_pj, latency_ns and area_um2 are "
+                               "quoted at; other bits scale them as the converter's type says (hw/adc.py)")
+    type: str = spec("sar", choices=("sar", "flash", "ramp"),
+                     doc="converter architecture, which sets how energy, time and area scale with bits: "
+                         "sar (time ~ bits, energy as Murmann's survey fit), flash (energy and area ~ "
+                         "2^bits - 1, time constant), ramp (energy and time ~ 2^bits)")
     range_fraction: float = spec(0.25, lo=0.0, hi=1.0, lo_open=True,
                                  doc="ADC full scale / largest possible column sum; < 1 clips")
     area_um2: float = spec(1200.0, lo=0.0, doc="one ADC at reference_bits (ISAAC: 0.0096 mm2 / 8)")

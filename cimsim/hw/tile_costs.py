@@ -15,6 +15,7 @@ import abc
 from typing import TYPE_CHECKING, ClassVar
 
 from ..trace import NodeTrace
+from . import adc as adc_model
 
 if TYPE_CHECKING:
     from .tile import TileModel
@@ -166,27 +167,29 @@ class ColumnAdcs(Estimator):
     name = "adc"
 
     def conversion_pj(self, bits: int = 0) -> float:
-        """Energy per conversion of `bits` (0: adc.bits): quoted at reference_bits, x 2 per extra
-        bit (constant Walden FOM)."""
+        """Energy per conversion of `bits` (0: adc.bits): quoted at reference_bits, scaled as
+        the converter's type says (hw/adc.py)."""
         adc = self.arch.adc
-        return adc.energy_pj * 2.0 ** ((bits or adc.bits) - adc.reference_bits)
+        return adc.energy_pj * adc_model.energy_ratio(adc.type, bits or adc.bits, adc.reference_bits,
+                                                      adc.latency_ns)
 
     def conversion_ns(self, bits: int = 0) -> float:
-        """Time per conversion of `bits` (0: adc.bits): quoted at reference_bits, proportional
-        to bits (SAR)."""
+        """Time per conversion of `bits` (0: adc.bits): quoted at reference_bits, scaled as the
+        converter's type says."""
         adc = self.arch.adc
-        return adc.latency_ns * (bits or adc.bits) / adc.reference_bits
+        return adc.latency_ns * adc_model.time_ratio(adc.type, bits or adc.bits, adc.reference_bits)
 
     def action_energies_pj(self) -> dict[str, float]:
         return {"convert": self.conversion_pj()}
 
     def area_um2(self) -> dict[str, float]:
-        """One sample-and-hold per column of every array, and the ADCs (area x 2 per bit past
-        reference_bits, as energy)."""
+        """One sample-and-hold per column of every array, and the ADCs (area quoted at
+        reference_bits, scaled as the converter's type says)."""
         a = self.arch
         n = a.tile.crossbars
         return {"sample_hold": n * a.crossbar.cols * a.crossbar.sample_hold_area_um2,
-                "adc": n * a.adc.per_crossbar * a.adc.area_um2 * 2.0 ** (a.adc.bits - a.adc.reference_bits)}
+                "adc": n * a.adc.per_crossbar * a.adc.area_um2
+                * adc_model.area_ratio(a.adc.type, a.adc.bits, a.adc.reference_bits)}
 
     def peak_power_mw(self) -> float:
         """Converting back to back."""
