@@ -18,7 +18,8 @@ from pathlib import Path
 
 from hwcomponents_adc.main import ADC
 
-spec = importlib.util.spec_from_file_location("cimsim_adc", Path(__file__).resolve().parents[1] / "cimsim" / "hw" / "adc.py")
+ADC_PY = Path(__file__).resolve().parents[1] / "cimsim" / "hw" / "adc.py"
+spec = importlib.util.spec_from_file_location("cimsim_adc", ADC_PY)
 adc = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(adc)
 
@@ -32,7 +33,8 @@ def main() -> None:
             rate = 1e9 / (T_REF_NS * adc.time_ratio("sar", bits, REF_BITS))
             ours = E_REF_PJ * adc.energy_ratio("sar", bits, REF_BITS, T_REF_NS)
             theirs = ADC(n_bits=bits, tech_node=node * 1e-9, throughput=rate).get_energy() * 1e12
-            print(f"{bits:>4}  {rate / 1e9:>9.3f}  {node:>4}n  {ours:>9.4f}  {theirs:>9.4f}  {ours / theirs:>6.2f}")
+            print(f"{bits:>4}  {rate / 1e9:>9.3f}  {node:>4}n  {ours:>9.4f}  {theirs:>9.4f}  "
+                  f"{ours / theirs:>6.2f}")
 
 
 if __name__ == "__main__":

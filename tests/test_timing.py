@@ -64,7 +64,8 @@ def test_halving_adcs_doubles_the_adc_bound_stage(arch):
     ("ramp", [(8, 2.0, 32), (6, 0.5, 8), (10, 8.0, 128)])])
 def test_adc_bits_scale_conversion_energy_and_time(arch, kind, cases):
     """Figures quoted at reference_bits, scaled with bits as the converter's type says."""
-    arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, energy_pj=2.0, type=kind))
+    arch = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, latency_ns=1.0, energy_pj=2.0,
+                                                             type=kind))
     cmap = map_layers([("fc", 64, 8)], build_chip(arch))                  # 8 weights x 8 columns = 64 columns
     for bits, e_pj, conv_cycles in cases:
         a = dataclasses.replace(arch, adc=dataclasses.replace(arch.adc, bits=bits))
