@@ -148,13 +148,20 @@ class Latency(Result):
 @dataclass(frozen=True)
 class Energy(Result):
     """Energy of a phase (pJ): dynamic per component (and per node where the phase has a
-    trace), its idle units' draw, and the total per image or per sample."""
+    trace), its idle units' draw, and the total per image or per sample. `gated_total_pj`
+    and `ungated_total_pj` are the total under either power-gating choice (one of them is
+    `total_pj`); `static_pj` (always-on draw) and `unused_tiles_pj` (leakage of the tiles the
+    mapping leaves empty) are inside `idle_pj`."""
 
     total_pj: float
     per_component_pj: dict[str, float]
     dynamic_pj: float
     idle_pj: float
     idle_per_component_pj: dict[str, float]
+    gated_total_pj: float
+    ungated_total_pj: float
+    static_pj: float
+    unused_tiles_pj: float
     per_image_pj: float | None = optional()
     per_sample_pj: float | None = optional()
     per_node_pj: dict[str, float] | None = optional()

@@ -167,6 +167,15 @@ def test_idle_units_cost_their_peak_power_by_hand(root):
     assert got["dac"] == 0.0                                # busy throughout
     none = build_chip(load_arch(base, {"chip.power_gating.leakage_mw_per_mm2": "0"}).spec)
     assert none.idle_energy_pj(dyn, 1e-6) == {}
+    # 16 of 64 tiles used, not gated: the used quarter of the ADCs idles at peak, the unused
+    # three quarters leak; the off-chip interface's static power is drawn throughout
+    chip = build_chip(load_arch(base, {"chip.power_gating.gated": "false", "offchip.static_mw": "2600"}).spec)
+    got = chip.idle_energy_pj(dyn, 1e-6, used_tiles=16)
+    assert got["adc"] == pytest.approx((adc_mw / 4 * 1e3 - 100.0) + leak["adc"] * 0.75 * 1e3)
+    assert chip.peak_power_mw()["offchip"] == pytest.approx(6.4 * 8 * 50.8 + 2600)
+    assert got["offchip"] == pytest.approx((6.4 * 8 * 50.8 + 2600) * 1e3)     # idle link at peak + static
+    assert chip.unused_tiles_pj(1e-6, 16) == pytest.approx(0.75 * 1e3 * sum(
+        leak[c] for c in ("adc", "dac", "shift_add")))
 
 
 def test_idle_energy_enters_totals_and_efficiency(tmp_path, root, monkeypatch):

@@ -19,7 +19,8 @@ def _energy_report(comps: dict, images: int):
     from types import SimpleNamespace
 
     energy = Energy(total_pj=sum(comps.values()), per_component_pj=comps, dynamic_pj=sum(comps.values()),
-                    idle_pj=0.0, idle_per_component_pj={})
+                    idle_pj=0.0, idle_per_component_pj={}, gated_total_pj=sum(comps.values()),
+                    ungated_total_pj=sum(comps.values()), static_pj=0.0, unused_tiles_pj=0.0)
     ph = SimpleNamespace(name="p", kind="inference", images=images, energy=energy, count=images, unit="image")
     return SimpleNamespace(phases=[ph], deploy={})
 

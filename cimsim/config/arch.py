@@ -252,6 +252,9 @@ class OffChipSpec:
     bandwidth_gb_per_s: float = spec(6.4, lo=0.0, lo_open=True, hi=1e6,
                                      doc="one HyperTransport link (ISAAC has 4 x 6.4 GB/s)")
     area_mm2: float = spec(5.72, lo=0.0, doc="the interface (ISAAC: 4 HyperTransport links 22.88 mm2)")
+    static_mw: float = spec(0.0, lo=0.0, hi=1e7, doc="power the interface draws whenever the chip runs, "
+                            "gated or not (SerDes lanes kept trained); 0: it is powered only while it "
+                            "moves data (its per-bit energy)")
 
 
 @dataclass(frozen=True)

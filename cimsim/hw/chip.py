@@ -55,6 +55,10 @@ class ChipPart:
         """The energy components that carry the leakage of one of its areas (split evenly)."""
         return (area_name,)
 
+    def static_mw(self) -> dict[str, float]:
+        """Power it draws whenever the chip runs, gated or not, by energy component (mW)."""
+        return {}
+
 
 class SramBuffer(ChipPart):
     """The SRAM buffers, one per `tiles_per_buffer` tiles: activations and training state.
@@ -190,6 +194,10 @@ class OffChip(ChipPart):
     def leak_to(self, area_name: str) -> tuple[str, ...]:
         return ("offchip",)
 
+    def static_mw(self) -> dict[str, float]:
+        """The interface's lanes, powered while the chip runs (offchip.static_mw)."""
+        return {"offchip": self.arch.offchip.static_mw}
+
     def transfer_cycles(self, nbytes: float) -> int:
         return math.ceil(nbytes * self.arch.clock_ghz / self.arch.offchip.bandwidth_gb_per_s)
 
@@ -235,10 +243,13 @@ class Chip:
 
     def peak_power_mw(self) -> dict[str, float]:
         """Chip-wide peak power by energy component (mW): every tile's units (the tile model's
-        own figures), then each part's at full use."""
+        own figures), then each part's at full use, with its static power."""
         out = {k: v * self.arch.chip.tiles for k, v in self.tile.costs.peak_power_mw().items()}
         for kind in AREA_ORDER:
             out.update(self.parts[kind].peak_power_mw())
+        for comp, mw in self.static_mw().items():
+            if mw > 0:
+                out[comp] = out.get(comp, 0.0) + mw
         return out
 
     def leakage_mw(self) -> dict[str, float]:
@@ -259,21 +270,56 @@ class Chip:
                 out[t] = out.get(t, 0.0) + dens * mm2 / len(targets)
         return out
 
-    def idle_energy_pj(self, dynamic_pj: dict[str, float], seconds: float) -> dict[str, float]:
-        """Energy of idle units over `seconds` of chip time, per component. A component's idle
-        share is 1 - its busy part (dynamic energy / (peak power x time)). Not gated: idle
-        units draw their peak power. Gated: they draw their leakage (busy units' leakage is
-        inside the per-action energies, which come from working units' power)."""
-        gated = self.arch.chip.power_gating.gated
-        peak = self.peak_power_mw()
-        draw = self.leakage_mw() if gated else peak
-        out = {}
-        for comp, mw in draw.items():
-            full = peak.get(comp, 0.0) * seconds * 1e9                     # mW x s = 1e9 pJ
-            share = max(full - dynamic_pj.get(comp, 0.0), 0.0) / full if full > 0 else 1.0
-            if mw > 0:
-                out[comp] = mw * seconds * 1e9 * share
+    def static_mw(self) -> dict[str, float]:
+        """Power drawn whenever the chip runs, gated or not, by energy component (mW): each
+        part's own (the off-chip interface's SerDes lanes stay trained)."""
+        out: dict[str, float] = {}
+        for part in self.parts.values():
+            for comp, mw in part.static_mw().items():
+                out[comp] = out.get(comp, 0.0) + mw
         return out
+
+    def idle_energy_pj(self, dynamic_pj: dict[str, float], seconds: float, used_tiles: int | None = None,
+                       gated: bool | None = None) -> dict[str, float]:
+        """Energy of idle units over `seconds` of chip time, per component (gated: the arch's
+        chip.power_gating.gated unless given).
+
+        The tile components are split into the `used_tiles` tiles the mapping uses (all when
+        None) and the rest. Used units: a component's idle share is 1 - its busy part (dynamic
+        energy / (peak power x time)); not gated, idle units draw their peak power; gated,
+        their leakage (busy units' leakage is inside the per-action energies, which come from
+        working units' power). Unused tiles hold no weights and do no work: they draw their
+        leakage either way. The chip's other parts are shared by every tile and count as used.
+        Static power (`static_mw`) is drawn all the time on top."""
+        gated = self.arch.chip.power_gating.gated if gated is None else gated
+        tiles = self.arch.chip.tiles
+        used = tiles if used_tiles is None else min(used_tiles, tiles)
+        tile_comps = set(self.tile.costs.peak_power_mw()) | {
+            LEAK_TARGET.get(k, k) for k in self.tile.costs.area_um2()}
+        static = self.static_mw()
+        peak = {c: mw - static.get(c, 0.0) for c, mw in self.peak_power_mw().items()}   # working units
+        leak = self.leakage_mw()
+        out: dict[str, float] = {}
+        for comp in dict.fromkeys([*peak, *leak]):
+            frac = used / tiles if comp in tile_comps else 1.0
+            full = peak.get(comp, 0.0) * frac * seconds * 1e9               # mW x s = 1e9 pJ
+            share = max(full - dynamic_pj.get(comp, 0.0), 0.0) / full if full > 0 else 1.0
+            draw = (leak.get(comp, 0.0) if gated else peak.get(comp, 0.0)) * frac
+            unused = leak.get(comp, 0.0) * (1.0 - frac)
+            if draw > 0 or unused > 0:
+                out[comp] = (draw * share + unused) * seconds * 1e9
+        for comp, mw in static.items():
+            if mw > 0:
+                out[comp] = out.get(comp, 0.0) + mw * seconds * 1e9
+        return out
+
+    def unused_tiles_pj(self, seconds: float, used_tiles: int) -> float:
+        """The leakage of the tiles the mapping leaves empty over `seconds` (inside the idle
+        energy; reported apart)."""
+        tiles = self.arch.chip.tiles
+        frac = 1.0 - min(used_tiles, tiles) / tiles
+        comps = {LEAK_TARGET.get(k, k) for k in self.tile.costs.area_um2()}
+        return sum(mw for c, mw in self.leakage_mw().items() if c in comps) * frac * seconds * 1e9
 
     def action_energies_pj(self, adc_bits: tuple[int, ...] = ()) -> dict[tuple[str, str], float]:
         """The open cost table: (component, action) -> pJ of one action, from the tile and

@@ -68,17 +68,26 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
     )
 
 
-def add_idle(energy: dict, chip: Chip, seconds: float, count: int, per: str = "image") -> Energy:
+def add_idle(energy: dict, chip: Chip, seconds: float, count: int, per: str = "image",
+             used_tiles: int | None = None) -> Energy:
     """The phase's energy (a dynamic energy dict of energy.phase_energy, or its totals) with
     its idle units' draw over `seconds` (chip.power_gating): the dynamic total stays as
     `dynamic_pj`, `idle_per_component_pj` is added, and the total and per-image (or, with
-    per="sample", per-sample) figures include both."""
-    idle = chip.idle_energy_pj(energy["per_component_pj"], seconds)
+    per="sample", per-sample) figures include both. The total under the other gating choice,
+    the static draw and the unused tiles' leakage are reported beside it."""
+    idle = chip.idle_energy_pj(energy["per_component_pj"], seconds, used_tiles)
     dynamic = energy["total_pj"]
     total = dynamic + sum(idle.values())
     each = total / count if count else 0.0
+    gated = chip.arch.chip.power_gating.gated
+    other = dynamic + sum(chip.idle_energy_pj(energy["per_component_pj"], seconds, used_tiles,
+                                              gated=not gated).values())
     return Energy(total_pj=total, per_component_pj=energy["per_component_pj"], dynamic_pj=dynamic,
                   idle_pj=sum(idle.values()), idle_per_component_pj=idle,
+                  gated_total_pj=total if gated else other, ungated_total_pj=other if gated else total,
+                  static_pj=sum(chip.static_mw().values()) * seconds * 1e9,
+                  unused_tiles_pj=chip.unused_tiles_pj(seconds, chip.arch.chip.tiles if used_tiles is None
+                                                       else used_tiles),
                   per_image_pj=each if per == "image" else None,
                   per_sample_pj=each if per == "sample" else None,
                   per_node_pj=energy.get("per_node_pj"),
@@ -110,7 +119,8 @@ def phase_costs(trace: Trace, chip: Chip, cmap: ChipMap, net: Net, input_shape: 
                 images: int, wall: WallClock) -> Costs:
     """latency (SimPy), energy (dynamic + idle over the makespan) and efficiency of a trace."""
     latency = latency_report(trace, chip, cmap, wall)
-    energy = add_idle(phase_energy(trace, chip, cmap), chip, latency.makespan_s, images)
+    energy = add_idle(phase_energy(trace, chip, cmap), chip, latency.makespan_s, images,
+                      used_tiles=cmap.tiles_used)
     macs = sum(macs_per_sample(net, input_shape).values())
     return Costs(latency, energy, efficiency(macs, energy, latency, chip.area()))
 

@@ -203,8 +203,12 @@ class InferencePhase(PhaseKind):
         curve = [f"  accuracy {duration(p.t_s):>8} after programming: {p.accuracy:.4f}, "
                  f"compensated {p.accuracy_compensated:.4f} (mean of {p.chips} chips)"
                  for p in r.accuracy_vs_time or []]
+        gated = en.total_pj == en.gated_total_pj
+        other = en.ungated_total_pj if gated else en.gated_total_pj
+        alt = (f"; {'ungated' if gated else 'gated'} {si(other / (r.images or 1) * 1e-12, 'J')}"
+               if other != en.total_pj else "")
         return [f"phase {r.name} ({r.images} images){when}: {acc} | "
-                f"energy {si(en.per_image_pj * 1e-12, 'J')}/image ({share}) | "
+                f"energy {si(en.per_image_pj * 1e-12, 'J')}/image ({share}{alt}) | "
                 f"latency {si(lat.first_image_latency_s, 's')}/image, "
                 f"throughput {lat.throughput_images_per_s:.4g} images/s{effs}", *curve]
 

@@ -295,7 +295,7 @@ def online_costs(ph: PhaseSpec, ctx: Session, res: Any, pulses: int) -> tuple[En
     on = simulate_online(fwd_t.makespan_cycles, learn, res.writes_per_sample, chip, dep.cmap)
     ctx.wall.add("timing", t1)
     energy = add_idle({"total_pj": sum(comp.values()), "per_component_pj": comp}, chip,
-                      chip.seconds(on.makespan_cycles), n, per="sample")
+                      chip.seconds(on.makespan_cycles), n, per="sample", used_tiles=dep.cmap.tiles_used)
     return energy, OnlineLatency(
         total_cycles=on.makespan_cycles, total_s=chip.seconds(on.makespan_cycles),
         per_sample_mean_cycles=float(np.mean(on.image_latency_cycles)), forward_cycles=fwd_t.makespan_cycles,
