@@ -107,6 +107,9 @@ class CrossbarSpec:
     area_um2: float = spec(6.25, lo=0.0, doc="one array (ISAAC: 25 um2 per 128x128 array)")
     sample_hold_area_um2: float = spec(0.039, lo=0.0,
                                        doc="one column's sample-and-hold (ISAAC: 40 um2 / 1024)")
+    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
+                                 doc="technology node its sample-and-hold area is quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,9 @@ class DacSpec:
     energy_pj: float = spec(0.39, lo=0.0, doc="energy per row driven per plane (ISAAC: 4 mW x 100 ns / "
                                               "1024 1-bit DACs)")
     area_um2: float = spec(0.166, lo=0.0, doc="one row's DAC (ISAAC: 170 um2 / 1024 1-bit DACs)")
+    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
+                                 doc="technology node its CMOS constants are quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,9 @@ class AdcSpec:
     offset_calibration: bool = spec(True, doc="the periphery measures each ADC's zero-input level once "
                                     "(averaging conversions, sub-LSB) and subtracts it from every "
                                     "conversion: removes the static offset and the INL at zero in the mean")
+    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
+                                 doc="technology node its CMOS constants are quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,9 @@ class SramBufferSpec:
     area_um2_per_kib: float = spec(1297.0, lo=0.0, doc="ISAAC: 64 KB eDRAM buffer 0.083 mm2")
     bus_area_um2: float = spec(90000.0, lo=0.0, doc="the bus from one buffer to its tiles (ISAAC: "
                                "eDRAM-to-IMA bus, 384 wires, 0.090 mm2)")
+    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
+                                 doc="technology node its CMOS constants are quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,11 @@ class DigitalSpec:
     shift_add_area_um2: float = spec(60.0, lo=0.0, doc="one shift-and-add unit (ISAAC: 240 um2 / 4)")
     lane_area_um2: float = spec(318.0, lo=0.0, doc="one vector lane: 8-bit multiply 282 + add 36 um2 "
                                 "(Horowitz, ISSCC 2014, 45 nm)")
+    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
+                                 doc="technology node the shift-and-add constants are quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
+    vector_node_nm: float | None = spec(45.0, lo=7.0, hi=130.0, doc="technology node the vector lanes' "
+                                        "constants are quoted at; unset: no scaling")
 
 
 @dataclass(frozen=True)
@@ -223,6 +240,9 @@ class NocSpec:
     router_area_um2: float = spec(151000.0, lo=0.0, doc="one router (ISAAC: 0.151 mm2)")
     tiles_per_router: int = spec(4, lo=1, hi=2**20,
                                  doc="tiles sharing one router (ISAAC: 4 tiles of 12 IMAs)")
+    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
+                                 doc="technology node its CMOS constants are quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
 
 
 @dataclass(frozen=True)
@@ -237,6 +257,9 @@ class PowerGatingSpec:
                                      doc="leakage power density of the CMOS parts (the NVM arrays do "
                                          "not leak): DNN+NeuroSim V1.4's 22 nm VGG-8 chip leaks 0.911 mW "
                                          "over 84.8 mm2")
+    node_nm: float | None = spec(22.0, lo=7.0, hi=130.0,
+                                 doc="technology node the leakage density is quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
 
 
 @dataclass(frozen=True)
@@ -270,6 +293,10 @@ class ArchSpec:
 
     name: str = spec("chip")
     clock_mhz: float = spec(1000.0, lo=0.001, hi=100_000.0)      # 1 kHz to 100 GHz
+    technology_nm: float = spec(32.0, lo=7.0, hi=130.0, doc="the chip's CMOS node: every section's constants "
+                                "are scaled from their node_nm to it (Stillmaker and Baas 2017, "
+                                "hw/technology.py; 7-130 nm)")
+    supply_v: float = spec(0.8, lo=0.3, hi=1.5, doc="logic supply the energy scaling is evaluated at")
     device: DeviceSpec = spec(DeviceSpec())
     crossbar: CrossbarSpec = spec(CrossbarSpec())
     dac: DacSpec = spec(DacSpec())

@@ -17,6 +17,7 @@ from ..config.arch import ArchSpec
 from ..config.nonideal import NonIdeality
 from ..config.schema import Source, build
 from ..device.base import DeviceModel, ModelError
+from . import technology
 from .noc import Flow, Mesh
 from .tile import TileModel
 
@@ -223,6 +224,7 @@ class Chip:
         self.digital: DigitalUnit = parts.get("digital") or DigitalUnit(arch)
         self.noc: Noc = parts.get("noc") or Noc(arch)
         self.offchip: OffChip = parts.get("offchip") or OffChip(arch)
+        self.technology: list[dict] = []      # per section: its node and the scaling applied (build_chip)
 
     @property
     def parts(self) -> dict[str, ChipPart]:
@@ -232,14 +234,16 @@ class Chip:
     def area(self) -> dict:
         """Chip area by component (mm2): every tile's components (the tile model's own list),
         then each part's (the SRAM buffers and their buses, the mesh's routers, the vector
-        unit, the off-chip interface)."""
+        unit, the off-chip interface), at the chip's node (`node_scaling`: per section, the
+        node its constants were quoted at and the factors that scaled them)."""
         a = self.arch
         per_tile = {k: v * 1e-6 for k, v in self.tile.costs.area_um2().items()}
         comp = {k: v * a.chip.tiles for k, v in per_tile.items()}
         for kind in AREA_ORDER:
             comp.update(self.parts[kind].area_mm2())
         return {"total_mm2": sum(comp.values()), "per_component_mm2": comp,
-                "tile_mm2": sum(per_tile.values()), "tiles": a.chip.tiles}
+                "tile_mm2": sum(per_tile.values()), "tiles": a.chip.tiles,
+                "technology_nm": a.technology_nm, "node_scaling": self.technology}
 
     def peak_power_mw(self) -> dict[str, float]:
         """Chip-wide peak power by energy component (mW): every tile's units (the tile model's
@@ -344,7 +348,8 @@ def build_chip(arch: ArchSpec | Loaded) -> Chip:
     """The chip an arch spec describes: its device and tile classes resolved (built-in names,
     entry points or 'package.module:Class'), their `params` built into the classes' Params
     dataclasses and checked against the rest of the arch. Errors name the file, key path
-    and line when given a Loaded file. The chip's spec holds the built params."""
+    and line when given a Loaded file. The chip's spec holds the built params, and its CMOS
+    constants scaled from each section's node_nm to technology_nm (hw/technology.py)."""
     loaded = arch if isinstance(arch, Loaded) else None
     spec = loaded.spec if loaded else arch
     src = (loaded.source if loaded and loaded.source else None) or Source(loaded.path if loaded else "arch")
@@ -362,6 +367,8 @@ def build_chip(arch: ArchSpec | Loaded) -> Chip:
         params[kind] = built if dataclasses.fields(built) else None     # a model without parameters
     spec = dataclasses.replace(spec, device=dataclasses.replace(spec.device, params=params["device"]),
                                tile=dataclasses.replace(spec.tile, params=params["tile"]))
+    scaling = technology.table(spec)
+    spec = technology.scaled(spec)
     device = classes["device"](spec, params["device"])
     tile = classes["tile"](spec, params["tile"], device)
     try:
@@ -378,4 +385,6 @@ def build_chip(arch: ArchSpec | Loaded) -> Chip:
             parts[kind] = plugins.load(kind, section.model)(spec)
         except plugins.PluginError as e:
             raise src.error((*path, "class"), e.expected, section.model, e.note) from None
-    return Chip(spec, device, tile, parts)
+    chip = Chip(spec, device, tile, parts)
+    chip.technology = scaling
+    return chip
