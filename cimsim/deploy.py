@@ -88,7 +88,8 @@ def deploy(s: Session, net: Net, policy: str | None = None, chip_index: int | No
     blocks = run_net.blocks()
     shapes = [(n.name, *n.W.shape) for n in layers] + [(b.name, *b.W.shape) for b in blocks]
     try:
-        cmap = map_layers(shapes, hw, w.deploy.layer_adc_bits())
+        copies = w.deploy.layer_copies([x[0] for x in shapes])
+        cmap = map_layers(shapes, hw, w.deploy.layer_adc_bits(), copies)
     except FitError as e:
         raise FitError(f"{s.arch_file}: chip.tiles: {e}") from None
     memo_key = ("x_max", pol.changes_network)
@@ -122,22 +123,23 @@ def programming_report(dep: Deployment, chip: Chip) -> dict:
     pulses = reads = driver_ops = stuck = cells = one_shot = 0
     for e in dep.engines.values():
         lm = e.lmap
+        c = lm.copies                 # each copy is programmed as the one the functional model runs
         p = e.cells.pulses_per_cell
         r = e.cells.reads_per_cell
-        pulses += int(p.sum(dtype=np.int64))
-        one_shot += e.one_shot_pulses
-        reads += int(r.sum(dtype=np.int64))
-        stuck += int(np.count_nonzero(e.cells.stuck))
-        cells += p.size
+        pulses += c * int(p.sum(dtype=np.int64))
+        one_shot += c * e.one_shot_pulses
+        reads += c * int(r.sum(dtype=np.int64))
+        stuck += c * int(np.count_nonzero(e.cells.stuck))
+        cells += c * p.size
         # rows of the matrix (K) x their cells, cut into driver chunks of parallel_cells
         pk = np.moveaxis(p, 2, 0).reshape(p.shape[2], -1)
         rk = np.moveaxis(r, 2, 0).reshape(r.shape[2], -1)
         pad = (-pk.shape[1]) % par
         pk = np.pad(pk, ((0, 0), (0, pad))).reshape(pk.shape[0], -1, par).max(2).ravel()
         rk = np.pad(rk, ((0, 0), (0, pad))).reshape(rk.shape[0], -1, par).max(2).ravel()
-        driver_ops += int(pk.sum())
-        dur = chip.tile.timing.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64))
-        for t in range(lm.tiles):                 # the layer's row chunks dealt over its tiles
+        driver_ops += c * int(pk.sum())
+        dur = np.tile(chip.tile.timing.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64)), c)
+        for t in range(lm.tiles):                 # the copies' row chunks dealt over the layer's tiles
             jobs.setdefault(str(lm.first_tile + t), []).extend(dur[t::lm.tiles].tolist())
     tr = simulate_programming(jobs, a.write_driver.per_tile)
     energy = programming_energy_pj(pulses, driver_ops, chip)

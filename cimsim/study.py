@@ -55,12 +55,15 @@ def fit_check(s: Session, net: Net) -> ChipMap:
         pol = plugins.load("policy", name)()
         if pol.changes_network and w.deploy.functional:
             nets.append(pol.network(net, s))
-    check_adc_bits(s, [x[0] for x in _weight_shapes(nets[-1])])
+    names = [x[0] for x in _weight_shapes(nets[-1])]
+    check_adc_bits(s, names)
+    check_copies(s, names)
     bits = w.deploy.layer_adc_bits()
     cmap = None
     for n in nets:
+        copies = w.deploy.layer_copies([x[0] for x in _weight_shapes(n)])
         try:
-            m = map_layers(_weight_shapes(n), chip, bits)
+            m = map_layers(_weight_shapes(n), chip, bits, copies)
         except FitError as e:
             if not w.deploy.weight_reload:
                 hint = "; or reload weights in rounds: deploy.weight_reload: true (cost-only runs)"
@@ -70,15 +73,33 @@ def fit_check(s: Session, net: Net) -> ChipMap:
     return cmap
 
 
+def unknown_layer(s: Session, key: str, name: str, layers: list[str]) -> ConfigError:
+    """The located error of a workload key naming a layer the network does not have."""
+    close = difflib.get_close_matches(name, layers, n=1, cutoff=0.5)
+    return ConfigError(s.workload_file, key, "a weight layer of the network ("
+                       + ", ".join(layers[:12]) + (", ..." if len(layers) > 12 else "") + ")",
+                       name, note=f"did you mean '{close[0]}'?" if close else "")
+
+
+def check_copies(s: Session, layers: list[str]) -> None:
+    """deploy.replicate names weight layers of the network; replication needs the network
+    resident (not with deploy.weight_reload)."""
+    d = s.w.deploy
+    for i, r in enumerate(d.replicate):
+        if r.layer not in layers:
+            raise unknown_layer(s, f"deploy.replicate.{i}.layer", r.layer, layers)
+    if d.weight_reload and (d.copies > 1 or d.replicate):
+        raise ConfigError(s.workload_file, "deploy.copies" if d.copies > 1 else "deploy.replicate",
+                          "no replication with deploy.weight_reload (the copies would be reloaded "
+                          "round by round)", d.copies if d.copies > 1 else "replicate")
+
+
 def check_adc_bits(s: Session, layers: list[str]) -> None:
     """deploy.adc_bits names weight layers of the network, at most the arch's ADC bits."""
     top = s.chip.arch.adc.bits
     for i, a in enumerate(s.w.deploy.adc_bits):
         if a.layer not in layers:
-            close = difflib.get_close_matches(a.layer, layers, n=1, cutoff=0.5)
-            raise ConfigError(s.workload_file, f"deploy.adc_bits.{i}.layer", "a weight layer of the network ("
-                              + ", ".join(layers[:12]) + (", ..." if len(layers) > 12 else "") + ")",
-                              a.layer, note=f"did you mean '{close[0]}'?" if close else "")
+            raise unknown_layer(s, f"deploy.adc_bits.{i}.layer", a.layer, layers)
         if a.bits > top:
             raise ConfigError(s.workload_file, f"deploy.adc_bits.{i}.bits",
                               f"at most the arch's adc.bits ({top}): an ADC resolves fewer bits "

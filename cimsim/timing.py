@@ -14,6 +14,7 @@ image index), non-preemptively.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import simpy
@@ -53,7 +54,7 @@ def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap, home: Home | None = Non
     sres = f"sram:{home.name}"
     if n.layer:
         lm = cmap.layer(n.layer)
-        vp = round(n.per_image("vectors")) * n.planes
+        vp = math.ceil(round(n.per_image("vectors")) / lm.copies) * n.planes    # copies run in parallel
         timing = chip.tile.timing
         arr, conv = timing.busy_cycles(lm, vp)
         return StageTimes(timing.mvm_cycles(lm, vp), sram, noc, f"tiles:{n.layer}", arr, conv, lm, vp,

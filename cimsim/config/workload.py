@@ -193,6 +193,15 @@ class LayerAdcSpec:
 
 
 @dataclass(frozen=True)
+class LayerCopiesSpec:
+    """Copies of one weight layer's crossbars (weight replication): its vectors are dealt over
+    the copies, which run in parallel (ISAAC's replication, NeuroSim's speedUpDegree)."""
+
+    layer: str = spec(doc="a weight layer's name (the report's mapping.layers)")
+    copies: int = spec(lo=1, hi=1024, doc="copies of the layer's crossbars on the chip")
+
+
+@dataclass(frozen=True)
 class DeploySpec:
     """How the trained network is put on the chip: calibration, the programming policy and,
     beside them, the policies' own keys (`verify_fraction`, `tsb`, ...), checked against the
@@ -218,6 +227,10 @@ class DeploySpec:
                                  "tiny block fine-tuned per chip")
     adc_bits: list[LayerAdcSpec] = spec([], doc="per-layer ADC resolution, e.g. [{layer: fc, bits: 5}]; "
                                                 "layers not listed convert at the arch's adc.bits")
+    copies: int = spec(1, lo=1, hi=1024, doc="weight replication: copies of every weight layer's crossbars "
+                                             "(NeuroSim's speedUpDegree); 1: none")
+    replicate: list[LayerCopiesSpec] = spec([], doc="copies per layer, over `copies`, e.g. [{layer: "
+                                                    "stem.conv, copies: 4}] to balance the pipeline")
 
     def validate(self, src: Source, path: tuple) -> None:
         check_part("policy", self.write_verify, src, path + ("write_verify",))
@@ -226,12 +239,22 @@ class DeploySpec:
             if a.layer in seen:
                 raise src.error(path + ("adc_bits", i, "layer"), "each layer once", a.layer)
             seen.add(a.layer)
+        seen = set()
+        for i, r in enumerate(self.replicate):
+            if r.layer in seen:
+                raise src.error(path + ("replicate", i, "layer"), "each layer once", r.layer)
+            seen.add(r.layer)
 
     params: Any = spec(None, doc="the policies' own keys; checked and kept for the policies the "
                                  "workload uses when the run loads its parts")
 
     def layer_adc_bits(self) -> dict[str, int]:
         return {a.layer: a.bits for a in self.adc_bits}
+
+    def layer_copies(self, layers: list[str]) -> dict[str, int]:
+        """Copies of each of `layers` (`copies`, or its `replicate` entry)."""
+        own = {r.layer: r.copies for r in self.replicate}
+        return {name: own.get(name, self.copies) for name in layers}
 
 
 @dataclass(frozen=True)
