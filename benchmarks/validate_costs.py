@@ -236,6 +236,20 @@ def gating_rows() -> list[tuple[str, float, float, float]]:
     return out
 
 
+def throughput_rows() -> list[tuple[str, float, float, float, float]]:
+    """Images/s and first-image latency of VGG-8 with and without replication (deploy.copies:
+    NeuroSim's speedUpDegree 8) on the NeuroSim-matched chip (grown to hold the copies)."""
+    out = []
+    for copies, tiles in ((1, 800), (8, 6400)):
+        ph = run_report("neurosim_rram_128x128_22nm.yaml", VGG8_COST_ONLY,
+                        [f"workload.deploy.copies={copies}", f"arch.chip.tiles={tiles}"])["phases"][0]
+        lat = ph["latency"]
+        out.append((f"VGG-8, {copies} cop{'y' if copies == 1 else 'ies'} of each layer",
+                    lat["throughput_images_per_s"], lat["first_image_latency_s"] * 1e6,
+                    ph["energy"]["gated_total_pj"] / ph["images"] * 1e-6, NEUROSIM["fps"]))
+    return out
+
+
 def show(title: str, rows: list[Row]) -> None:
     w = max(len(r[0]) for r in rows)
     print(f"\n{title}\n{'figure':<{w}}  {'published':>10}  {'cimsim':>10}  {'ratio':>6}  why")
@@ -248,6 +262,10 @@ def main() -> None:
     show("HERMES (Le Gallo et al. 2023; Khaddam-Aljameh et al. 2022), functional run", hermes_rows())
     rows, _ = neurosim_rows()
     show("DNN+NeuroSim V1.4 release test (VGG-8, 22 nm RRAM), per image, by NeuroSim's buckets", rows)
+    print("\nThroughput (NeuroSim-matched chip; NeuroSim: 5149 FPS with speedUpDegree 8, layers pipelined)")
+    print(f"{'run':<34} {'images/s':>10} {'first image us':>15} {'uJ/image':>9}")
+    for label, fps, first, uj, _ in throughput_rows():
+        print(f"{label:<34} {fps:>10.4g} {first:>15.4g} {uj:>9.4g}")
     print("\nGated and ungated energy per image (uJ)")
     print(f"{'run':<28} {'gated':>10} {'ungated':>10} {'static':>10}")
     for label, g, u, s in gating_rows():
