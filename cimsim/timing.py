@@ -182,13 +182,17 @@ def _fold(busy: dict[str, int], cap: dict[str, int]) -> tuple[dict[str, int], di
 
 
 def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[dict[str, int]],
-                    chip: Chip, cmap: ChipMap, record_samples: int = 40) -> TimingResult:
+                    chip: Chip, cmap: ChipMap, row_ops: list[dict[str, int]] | None = None,
+                    record_samples: int = 40) -> TimingResult:
     """Batch-1 online training: per sample, a forward pass (its isolated latency), the
     digital learning step on the vector unit, then the sample's writes: each written layer
-    holds its tiles while its write drivers pulse its cells (tiles of a layer in parallel,
-    layers in parallel). The next sample starts when all of this is done. Busy intervals of
-    the first `record_samples` samples are kept for the activity timeline."""
+    holds its tiles while its write drivers pulse its cells, one operation per row chunk
+    with a written cell (`row_ops`; a tile that does not count them: its cells packed into
+    full chunks), tiles of a layer in parallel, layers in parallel. The next sample starts
+    when all of this is done. Busy intervals of the first `record_samples` samples are kept
+    for the activity timeline."""
     env = simpy.Environment()
+    wd = chip.arch.write_driver
     res = {"digital": simpy.Resource(env, 1)}
     for lm in cmap.layers:
         res[f"tiles:{lm.name}"] = simpy.Resource(env, 1)
@@ -220,7 +224,8 @@ def simulate_online(forward_cycles: int, learn_cycles: list[int], writes: list[d
             parts = []
             for name, cells in writes[i].items():
                 lm = cmap.layer(name)
-                dur = chip.tile.timing.program_cycles(-(-cells // lm.tiles))
+                ops = (row_ops[i].get(name, 0) if row_ops else 0) or -(-cells // wd.parallel_cells)
+                dur = -(-ops // (lm.tiles * wd.per_tile)) * chip.tile.timing.pulse_cycles()
                 parts.append(env.process(hold(f"tiles:{name}", dur, i, f"write_drivers:{name}")))
             if parts:
                 yield simpy.AllOf(env, parts)

@@ -87,3 +87,4 @@ def test_bad_replication_is_located_and_writes_nothing(tmp_path, root, capsys, m
     err = capsys.readouterr().err
     assert code == 2 and key in err and "Traceback" not in err
     assert not out.exists()
+

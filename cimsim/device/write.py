@@ -21,6 +21,8 @@ WORN = 2   # stuck code of a worn-out cell (stuck at its last conductance)
 class WriteResult:
     cells_written: int
     cells_worn: int          # cells that wore out with this write
+    row_ops: int = 0         # write-driver operations: row chunks of parallel_cells cells with a
+                             # written cell (0: not counted by the tile; the timing packs the cells)
 
 
 def write_levels(cells: ProgrammedArray, writes: np.ndarray, new: np.ndarray,

@@ -24,6 +24,7 @@ and `Timing`; see docs/extending.md and examples/custom_tile/.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -144,8 +145,16 @@ class TileModel(abc.ABC):
         return None
 
     def apply_update(self, layer: AnalogLayer, w_int_new: np.ndarray) -> WriteResult:
-        """Write new integer weights into the layer's cells (counts writes, wears cells)."""
-        return self.device.write(layer.cells, layer.writes, self.encode(w_int_new))
+        """Write new integer weights into the layer's cells (counts writes, wears cells). A
+        driver operation pulses the written cells of one row chunk of parallel_cells cells (as
+        programming does, deploy.programming_report): sparse writes cost a row each."""
+        new = self.encode(w_int_new)
+        hit = (new != layer.cells.levels) & (layer.cells.stuck == 0)          # (P, S, K, N)
+        par = self.arch.write_driver.parallel_cells
+        rows = np.moveaxis(hit, 2, 0).reshape(hit.shape[2], -1)
+        rows = np.pad(rows, ((0, 0), (0, (-rows.shape[1]) % par))).reshape(rows.shape[0], -1, par)
+        res = self.device.write(layer.cells, layer.writes, new)
+        return dataclasses.replace(res, row_ops=int(rows.any(axis=2).sum()))
 
     def verify(self, layer: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
         """Program-and-verify the masked cells (device reads and correction pulses)."""

@@ -28,6 +28,7 @@ class OnlineResult:
         self.correct = np.zeros(n, bool)
         self.segments: list[str] = []
         self.writes_per_sample: list[dict[str, int]] = []
+        self.row_ops_per_sample: list[dict[str, int]] = []     # write-driver operations
         self.ops_per_sample: list[int] = []        # learning arithmetic of each sample
         self.digital_ops = 0
         self.sram_read_bytes = 0
@@ -82,10 +83,12 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
                 log = rule.step(t)
                 ops += log.digital_ops
                 res.writes_per_sample.append(log.writes)
+                res.row_ops_per_sample.append(log.row_ops)
                 res.sram_read_bytes += log.sram_read_bytes
                 res.sram_write_bytes += log.sram_write_bytes
             else:
                 res.writes_per_sample.append({})
+                res.row_ops_per_sample.append({})
             res.ops_per_sample.append(ops)
             res.digital_ops += ops
             if drift or learning:

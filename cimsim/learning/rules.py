@@ -54,6 +54,7 @@ class StepLog:
     """What one sample's learning step did (for the trace and the timing model)."""
 
     writes: dict[str, int] = field(default_factory=dict)    # layer -> cells written
+    row_ops: dict[str, int] = field(default_factory=dict)   # layer -> write-driver operations
     digital_ops: int = 0                                     # learning arithmetic
     sram_read_bytes: int = 0
     sram_write_bytes: int = 0
@@ -161,6 +162,7 @@ class Rule:
         self.cells_worn += res.cells_worn
         if res.cells_written:
             log.writes[name] = log.writes.get(name, 0) + res.cells_written
+            log.row_ops[name] = log.row_ops.get(name, 0) + res.row_ops
 
 
 class NoLearning(Rule):
@@ -215,16 +217,18 @@ class Sgd(Rule):
         steps = d[d.reshape(len(d), -1).any(1)]
         if not len(steps):
             return
-        w, written = e.w_int, 0
+        w, written, ops = e.w_int, 0, 0
         for step in steps:
             w = np.clip(w + step, -qmax, qmax)
             res = e.tile.apply_update(e, w)
             e.w_int = w
             written += res.cells_written
+            ops += res.row_ops
             self.cells_worn += res.cells_worn
         e.refresh()
         if written:
             log.writes[name] = log.writes.get(name, 0) + written
+            log.row_ops[name] = log.row_ops.get(name, 0) + ops
 
 
 @dataclass

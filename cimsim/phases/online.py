@@ -292,7 +292,8 @@ def online_costs(ph: PhaseSpec, ctx: Session, res: Any, pulses: int) -> tuple[En
     t1 = time.perf_counter()
     fwd_t = simulate(tr1, chip, dep.cmap, images=1)
     learn = [chip.digital.op_cycles(ops) for ops in res.ops_per_sample]
-    on = simulate_online(fwd_t.makespan_cycles, learn, res.writes_per_sample, chip, dep.cmap)
+    on = simulate_online(fwd_t.makespan_cycles, learn, res.writes_per_sample, chip, dep.cmap,
+                         res.row_ops_per_sample)
     ctx.wall.add("timing", t1)
     energy = add_idle({"total_pj": sum(comp.values()), "per_component_pj": comp}, chip,
                       chip.seconds(on.makespan_cycles), n, per="sample", used_tiles=dep.cmap.tiles_used)

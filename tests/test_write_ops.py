@@ -1,0 +1,27 @@
+"""Write-driver operations of online writes: a row chunk per operation."""
+import numpy as np
+
+from cimsim.config import load_arch
+from cimsim.functional import AnalogLayer
+from cimsim.hw.chip import build_chip
+from cimsim.mapping import map_layers
+
+
+def test_sparse_writes_cost_a_driver_operation_per_row(root):
+    """Three changed weights in three rows: three row-chunk operations; in one row: one."""
+    arch = load_arch(root / "arch" / "rram_64x64.yaml", {"device.stuck_at.low_rate": "0",
+                                                          "device.stuck_at.high_rate": "0"}).spec
+    chip = build_chip(arch)
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 1, (64, 8)).astype(np.float32)
+    lm = map_layers([("l", 64, 8)], chip).layer("l")
+    layer = AnalogLayer("l", w, chip.tile, lm, 1.0, rng, 0)
+    spread, row = layer.w_int.copy(), layer.w_int.copy()
+    for k in (0, 10, 20):
+        spread[k, 0] = -spread[k, 0] or 5              # a new value in rows 0, 10 and 20
+    row[3, :3] = [-v or 5 for v in row[3, :3]]         # three new values in row 3
+    res = chip.tile.apply_update(layer, spread)
+    assert res.cells_written > 3 and res.row_ops == 3  # several cells per weight, one chunk per row
+    layer.w_int = spread
+    res = chip.tile.apply_update(layer, np.where(np.arange(64)[:, None] == 3, row, spread))
+    assert res.row_ops == 1                            # 8 weights x 8 columns = one 64-cell chunk
