@@ -108,17 +108,18 @@ def isaac_rows() -> list[Row]:
          e[("noc", "router_bit")], "the arch constant (was 1.09: one port's rate)"),
     ]
     tile = chip.tile.costs.area_um2()
-    ima = (0.0096 + 0.00017 + 0.00004 + 0.0002 + 0.00024) * 1e6          # um2, the parts cimsim models
-    rows.append(("ISAAC IMA arrays+DACs+S&H+ADCs+S&A area (um2)", ima, sum(tile.values()),
-                 "same parts; ISAAC's input/output registers (2.9k um2) are not modelled"))
+    # um2: ADCs, DACs, S&H, arrays, S&A, input and output registers (Table 6)
+    ima = (0.0096 + 0.00017 + 0.00004 + 0.0002 + 0.00024 + 0.0021 + 0.00077) * 1e6
+    rows.append(("ISAAC IMA area, all its parts (um2)", ima, sum(tile.values()),
+                 "the same parts, registers included"))
     area = chip.area()["total_mm2"]
     rows.append(("ISAAC chip area (mm2, 168 tiles + HyperTransport)", 85.4, area,
-                 "168 eDRAM buffers, their buses and the off-chip interface counted; not modelled: IMA "
-                 "input/output registers (5.8 mm2), tile output registers, sigmoid and max-pool units"))
+                 "168 eDRAM buffers, their buses, the IMA registers and the off-chip interface counted; "
+                 "not modelled: tile output registers, sigmoid and max-pool units"))
     peak_w = sum(chip.peak_power_mw().values()) / 1e3
     rows.append(("ISAAC chip power (W, 168 tiles + HyperTransport)", 65.8, peak_w,
                  "every unit at its peak rate, the links' 10.4 W static; cimsim's two buffer ports at "
-                 "full rate 5.8 W vs eDRAM + buses 4.7 W; no registers, sigmoid or max-pool units"))
+                 "full rate against ISAAC's one; no sigmoid or max-pool units"))
     # ISAAC's 16-bit MACs: 16-bit weights on 2-bit cells (offset encoding), 16-bit inputs bit-serial
     sets = {"crossbar.weight_bits": "16", "crossbar.differential": "false", "dac.input_bits": "16",
             "crossbar.read_energy": "per_cell"}
@@ -187,8 +188,8 @@ def neurosim_rows() -> tuple[list[Row], dict]:
          "RRAM read (SubArray.cpp) charges only bit-line and word-line capacitance, no cell current"),
         ("Accumulation bucket (uJ): shift_add", ns["accum_uj"], c["shift_add"],
          "ISAAC's shift-and-add per conversion; NeuroSim's adders, shift-adders and accumulators"),
-        ("Other peripheries bucket (uJ): dac + sram + noc + digital", ns["other_uj"],
-         c["dac"] + c["sram_read"] + c["sram_write"] + c["noc"] + c["digital"],
+        ("Other peripheries bucket (uJ): dac + registers + sram + noc + digital", ns["other_uj"],
+         c["dac"] + c["registers"] + c["sram_read"] + c["sram_write"] + c["noc"] + c["digital"],
          "NeuroSim's decoders, muxes, switch matrices, buffers, interconnect, pooling and activation"),
         ("  buffers (uJ): sram_read + sram_write", ns["buffer_uj"], c["sram_read"] + c["sram_write"],
          "ISAAC's eDRAM per-bit energy at 22 nm against NeuroSim's register-file buffers"),
@@ -213,9 +214,10 @@ def neurosim_rows() -> tuple[list[Row], dict]:
          "16 ADCs per subarray, ISAAC's SAR area at 4 bits and 22 nm"),
         ("  accumulation area (mm2): shift_add", ns["area_accum_mm2"], area["shift_add"],
          "outside 2x: cimsim's 4 ISAAC shift-and-add units per 8 subarrays; NeuroSim's adders per column"),
-        ("  IC + other area (mm2): noc + sram + buses + dac + digital",
+        ("  IC + other area (mm2): noc + sram + buses + dac + registers + digital",
          ns["area_ic_mm2"] + ns["area_other_mm2"],
-         area["noc_routers"] + area["sram"] + area["sram_buses"] + area["dac"] + area["digital"],
+         area["noc_routers"] + area["sram"] + area["sram_buses"] + area["dac"] + area["registers"]
+         + area["digital"],
          "outside 2x: NeuroSim's switch matrices, decoders and buses (layout factor alpha 1.44)"),
     ]
     return rows, c

@@ -122,7 +122,7 @@ def act_bytes(arch: ArchSpec) -> int:
     return math.ceil(arch.dac.input_bits / 8)
 
 
-COUNT_KEYS = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "adc_conversions",
+COUNT_KEYS = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "register_bits", "adc_conversions",
               "adc_clipped", "shift_adds", "active_conductance_us")
 
 

@@ -29,6 +29,7 @@ class NodeTrace:
     adc_clipped: int = 0         # conversions that hit the ADC range
     adc_bits: int = 0            # bits of its conversions where not the arch's adc.bits (0: those)
     shift_adds: int = 0          # ADC outputs shifted and accumulated
+    register_bits: int = 0       # input-register bits fed to the crossbars' DACs (rows x planes)
     active_conductance_us: float = 0.0   # sum over reads of the conductance (uS) of the cells under a
                                          # driven row, x the pulse width in reads (conductance energy)
     # digital vector unit (BN, ReLU, residual add, pooling, bias)

@@ -35,8 +35,10 @@ def test_one_layer_energy_by_hand(root):
         "adc": vp * 2 * (64 + 16) / 2 * 1.5625,                 # 2 row chunks x 40 pairs
         "shift_add": vp * 2 * (64 + 16) / 2 * 0.0195,
         "digital": 3 * 10 * 0.1 * VECTOR_45_TO_32,              # bias adds (Horowitz's 45 nm figure at 32 nm)
-        "sram_read": 3 * 100 * 8 * 0.067,                       # 8-bit inputs
-        "sram_write": 3 * 10 * 8 * 0.067,
+        "sram_read": 3 * 100 * 8 * (0.067 + 0.0152),            # 8-bit inputs, buffer + bus
+        "sram_write": 3 * 10 * 8 * (0.067 + 0.0152),
+        # input register: rows x planes per column group; output register: per conversion
+        "registers": vp * (64 + 36) * 2 * 0.121 + vp * 2 * (64 + 16) / 2 * 0.0225,
         # inputs in from the port and logits out, both at router 0 with fc's tile: no link
         # crossed, no router charged
         "noc": 0.0,
@@ -183,7 +185,7 @@ def test_idle_units_cost_their_peak_power_by_hand(root):
     assert chip.peak_power_mw()["offchip"] == pytest.approx(6.4 * 8 * 50.8 + 2600)
     assert got["offchip"] == pytest.approx((6.4 * 8 * 50.8 + 2600) * 1e3)     # idle link at peak + static
     assert chip.unused_tiles_pj(1e-6, 16) == pytest.approx(0.75 * 1e3 * sum(
-        leak[c] for c in ("adc", "dac", "shift_add")))
+        leak[c] for c in ("adc", "dac", "shift_add", "registers")))
 
 
 def test_idle_energy_enters_totals_and_efficiency(tmp_path, root, monkeypatch):

@@ -452,7 +452,7 @@ def test_a_tile_with_its_own_energy_component_needs_no_other_edit(root):
     e = phase_energy(Trace([n]), chip, cmap)
     assert n.adc_conversions > 0
     assert e["per_component_pj"]["tia"] == pytest.approx(n.adc_conversions * 0.05)
-    assert list(e["per_component_pj"])[:5] == ["crossbar", "dac", "adc", "shift_add", "tia"]
+    assert list(e["per_component_pj"])[:6] == ["crossbar", "dac", "adc", "shift_add", "registers", "tia"]
     table = chip.action_energies_pj()
     for comp, v in e["per_component_pj"].items():
         got = sum(c * table[tuple(k.split("."))] for k, c in e["action_counts"].items()

@@ -157,6 +157,21 @@ class AdcSpec:
 
 
 @dataclass(frozen=True)
+class RegisterSpec:
+    """A tile's input and output registers: the input bits the DACs take and the shift-added
+    results (ISAAC's IMA registers, Table 6)."""
+
+    in_pj_per_bit: float = spec(0.121, lo=0.0, doc="input register, per bit fed to one crossbar's DACs "
+                                "(ISAAC: 2 KB, 1.24 mW over 8 x 128 rows per 100 ns read)")
+    out_pj_per_conversion: float = spec(0.0225, lo=0.0, doc="output register, per ADC output shift-added "
+                                        "(ISAAC: 256 B, 0.23 mW over 8 ADCs x 1.28 GS/s)")
+    area_um2: float = spec(2870.0, lo=0.0, doc="both registers of one tile (ISAAC: 0.0021 + 0.00077 mm2)")
+    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
+                                 doc="technology node its constants are quoted at (scaled to "
+                                     "technology_nm, hw/technology.py); unset: no scaling")
+
+
+@dataclass(frozen=True)
 class WriteDriverSpec:
     """Programming circuitry of a tile."""
 
@@ -184,6 +199,8 @@ class SramBufferSpec:
     area_um2_per_kib: float = spec(1297.0, lo=0.0, doc="ISAAC: 64 KB eDRAM buffer 0.083 mm2")
     bus_area_um2: float = spec(90000.0, lo=0.0, doc="the bus from one buffer to its tiles (ISAAC: "
                                "eDRAM-to-IMA bus, 384 wires, 0.090 mm2)")
+    bus_pj_per_bit: float = spec(0.0152, lo=0.0, doc="the bus, per bit read or written (ISAAC: 7 mW over "
+                                 "384 wires at 1.2 GHz)")
     node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
                                  doc="technology node its CMOS constants are quoted at (scaled to "
                                      "technology_nm, hw/technology.py); unset: no scaling")
@@ -301,6 +318,7 @@ class ArchSpec:
     crossbar: CrossbarSpec = spec(CrossbarSpec())
     dac: DacSpec = spec(DacSpec())
     adc: AdcSpec = spec(AdcSpec())
+    registers: RegisterSpec = spec(RegisterSpec())
     write_driver: WriteDriverSpec = spec(WriteDriverSpec())
     sram_buffer: SramBufferSpec = spec(SramBufferSpec())
     offchip: OffChipSpec = spec(OffChipSpec())

@@ -70,14 +70,18 @@ class SramBuffer(ChipPart):
     components = ("sram_read", "sram_write")
 
     def read_pj(self, nbytes: float) -> float:
-        return nbytes * 8 * self.arch.sram_buffer.read_pj_per_bit
+        return nbytes * 8 * self.bit_pj("read")
 
     def write_pj(self, nbytes: float) -> float:
-        return nbytes * 8 * self.arch.sram_buffer.write_pj_per_bit
+        return nbytes * 8 * self.bit_pj("write")
+
+    def bit_pj(self, op: str) -> float:
+        """One bit read or written: the array's access and the bus to the tiles."""
+        s = self.arch.sram_buffer
+        return (s.read_pj_per_bit if op == "read" else s.write_pj_per_bit) + s.bus_pj_per_bit
 
     def action_energies_pj(self) -> dict[tuple[str, str], float]:
-        s = self.arch.sram_buffer
-        return {("sram_read", "bit"): s.read_pj_per_bit, ("sram_write", "bit"): s.write_pj_per_bit}
+        return {("sram_read", "bit"): self.bit_pj("read"), ("sram_write", "bit"): self.bit_pj("write")}
 
     def area_mm2(self) -> dict[str, float]:
         s = self.arch.sram_buffer
@@ -88,8 +92,8 @@ class SramBuffer(ChipPart):
         """Every buffer's ports at full bandwidth, half reading, half writing."""
         s = self.arch.sram_buffer
         port_bits = s.bytes_per_cycle * 8 * self.arch.clock_ghz                  # bits per ns
-        return {"sram_read": self.buffers * max(s.ports // 2, 1) * port_bits * s.read_pj_per_bit,
-                "sram_write": self.buffers * max(s.ports - s.ports // 2, 1) * port_bits * s.write_pj_per_bit}
+        return {"sram_read": self.buffers * max(s.ports // 2, 1) * port_bits * self.bit_pj("read"),
+                "sram_write": self.buffers * max(s.ports - s.ports // 2, 1) * port_bits * self.bit_pj("write")}
 
     def leak_to(self, area_name: str) -> tuple[str, ...]:
         return ("sram_read", "sram_write")

@@ -11,7 +11,7 @@ CMOS device performance from 180 nm to 7 nm", Integration 58 (2017), as tabulate
 Between tabulated nodes the factors are interpolated linearly in nm.
 
 What scales: the row DACs, ADCs (energy, area, conversion time), sample-and-holds, the
-shift-and-add units and vector lanes, the SRAM buffers and their buses, the routers and
+input/output registers, the shift-and-add units and vector lanes, the SRAM buffers and their buses, the routers and
 the leakage density. What does not: the NVM arrays (device physics: V^2 G t, cell area,
 write pulses), the clock (the user's), the off-chip interface and DRAM (off the die).
 """
@@ -60,10 +60,13 @@ SCALED = {
     ("dac",): ("node_nm", {"energy_pj": "energy", "area_um2": "area"}),
     ("adc",): ("node_nm", {"energy_pj": "energy", "area_um2": "area", "latency_ns": "delay"}),
     ("crossbar",): ("node_nm", {"sample_hold_area_um2": "area"}),
+    ("registers",): ("node_nm", {"in_pj_per_bit": "energy", "out_pj_per_conversion": "energy",
+                                 "area_um2": "area"}),
     ("digital",): ("node_nm", {"shift_add_energy_pj": "energy", "shift_add_area_um2": "area"}),
     ("digital", "vector"): ("vector_node_nm", {"op_energy_pj": "energy", "lane_area_um2": "area"}),
     ("sram_buffer",): ("node_nm", {"read_pj_per_bit": "energy", "write_pj_per_bit": "energy",
-                                   "area_um2_per_kib": "area", "bus_area_um2": "area"}),
+                                   "area_um2_per_kib": "area", "bus_area_um2": "area",
+                                   "bus_pj_per_bit": "energy"}),
     ("chip", "noc"): ("node_nm", {"energy_pj_per_bit": "energy", "router_area_um2": "area"}),
     ("chip", "power_gating"): ("node_nm", {"leakage_mw_per_mm2": "leakage"}),
 }

@@ -187,8 +187,10 @@ class CrossbarState:
 
 
 class CrossbarTile(TileModel):
-    """NVM crossbars with DACs, time-shared column ADCs, shift-add and a write driver."""
+    """NVM crossbars with DACs, time-shared column ADCs, shift-add, input/output registers
+    and a write driver."""
 
+    components = (*TILE_COMPONENTS, "registers")
     Costs = CrossbarCosts
     Timing = CrossbarTiming
 
@@ -325,6 +327,7 @@ class CrossbarTile(TileModel):
         t.planes = planes
         t.crossbar_reads += reads * lm.crossbars
         t.cell_reads += reads * sum(lm.rows_used) * sum(lm.cols_used)
+        t.register_bits += reads * sum(lm.rows_used) * lm.col_groups
         conversions = reads * lm.row_chunks * sum(lm.cols_used) // pair
         t.adc_conversions += conversions
         t.adc_bits = lm.adc_bits

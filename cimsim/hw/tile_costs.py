@@ -6,8 +6,8 @@ and prices them (counts x table), and holds the programming costs.
 
 The built-in crossbar tile's estimators: the array read (`crossbar`), the row DACs
 (`dac`), the column ADCs with their sample-and-holds (`adc`), the shift-and-add units
-(`shift_add`) and the write drivers (`write_drivers`, area only: their energy is the
-programming cost's). A tile adds a component by adding an estimator and its action counts.
+(`shift_add`), the write drivers (`write_drivers`, area only: their energy is the
+programming cost's) and the input/output registers (`registers`). A tile adds a component by adding an estimator and its action counts.
 """
 from __future__ import annotations
 
@@ -219,6 +219,27 @@ class ShiftAdd(Estimator):
         return self.op_pj() * rate_ghz
 
 
+class Registers(Estimator):
+    """The tile's input register (the bits its DACs take, each crossbar its rows) and output
+    register (the shift-added results), as ISAAC's IMA has them."""
+
+    name = "registers"
+
+    def action_energies_pj(self) -> dict[str, float]:
+        r = self.arch.registers
+        return {"in_bit": r.in_pj_per_bit, "out_op": r.out_pj_per_conversion}
+
+    def area_um2(self) -> dict[str, float]:
+        return {"registers": self.arch.registers.area_um2}
+
+    def peak_power_mw(self) -> float:
+        """Every crossbar's rows read each array read, every ADC's output written."""
+        a, r = self.arch, self.arch.registers
+        bits_per_ns = a.tile.crossbars * a.crossbar.rows / a.crossbar.read_latency_ns
+        conv_per_ns = a.tile.crossbars * a.adc.per_crossbar / self.tile.costs.parts["adc"].conversion_ns()
+        return bits_per_ns * r.in_pj_per_bit + conv_per_ns * r.out_pj_per_conversion
+
+
 class WriteDrivers(Estimator):
     """The tile's write drivers: their area (their energy is the programming cost's)."""
 
@@ -232,12 +253,13 @@ class WriteDrivers(Estimator):
 class CrossbarCosts(TileCosts):
     """The built-in crossbar tile's costs."""
 
-    ESTIMATORS = (ArrayRead, RowDacs, ColumnAdcs, ShiftAdd, WriteDrivers)
-    PEAK_ORDER = ("adc", "dac", "shift_add", "crossbar")
+    ESTIMATORS = (ArrayRead, RowDacs, ColumnAdcs, ShiftAdd, WriteDrivers, Registers)
+    PEAK_ORDER = ("adc", "dac", "shift_add", "crossbar", "registers")
     # (component, action) -> the trace count of that action
     ACTIONS: ClassVar[dict[tuple[str, str], str]] = {
         ("crossbar", "cell_read"): "cell_reads", ("dac", "drive"): "dac_drives",
-        ("adc", "convert"): "adc_conversions", ("shift_add", "op"): "shift_adds"}
+        ("adc", "convert"): "adc_conversions", ("shift_add", "op"): "shift_adds",
+        ("registers", "in_bit"): "register_bits", ("registers", "out_op"): "shift_adds"}
 
     def _actions(self) -> dict[tuple[str, str], str]:
         if self.arch.crossbar.read_energy == "conductance":
