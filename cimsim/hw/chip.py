@@ -92,8 +92,9 @@ class SramBuffer(ChipPart):
         """Every buffer's ports at full bandwidth, half reading, half writing."""
         s = self.arch.sram_buffer
         port_bits = s.bytes_per_cycle * 8 * self.arch.clock_ghz                  # bits per ns
-        return {"sram_read": self.buffers * max(s.ports // 2, 1) * port_bits * self.bit_pj("read"),
-                "sram_write": self.buffers * max(s.ports - s.ports // 2, 1) * port_bits * self.bit_pj("write")}
+        reads, writes = max(s.ports // 2, 1), max(s.ports - s.ports // 2, 1)
+        return {"sram_read": self.buffers * reads * port_bits * self.bit_pj("read"),
+                "sram_write": self.buffers * writes * port_bits * self.bit_pj("write")}
 
     def leak_to(self, area_name: str) -> tuple[str, ...]:
         return ("sram_read", "sram_write")

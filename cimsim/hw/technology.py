@@ -11,9 +11,10 @@ CMOS device performance from 180 nm to 7 nm", Integration 58 (2017), as tabulate
 Between tabulated nodes the factors are interpolated linearly in nm.
 
 What scales: the row DACs, ADCs (energy, area, conversion time), sample-and-holds, the
-input/output registers, the shift-and-add units and vector lanes, the SRAM buffers and their buses, the routers and
-the leakage density. What does not: the NVM arrays (device physics: V^2 G t, cell area,
-write pulses), the clock (the user's), the off-chip interface and DRAM (off the die).
+input/output registers, the shift-and-add units and vector lanes, the SRAM buffers and
+their buses, the routers and the leakage density. What does not: the NVM arrays (device
+physics: V^2 G t, cell area, write pulses), the clock (the user's), the off-chip interface
+and DRAM (off the die).
 """
 from __future__ import annotations
 

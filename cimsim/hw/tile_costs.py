@@ -7,7 +7,8 @@ and prices them (counts x table), and holds the programming costs.
 The built-in crossbar tile's estimators: the array read (`crossbar`), the row DACs
 (`dac`), the column ADCs with their sample-and-holds (`adc`), the shift-and-add units
 (`shift_add`), the write drivers (`write_drivers`, area only: their energy is the
-programming cost's) and the input/output registers (`registers`). A tile adds a component by adding an estimator and its action counts.
+programming cost's) and the input/output registers (`registers`). A tile adds a component
+by adding an estimator and its action counts.
 """
 from __future__ import annotations
 
