@@ -35,8 +35,8 @@ def node_energy_pj(n: NodeTrace, chip: Chip, flows: list[Flow], offchip_bytes: i
     return {
         **tile,
         "digital": n.digital_ops * dig.op_pj(),
-        "sram_read": sram.read_pj(n.sram_read_bytes),
-        "sram_write": sram.write_pj(n.sram_write_bytes),
+        "sram_read": sram.read_pj(n.sram_read_bytes + n.partial_sum_bytes),
+        "sram_write": sram.write_pj(n.sram_write_bytes + n.partial_sum_bytes),
         "noc": sum(noc.flow_pj(f, n.images) for f in flows),
         "offchip": chip.offchip.transfer_pj(offchip_bytes),
     }
@@ -47,9 +47,11 @@ def node_action_counts(n: NodeTrace, chip: Chip, flows: list[Flow],
     """(component, action) -> count of one node's work (the tile's actions where it lists them)."""
     out = dict(chip.tile.costs.action_counts(n)) if n.layer else {}
     router_bits = sum(chip.noc.router_bits(f, n.images) for f in flows)
-    for key, v in ((("digital", "op"), n.digital_ops), (("sram_read", "bit"), n.sram_read_bytes * 8),
-                   (("sram_write", "bit"), n.sram_write_bytes * 8), (("noc", "router_bit"), router_bits),
-                   (("offchip", "bit"), offchip_bytes * 8)):
+    psum = n.partial_sum_bytes
+    for key, v in ((("digital", "op"), n.digital_ops),
+                   (("sram_read", "bit"), (n.sram_read_bytes + psum) * 8),
+                   (("sram_write", "bit"), (n.sram_write_bytes + psum) * 8),
+                   (("noc", "router_bit"), router_bits), (("offchip", "bit"), offchip_bytes * 8)):
         out[key] = out.get(key, 0) + v
     return out
 

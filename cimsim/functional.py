@@ -123,7 +123,7 @@ def act_bytes(arch: ArchSpec) -> int:
 
 
 COUNT_KEYS = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "register_bits", "adc_conversions",
-              "adc_clipped", "shift_adds", "active_conductance_us")
+              "adc_clipped", "shift_adds", "active_conductance_us", "partial_sum_bytes")
 
 
 def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec,

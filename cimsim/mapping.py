@@ -49,6 +49,18 @@ class LayerMap:
     def max_cols_per_crossbar(self) -> int:
         return max(self.cols_used)
 
+    def split_outputs(self, per_tile: int, weights_per_group: int) -> int:
+        """Outputs per vector whose partial sums cross tiles. A copy's crossbars sit row chunk
+        by row chunk (each chunk's column groups together) on consecutive crossbars of its
+        tiles; a column group whose row chunks lie on t tiles sends t - 1 partial sums of each
+        of its outputs to the tile that adds them."""
+        out = 0
+        for g in range(self.col_groups):
+            tiles = {(r * self.col_groups + g) // per_tile for r in range(self.row_chunks)}
+            n_g = min(weights_per_group, self.cols - g * weights_per_group)
+            out += (len(tiles) - 1) * n_g
+        return out
+
 
 @dataclass(frozen=True)
 class ChipMap:

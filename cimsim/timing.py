@@ -48,8 +48,8 @@ def stage_times(n: NodeTrace, chip: Chip, cmap: ChipMap, home: Home | None = Non
     home = home or PORT
     flows = flows or []
     off = chip.offchip.transfer_cycles(offchip_bytes / n.images) if n.images else 0
-    sram = chip.sram.access_cycles(n.per_image("sram_read_bytes") + n.per_image("sram_write_bytes"),
-                                   home.tiles)
+    sram = chip.sram.access_cycles(n.per_image("sram_read_bytes") + n.per_image("sram_write_bytes")
+                                   + 2 * n.per_image("partial_sum_bytes"), home.tiles)
     noc = max((chip.noc.flow_cycles(f) for f in flows), default=0)
     sres = f"sram:{home.name}"
     if n.layer:

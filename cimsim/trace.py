@@ -30,6 +30,8 @@ class NodeTrace:
     adc_bits: int = 0            # bits of its conversions where not the arch's adc.bits (0: those)
     shift_adds: int = 0          # ADC outputs shifted and accumulated
     register_bits: int = 0       # input-register bits fed to the crossbars' DACs (rows x planes)
+    partial_sum_bytes: int = 0   # partial sums between the tiles of a split layer, each written to
+                                 # and read from the layer's buffers once
     active_conductance_us: float = 0.0   # sum over reads of the conductance (uS) of the cells under a
                                          # driven row, x the pulse width in reads (conductance energy)
     # digital vector unit (BN, ReLU, residual add, pooling, bias)

@@ -25,3 +25,19 @@ def test_sparse_writes_cost_a_driver_operation_per_row(root):
     layer.w_int = spread
     res = chip.tile.apply_update(layer, np.where(np.arange(64)[:, None] == 3, row, spread))
     assert res.row_ops == 1                            # 8 weights x 8 columns = one 64-cell chunk
+
+
+def test_partial_sums_cross_tiles_by_hand(root):
+    """Crossbars placed row chunk by row chunk, 8 per tile. 600x8: 10 row chunks of one column
+    group on tiles 0 and 1: 8 partial sums per vector cross; 300x16: 5 chunks x 2 groups,
+    crossbars 0-7 on tile 0, 8-9 on tile 1: both groups span 2 tiles, 16 cross."""
+    from cimsim.trace import NodeTrace
+
+    chip = build_chip(load_arch(root / "arch" / "rram_64x64.yaml").spec)
+    for k, n, split in ((600, 8, 8), (300, 16, 16), (200, 8, 0)):
+        lm = map_layers([("l", k, n)], chip).layer("l")
+        t = NodeTrace("l", "linear", ("input",), images=1, layer="l")
+        chip.tile.count(t, lm, 3, 0)
+        assert t.partial_sum_bytes == 3 * split * 2, (k, n)          # 16-bit partial sums
+        convs = 3 * 8 * lm.row_chunks * sum(lm.cols_used) // 2
+        assert t.shift_adds == convs + 3 * split

@@ -218,6 +218,8 @@ class DigitalSpec:
     shift_add_units_per_tile: int = spec(4, lo=0, hi=65536,
                                          doc="shift-and-add units per tile (ISAAC: 4 per IMA)")
     shift_add_area_um2: float = spec(60.0, lo=0.0, doc="one shift-and-add unit (ISAAC: 240 um2 / 4)")
+    partial_sum_bits: int = spec(16, lo=1, hi=64, doc="a partial sum sent between the tiles of a layer "
+                                 "split over tiles (ISAAC's 16-bit output registers)")
     lane_area_um2: float = spec(318.0, lo=0.0, doc="one vector lane: 8-bit multiply 282 + add 36 um2 "
                                 "(Horowitz, ISSCC 2014, 45 nm)")
     node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,

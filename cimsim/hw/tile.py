@@ -328,6 +328,12 @@ class CrossbarTile(TileModel):
         t.crossbar_reads += reads * lm.crossbars
         t.cell_reads += reads * sum(lm.rows_used) * sum(lm.cols_used)
         t.register_bits += reads * sum(lm.rows_used) * lm.col_groups
+        # partial sums between the tiles of a split layer: written to the buffer by the tile
+        # that made them, read by the one that adds them (a shift-add each)
+        split = vectors * lm.split_outputs(self.arch.tile.crossbars, self.weights_per_column_group())
+        if split:
+            t.partial_sum_bytes += split * math.ceil(self.arch.digital.partial_sum_bits / 8)
+            t.shift_adds += split
         conversions = reads * lm.row_chunks * sum(lm.cols_used) // pair
         t.adc_conversions += conversions
         t.adc_bits = lm.adc_bits
