@@ -143,6 +143,8 @@ class Latency(Result):
     simpy_events: int
     timeline: list[dict[str, Any]]         # busy intervals of the first images
     per_node_cycles_per_image: dict[str, dict[str, Any]]
+    line_buffers: list[dict[str, Any]] | None = optional()   # deploy.pipeline: row: each window's
+                                                              # line buffer against its home's share
 
 
 @dataclass(frozen=True)

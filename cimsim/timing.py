@@ -71,6 +71,21 @@ def phase_stage_times(trace: Trace, chip: Chip, cmap: ChipMap) -> dict[str, Stag
             for n in trace.nodes}
 
 
+@dataclass(frozen=True)
+class RowPlan:
+    """Row-granularity pipelining of one node (deploy.pipeline: row): its work on an image in
+    `rows` equal steps (its output rows), step j starting once each input has completed
+    `need[input][j]` of its own steps."""
+
+    rows: int
+    need: dict[str, tuple[int, ...]]
+
+
+def _share(total: int, j: int, parts: int) -> int:
+    """Step j's whole-cycle share of `total` over `parts` steps (the shares sum to total)."""
+    return total * (j + 1) // parts - total * j // parts
+
+
 @dataclass
 class TimingResult:
     makespan_cycles: int
@@ -83,8 +98,10 @@ class TimingResult:
 
 
 def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
-             record_images: int = 4) -> TimingResult:
-    """Replay `images` images (default: the phase's count) through the chip."""
+             record_images: int = 4, rows: dict[str, RowPlan] | None = None) -> TimingResult:
+    """Replay `images` images (default: the phase's count) through the chip; with `rows`
+    (deploy.pipeline: row), each node's work on an image in row steps that start as soon as
+    the input rows they need are done."""
     env = simpy.Environment()
     arch = chip.arch
     n_img = trace.nodes[0].images if images is None else images
@@ -103,16 +120,17 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
     counter = [0]
     first_start = [0] * n_img
 
-    def hold(name: str, dur: int, img: int, mark: bool = False, st: StageTimes | None = None):
+    def hold(name: str, dur: int, img: int, mark: bool = False, st: StageTimes | None = None,
+             planes: int = 0):
         """Hold resource `name` for dur cycles, or (weight layers) while the tile model's
-        own SimPy process runs the image's MVMs."""
+        own SimPy process runs the image's MVMs (`planes` of them: a row step's share)."""
         with res[name].request(priority=img) as req:
             yield req
             t0 = env.now
             if mark:
                 first_start[img] = int(t0)
             if st is not None and st.lmap is not None:      # in this process: no extra event
-                yield from chip.tile.timing.mvm_process(env, st.lmap, st.vector_planes)
+                yield from chip.tile.timing.mvm_process(env, st.lmap, planes or st.vector_planes)
             else:
                 yield env.timeout(dur)
             busy[name] += int(env.now - t0)
@@ -120,7 +138,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
             if img < record_images:
                 intervals.append((name, img, t0, env.now))
 
-    def transfer(f: Flow, img: int):
+    def transfer(f: Flow, img: int, dur: int | None = None):
         """A flow holds its ports and links together (taken in one global order: no deadlock)."""
         reqs = []
         for name in sorted(f.resources):
@@ -128,7 +146,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
             yield r
             reqs.append((name, r))
         t0 = env.now
-        dur = flow_cycles[f]
+        dur = flow_cycles[f] if dur is None else dur
         yield env.timeout(dur)
         for name, r in reqs:
             res[name].release(r)
@@ -156,9 +174,41 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
         if n.name == out:
             end[img] = int(env.now)
 
+    # row pipelining: steps_done[img][node] counts a node's finished row steps; row_event
+    # wakes the steps waiting on it
+    names = [n.name for n in trace.nodes]
+    steps_done: list[dict[str, int]] = [dict.fromkeys(names, 0) for _ in range(n_img)]
+    row_event: list[dict[str, simpy.Event]] = [{k: env.event() for k in names} for _ in range(n_img)]
+
+    def row_stage(img: int, n: NodeTrace):
+        plan = rows[n.name]
+        st = times[n.name]
+        if img:                     # a node works on one image at a time, in order
+            yield done[img - 1][n.name]
+        for j in range(plan.rows):
+            for i, need in plan.need.items():
+                while steps_done[img][i] < need[j]:
+                    yield row_event[img][i]
+            comp = _share(st.compute, j, plan.rows)
+            planes = _share(st.vector_planes, j, plan.rows) if st.lmap is not None else 0
+            parts = []
+            if st.lmap is None or planes:
+                parts.append(env.process(hold(st.resource, comp, img, n is first and j == 0, st, planes)))
+            if st.sram:
+                parts.append(env.process(hold(st.sram_resource, _share(st.sram, j, plan.rows), img)))
+            parts += [env.process(transfer(f, img, _share(flow_cycles[f], j, plan.rows))) for f in st.flows]
+            if st.offchip:
+                parts.append(env.process(hold("offchip", _share(st.offchip, j, plan.rows), img)))
+            yield simpy.AllOf(env, parts)
+            steps_done[img][n.name] += 1
+            ev, row_event[img][n.name] = row_event[img][n.name], env.event()
+            ev.succeed()
+        if n.name == out:
+            end[img] = int(env.now)
+
     for img in range(n_img):
         for n in trace.nodes:
-            done[img][n.name] = env.process(stage(img, n))
+            done[img][n.name] = env.process(row_stage(img, n) if rows else stage(img, n))
     env.run()
     lat = [end[i] - first_start[i] for i in range(n_img)]
     b, c = _fold(busy, {k: r.capacity for k, r in res.items()})

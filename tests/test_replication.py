@@ -88,3 +88,18 @@ def test_bad_replication_is_located_and_writes_nothing(tmp_path, root, capsys, m
     assert code == 2 and key in err and "Traceback" not in err
     assert not out.exists()
 
+
+
+
+def test_row_pipelining_shortens_the_first_image_and_checks_line_buffers(tmp_path, root, monkeypatch):
+    """c1 (3x3 conv, stride 1, on 16 x 16 x 3 inputs, one tile) keeps k + stride - 1 = 3 input
+    rows: 3 x 16 x 3 channels x 1 byte = 144 B, against its tile's share of a 64 KiB buffer
+    shared by 12 tiles (5461 B)."""
+    monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
+    code1, out1 = _run(tmp_path, root, "image")
+    code2, out2 = _run(tmp_path, root, "row", "workload.deploy.pipeline=row")
+    assert code1 == code2 == 0
+    l1, l2 = (json.loads((o / "report.json").read_text())["phases"][0]["latency"] for o in (out1, out2))
+    assert l2["first_image_latency_cycles"] < l1["first_image_latency_cycles"]
+    assert "line_buffers" not in l1
+    assert l2["line_buffers"] == [{"node": "c1", "bytes": 144, "capacity_bytes": 5461, "fits": True}]

@@ -101,3 +101,22 @@ def test_shared_sram_port_serialises_parallel_branches(arch):
     # 3200 x 12 / 32 = 1200 SRAM cycles and 1 digital cycle; one port: the second waits
     assert simulate(tr, build_chip(one_port), cmap).makespan_cycles == 2400
     assert simulate(tr, build_chip(arch), cmap).makespan_cycles == 1200   # two ports: in parallel
+
+
+def test_row_pipelining_closed_form(arch):
+    """Two 64x8 layers, 4 vectors x 8 planes per image. Whole images: each takes 10 + 25 +
+    31 x 25 = 810 cycles, one after the other: 1620. Four row steps of one vector each
+    (10 + 25 + 7 x 25 = 210), l2's step j after l1's step j: l1 ends at 840, l2 one step
+    later, 1050."""
+    from cimsim.timing import RowPlan
+
+    chip = build_chip(arch)
+    cmap = map_layers([("l1", 64, 8), ("l2", 64, 8)], chip)
+    tr = Trace([layer("l1", "input", 1, 4), layer("l2", "l1", 1, 4)])
+    assert simulate(tr, chip, cmap).makespan_cycles == 1620
+    rows = {"l1": RowPlan(4, {}), "l2": RowPlan(4, {"l1": (1, 2, 3, 4)})}
+    assert simulate(tr, chip, cmap, rows=rows).makespan_cycles == 1050
+    # a 3-row window (stride 1, no padding) needs rows j + 3 of its input, clipped: l2's first
+    # step waits for three of l1's, the rest follow one step behind
+    rows["l2"] = RowPlan(4, {"l1": (3, 4, 4, 4)})
+    assert simulate(tr, chip, cmap, rows=rows).makespan_cycles == 3 * 210 + 210 + 3 * 210

@@ -227,6 +227,10 @@ class DeploySpec:
                                  "tiny block fine-tuned per chip")
     adc_bits: list[LayerAdcSpec] = spec([], doc="per-layer ADC resolution, e.g. [{layer: fc, bits: 5}]; "
                                                 "layers not listed convert at the arch's adc.bits")
+    pipeline: str = spec("image", choices=("image", "row"),
+                         doc="how layers overlap in the timing model: image (a layer starts on an image "
+                             "once its inputs are complete) or row (a layer starts each output row as "
+                             "soon as the input rows its window needs are ready; line buffers checked)")
     copies: int = spec(1, lo=1, hi=1024, doc="weight replication: copies of every weight layer's crossbars "
                                              "(NeuroSim's speedUpDegree); 1: none")
     replicate: list[LayerCopiesSpec] = spec([], doc="copies per layer, over `copies`, e.g. [{layer: "

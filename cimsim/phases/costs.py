@@ -10,14 +10,16 @@ from typing import Any
 import numpy as np
 
 from ..energy import components, phase_energy
+from ..functional import act_bytes
 from ..hw.chip import Chip
+from ..hw.noc import homes
 from ..mapping import ChipMap
 from ..nn.layers import Net
 from ..reload import Round, round_overhead, split_trace
 from ..results import Efficiency, Energy, Latency, Reload
 from ..session import WallClock
 from ..shape_trace import macs_per_sample
-from ..timing import simulate
+from ..timing import RowPlan, simulate
 from ..trace import Trace
 
 
@@ -31,9 +33,52 @@ class Costs:
     reload: Reload | None = None
 
 
-def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> Latency:
+def row_plan(net: Net, input_shape: tuple[int, ...]) -> dict[str, RowPlan]:
+    """Each node's row steps (its output rows; 1 without a spatial output) and, per input,
+    how many of the input's steps each step needs: a window (conv, pooling) its rows
+    j x stride + k - pad (clipped), a same-height node row j, anything else (flatten,
+    global pooling, linear) all of them. The network input arrives whole."""
+    shapes = net.shapes(input_shape)
+    rows = {name: (s[0] if len(s) == 3 else 1) for name, s in shapes.items()}
+    plan = {}
+    for n in net.nodes:
+        r = rows[n.name]
+        need = {}
+        for i in n.inputs:
+            if i == "input":
+                continue
+            h = rows[i]
+            if hasattr(n, "k") and hasattr(n, "stride") and r > 1:
+                need[i] = tuple(min(max(j * n.stride + n.k - n.pad, 1), h) for j in range(r))
+            elif h == r:
+                need[i] = tuple(range(1, r + 1))
+            else:
+                need[i] = (h,) * r
+        plan[n.name] = RowPlan(r, need)
+    return plan
+
+
+def line_buffers(net: Net, input_shape: tuple[int, ...], trace: Trace, chip: Chip,
+                 cmap: ChipMap) -> list[dict]:
+    """Row pipelining keeps, per window (conv, pooling), k + stride - 1 of its input's rows
+    in its home's buffers: bytes needed against its home tiles' share."""
+    shapes, home = net.shapes(input_shape), homes(trace, cmap)
+    nb = act_bytes(chip.arch)
+    out = []
+    for n in net.nodes:
+        if not (hasattr(n, "k") and hasattr(n, "stride")) or len(shapes[n.name]) != 3:
+            continue
+        h, w, c = shapes[n.inputs[0]]
+        need = min(n.k + n.stride - 1, h) * w * c * nb
+        cap = chip.sram.capacity_bytes(home[n.name].tiles)
+        out.append({"node": n.name, "bytes": need, "capacity_bytes": cap, "fits": need <= cap})
+    return out
+
+
+def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock,
+                   rows: dict[str, RowPlan] | None = None, buffers: list[dict] | None = None) -> Latency:
     t0 = time.perf_counter()
-    tr = simulate(trace, chip, cmap)
+    tr = simulate(trace, chip, cmap, rows=rows)
     wall.add("timing", t0)
     images = len(tr.image_latency_cycles)
     util = {k: tr.busy_cycles[k] / (tr.makespan_cycles * tr.capacity[k]) if tr.makespan_cycles else 0.0
@@ -65,6 +110,7 @@ def latency_report(trace: Trace, chip: Chip, cmap: ChipMap, wall: WallClock) -> 
         simpy_events=tr.events,
         timeline=timeline(tr.intervals),
         per_node_cycles_per_image=per_node,
+        line_buffers=buffers,
     )
 
 
@@ -116,9 +162,12 @@ def timeline(intervals: list[tuple[str, int, int, int]]) -> list[dict]:
 
 
 def phase_costs(trace: Trace, chip: Chip, cmap: ChipMap, net: Net, input_shape: tuple[int, ...],
-                images: int, wall: WallClock) -> Costs:
-    """latency (SimPy), energy (dynamic + idle over the makespan) and efficiency of a trace."""
-    latency = latency_report(trace, chip, cmap, wall)
+                images: int, wall: WallClock, pipeline: str = "image") -> Costs:
+    """latency (SimPy), energy (dynamic + idle over the makespan) and efficiency of a trace
+    (`pipeline`: deploy.pipeline, image or row steps)."""
+    rows = row_plan(net, input_shape) if pipeline == "row" else None
+    buffers = line_buffers(net, input_shape, trace, chip, cmap) if rows else None
+    latency = latency_report(trace, chip, cmap, wall, rows, buffers)
     energy = add_idle(phase_energy(trace, chip, cmap), chip, latency.makespan_s, images,
                       used_tiles=cmap.tiles_used)
     macs = sum(macs_per_sample(net, input_shape).values())

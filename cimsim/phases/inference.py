@@ -141,7 +141,8 @@ class InferencePhase(PhaseKind):
         ctx.wall.add("functional", t0)
         acc = float((logits.argmax(1) == y).mean())
         conv = trace.total("adc_conversions")
-        costs = phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), ctx.wall)
+        costs = phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), ctx.wall,
+                            ctx.w.deploy.pipeline)
         deps = [dep]
         over = curve = None
         if p.ci_chips > 1 and not ctx.chip_changed:
@@ -175,7 +176,9 @@ class InferencePhase(PhaseKind):
         t0 = time.perf_counter()
         trace = shape_trace(net, data.input_shape, data.nonneg, images, chip.arch, chip.tile, cmap)
         ctx.wall.add("shapes", t0)
-        costs = (phase_costs(trace, chip, cmap, net, data.input_shape, images, ctx.wall) if ctx.rounds is None
+        pipeline = ctx.w.deploy.pipeline
+        costs = (phase_costs(trace, chip, cmap, net, data.input_shape, images, ctx.wall, pipeline)
+                 if ctx.rounds is None
                  else reload_costs(trace, chip, ctx.rounds, net, data.input_shape, images, ctx.wall))
         return InferenceResult(
             name=ph.name, kind=ph.kind, split=ph.split, images=images, accuracy=None,
@@ -207,6 +210,11 @@ class InferencePhase(PhaseKind):
         other = en.ungated_total_pj if gated else en.gated_total_pj
         alt = (f"; {'ungated' if gated else 'gated'} {si(other / (r.images or 1) * 1e-12, 'J')}"
                if other != en.total_pj else "")
+        over_lb = [b for b in lat.line_buffers or [] if not b["fits"]]
+        if over_lb:
+            worst = max(over_lb, key=lambda b: b["bytes"] / b["capacity_bytes"])
+            curve.append(f"  line buffers: {len(over_lb)} windows need more than their home's buffer share "
+                         f"(worst {worst['node']}: {worst['bytes']} B of {worst['capacity_bytes']} B)")
         return [f"phase {r.name} ({r.images} images){when}: {acc} | "
                 f"energy {si(en.per_image_pj * 1e-12, 'J')}/image ({share}{alt}) | "
                 f"latency {si(lat.first_image_latency_s, 's')}/image, "
