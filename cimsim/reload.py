@@ -4,9 +4,12 @@ The weight layers are cut, in mapping order, into rounds of whole layers that fi
 together (greedy). A phase runs round by round, each over every image of the phase (the
 largest batch, so the fewest reloads):
   1. the round's weights come over the off-chip interface (weight_bits per weight);
-  2. the round's cells are programmed: one write pulse per used cell, no verify (an upper
-     bound on pulses: a functional run skips cells left at g_min), tiles in parallel, each
-     through its write drivers (TileModel.program_cycles);
+  2. the round's cells are programmed as `deploy.write_verify` says (none: one-shot; all:
+     program and verify every cell), tiles in parallel, each through its write drivers. The
+     pulses, verify reads and driver-job time per cell are the device's own, measured once on
+     a crossbar of the stated weights (hw/activity.py: normal, full scale at 4 sigma) by
+     its programming and verify loop (`programming_per_cell`); a cell's wear per reload is
+     the most pulses any sampled cell took;
   3. every image passes the round's nodes on the SimPy model (timing.simulate), reading
      activations of earlier rounds from off-chip memory and writing those later rounds need
      back to it (the nodes whose outputs leave, Trace.outputs).
@@ -20,8 +23,13 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .config.arch import ArchSpec
+from .device.conductance import quantise_weights
+from .device.verify import verify_loop
 from .errors import FitError
+from .hw.activity import FULL_SCALE_SIGMAS
 from .hw.chip import Chip
 from .mapping import ChipMap, map_layers, place
 from .trace import Trace
@@ -81,19 +89,57 @@ def split_trace(trace: Trace, rounds: list[Round]) -> list[Trace]:
     return out
 
 
-def round_overhead(rnd: Round, chip: Chip) -> dict:
-    """Loading and programming one round's weights: bytes, cells, cycles and pJ."""
+@dataclass(frozen=True)
+class CellProgramming:
+    """What programming one cell costs on average, and the most pulses a cell took."""
+
+    pulses: float
+    max_pulses: int
+    reads: float
+    job_cycles: float          # mean driver-job time per row chunk of parallel_cells cells
+
+
+def programming_per_cell(chip: Chip, verify: bool, seed: int = 0) -> CellProgramming:
+    """The device's programming (and, with `verify`, its verify loop) on one crossbar's worth
+    of weights drawn from the stated distribution (seeded: the same figures every run)."""
+    a = chip.arch
+    rng = np.random.default_rng(seed)
+    weights = max(a.crossbar.cols // chip.tile.columns_per_weight(), 1)
+    w = np.clip(rng.standard_normal((a.crossbar.rows, weights)), -FULL_SCALE_SIGMAS, FULL_SCALE_SIGMAS)
+    w[0, 0] = FULL_SCALE_SIGMAS                      # the quantiser's full scale
+    cells = chip.tile.program(quantise_weights(w, a.crossbar.weight_bits)[0], rng)
+    if verify:
+        verify_loop(cells, np.ones(cells.levels.shape, bool), chip.device, rng)
+    p, r = cells.pulses_per_cell, cells.reads_per_cell
+    par = a.write_driver.parallel_cells
+    pk = np.moveaxis(p, 2, 0).reshape(p.shape[2], -1)
+    rk = np.moveaxis(r, 2, 0).reshape(r.shape[2], -1)
+    pad = (-pk.shape[1]) % par
+    pk = np.pad(pk, ((0, 0), (0, pad))).reshape(pk.shape[0], -1, par).max(2).ravel()
+    rk = np.pad(rk, ((0, 0), (0, pad))).reshape(rk.shape[0], -1, par).max(2).ravel()
+    jobs = chip.tile.timing.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64))
+    return CellProgramming(float(p.mean()), int(p.max()), float(r.mean()), float(np.mean(jobs)))
+
+
+def round_overhead(rnd: Round, chip: Chip, prog: CellProgramming) -> dict:
+    """Loading and programming one round's weights: bytes, cells, pulses, verify reads,
+    cycles and pJ (`prog`: what a cell's programming costs, programming_per_cell)."""
     a = chip.arch
     weight_bytes = sum(math.ceil(lm.rows * lm.cols * a.crossbar.weight_bits / 8) for lm in rnd.cmap.layers)
     cells = sum(lm.cells_used for lm in rnd.cmap.layers)
     parallel = a.write_driver.parallel_cells
-    driver_ops = sum(r * math.ceil(c / parallel) for lm in rnd.cmap.layers
-                     for r in lm.rows_used for c in lm.cols_used)      # a row chunk per operation
-    program = max((chip.tile.timing.program_cycles(math.ceil(lm.cells_used / lm.tiles))
-                   for lm in rnd.cmap.layers), default=0)
+    chunks = {lm.name: sum(r * math.ceil(c / parallel) for r in lm.rows_used for c in lm.cols_used)
+              for lm in rnd.cmap.layers}                                # a row chunk per driver job
+    program = max((math.ceil(math.ceil(chunks[lm.name] / lm.tiles) / a.write_driver.per_tile
+                             * prog.job_cycles) for lm in rnd.cmap.layers), default=0)
+    pulses = cells * prog.pulses
+    reads = cells * prog.reads
+    energy = {"offchip": chip.offchip.transfer_pj(weight_bytes),
+              "write_pulses": pulses * chip.tile.costs.write_pulse_pj(),
+              "write_drivers": sum(chunks.values()) * prog.pulses * chip.tile.costs.driver_op_pj()}
+    if reads:
+        energy["verify_reads"] = reads * chip.tile.costs.verify_read_pj()
     return {"layers": list(rnd.layers), "tiles": rnd.cmap.tiles_used, "weight_bytes": weight_bytes,
-            "cells_programmed": cells, "load_cycles": chip.offchip.transfer_cycles(weight_bytes),
-            "program_cycles": program,
-            "energy_pj": {"offchip": chip.offchip.transfer_pj(weight_bytes),
-                          "write_pulses": cells * chip.tile.costs.write_pulse_pj(),
-                          "write_drivers": driver_ops * chip.tile.costs.driver_op_pj()}}
+            "cells_programmed": cells, "pulses": pulses, "verify_reads": reads,
+            "load_cycles": chip.offchip.transfer_cycles(weight_bytes), "program_cycles": program,
+            "energy_pj": energy}

@@ -2,6 +2,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from cimsim.cli import main
@@ -9,7 +10,7 @@ from cimsim.config import load_arch
 from cimsim.errors import FitError
 from cimsim.hw.chip import build_chip
 from cimsim.mapping import map_layers
-from cimsim.reload import Round, plan_rounds, split_trace
+from cimsim.reload import Round, plan_rounds, programming_per_cell, split_trace
 from cimsim.trace import NodeTrace, Trace
 
 # On the default chip a weight takes 8 columns (4 two-bit slices x a differential pair), so a
@@ -63,6 +64,19 @@ def test_split_trace_reads_earlier_rounds_from_off_chip(arch4):
     assert b.leaving == ("fc3",)
 
 
+def _pulsed_fraction(chip) -> float:
+    """Exact share of a mapped weight's cells above level 0 under the stated weights: normal,
+    full scale at 4 sigma, 8-bit codes (hw/activity.py), through the chip's encoding."""
+    from math import erf, sqrt
+
+    qmax = 127
+    q = np.arange(-qmax, qmax + 1)
+    cdf = [0.5 * (1 + erf(x / sqrt(2))) for x in (q[:-1] + 0.5) * 4.0 / qmax] + [1.0]
+    p = np.diff(np.concatenate([[0.0], cdf]))
+    lv = chip.tile.encode(q[None, :].astype(np.int32))                      # (P, S, 1, M)
+    return float(((lv > 0).mean(axis=(0, 1, 2)) * p).sum())
+
+
 def test_reload_costs_by_hand(tmp_path, root, arch4):
     w = tmp_path / "mlp.yaml"
     w.write_text(MLP.format(functional="false"))
@@ -84,7 +98,13 @@ def test_reload_costs_by_hand(tmp_path, root, arch4):
     offchip_bits = 8 * (256 * 64 + 64 * 64 + 64 * 10 + n * (256 + 64 + 64 + 10))
     assert comp["offchip"] == pytest.approx(offchip_bits * (50.8 + 20.0), rel=1e-12)
     cells = 256 * 512 + 64 * 512 + 64 * 80
-    assert comp["write_pulses"] == pytest.approx(cells * chip.tile.costs.write_pulse_pj(), rel=1e-12)
+    # one-shot: a pulse for each cell whose level is above g_min, at the rate the stated weights
+    # give (sampled on one crossbar; exact value below, 4-sigma tolerance of a mean over 512
+    # weights: 4 x sqrt(0.25 / 512) = 0.09)
+    prog = programming_per_cell(chip, verify=False)
+    assert abs(prog.pulses - _pulsed_fraction(chip)) < 0.09 and prog.max_pulses == 1 and prog.reads == 0
+    assert comp["write_pulses"] == pytest.approx(cells * prog.pulses * chip.tile.costs.write_pulse_pj(),
+                                                 rel=1e-12)
     e = ph["energy"]
     assert e["dynamic_pj"] == pytest.approx(sum(comp.values()), rel=1e-12)
     assert e["total_pj"] == pytest.approx(e["dynamic_pj"] + e["idle_pj"], rel=1e-12)
@@ -104,3 +124,22 @@ def test_reload_is_refused_in_functional_runs_and_oversized_layers(tmp_path, roo
     w.write_text(MLP.format(functional="false"))
     assert main(["-q", "run", arch, str(w), "--out", str(tmp_path / "p"), "--set", "arch.chip.tiles=3"]) == 2
     assert "layer 'fc1' alone needs 4 tiles but chip.tiles is 3" in capsys.readouterr().err
+
+
+def test_reload_with_verify_counts_its_pulses_and_wear(tmp_path, root):
+    """deploy.write_verify: all in a reload run: the verify loop's pulses and reads per cell
+    (the device's own loop on the stated weights) enter energy, time and wear."""
+    w = tmp_path / "mlp.yaml"
+    w.write_text(MLP.format(functional="false"))
+    reps = {}
+    for policy in ("none", "all"):
+        out = tmp_path / policy
+        assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(out),
+                     "--set", "arch.chip.tiles=4", "--set", f"workload.deploy.write_verify={policy}"]) == 0
+        reps[policy] = json.loads((out / "report.json").read_text())["phases"][0]
+    one, ver = reps["none"], reps["all"]
+    r1, rv = one["reload"]["rounds"][0], ver["reload"]["rounds"][0]
+    assert rv["pulses"] > r1["pulses"] and rv["verify_reads"] > 0 == r1["verify_reads"]
+    assert rv["program_cycles"] > r1["program_cycles"]
+    assert ver["energy"]["per_component_pj"]["verify_reads"] > 0
+    assert ver["reload"]["images_to_first_wear_out"] < one["reload"]["images_to_first_wear_out"]

@@ -339,9 +339,11 @@ class WorkloadSpec:
             raise src.error(path + ("deploy", "weight_reload"), "false in a functional run (it keeps "
                             "every weight programmed; reloads are modelled in cost-only runs, "
                             "deploy.functional: false)", True)
-        if not self.deploy.functional and self.deploy.write_verify != "none":
+        if not self.deploy.functional and self.deploy.write_verify != "none" and not (
+                self.deploy.weight_reload and self.deploy.write_verify == "all"):
             raise src.error(path + ("deploy", "write_verify"), "none in a cost-only run (deploy.functional: "
-                            "false programs no weights)", self.deploy.write_verify)
+                            "false programs no weights), or all with deploy.weight_reload (the "
+                            "rounds' programming)", self.deploy.write_verify)
         if self.dataset.name == "synthetic" and not (self.dataset.shape or self.model.input_shape):
             raise src.error(path + ("dataset", "shape"), "the input shape [C, H, W] or [F] of "
                             "synthetic data (here or as model.input_shape)")

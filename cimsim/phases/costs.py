@@ -15,7 +15,7 @@ from ..hw.chip import Chip
 from ..hw.noc import homes
 from ..mapping import ChipMap
 from ..nn.layers import Net
-from ..reload import Round, round_overhead, split_trace
+from ..reload import Round, programming_per_cell, round_overhead, split_trace
 from ..results import Efficiency, Energy, Latency, Reload
 from ..session import WallClock
 from ..shape_trace import macs_per_sample
@@ -175,13 +175,15 @@ def phase_costs(trace: Trace, chip: Chip, cmap: ChipMap, net: Net, input_shape: 
 
 
 def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_shape: tuple[int, ...],
-                 images: int, wall: WallClock) -> Costs:
+                 images: int, wall: WallClock, verify: bool = False) -> Costs:
     """Latency, energy and efficiency of a phase run in weight-reload rounds: per round, load
-    and program its weights, then run every image through its nodes (reload.py)."""
+    and program its weights (`verify`: deploy.write_verify all), then run every image through
+    its nodes (reload.py)."""
     parts = []
+    prog = programming_per_cell(chip, verify)
     for rnd, sub in zip(rounds, split_trace(trace, rounds)):
         lat = latency_report(sub, chip, rnd.cmap, wall)
-        over = round_overhead(rnd, chip)
+        over = round_overhead(rnd, chip, prog)
         over["run_cycles"] = lat.makespan_cycles
         over["offchip_activation_bytes"] = sum(sub.offchip_bytes().values())
         parts.append((over, lat, phase_energy(sub, chip, rnd.cmap)))
@@ -212,7 +214,7 @@ def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_
         for k, v in e["per_component_pj"].items():
             comp[k] += v
         for k, v in over["energy_pj"].items():
-            comp[k] += v
+            comp[k] = comp.get(k, 0.0) + v
         per_node.update(e["per_node_pj"])
         per_node_comp.update(e["per_node_component_pj"])
         for k, v in e["action_counts"].items():
@@ -229,8 +231,10 @@ def reload_costs(trace: Trace, chip: Chip, rounds: list[Round], net: Net, input_
         weight_bytes_per_phase=sum(o["weight_bytes"] for o, _, _ in parts),
         cells_programmed_per_phase=sum(o["cells_programmed"] for o, _, _ in parts),
         images_per_reload=images,
-        # every used cell is rewritten once per phase (batch of `images`)
-        images_to_first_wear_out=endurance * images if math.isfinite(endurance) else None,
+        # every used cell is rewritten once per phase (batch of `images`), the busiest with
+        # the most pulses a sampled cell took
+        images_to_first_wear_out=(endurance / max(prog.max_pulses, 1) * images
+                                  if math.isfinite(endurance) else None),
     )
     return Costs(latency, energy, efficiency(macs, energy, latency, chip.area()), reload)
 

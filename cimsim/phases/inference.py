@@ -179,7 +179,8 @@ class InferencePhase(PhaseKind):
         pipeline = ctx.w.deploy.pipeline
         costs = (phase_costs(trace, chip, cmap, net, data.input_shape, images, ctx.wall, pipeline)
                  if ctx.rounds is None
-                 else reload_costs(trace, chip, ctx.rounds, net, data.input_shape, images, ctx.wall))
+                 else reload_costs(trace, chip, ctx.rounds, net, data.input_shape, images, ctx.wall,
+                                   ctx.w.deploy.write_verify == "all"))
         return InferenceResult(
             name=ph.name, kind=ph.kind, split=ph.split, images=images, accuracy=None,
             latency=costs.latency, energy=costs.energy, efficiency=costs.efficiency, reload=costs.reload,
