@@ -50,13 +50,14 @@ class LayerMap:
         return max(self.cols_used)
 
     def split_outputs(self, per_tile: int, weights_per_group: int) -> int:
-        """Outputs per vector whose partial sums cross tiles. A copy's crossbars sit row chunk
-        by row chunk (each chunk's column groups together) on consecutive crossbars of its
-        tiles; a column group whose row chunks lie on t tiles sends t - 1 partial sums of each
-        of its outputs to the tile that adds them."""
+        """Outputs per vector whose partial sums cross tiles. A copy's crossbars sit column
+        group by column group (a group's row chunks together, so its partial sums stay on as
+        few tiles as they can) on consecutive crossbars of its tiles; a column group whose
+        row chunks lie on t tiles sends t - 1 partial sums of each of its outputs to the tile
+        that adds them."""
         out = 0
         for g in range(self.col_groups):
-            tiles = {(r * self.col_groups + g) // per_tile for r in range(self.row_chunks)}
+            tiles = {(g * self.row_chunks + r) // per_tile for r in range(self.row_chunks)}
             n_g = min(weights_per_group, self.cols - g * weights_per_group)
             out += (len(tiles) - 1) * n_g
         return out

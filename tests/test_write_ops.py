@@ -28,13 +28,13 @@ def test_sparse_writes_cost_a_driver_operation_per_row(root):
 
 
 def test_partial_sums_cross_tiles_by_hand(root):
-    """Crossbars placed row chunk by row chunk, 8 per tile. 600x8: 10 row chunks of one column
-    group on tiles 0 and 1: 8 partial sums per vector cross; 300x16: 5 chunks x 2 groups,
-    crossbars 0-7 on tile 0, 8-9 on tile 1: both groups span 2 tiles, 16 cross."""
+    """Crossbars placed column group by column group, 8 per tile. 600x8: 10 row chunks of one
+    column group on tiles 0 and 1: 8 partial sums per vector cross; 300x16: 5 chunks x 2
+    groups, group 0 on crossbars 0-4 (tile 0), group 1 on 5-9 (tiles 0 and 1): 8 cross."""
     from cimsim.trace import NodeTrace
 
     chip = build_chip(load_arch(root / "arch" / "rram_64x64.yaml").spec)
-    for k, n, split in ((600, 8, 8), (300, 16, 16), (200, 8, 0)):
+    for k, n, split in ((600, 8, 8), (300, 16, 8), (200, 8, 0)):
         lm = map_layers([("l", k, n)], chip).layer("l")
         t = NodeTrace("l", "linear", ("input",), images=1, layer="l")
         chip.tile.count(t, lm, 3, 0)
