@@ -238,17 +238,20 @@ def gating_rows() -> list[tuple[str, float, float, float]]:
     return out
 
 
-def throughput_rows() -> list[tuple[str, float, float, float, float]]:
-    """Images/s and first-image latency of VGG-8 with and without replication (deploy.copies:
-    NeuroSim's speedUpDegree 8) on the NeuroSim-matched chip (grown to hold the copies)."""
+def throughput_rows() -> list[tuple[str, float, float, float]]:
+    """Images/s and first-image latency of VGG-8 on the NeuroSim-matched chip (grown to hold
+    the copies), with and without replication (deploy.copies 8: NeuroSim's speedUpDegree)
+    and row pipelining (deploy.pipeline: row)."""
     out = []
     for copies, tiles in ((1, 800), (8, 6400)):
-        ph = run_report("neurosim_rram_128x128_22nm.yaml", VGG8_COST_ONLY,
-                        [f"workload.deploy.copies={copies}", f"arch.chip.tiles={tiles}"])["phases"][0]
-        lat = ph["latency"]
-        out.append((f"VGG-8, {copies} cop{'y' if copies == 1 else 'ies'} of each layer",
-                    lat["throughput_images_per_s"], lat["first_image_latency_s"] * 1e6,
-                    ph["energy"]["gated_total_pj"] / ph["images"] * 1e-6, NEUROSIM["fps"]))
+        for pipeline in ("image", "row"):
+            ph = run_report("neurosim_rram_128x128_22nm.yaml", VGG8_COST_ONLY,
+                            [f"workload.deploy.copies={copies}", f"arch.chip.tiles={tiles}",
+                             f"workload.deploy.pipeline={pipeline}"])["phases"][0]
+            lat = ph["latency"]
+            out.append((f"VGG-8, {copies} cop{'y' if copies == 1 else 'ies'}, {pipeline} pipeline",
+                        lat["throughput_images_per_s"], lat["first_image_latency_s"] * 1e6,
+                        ph["energy"]["gated_total_pj"] / ph["images"] * 1e-6))
     return out
 
 
@@ -266,7 +269,7 @@ def main() -> None:
     show("DNN+NeuroSim V1.4 release test (VGG-8, 22 nm RRAM), per image, by NeuroSim's buckets", rows)
     print("\nThroughput (NeuroSim-matched chip; NeuroSim: 5149 FPS with speedUpDegree 8, layers pipelined)")
     print(f"{'run':<34} {'images/s':>10} {'first image us':>15} {'uJ/image':>9}")
-    for label, fps, first, uj, _ in throughput_rows():
+    for label, fps, first, uj in throughput_rows():
         print(f"{label:<34} {fps:>10.4g} {first:>15.4g} {uj:>9.4g}")
     print("\nGated and ungated energy per image (uJ)")
     print(f"{'run':<28} {'gated':>10} {'ungated':>10} {'static':>10}")
