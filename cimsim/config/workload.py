@@ -36,10 +36,14 @@ def _explicit(src: Source, path: tuple) -> bool:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    name: str = spec("digits", choices=("digits", "npz", "synthetic"),
+    name: str = spec("digits", choices=("digits", "npz", "synthetic", "fashion_mnist", "idx"),
                      doc="digits: scikit-learn's bundled 8x8 handwritten digits (1797 images, offline); "
                          "npz: your arrays at `path`; synthetic: seeded uniform [0, 1) inputs of `shape` "
-                         "with random labels (cost-only studies)")
+                         "with random labels (cost-only studies); fashion_mnist: Fashion-MNIST's IDX "
+                         "files (28x28, 60,000 + 10,000; `dir`, $CIMSIM_DATA/fashion-mnist or Debian's "
+                         "dataset-fashion-mnist); idx: any MNIST-format set in `dir` (MNIST, KMNIST, EMNIST)")
+    dir: str = spec("", doc="fashion_mnist, idx: the folder of the four IDX files (gzip or raw); relative "
+                            "paths are taken from the workload file's folder")
     path: str = spec("", doc="npz: a .npz file with arrays x_train, y_train, x_test, y_test (images "
                              "NCHW or NHWC, or flat (N, F); uint8 0..255 or float), integer labels "
                              "0..classes-1; relative paths are taken from the workload file's folder; "
@@ -49,8 +53,10 @@ class DatasetSpec:
     shape: list[int] = spec([], doc="synthetic: one input as [C, H, W] (or [F] for flat inputs); "
                                     "empty: model.input_shape")
     classes: int = spec(10, lo=2, hi=100000, doc="synthetic: number of classes")
-    train_samples: int = spec(256, lo=1, hi=1_000_000, doc="synthetic: training inputs")
-    test_samples: int = spec(64, lo=1, hi=1_000_000, doc="synthetic: test inputs")
+    train_samples: int = spec(256, lo=0, hi=1_000_000, doc="synthetic: training inputs; fashion_mnist, idx: "
+                              "a seeded stratified subset of the training split (unset or 0: all of it)")
+    test_samples: int = spec(64, lo=0, hi=1_000_000, doc="synthetic: test inputs; fashion_mnist, idx: a seeded "
+                             "stratified subset of the test split (unset or 0: all of it)")
 
     def validate(self, src: Source, path: tuple) -> None:
         if self.path and self.name != "npz":
@@ -59,6 +65,15 @@ class DatasetSpec:
             object.__setattr__(self, "name", "npz")
         if self.name == "npz" and not self.path:
             raise src.error(path + ("path",), "the .npz file of dataset name npz")
+        if self.name == "idx" and not self.dir:
+            raise src.error(path + ("dir",), "the folder of the IDX files of dataset name idx")
+        if self.dir and self.name not in ("fashion_mnist", "idx"):
+            raise src.error(path + ("dir",), "a dataset name fashion_mnist or idx with dataset.dir", self.name)
+        for k in ("train_samples", "test_samples"):
+            if self.name in ("fashion_mnist", "idx") and not _explicit(src, path + (k,)):
+                object.__setattr__(self, k, 0)                 # the whole split
+            elif self.name == "synthetic" and getattr(self, k) < 1:
+                raise src.error(path + (k,), "at least 1 synthetic input", getattr(self, k))
         if self.shape and len(self.shape) not in (1, 3):
             raise src.error(path + ("shape",), "[C, H, W] or [F]", list(self.shape))
         for i, d in enumerate(self.shape):

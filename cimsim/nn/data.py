@@ -1,5 +1,6 @@
 """Datasets: scikit-learn's bundled handwritten digits (real data, fully offline), the
-user's own arrays (.npz), or seeded synthetic inputs for cost-only studies."""
+user's own arrays (.npz), MNIST-format IDX sets (Fashion-MNIST and kin, nn/idx.py), or
+seeded synthetic inputs for cost-only studies."""
 from __future__ import annotations
 
 import math
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..config.workload import SYNTHETIC_MAX_VALUES, DatasetSpec
 from ..errors import ConfigError
+from . import idx
 from .files import read_npz
 
 SEED_STREAM_SYNTHETIC = 17
@@ -71,15 +73,37 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
 
 
 def load_dataset(spec: DatasetSpec, seed: int, base: str | Path = ".",
-                 input_shape: tuple[int, ...] = (), shapes_only: bool = False) -> Dataset:
-    """The workload's data. `base`: the workload file's folder (relative npz paths);
-    `input_shape` (H, W, C) or (F,): model.input_shape, the synthetic data's shape when
-    dataset.shape is empty; `shapes_only`: synthetic inputs are zero views, never drawn."""
+                 input_shape: tuple[int, ...] = (), shapes_only: bool = False,
+                 file: str = "workload") -> Dataset:
+    """The workload's data. `base`: the workload file's folder (relative npz paths and IDX
+    folders); `input_shape` (H, W, C) or (F,): model.input_shape, the synthetic data's shape
+    when dataset.shape is empty; `shapes_only`: synthetic inputs are zero views, never drawn;
+    `file`: the workload file, for located errors."""
     if spec.name == "synthetic":
         return synthetic(spec, seed, input_shape, shapes_only)
     if spec.name == "npz":
         return load_npz(spec, base)
+    if spec.name in ("fashion_mnist", "idx"):
+        return load_idx_dataset(spec, seed, Path(base), file)
     return load_digits_dataset(spec, seed)
+
+
+def load_idx_dataset(spec: DatasetSpec, seed: int, base: Path, file: str) -> Dataset:
+    """An MNIST-format set (nn/idx.py): images scaled to [0, 1] as (N, H, W, 1), seeded
+    stratified subsets of `train_samples` / `test_samples` (0: the whole split)."""
+    files = idx.find_files(spec.name, spec.dir, base, file)
+    out = []
+    for split, n, key in (("train", spec.train_samples, "train_samples"),
+                          ("test", spec.test_samples, "test_samples")):
+        x, y = idx.load_split(files, split, file)
+        if n > len(y):
+            raise ConfigError(file, f"dataset.{key}", f"at most the {split} split's {len(y):,} images", n)
+        keep = idx.stratified_subset(y, n, seed + (split == "test")) if n else np.arange(len(y))
+        out += [x[keep].astype(np.float32)[..., None] / np.float32(255.0), y[keep]]
+    classes = int(max(out[1].max(), out[3].max())) + 1
+    if classes < 2:
+        raise ConfigError(file, "dataset.dir", "labels of at least two classes", classes)
+    return Dataset(out[0], out[1], out[2], out[3], classes)
 
 
 def synthetic(spec: DatasetSpec, seed: int, input_shape: tuple[int, ...] = (),

@@ -13,6 +13,7 @@ from .. import plugins
 from ..config.workload import WorkloadSpec
 from ..errors import ConfigError
 from ..util import file_sha256
+from . import idx
 from .data import Dataset, load_dataset
 from .layers import Net
 from .models import build_model
@@ -32,6 +33,13 @@ def input_files(w: WorkloadSpec, workload_file: str = "") -> dict[str, Path]:
     out = {}
     if w.dataset.name == "npz":
         out["dataset.path"] = Path(w.dataset.path)
+    if w.dataset.name in ("fashion_mnist", "idx"):
+        try:
+            files = idx.find_files(w.dataset.name, w.dataset.dir, _base(workload_file),
+                                   workload_file or "workload")
+        except ConfigError:
+            files = {}                          # not found: the data load names the folders searched
+        out.update({f"dataset.{part}": path for part, path in files.items()})
     if w.model.onnx:
         out["model.onnx"] = Path(w.model.onnx)
     return {k: p if p.is_absolute() else _base(workload_file) / p for k, p in out.items()}
@@ -50,7 +58,7 @@ def workload_data(w: WorkloadSpec, workload_file: str = "", shapes_only: bool = 
     """The workload's dataset, its input shape checked against model.input_shape.
     `shapes_only` (validation, cost-only runs): synthetic inputs are not drawn."""
     given = _shape_from_spec(w.model.input_shape) if w.model.input_shape else ()
-    data = load_dataset(w.dataset, w.seed, _base(workload_file), given, shapes_only)
+    data = load_dataset(w.dataset, w.seed, _base(workload_file), given, shapes_only, workload_file or "workload")
     if given and data.input_shape != given:
         shown = data.input_shape
         shown = [shown[2], shown[0], shown[1]] if len(shown) == 3 else list(shown)
