@@ -45,7 +45,8 @@ def test_fashion_mnist_is_the_published_set(tmp_path, monkeypatch):
 
 @needs_fashion
 def test_stratified_subsets_are_seeded_and_balanced(tmp_path):
-    ds, _ = _spec(tmp_path, "name: w\ndataset: {name: fashion_mnist, train_samples: 1000, test_samples: 250}\n")
+    ds, _ = _spec(tmp_path, "name: w\ndataset: {name: fashion_mnist, train_samples: 1000, "
+                            "test_samples: 250}\n")
     a, b = load_dataset(ds, 3), load_dataset(ds, 3)
     assert np.bincount(a.y_train).tolist() == [100] * 10 and len(a.y_test) == 250
     assert np.bincount(a.y_test).min() >= 25 - 1                       # 25 each, largest remainders
@@ -80,7 +81,8 @@ def test_any_idx_folder_reads_gzip_or_raw(tmp_path, gz):
 
 
 @pytest.mark.parametrize("damage, expected", [
-    (lambda f: _write(f, "train-images-idx3-ubyte", np.zeros((30, 6, 5)), magic_type=0x0D), "value type 0x0d"),
+    (lambda f: _write(f, "train-images-idx3-ubyte", np.zeros((30, 6, 5)), magic_type=0x0D),
+     "value type 0x0d"),
     (lambda f: _write(f, "train-images-idx3-ubyte", np.zeros((30, 6, 5)), cut=7), "truncated"),
     (lambda f: _write(f, "train-labels-idx1-ubyte", np.zeros(29)), "as many labels as images"),
     (lambda f: (f / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not gzip"), "unreadable"),

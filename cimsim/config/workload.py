@@ -53,10 +53,12 @@ class DatasetSpec:
     shape: list[int] = spec([], doc="synthetic: one input as [C, H, W] (or [F] for flat inputs); "
                                     "empty: model.input_shape")
     classes: int = spec(10, lo=2, hi=100000, doc="synthetic: number of classes")
-    train_samples: int = spec(256, lo=0, hi=1_000_000, doc="synthetic: training inputs; fashion_mnist, idx: "
-                              "a seeded stratified subset of the training split (unset or 0: all of it)")
-    test_samples: int = spec(64, lo=0, hi=1_000_000, doc="synthetic: test inputs; fashion_mnist, idx: a seeded "
-                             "stratified subset of the test split (unset or 0: all of it)")
+    train_samples: int = spec(256, lo=0, hi=1_000_000,
+                              doc="synthetic: training inputs; fashion_mnist, idx: a seeded stratified "
+                                  "subset of the training split (unset or 0: all of it)")
+    test_samples: int = spec(64, lo=0, hi=1_000_000,
+                             doc="synthetic: test inputs; fashion_mnist, idx: a seeded stratified subset "
+                                 "of the test split (unset or 0: all of it)")
 
     def validate(self, src: Source, path: tuple) -> None:
         if self.path and self.name != "npz":
@@ -68,7 +70,8 @@ class DatasetSpec:
         if self.name == "idx" and not self.dir:
             raise src.error(path + ("dir",), "the folder of the IDX files of dataset name idx")
         if self.dir and self.name not in ("fashion_mnist", "idx"):
-            raise src.error(path + ("dir",), "a dataset name fashion_mnist or idx with dataset.dir", self.name)
+            raise src.error(path + ("dir",), "a dataset name fashion_mnist or idx with dataset.dir",
+                            self.name)
         for k in ("train_samples", "test_samples"):
             if self.name in ("fashion_mnist", "idx") and not _explicit(src, path + (k,)):
                 object.__setattr__(self, k, 0)                 # the whole split

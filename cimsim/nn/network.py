@@ -58,7 +58,8 @@ def workload_data(w: WorkloadSpec, workload_file: str = "", shapes_only: bool = 
     """The workload's dataset, its input shape checked against model.input_shape.
     `shapes_only` (validation, cost-only runs): synthetic inputs are not drawn."""
     given = _shape_from_spec(w.model.input_shape) if w.model.input_shape else ()
-    data = load_dataset(w.dataset, w.seed, _base(workload_file), given, shapes_only, workload_file or "workload")
+    data = load_dataset(w.dataset, w.seed, _base(workload_file), given, shapes_only,
+                        workload_file or "workload")
     if given and data.input_shape != given:
         shown = data.input_shape
         shown = [shown[2], shown[0], shown[1]] if len(shown) == 3 else list(shown)
