@@ -126,3 +126,26 @@ def test_bad_idx_keys_are_located(tmp_path, body, key):
     with pytest.raises(ConfigError) as e:
         load_workload(p)
     assert key in str(e.value)
+
+
+@pytest.mark.parametrize("model", ["onnx", "layers"])
+def test_images_the_model_does_not_take_are_one_located_message(tmp_path, root, capsys, model):
+    """6x5 IDX images against the ONNX example's 16x16 graph input, or a layer list's
+    model.input_shape: exit 2, the key named, nothing written."""
+    from cimsim.cli import main
+
+    _set(tmp_path / "d")
+    if model == "onnx":
+        pytest.importorskip("onnx")
+        onnx = root / "examples" / "onnx_model" / "digits_cnn.onnx"
+        body, key = f"model: {{onnx: {onnx}}}", "model.onnx"
+    else:
+        body = "model: {input_shape: [1, 16, 16], layers: [{type: flatten}, {type: linear}]}"
+        key = "model.input_shape"
+    w = tmp_path / "w.yaml"
+    w.write_text(f"name: w\ndataset: {{name: idx, dir: d}}\n{body}\n" + PHASES)
+    out = tmp_path / "out"
+    code = main(["run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and key in err and "Traceback" not in err
+    assert not out.exists()
