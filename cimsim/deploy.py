@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import plugins
+from .device.conductance import row_chunk_max
 from .energy import programming_energy_pj
 from .errors import FitError
 from .functional import SEED_STREAM_PROGRAM, SEED_STREAM_READ, AnalogLayer
@@ -132,11 +133,7 @@ def programming_report(dep: Deployment, chip: Chip) -> dict:
         stuck += c * int(np.count_nonzero(e.cells.stuck))
         cells += c * p.size
         # rows of the matrix (K) x their cells, cut into driver chunks of parallel_cells
-        pk = np.moveaxis(p, 2, 0).reshape(p.shape[2], -1)
-        rk = np.moveaxis(r, 2, 0).reshape(r.shape[2], -1)
-        pad = (-pk.shape[1]) % par
-        pk = np.pad(pk, ((0, 0), (0, pad))).reshape(pk.shape[0], -1, par).max(2).ravel()
-        rk = np.pad(rk, ((0, 0), (0, pad))).reshape(rk.shape[0], -1, par).max(2).ravel()
+        pk, rk = row_chunk_max(p, par), row_chunk_max(r, par)
         driver_ops += c * int(pk.sum())
         dur = np.tile(chip.tile.timing.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64)), c)
         for t in range(lm.tiles):                 # the copies' row chunks dealt over the layer's tiles

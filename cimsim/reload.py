@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config.arch import ArchSpec
-from .device.conductance import quantise_weights
+from .device.conductance import quantise_weights, row_chunk_max
 from .device.verify import verify_loop
 from .errors import FitError
 from .hw.activity import FULL_SCALE_SIGMAS
@@ -112,11 +112,7 @@ def programming_per_cell(chip: Chip, verify: bool, seed: int = 0) -> CellProgram
         verify_loop(cells, np.ones(cells.levels.shape, bool), chip.device, rng)
     p, r = cells.pulses_per_cell, cells.reads_per_cell
     par = a.write_driver.parallel_cells
-    pk = np.moveaxis(p, 2, 0).reshape(p.shape[2], -1)
-    rk = np.moveaxis(r, 2, 0).reshape(r.shape[2], -1)
-    pad = (-pk.shape[1]) % par
-    pk = np.pad(pk, ((0, 0), (0, pad))).reshape(pk.shape[0], -1, par).max(2).ravel()
-    rk = np.pad(rk, ((0, 0), (0, pad))).reshape(rk.shape[0], -1, par).max(2).ravel()
+    pk, rk = row_chunk_max(p, par), row_chunk_max(r, par)
     jobs = chip.tile.timing.program_job_cycles(pk.astype(np.int64), rk.astype(np.int64))
     return CellProgramming(float(p.mean()), int(p.max()), float(r.mean()), float(np.mean(jobs)))
 

@@ -176,7 +176,7 @@ def simulate(trace: Trace, chip: Chip, cmap: ChipMap, images: int | None = None,
 
     # row pipelining: steps_done[img][node] counts a node's finished row steps; row_event
     # wakes the steps waiting on it
-    names = [n.name for n in trace.nodes]
+    names = [n.name for n in trace.nodes] if rows else []
     steps_done: list[dict[str, int]] = [dict.fromkeys(names, 0) for _ in range(n_img)]
     row_event: list[dict[str, simpy.Event]] = [{k: env.event() for k in names} for _ in range(n_img)]
 

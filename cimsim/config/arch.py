@@ -13,6 +13,13 @@ from typing import Any
 from .schema import Source, spec
 
 
+def node(default: float, what: str) -> float | None:
+    """A section's technology node: where `what` (its CMOS constants) come from; build_chip
+    scales them to the chip's technology_nm (hw/technology.py); unset: no scaling."""
+    return spec(default, lo=7.0, hi=130.0, doc=f"the technology node of {what} (scaled to technology_nm, "
+                                                "hw/technology.py); unset: no scaling")
+
+
 @dataclass(frozen=True)
 class StuckAtSpec:
     """Fractions of cells stuck at the low (g_min) or high (g_max) conductance."""
@@ -107,9 +114,7 @@ class CrossbarSpec:
     area_um2: float = spec(6.25, lo=0.0, doc="one array (ISAAC: 25 um2 per 128x128 array)")
     sample_hold_area_um2: float = spec(0.039, lo=0.0,
                                        doc="one column's sample-and-hold (ISAAC: 40 um2 / 1024)")
-    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
-                                 doc="technology node its sample-and-hold area is quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
+    node_nm: float | None = node(32.0, "its sample-and-hold area")
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,7 @@ class DacSpec:
     energy_pj: float = spec(0.39, lo=0.0, doc="energy per row driven per plane (ISAAC: 4 mW x 100 ns / "
                                               "1024 1-bit DACs)")
     area_um2: float = spec(0.166, lo=0.0, doc="one row's DAC (ISAAC: 170 um2 / 1024 1-bit DACs)")
-    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
-                                 doc="technology node its CMOS constants are quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
+    node_nm: float | None = node(32.0, "its CMOS constants")
 
 
 @dataclass(frozen=True)
@@ -151,9 +154,7 @@ class AdcSpec:
     offset_calibration: bool = spec(True, doc="the periphery measures each ADC's zero-input level once "
                                     "(averaging conversions, sub-LSB) and subtracts it from every "
                                     "conversion: removes the static offset and the INL at zero in the mean")
-    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
-                                 doc="technology node its CMOS constants are quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
+    node_nm: float | None = node(32.0, "its CMOS constants")
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,7 @@ class RegisterSpec:
     out_pj_per_conversion: float = spec(0.0225, lo=0.0, doc="output register, per ADC output shift-added "
                                         "(ISAAC: 256 B, 0.23 mW over 8 ADCs x 1.28 GS/s)")
     area_um2: float = spec(2870.0, lo=0.0, doc="both registers of one tile (ISAAC: 0.0021 + 0.00077 mm2)")
-    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
-                                 doc="technology node its constants are quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
+    node_nm: float | None = node(32.0, "its constants")
 
 
 @dataclass(frozen=True)
@@ -201,9 +200,7 @@ class SramBufferSpec:
                                "eDRAM-to-IMA bus, 384 wires, 0.090 mm2)")
     bus_pj_per_bit: float = spec(0.0152, lo=0.0, doc="the bus, per bit read or written (ISAAC: 7 mW over "
                                  "384 wires at 1.2 GHz)")
-    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
-                                 doc="technology node its CMOS constants are quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
+    node_nm: float | None = node(32.0, "its CMOS constants")
 
 
 @dataclass(frozen=True)
@@ -222,11 +219,8 @@ class DigitalSpec:
                                  "split over tiles (ISAAC's 16-bit output registers)")
     lane_area_um2: float = spec(318.0, lo=0.0, doc="one vector lane: 8-bit multiply 282 + add 36 um2 "
                                 "(Horowitz, ISSCC 2014, 45 nm)")
-    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
-                                 doc="technology node the shift-and-add constants are quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
-    vector_node_nm: float | None = spec(45.0, lo=7.0, hi=130.0, doc="technology node the vector lanes' "
-                                        "constants are quoted at; unset: no scaling")
+    node_nm: float | None = node(32.0, "the shift-and-add constants")
+    vector_node_nm: float | None = node(45.0, "the vector lanes' constants")
 
 
 @dataclass(frozen=True)
@@ -259,9 +253,7 @@ class NocSpec:
     router_area_um2: float = spec(151000.0, lo=0.0, doc="one router (ISAAC: 0.151 mm2)")
     tiles_per_router: int = spec(4, lo=1, hi=2**20,
                                  doc="tiles sharing one router (ISAAC: 4 tiles of 12 IMAs)")
-    node_nm: float | None = spec(32.0, lo=7.0, hi=130.0,
-                                 doc="technology node its CMOS constants are quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
+    node_nm: float | None = node(32.0, "its CMOS constants")
 
 
 @dataclass(frozen=True)
@@ -276,9 +268,7 @@ class PowerGatingSpec:
                                      doc="leakage power density of the CMOS parts (the NVM arrays do "
                                          "not leak): DNN+NeuroSim V1.4's 22 nm VGG-8 chip leaks 0.911 mW "
                                          "over 84.8 mm2")
-    node_nm: float | None = spec(22.0, lo=7.0, hi=130.0,
-                                 doc="technology node the leakage density is quoted at (scaled to "
-                                     "technology_nm, hw/technology.py); unset: no scaling")
+    node_nm: float | None = node(22.0, "the leakage density")
 
 
 @dataclass(frozen=True)

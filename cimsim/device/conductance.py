@@ -51,6 +51,15 @@ class ProgrammedArray:
         return self.g[0] - self.g[1] if self.g.shape[0] == 2 else self.g[0]
 
 
+def row_chunk_max(per_cell: np.ndarray, parallel: int) -> np.ndarray:
+    """Per driver operation, the largest of its cells' counts: a (polarities, S, K, N) per-cell
+    array cut, matrix row by matrix row (K), into chunks of `parallel` cells (one write
+    driver's row-parallel operation), flattened in row order."""
+    rows = np.moveaxis(per_cell, 2, 0).reshape(per_cell.shape[2], -1)
+    rows = np.pad(rows, ((0, 0), (0, (-rows.shape[1]) % parallel)))
+    return rows.reshape(rows.shape[0], -1, parallel).max(2).ravel()
+
+
 def program(levels: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> ProgrammedArray:
     """One-shot programming (no verify): one pulse per cell whose target is above g_min."""
     dev = arch.device

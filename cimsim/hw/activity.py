@@ -17,7 +17,7 @@ from functools import cache
 import numpy as np
 
 from ..config.arch import ArchSpec
-from .encoding import weight_encoding
+from .encoding import DifferentialSliced, OffsetSliced
 
 ZERO_FRACTION = 0.5          # half of a pass's inputs are 0 (ReLU; a signed input's other pass)
 FULL_SCALE_SIGMAS = 4.0      # quantiser full scale, in standard deviations of the values
@@ -60,18 +60,13 @@ def input_activity(input_bits: int) -> InputActivity:
 @cache
 def _mean_level(weight_bits: int, bits_per_cell: int, differential: bool) -> float:
     """Mean level of a cell (over polarities, slices and the weight distribution)."""
-    import dataclasses
-
     qmax = 2 ** (weight_bits - 1) - 1
     q = np.arange(-qmax, qmax + 1)
     step = FULL_SCALE_SIGMAS / qmax
     cdf = _normal_cdf(np.concatenate([(q[:-1] + 0.5) * step, [np.inf]]))
     p = np.diff(np.concatenate([[0.0], cdf]))                   # clipped at +-qmax
-    arch = ArchSpec()
-    arch = dataclasses.replace(
-        arch, crossbar=dataclasses.replace(arch.crossbar, weight_bits=weight_bits, differential=differential),
-        device=dataclasses.replace(arch.device, bits_per_cell=bits_per_cell))
-    levels = weight_encoding(arch).encode(q[None, :].astype(np.int32)).astype(np.float64)   # (P, S, 1, M)
+    enc = (DifferentialSliced if differential else OffsetSliced)(weight_bits, bits_per_cell)
+    levels = enc.encode(q[None, :].astype(np.int32)).astype(np.float64)      # (P, S, 1, M)
     return float((levels.mean(axis=(0, 1, 2)) * p).sum())
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from ..config.arch import ArchSpec
 from ..config.nonideal import NonIdeality
 from ..device.base import DeviceModel, ModelError, NoParams
-from ..device.conductance import ProgrammedArray
+from ..device.conductance import ProgrammedArray, row_chunk_max
 from ..device.verify import verify_loop
 from ..device.write import WriteResult
 from ..kernels.mvm import analog_mvm
@@ -150,11 +150,9 @@ class TileModel(abc.ABC):
         programming does, deploy.programming_report): sparse writes cost a row each."""
         new = self.encode(w_int_new)
         hit = (new != layer.cells.levels) & (layer.cells.stuck == 0)          # (P, S, K, N)
-        par = self.arch.write_driver.parallel_cells
-        rows = np.moveaxis(hit, 2, 0).reshape(hit.shape[2], -1)
-        rows = np.pad(rows, ((0, 0), (0, (-rows.shape[1]) % par))).reshape(rows.shape[0], -1, par)
+        ops = int(row_chunk_max(hit, self.arch.write_driver.parallel_cells).sum())
         res = self.device.write(layer.cells, layer.writes, new)
-        return dataclasses.replace(res, row_ops=int(rows.any(axis=2).sum()))
+        return dataclasses.replace(res, row_ops=ops)
 
     def verify(self, layer: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
         """Program-and-verify the masked cells (device reads and correction pulses)."""

@@ -98,6 +98,6 @@ def read_npz(path: Path, file: str, key: str, shown: str,
             return out
     except ConfigError:
         raise
-    # zipfile raises NotImplementedError for a compression method it cannot read
+    # zipfile signals a compression method it has no decoder for with NotImplementedError
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
         raise bad(str(e).splitlines()[0][:200] if str(e) else type(e).__name__) from None

@@ -14,7 +14,7 @@ from ..functional import act_bytes
 from ..hw.chip import Chip
 from ..hw.noc import homes
 from ..mapping import ChipMap
-from ..nn.layers import Net
+from ..nn.layers import AvgPool, Conv2d, MaxPool, Net
 from ..reload import Round, programming_per_cell, round_overhead, split_trace
 from ..results import Efficiency, Energy, Latency, Reload
 from ..session import WallClock
@@ -33,6 +33,9 @@ class Costs:
     reload: Reload | None = None
 
 
+WINDOWS = (Conv2d, MaxPool, AvgPool)      # nodes that read a k x k window of their input rows
+
+
 def row_plan(net: Net, input_shape: tuple[int, ...]) -> dict[str, RowPlan]:
     """Each node's row steps (its output rows; 1 without a spatial output) and, per input,
     how many of the input's steps each step needs: a window (conv, pooling) its rows
@@ -48,7 +51,7 @@ def row_plan(net: Net, input_shape: tuple[int, ...]) -> dict[str, RowPlan]:
             if i == "input":
                 continue
             h = rows[i]
-            if hasattr(n, "k") and hasattr(n, "stride") and r > 1:
+            if isinstance(n, WINDOWS) and r > 1:
                 need[i] = tuple(min(max(j * n.stride + n.k - n.pad, 1), h) for j in range(r))
             elif h == r:
                 need[i] = tuple(range(1, r + 1))
@@ -66,7 +69,7 @@ def line_buffers(net: Net, input_shape: tuple[int, ...], trace: Trace, chip: Chi
     nb = act_bytes(chip.arch)
     out = []
     for n in net.nodes:
-        if not (hasattr(n, "k") and hasattr(n, "stride")) or len(shapes[n.name]) != 3:
+        if not isinstance(n, WINDOWS) or len(shapes[n.name]) != 3:
             continue
         h, w, c = shapes[n.inputs[0]]
         need = min(n.k + n.stride - 1, h) * w * c * nb
