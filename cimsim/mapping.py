@@ -12,6 +12,7 @@ its input vectors are dealt over them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -55,12 +56,16 @@ class LayerMap:
         few tiles as they can) on consecutive crossbars of its tiles; a column group whose
         row chunks lie on t tiles sends t - 1 partial sums of each of its outputs to the tile
         that adds them."""
-        out = 0
-        for g in range(self.col_groups):
-            tiles = {(g * self.row_chunks + r) // per_tile for r in range(self.row_chunks)}
-            n_g = min(weights_per_group, self.cols - g * weights_per_group)
-            out += (len(tiles) - 1) * n_g
-        return out
+        return _split_outputs(self.row_chunks, self.col_groups, self.cols, per_tile, weights_per_group)
+
+
+@functools.cache
+def _split_outputs(row_chunks: int, col_groups: int, cols: int, per_tile: int, weights_per_group: int) -> int:
+    out = 0
+    for g in range(col_groups):
+        first, last = g * row_chunks // per_tile, (g * row_chunks + row_chunks - 1) // per_tile
+        out += (last - first) * min(weights_per_group, cols - g * weights_per_group)
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Write-driver operations of online writes: a row chunk per operation."""
 import numpy as np
+import pytest
 
 from cimsim.config import load_arch
 from cimsim.functional import AnalogLayer
@@ -41,3 +42,13 @@ def test_partial_sums_cross_tiles_by_hand(root):
         assert t.partial_sum_bytes == 3 * split * 2, (k, n)          # 16-bit partial sums
         convs = 3 * 8 * lm.row_chunks * sum(lm.cols_used) // 2
         assert t.shift_adds == convs + 3 * split
+
+
+@pytest.mark.parametrize("shape, par, rate", [((2, 4, 37, 9), 64, 0.02), ((1, 3, 20, 30), 16, 0.3),
+                                              ((2, 2, 5, 7), 7, 0.0)])
+def test_hit_chunks_match_the_chunk_max_reference(shape, par, rate):
+    """The sparse count of driver operations equals the dense reference (chunks whose max is 1)."""
+    from cimsim.device.conductance import row_chunk_max, row_chunks_hit
+
+    hit = np.random.default_rng(1).random(shape) < rate
+    assert row_chunks_hit(hit, par) == int((row_chunk_max(hit.astype(np.uint8), par) > 0).sum())

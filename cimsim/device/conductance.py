@@ -60,6 +60,19 @@ def row_chunk_max(per_cell: np.ndarray, parallel: int) -> np.ndarray:
     return rows.reshape(rows.shape[0], -1, parallel).max(2).ravel()
 
 
+def row_chunks_hit(hit: np.ndarray, parallel: int) -> int:
+    """How many of row_chunk_max's chunks hold a True cell of a (polarities, S, K, N) mask:
+    the driver operations a sparse write takes (from the hits alone, no copy of the mask)."""
+    _, S, K, N = hit.shape
+    i = np.flatnonzero(hit)
+    n = i % N
+    k = (i // N) % K
+    ps = i // (N * K)                            # p * S + s
+    chunks = -(-hit.shape[0] * S * N // parallel)
+    col = ps * N + n                             # the cell's place in its row, as row_chunk_max
+    return int(np.unique(k * chunks + col // parallel).size)
+
+
 def program(levels: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> ProgrammedArray:
     """One-shot programming (no verify): one pulse per cell whose target is above g_min."""
     dev = arch.device

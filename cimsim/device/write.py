@@ -23,6 +23,7 @@ class WriteResult:
     cells_worn: int          # cells that wore out with this write
     row_ops: int = 0         # write-driver operations: row chunks of parallel_cells cells with a
                              # written cell (0: not counted by the tile; the timing packs the cells)
+    written: np.ndarray | None = None   # the cells pulsed (bool, the cells' shape), for row_ops
 
 
 def write_levels(cells: ProgrammedArray, writes: np.ndarray, new: np.ndarray,
@@ -38,7 +39,7 @@ def write_levels(cells: ProgrammedArray, writes: np.ndarray, new: np.ndarray,
     worn = hit & (writes >= endurance)
     cells.stuck[worn] = WORN
     cells.levels[...] = new
-    return WriteResult(int(hit.sum()), int(worn.sum()))
+    return WriteResult(int(hit.sum()), int(worn.sum()), written=hit)
 
 
 def analog_drift(cells: ProgrammedArray, sigma_levels: float, levels: int, rng: np.random.Generator) -> None:

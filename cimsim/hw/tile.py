@@ -34,7 +34,7 @@ import numpy as np
 from ..config.arch import ArchSpec
 from ..config.nonideal import NonIdeality
 from ..device.base import DeviceModel, ModelError, NoParams
-from ..device.conductance import ProgrammedArray, row_chunk_max
+from ..device.conductance import ProgrammedArray, row_chunks_hit
 from ..device.verify import verify_loop
 from ..device.write import WriteResult
 from ..kernels.mvm import analog_mvm
@@ -148,10 +148,10 @@ class TileModel(abc.ABC):
         """Write new integer weights into the layer's cells (counts writes, wears cells). A
         driver operation pulses the written cells of one row chunk of parallel_cells cells (as
         programming does, deploy.programming_report): sparse writes cost a row each."""
-        new = self.encode(w_int_new)
-        hit = (new != layer.cells.levels) & (layer.cells.stuck == 0)          # (P, S, K, N)
-        ops = int(row_chunk_max(hit, self.arch.write_driver.parallel_cells).sum())
-        res = self.device.write(layer.cells, layer.writes, new)
+        res = self.device.write(layer.cells, layer.writes, self.encode(w_int_new))
+        if res.written is None:                  # a device that does not say which cells it pulsed
+            return res
+        ops = row_chunks_hit(res.written, self.arch.write_driver.parallel_cells)
         return dataclasses.replace(res, row_ops=ops)
 
     def verify(self, layer: AnalogLayer, mask: np.ndarray, rng: np.random.Generator) -> None:
