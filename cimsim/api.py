@@ -111,11 +111,14 @@ class Report:
 
 
 def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dict[str, Any] | None = None,
-        workers: int = 1, wall: Any = None, explain: bool = False) -> Report:
+        workers: int = 1, wall: Any = None, explain: bool = False, scheduler: str | None = None) -> Report:
     """Run a study: every phase of the workload on the chip. `overrides` as `--set`
     ({"arch.adc.bits": 6, "workload.phases.0.samples": 100}); `workers` > 1 deploys
-    Monte-Carlo chips in that many processes (same report); `explain`: add the accuracy
-    ablation of the first inference phase (explain.py) as the report's `explain` block."""
+    the run's independent work (the chips of inference and Monte-Carlo phases, the train
+    phases' no-learning baselines) in that many processes, `scheduler` (a dask scheduler's
+    address, tcp://host:8786) on that cluster: the same report either way (cluster.py);
+    `explain`: add the accuracy ablation of the first inference phase (explain.py) as the
+    report's `explain` block."""
     from .session import WallClock
     from .study import run_study
 
@@ -141,4 +144,8 @@ def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dic
             raise ConfigError("overrides", "workload.*", "overrides of a file given by path (pass its "
                               "path, or load it with cimsim.load_workload(path, overrides))")
         workload = load_workload(workload, w_over)
-    return Report(run_study(arch, workload, wall, int(workers), explain))
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
+        raise ConfigError("scheduler", "", "a dask scheduler's address (str), or None", scheduler)
+    from .cluster import connected
+    with connected(scheduler):              # reachable, same cimsim version: before any work
+        return Report(run_study(arch, workload, wall, int(workers), explain, scheduler))

@@ -36,8 +36,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     wall = WallClock()
     t0 = time.perf_counter()
     workers = args.workers if args.workers > 0 else available_cores()
-    with OutputFolder(out) as folder:   # before the work: a bad or busy --out fails in a second
-        report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain).result
+    from .cluster import connected
+    # a bad --scheduler (unreachable, another version) or a bad or busy --out fail in seconds
+    with connected(args.scheduler), OutputFolder(out) as folder:
+        report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain,
+                         scheduler=args.scheduler).result
         paths, stale = write_staged(folder, lambda stage: write_all(report, stage, args.plot), replace=True)
     total = time.perf_counter() - t0
     print(summary(report))
@@ -283,7 +286,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="also rerun the first inference phase with each non-ideality alone on an ideal chip "
                         "(which one costs the accuracy; report block explain)")
     r.add_argument("--workers", type=int, default=1,
-                   help="processes for Monte-Carlo chips (0: one per core); the report is identical")
+                   help="processes for the run's independent work: the chips of inference and "
+                        "Monte-Carlo phases, the train phases' no-learning baselines (0: one per core); "
+                        "the report is identical")
+    r.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run that work on a dask.distributed cluster (tcp://host:8786) instead; the "
+                        "report is identical; needs cimsim[dask] and the same cimsim version on the workers")
     r.set_defaults(fn=cmd_run)
     s = command("sweep", help="run a grid of settings: one report per point, results.csv, "
                 "Pareto plots; resumable")

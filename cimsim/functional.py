@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -45,6 +47,7 @@ class AnalogLayer:
         self.gain = 1.0         # digital output gain (global drift compensation)
         self.state = None       # the tile's read-out state of these cells (TileModel.load)
         self.calls = 0
+        self.samples = 1        # samples in each call's rows (separate_samples)
         self.counts = NodeTrace(name, "", ())
         self.writes = self.cells.pulses_per_cell.astype(np.int32)   # per-cell writes (programming on)
         self.one_shot_pulses = self.cells.pulses                     # before any verify loop
@@ -96,25 +99,60 @@ class AnalogLayer:
         self.refresh()
         return res
 
+    def noise_key(self, call: int) -> int:
+        """The read-noise key of the layer's call number `call` (counted from 1)."""
+        return self.read_key * 1_000_003 + call
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """x (M, K) float activations -> y (M, N) float32 through the tiles."""
-        m = x.shape[0]
-        parts = [(1.0, x)]
-        if np.any(x < 0):                     # signed inputs: positive and negative passes
-            parts = [(1.0, np.maximum(x, 0)), (-1.0, np.maximum(-x, 0))]
+        """x (M, K) float activations -> y (M, N) float32 through the tiles.
+
+        x holds `self.samples` samples' rows, evenly (1 unless `separate_samples` says more: the
+        online loop's batched stream). Each sample is one call of its own, in order: its
+        read-noise key, its second pass for signed inputs, its counts, exactly as if it were
+        run alone (tests/test_online_batch.py)."""
+        m, samples = x.shape[0], self.samples
+        rows = m // samples
+        neg = (x < 0).reshape(samples, -1).any(axis=1)       # signed inputs: a negative pass too
+        first = self.calls + 1 + np.concatenate([[0], np.cumsum(1 + neg)[:-1]])
+        self.calls += int(samples + neg.sum())
         y = np.zeros((m, self.n), np.float64)
-        rows_pad = self.lmap.row_chunks * self.arch.crossbar.rows
-        for sign, xp in parts:
-            codes = np.zeros((m, rows_pad), np.int32)
-            codes[:, : self.k] = np.clip(np.rint(xp / self.x_scale), 0, self.x_levels)
-            self.calls += 1
-            acc, clipped = self.tile.mvm(self, codes)
-            y += sign * acc
-            self.tile.count(self.counts, self.lmap, m, clipped)
-            self.tile.count_data(self.counts, self, codes)
+        pos = self._pass(x if not neg.any() else np.maximum(x, 0), first)
+        y += pos[0]
+        negs = np.flatnonzero(neg)
+        if negs.size:
+            sel = (negs[:, None] * rows + np.arange(rows)).ravel()
+            acc = self._pass(np.maximum(-x[sel], 0), first[negs] + 1)
+            y[sel] += -1.0 * acc[0]
+        for i in range(samples):           # counts per sample and pass, in the order run alone
+            self.tile.count_data(self.counts, self, pos[1][i * rows:(i + 1) * rows])
+            if neg[i]:
+                j = int(np.searchsorted(negs, i))
+                self.tile.count_data(self.counts, self, acc[1][j * rows:(j + 1) * rows])
         if self.gain != 1.0:
             y *= self.gain
         return (y * (self.x_scale * self.w_scale)).astype(np.float32)
+
+    def _pass(self, xp: np.ndarray, calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One pass of non-negative inputs, one call number per sample: outputs and codes."""
+        m = xp.shape[0]
+        codes = np.zeros((m, self.lmap.row_chunks * self.arch.crossbar.rows), np.int32)
+        codes[:, : self.k] = np.clip(np.rint(xp / self.x_scale), 0, self.x_levels)
+        acc, clipped = self.tile.mvm(self, codes, [self.noise_key(int(c)) for c in calls])
+        self.tile.count(self.counts, self.lmap, m, clipped)
+        return acc, codes
+
+
+@contextmanager
+def separate_samples(engines: Iterable[AnalogLayer], samples: int) -> Iterator[None]:
+    """Inside the block, each call of these layers holds `samples` samples, each run as if alone."""
+    engines = list(engines)
+    for e in engines:
+        e.samples = samples
+    try:
+        yield
+    finally:
+        for e in engines:
+            e.samples = 1
 
 
 def act_bytes(arch: ArchSpec) -> int:

@@ -7,9 +7,6 @@ depends only on the seed and the chip index), so differences between policies ar
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,10 +19,8 @@ from .energy import phase_energy
 from .functional import run
 from .hw.chip import Chip, build_chip
 from .learning.tsb import training_macs
-from .progress import progress
 from .results import AccuracySummary, PhaseResult, Result, optional
 from .session import Session
-from .workers import available_cores, start_worker
 
 
 def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chip) -> tuple[float, dict]:
@@ -100,7 +95,7 @@ def _mean(rows: list[dict], key: str) -> float:
 @dataclass
 class ChipJobs:
     """A Monte-Carlo phase's chips: each job (sigma index, policy, chip index) deploys one
-    chip and tests it. Picklable: a worker process gets it once (its initializer)."""
+    chip and tests it. Picklable: a worker gets it once (cluster.py)."""
 
     session: Session                  # the run, on the arch's own chip
     sigmas: list[float]
@@ -108,7 +103,6 @@ class ChipJobs:
     y: np.ndarray
     evaluate: str
     fisher: dict | None
-    no_import_paths: bool = False      # the caller's --no-plugins, which travels to the workers
     sessions: dict = field(default_factory=dict)     # sigma index -> the session on that chip
 
     def on_sigma(self, si: int) -> Session:
@@ -134,24 +128,10 @@ class ChipJobs:
         return acc, (en["per_image_pj"] if en else None), row
 
 
-def _worker_init(jobs: ChipJobs, parent_pid: int, threads: int) -> None:
-    """A spawned worker process: ends with its parent, one BLAS thread and its share of the
-    cores for the MVM; its jobs object, kept for the life of that process (only worker
-    processes hold one)."""
-    start_worker(parent_pid, threads)
-    if jobs.no_import_paths:
-        plugins.refuse_import_paths()
-    _run_in_worker.jobs = jobs
-
-
-def _run_in_worker(job: tuple[int, str, int]) -> tuple[float, float | None, dict]:
-    return _run_in_worker.jobs(job)
-
-
 def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
-    """All chips x policies x sigmas of a monte_carlo phase. s.workers > 1: a pool of fresh
-    (spawned) processes; every chip has its own seeds, so the report is the same bytes
-    whatever the number of workers."""
+    """All chips x policies x sigmas of a monte_carlo phase, on the session's pool (cluster.py:
+    local processes or a dask cluster); every chip has its own seeds, so the report is the same
+    bytes wherever they ran."""
     w, net, data = s.w, s.net, s.data
     x, y = data.split(ph.split)
     if ph.samples:
@@ -163,17 +143,8 @@ def run_monte_carlo(ph: PhaseSpec, s: Session) -> MonteCarloResult:
     retrain = training_macs(net, data.x_train, w.pretrain.epochs, len(data.x_train))
     jobs = [(si, p, c) for si in range(len(sigmas)) for p in ph.params.policies
             for c in range(ph.params.chips)]
-    chips = ChipJobs(dataclasses.replace(s, dep=None), sigmas, x, y, ph.params.evaluate, fisher,
-                     not plugins.import_paths_allowed())
-    bar = f"monte carlo ({ph.params.evaluate})"
-    if s.workers > 1:
-        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init,
-                                 initargs=(chips, os.getpid(), max(1, available_cores() // s.workers))) as ex:
-            results = list(progress(ex.map(_run_in_worker, jobs, chunksize=2), bar, total=len(jobs),
-                                    unit="chip"))
-    else:
-        results = [chips(j) for j in progress(jobs, bar, unit="chip")]
+    chips = ChipJobs(dataclasses.replace(s, dep=None), sigmas, x, y, ph.params.evaluate, fisher)
+    results = s.pool().map(chips, jobs, f"monte carlo ({ph.params.evaluate})", "chip")
     got: dict[tuple[int, str], tuple[list, list, list]] = {}
     for (si, policy, _), (acc, en, row) in zip(jobs, results):
         accs, rows, energy = got.setdefault((si, policy), ([], [], []))

@@ -35,6 +35,11 @@ def progress(it: Iterable[T], desc: str, total: int | None = None, unit: str = "
                 disable=is_quiet() or not sys.stderr.isatty())
 
 
+def bar(total: int, desc: str, unit: str = "it") -> tqdm:
+    """A progress bar advanced by hand (`.update(k)`; close it when done)."""
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=is_quiet() or not sys.stderr.isatty())
+
+
 def say(msg: str) -> None:
     """A status line on stderr (the report summary goes to stdout); above any progress bar."""
     if not is_quiet():

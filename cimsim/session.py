@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .cluster import Pool, pool
 from .config import Loaded
 from .config.workload import WorkloadSpec
 from .hw.chip import Chip
@@ -45,7 +46,8 @@ class Session:
     workload: Loaded                    # the workload file as loaded
     chip: Chip                          # the device and tile models the arch names (hw.chip.build_chip)
     wall: WallClock = field(default_factory=WallClock)
-    workers: int = 1                    # processes for Monte-Carlo chips
+    workers: int = 1                    # local processes for a run's independent work (cluster.py)
+    scheduler: str | None = None        # or a dask scheduler's address (cluster.py)
     data: Dataset | None = None
     net: Net | None = None              # the pretrained float network (never changed by a phase)
     cmap: ChipMap | None = None
@@ -85,6 +87,10 @@ class Session:
         a = arch if isinstance(arch, Loaded) else Loaded(arch, arch_file, "")
         w = workload if isinstance(workload, Loaded) else Loaded(workload, workload_file, "")
         return cls(a, w, chip or build_chip(a), data=data, net=net)
+
+    def pool(self) -> Pool:
+        """Where this run's independent work goes (chips, baselines): cluster.py."""
+        return pool(self.workers, self.scheduler)
 
     def on_chip(self, chip: Chip) -> Session:
         """This session on another chip (a Monte-Carlo sigma, an ablation of explain), with no

@@ -6,6 +6,7 @@ import difflib
 import time
 
 from . import __version__, plugins
+from .cluster import connected
 from .config import Loaded, to_dict
 from .config.schema import Source
 from .deploy import deploy, programming_report
@@ -106,14 +107,15 @@ def check_adc_bits(s: Session, layers: list[str]) -> None:
                               "than it has, not more", a.bits)
 
 
-def open_session(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1) -> Session:
+def open_session(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1,
+                 scheduler: str | None = None) -> Session:
     """The run's session: the chip's models built and the workload's parts loaded (located
     errors, before any work), the data loaded, the network mapped (the fit check)."""
     t0 = time.perf_counter()
     wall = wall or WallClock()
     chip = build_chip(arch)                       # the device and tile models, located errors
     spec = plugins.resolve_workload(workload.spec, workload.source or Source(workload.path))  # its parts
-    s = Session(arch, dataclasses.replace(workload, spec=spec), chip, wall, workers)
+    s = Session(arch, dataclasses.replace(workload, spec=spec), chip, wall, workers, scheduler)
     shapes_only = not s.w.deploy.functional        # a cost-only run needs no weights or inputs
     s.data = workload_data(s.w, workload.path, shapes_only)
     s.net = untrained_net(s.w, s.data, workload.path, shapes_only)
@@ -123,19 +125,21 @@ def open_session(arch: Loaded, workload: Loaded, wall: WallClock | None = None, 
 
 
 def run_study(arch: Loaded, workload: Loaded, wall: WallClock | None = None, workers: int = 1,
-              explain: bool = False) -> RunReport:
+              explain: bool = False, scheduler: str | None = None) -> RunReport:
     """Run every phase of the workload on the chip; return the typed report (JSON only at
     report.writer). The one run path of `cimsim run`, the API and sweep points.
-    `workers` > 1 runs Monte-Carlo chips in that many processes (same report bytes);
+    `workers` > 1 runs the independent work (chips, the train phases' baselines) in that many
+    processes, `scheduler` on a dask cluster (cluster.py; same report bytes);
     `explain` adds the accuracy ablation of explain.py. The MVM uses at most the threads
     worth running now (workers.threads_now: fewer on a loaded machine; same report)."""
     with mvm.threads(min(mvm.current_threads(), threads_now())):
-        return _run_study(arch, workload, wall, workers, explain)
+        with connected(scheduler):
+            return _run_study(arch, workload, wall, workers, explain, scheduler)
 
 
 def _run_study(arch: Loaded, workload: Loaded, wall: WallClock | None, workers: int,
-               explain: bool) -> RunReport:
-    s = open_session(arch, workload, wall, workers)
+               explain: bool, scheduler: str | None) -> RunReport:
+    s = open_session(arch, workload, wall, workers, scheduler)
     if not s.w.deploy.functional:
         return cost_only_study(s)
     w, a, data = s.w, s.chip.arch, s.data

@@ -62,9 +62,9 @@ def test_mvm_has_the_promised_shape(chip):
     layer = AnalogLayer("l", w, chip.tile, lm, 1.0, rng, 0)
     codes = np.zeros((5, lm.row_chunks * chip.arch.crossbar.rows), np.int32)   # rows of whole chunks
     codes[:, :70] = rng.integers(0, 2 ** chip.arch.dac.input_bits, (5, 70))
-    y, clipped = chip.tile.mvm(layer, codes)
+    y, clipped = chip.tile.mvm(layer, codes, [7])
     assert y.shape == (5, 12) and np.all(np.isfinite(y)) and 0 <= clipped
-    zero, _ = chip.tile.mvm(layer, np.zeros_like(codes))
+    zero, _ = chip.tile.mvm(layer, np.zeros_like(codes), [7])
     np.testing.assert_array_equal(zero, 0.0)                        # no input, no output
 
 

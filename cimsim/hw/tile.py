@@ -26,6 +26,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -126,9 +127,12 @@ class TileModel(abc.ABC):
         return self.device.at_time(layer.cells, layer.t_s, layer.read_key)
 
     @abc.abstractmethod
-    def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
+    def mvm(self, layer: AnalogLayer, codes: np.ndarray, keys: Sequence[int]) -> tuple[np.ndarray, int]:
         """Unsigned input codes (M, K) int32 -> (M, N) float64 outputs in units of
-        (weight code x input code), and the number of clipped conversions."""
+        (weight code x input code), and the number of clipped conversions. keys: the read-noise
+        key of each sample in codes (the rows split evenly among them); a sample's outputs must
+        depend only on its rows and its key, so that samples batched into one call give what
+        they give alone."""
 
     @abc.abstractmethod
     def count(self, t: NodeTrace, lm: LayerMap, vectors: int, clipped: int) -> None:
@@ -301,7 +305,7 @@ class CrossbarTile(TileModel):
         slices = np.array([2.0 ** (k * arch.device.bits_per_cell) for k in range(s)])
         return (c0.reshape(-1, s, n) * slices[None, :, None]).sum(axis=(0, 1)) * step * planes
 
-    def mvm(self, layer: AnalogLayer, codes: np.ndarray) -> tuple[np.ndarray, int]:
+    def mvm(self, layer: AnalogLayer, codes: np.ndarray, keys: Sequence[int]) -> tuple[np.ndarray, int]:
         arch = self.arch
         step, lo, hi = self.adc_scale(self.adc_bits(layer.lmap))
         st: CrossbarState = layer.state
@@ -309,7 +313,7 @@ class CrossbarTile(TileModel):
             codes, st.g, n_out=layer.n, planes=arch.input_planes,
             bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
             step=step, code_lo=lo, code_hi=hi,
-            sigma_cell=self.sigma_cell, key=layer.read_key * 1_000_003 + layer.calls,
+            sigma_cell=self.sigma_cell, key=keys,
             offset=st.adc_offset, inl=arch.adc.inl_lsb)
         if st.adc_zero is not None:
             acc -= st.adc_zero

@@ -26,7 +26,7 @@ in keeping with the physics (docs/design.md).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -72,13 +72,15 @@ def gauss_array(key: np.uint64, n: int) -> np.ndarray:
 @njit(cache=True, nogil=True, fastmath=True)
 def adc_shift_add(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y: np.ndarray,
                   n_out: int, step: float, code_lo: float, code_hi: float, plane_weight: np.ndarray,
-                  bits_per_cell: int, key: np.uint64, m0: int, m_total: int) -> int:
+                  bits_per_cell: int, keys: np.ndarray, m0: int, group_rows: int) -> int:
     """Read noise, ADC and shift-add of every plane; accumulates into y (M, n_out).
 
     partial: (C, P*M, S*n_out) float32 column sums, plane-major along the second axis;
     sum_sq: (P, C, M) sum of squared plane inputs per crossbar read, so that each column
     output's noise std is sigma_cell * sqrt(sum_sq); m0: index of this block's first vector
-    among m_total (keeps the noise stream independent of blocking). The column loop is
+    among all; keys: the mixed noise key of each group of group_rows consecutive vectors
+    (a vector's noise is indexed by its group's key and its place in the group, so it does
+    not depend on the blocking, nor on which other groups share the call). The column loop is
     branch-free over all S*n_out columns so that it vectorises; slices are folded after it.
     Returns the number of conversions that clipped.
     """
@@ -96,12 +98,14 @@ def adc_shift_add(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y:
     codes = np.zeros(sn, np.float32)
     clipped = 0
     for m in range(m_vec):
+        grp = (m0 + m) // group_rows
+        key, local = keys[grp], m0 + m - grp * group_rows
         for p in range(n_planes):
             for c in range(n_chunks):
                 sd = np.float32(sigma_cell * np.sqrt(sum_sq[p, c, m])) * scale
                 row = p * m_vec + m
                 if sd > 0:
-                    base = np.uint64(((p * n_chunks + c) * m_total + m0 + m) * sn)
+                    base = np.uint64(((p * n_chunks + c) * group_rows + local) * sn)
                     for j in range(sn):
                         z = _gauss_raw(key, base + np.uint64(j)) - mean
                         q = np.floor((partial[c, row, j] + sd * z) * inv + np.float32(0.5))
@@ -125,7 +129,7 @@ def adc_shift_add(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y:
 @njit(cache=True, nogil=True, fastmath=True)
 def adc_shift_add_inl(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y: np.ndarray,
                       n_out: int, step: float, code_lo: float, code_hi: float, plane_weight: np.ndarray,
-                      bits_per_cell: int, key: np.uint64, m0: int, m_total: int, inl: float) -> int:
+                      bits_per_cell: int, keys: np.ndarray, m0: int, group_rows: int, inl: float) -> int:
     """`adc_shift_add` with an ADC of bow-shaped integral nonlinearity: `inl` LSB at mid-scale,
     zero at both ends, inl (1 - d**2) at relative position d in -1..1. A kernel of its own so
     that the ideal converter's code (and its results, bit for bit) stays as it was."""
@@ -146,11 +150,13 @@ def adc_shift_add_inl(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float
     codes = np.zeros(sn, np.float32)
     clipped = 0
     for m in range(m_vec):
+        grp = (m0 + m) // group_rows
+        key, local = keys[grp], m0 + m - grp * group_rows
         for p in range(n_planes):
             for c in range(n_chunks):
                 sd = np.float32(sigma_cell * np.sqrt(sum_sq[p, c, m])) * scale
                 row = p * m_vec + m
-                base = np.uint64(((p * n_chunks + c) * m_total + m0 + m) * sn)
+                base = np.uint64(((p * n_chunks + c) * group_rows + local) * sn)
                 if sd > 0:
                     for j in range(sn):
                         u[j] = (partial[c, row, j] + sd * (_gauss_raw(key, base + np.uint64(j)) - mean)) * inv
@@ -248,8 +254,8 @@ def use_threads(n: int) -> None:
 
 def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit_serial: bool,
                bits_per_cell: int, step: float, code_lo: float, code_hi: float,
-               sigma_cell: float, key: int, offset: np.ndarray | None = None, inl: float = 0.0,
-               block_bytes: int = 512 << 10) -> tuple[np.ndarray, int]:
+               sigma_cell: float, key: int | Sequence[int], offset: np.ndarray | None = None,
+               inl: float = 0.0, block_bytes: int = 512 << 10) -> tuple[np.ndarray, int]:
     """y (M, n_out) float64 in (x code x weight code) units, and the count of clipped conversions.
 
     x_int: (M, C*R) integer codes (rows padded to whole crossbars); g: (C, R, S*n_out) float32.
@@ -258,6 +264,9 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
     quantises and shift-adds. Blocks run on a pool of threads (one per core), each with a
     single-threaded BLAS, so GEMM and kernel share a core's cache and never contend for cores.
     `key` seeds the read noise; results do not depend on the blocking or the thread count.
+    A sequence of keys splits the rows of x_int evenly among them, each group's noise drawn
+    as if it were a call of its own with that key: several samples in one call give each
+    the results it gets alone (the online loop's batched stream, learning/online.py).
     offset: (C, S*n_out) float32 static ADC offsets in level units (None: none); inl: the
     ADCs' integral nonlinearity in LSB (adc_shift_add).
     """
@@ -265,7 +274,11 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
     m = x_int.shape[0]
     y = np.zeros((m, n_out), np.float64)
     weights = np.array([2.0 ** p if bit_serial else 1.0 for p in range(planes)])
-    ukey = np.uint64(_mix(np.uint64(key % 2**64)))
+    raw = [key] if isinstance(key, (int, np.integer)) else list(key)
+    if not raw or m % len(raw):
+        raise ValueError(f"{m} vectors do not split evenly among {len(raw)} noise keys")
+    ukeys = np.array([_mix(np.uint64(int(k) % 2**64)) for k in raw], np.uint64)
+    group = m // len(raw)
     per_vector = 4 * planes * n_chunks * sn
     block = max(1, min(-(-m // (2 * _workers())), block_bytes // per_vector))
 
@@ -278,9 +291,9 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
             partial += offset[:, None, :]
         if inl:
             return adc_shift_add_inl(partial, sq, sigma_cell, y[m0:m0 + mb], n_out, step, code_lo, code_hi,
-                                     weights, bits_per_cell, ukey, m0, m, inl)
+                                     weights, bits_per_cell, ukeys, m0, group, inl)
         return adc_shift_add(partial, sq, sigma_cell, y[m0:m0 + mb], n_out, step, code_lo, code_hi,
-                             weights, bits_per_cell, ukey, m0, m)
+                             weights, bits_per_cell, ukeys, m0, group)
 
     starts = range(0, m, block)
     if len(starts) == 1:

@@ -6,17 +6,19 @@ decides what is written. Drift scenarios act on the cells between samples.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import plugins
 from ..config.arch import ArchSpec
 from ..config.workload import PhaseSpec
-from ..functional import AnalogLayer
+from ..functional import AnalogLayer, separate_samples
 from ..nn.data import Dataset
 from ..nn.layers import BatchNorm, Net, softmax_xent
 from ..nn.stream import make_stream
-from ..progress import progress
+from ..progress import bar, progress
 from ..trace import NodeTrace
 from .rules import Rule, make_rule
 
@@ -63,39 +65,76 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     for b in net.blocks():                        # TSB blocks stay as programmed (not trained)
         b.engine = engines[b.name]
         b.engine.counts = NodeTrace(b.name, "", ())
-    drift = scenario.drifts
     # batch-1 GEMMs are far too small for threaded BLAS: its threads only contend with the MVM
     # pool and numba for the cores (results do not depend on the thread count)
     with threadpool_limits(1, user_api="blas"):
-        for t in progress(range(ph.samples), f"online {sp.name}", unit="sample"):
-            if drift and t > 0 and t % scenario.params.drift_every_samples == 0:
-                scenario.event(engines, rng)
-                res.drift_events += 1
-            logits = net.forward(xs[t:t + 1], train=learning)
-            res.correct[t] = int(logits[0].argmax()) == ys[t]
-            ops = 0
-            if learning:
-                _, g = softmax_xent(logits, ys[t:t + 1])
-                net.backward(g)
-                for n in net.weight_layers():        # digital backprop MACs (dX, and dW for SGD)
-                    f, g2 = n.terms
-                    ops += f.size * g2.shape[-1] * (2 if n.want_dW else 1)
-                log = rule.step(t)
-                ops += log.digital_ops
-                res.writes_per_sample.append(log.writes)
-                res.row_ops_per_sample.append(log.row_ops)
-                res.sram_read_bytes += log.sram_read_bytes
-                res.sram_write_bytes += log.sram_write_bytes
-            else:
-                res.writes_per_sample.append({})
-                res.row_ops_per_sample.append({})
-            res.ops_per_sample.append(ops)
-            res.digital_ops += ops
-            if drift or learning:
-                for n in net.weight_layers():
-                    n.W = engines[n.name].w_eff
-                for b in net.blocks():
-                    b.W = engines[b.name].w_eff
+        if learning:
+            _learn(net, engines, xs, ys, rule, scenario, rng, res, f"online {sp.name}")
+        else:
+            _stream(net, engines, xs, ys, scenario, rng, res, f"online {sp.name}")
     chip_net.load_state(net.state())
     res.forward = {name: e.counts for name, e in engines.items()}
     return res
+
+
+STREAM_BATCH = 64          # samples per batched forward of a stream without learning
+
+
+def _stream(net: Net, engines: dict[str, AnalogLayer], xs: np.ndarray, ys: np.ndarray, scenario: Any,
+            rng: np.random.Generator, res: OnlineResult, desc: str) -> None:
+    """A stream without learning, batched exactly: nothing digital changes from sample to sample
+    and the cells change only at drift events, so the samples between two events run as one
+    batch in which each sample is its own call of every layer (functional.separate_samples:
+    its own read-noise key and counts), giving what the per-sample loop gives, byte for byte."""
+    n, every = len(ys), scenario.params.drift_every_samples if scenario.drifts else 0
+    with bar(n, desc, unit="sample") as pb:
+        t = 0
+        while t < n:
+            if every and t > 0 and t % every == 0:
+                scenario.event(engines, rng)
+                res.drift_events += 1
+            end = min(n, t + STREAM_BATCH, (t // every + 1) * every if every else n)
+            with separate_samples(engines.values(), end - t):
+                logits = net.forward(xs[t:end], train=False)
+            res.correct[t:end] = logits.argmax(axis=1) == ys[t:end]
+            for _ in range(t, end):
+                res.writes_per_sample.append({})
+                res.row_ops_per_sample.append({})
+                res.ops_per_sample.append(0)
+            pb.update(end - t)
+            t = end
+    if every:                                    # the digital copy of the weights, as drifted
+        for node in [*net.weight_layers(), *net.blocks()]:
+            node.W = engines[node.name].w_eff
+
+
+def _learn(net: Net, engines: dict[str, AnalogLayer], xs: np.ndarray, ys: np.ndarray, rule: Rule,
+           scenario: Any, rng: np.random.Generator, res: OnlineResult, desc: str) -> None:
+    """Predict then train, one sample at a time: the rule's digital state (biases, streaming
+    batch-norm statistics) changes with every sample, so sample t + 1's activations after the
+    first layer depend on sample t's update, and no batching of them is exact."""
+    drift = scenario.drifts
+    for t in progress(range(len(ys)), desc, unit="sample"):
+        if drift and t > 0 and t % scenario.params.drift_every_samples == 0:
+            scenario.event(engines, rng)
+            res.drift_events += 1
+        logits = net.forward(xs[t:t + 1], train=True)
+        res.correct[t] = int(logits[0].argmax()) == ys[t]
+        _, g = softmax_xent(logits, ys[t:t + 1])
+        net.backward(g)
+        ops = 0
+        for n in net.weight_layers():        # digital backprop MACs (dX, and dW for SGD)
+            f, g2 = n.terms
+            ops += f.size * g2.shape[-1] * (2 if n.want_dW else 1)
+        log = rule.step(t)
+        ops += log.digital_ops
+        res.writes_per_sample.append(log.writes)
+        res.row_ops_per_sample.append(log.row_ops)
+        res.sram_read_bytes += log.sram_read_bytes
+        res.sram_write_bytes += log.sram_write_bytes
+        res.ops_per_sample.append(ops)
+        res.digital_ops += ops
+        for n in net.weight_layers():
+            n.W = engines[n.name].w_eff
+        for b in net.blocks():
+            b.W = engines[b.name].w_eff

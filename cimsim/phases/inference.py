@@ -2,6 +2,7 @@
 trace from the layer shapes, weight-reload rounds included); accuracy and costs."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,29 @@ def accuracy(dep: Deployment, x: np.ndarray, y: np.ndarray, chip: Chip, t_s: flo
     return float((run(dep.net, at_time(dep.engines, t_s, compensate), x, chip.arch)[0].argmax(1) == y).mean())
 
 
+@dataclass
+class ChipAccuracy:
+    """A job (cluster.py): one chip's test accuracy at the phase's read time, and its accuracy at
+    each time of the accuracy-vs-time curve, without and with drift compensation. Called on a
+    chip index (the chip is programmed from the session: its own seeds, the same chip wherever
+    it runs) or on chip 0's deployment (its accuracy is the phase's own run: None here)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    chip: Chip
+    t_s: float
+    compensate: bool
+    times_s: tuple[float, ...]
+    session: Session | None = None
+
+    def __call__(self, which: Deployment | int) -> tuple[float | None, list[tuple[float, float]]]:
+        own = isinstance(which, Deployment)
+        dep = which if own else deploy(self.session, self.session.net, chip_index=which)
+        acc = None if own else accuracy(dep, self.x, self.y, self.chip, self.t_s, self.compensate)
+        return acc, [(accuracy(dep, self.x, self.y, self.chip, t, False),
+                      accuracy(dep, self.x, self.y, self.chip, t, True)) for t in self.times_s]
+
+
 class InferencePhase(PhaseKind):
     """Test images through the programmed chip (cost-only: the trace from layer shapes): accuracy, costs."""
 
@@ -143,22 +167,20 @@ class InferencePhase(PhaseKind):
         conv = trace.total("adc_conversions")
         costs = phase_costs(trace, chip, dep.cmap, dep.net, data.input_shape, len(x), ctx.wall,
                             ctx.w.deploy.pipeline)
-        deps = [dep]
         over = curve = None
+        job = ChipAccuracy(x, y, chip, p.time_after_programming_s, p.drift_compensation,
+                           tuple(p.accuracy_vs_time_s), dataclasses.replace(ctx, dep=None))
+        t0 = time.perf_counter()
+        chips = [job(dep)]
         if p.ci_chips > 1 and not ctx.chip_changed:
-            t0 = time.perf_counter()
-            deps += [deploy(ctx, ctx.net, chip_index=c) for c in range(1, p.ci_chips)]
-            accs = [acc] + [accuracy(d, x, y, chip, p.time_after_programming_s, p.drift_compensation)
-                            for d in deps[1:]]
+            chips += ctx.pool().map(job, list(range(1, p.ci_chips)), "chips", "chip")
+            accs = [acc] + [a for a, _ in chips[1:]]
             over = AccuracyOverChips(**summarise(accs).to_json(), chips=len(accs), per_chip=accs)
+        if len(chips) > 1 or p.accuracy_vs_time_s:
             ctx.wall.add("chips", t0)
         if p.accuracy_vs_time_s:
-            t0 = time.perf_counter()
-            curve = [TimePoint(t, len(deps),
-                               *(float(np.mean([accuracy(d, x, y, chip, t, comp) for d in deps]))
-                                 for comp in (False, True)))
-                     for t in p.accuracy_vs_time_s]
-            ctx.wall.add("accuracy_vs_time", t0)
+            curve = [TimePoint(t, len(chips), *(float(np.mean([c[1][i][k] for c in chips])) for k in (0, 1)))
+                     for i, t in enumerate(p.accuracy_vs_time_s)]
         return InferenceResult(
             name=ph.name, kind=ph.kind, split=ph.split, images=int(len(x)), accuracy=acc,
             latency=costs.latency, energy=costs.energy, efficiency=costs.efficiency,

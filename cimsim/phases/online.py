@@ -5,17 +5,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import plugins
+from ..config.arch import ArchSpec
 from ..config.schema import spec
 from ..config.workload import AlgorithmSpec, PhaseSpec, ScenarioSpec, WorkloadSpec
 from ..energy import phase_energy, programming_energy_pj
-from ..functional import run
+from ..functional import AnalogLayer, run
 from ..learning.online import run_online
+from ..nn.data import Dataset
+from ..nn.layers import Net
 from ..report.units import si
 from ..results import Energy, PhaseResult, Result, RunReport, optional
 from ..session import Session
@@ -222,21 +226,48 @@ def online_accuracy(correct: np.ndarray, p: TrainParams) -> tuple[list[float], l
     return ema, [float(correct[s:s + win].mean()) for s in range(0, len(correct), win)]
 
 
-def no_learning_baseline(ph: PhaseSpec, ctx: Session) -> Baseline | None:
+@dataclass
+class BaselineJob:
+    """A job (cluster.py): the `none` rule on the phase's stream, from copies of the chip's
+    cells and network taken when the job was made (the learning run then changes the chip)."""
+
+    ph: PhaseSpec
+    net: Net
+    engines: dict[str, AnalogLayer]
+    data: Dataset
+    arch: ArchSpec
+    seed: int
+    arch_file: str
+
+    def __call__(self, _: Any = None) -> Baseline:
+        res = run_online(self.net, self.engines, self.data, self.ph, self.arch, self.seed, self.arch_file)
+        ema, windows = online_accuracy(res.correct, self.ph.params)
+        every = ema_stride(self.ph.samples)
+        return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every])
+
+
+def no_learning_baseline(ph: PhaseSpec, ctx: Session) -> Callable[[], Baseline | None]:
     """The `none` rule on the same stream, from a copy of the chip as it is now (its drift
-    scenario included), so a rule's online accuracy reads against doing nothing."""
+    scenario included), so a rule's online accuracy reads against doing nothing. Started on
+    the session's pool (beside the learning run, on another worker); the returned function
+    waits for it."""
     if not ph.params.baseline or not plugins.load("rule", ph.params.algorithm.name).learns:
-        return None
+        return lambda: None
     dep = ctx.dep
     t0 = time.perf_counter()
-    copies = {k: e.clone() for k, e in dep.engines.items()}
     none = dataclasses.replace(ph, params=dataclasses.replace(
         ph.params, algorithm=dataclasses.replace(ph.params.algorithm, name="none")))
-    res = run_online(dep.net.copy(), copies, ctx.data, none, ctx.chip.arch, ctx.w.seed, ctx.arch_file)
+    job = BaselineJob(none, dep.net.copy(), {k: e.clone() for k, e in dep.engines.items()}, ctx.data,
+                      ctx.chip.arch, ctx.w.seed, ctx.arch_file)
+    wait = ctx.pool().submit(job, None)
     ctx.wall.add("baseline", t0)
-    ema, windows = online_accuracy(res.correct, ph.params)
-    every = ema_stride(ph.samples)
-    return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every])
+
+    def result() -> Baseline:
+        t1 = time.perf_counter()
+        got = wait()
+        ctx.wall.add("baseline", t1)
+        return got
+    return result
 
 
 def writes_made(engines: dict, before: dict[str, np.ndarray], rule: Any, n: int, events: int) -> Writes:
@@ -323,7 +354,7 @@ def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
         algorithm=ph.params.algorithm.name, scenario=ph.params.scenario.kind,
         accuracy=OnlineAccuracy(
             online_ema_final=ema[-1], online_mean=float(res.correct.mean()), last_window=windows[-1].accuracy,
-            windows=windows, segment_boundaries=boundaries, baseline=baseline),
+            windows=windows, segment_boundaries=boundaries, baseline=baseline()),
         writes=writes,
         endurance=endurance_of(writes.max_per_cell, n, chip.tile.endurance_cycles(),
                                ph.params.sample_rate_hz),

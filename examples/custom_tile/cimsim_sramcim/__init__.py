@@ -103,8 +103,9 @@ class SramCimTile(TileModel):
         """The read-out state: the weights the bit-cells hold, (K, N) float64 exact integers."""
         return self.decode(layer.cells)
 
-    def mvm(self, layer, codes: np.ndarray) -> tuple[np.ndarray, int]:
-        """Exact: sum_k x_k w_k (float64 holds these integers exactly)."""
+    def mvm(self, layer, codes: np.ndarray, keys) -> tuple[np.ndarray, int]:
+        """Exact: sum_k x_k w_k (float64 holds these integers exactly); no read noise, so the
+        noise keys are not needed."""
         return codes[:, : layer.k].astype(np.float64) @ layer.state, 0
 
     def count(self, t: NodeTrace, lm: LayerMap, vectors: int, clipped: int) -> None:

@@ -1,0 +1,204 @@
+"""Where a run's independent work runs: this process, a pool of local processes
+(`--workers N`), or a dask.distributed cluster (`--scheduler ADDRESS`).
+
+The independent work of a run: the chips of an inference phase's `ci_chips` and of a
+Monte-Carlo phase, and the no-learning baseline of a train phase (it runs beside the learning
+stream). Each is a job: a picklable callable that carries its context (the session, the
+test images), sent once to each worker (a local worker's initializer, or one broadcast
+`scatter` to the cluster), and called on small items (a chip index). Every job draws from
+its own seeds, never from shared state, so the report is the same bytes wherever it ran
+(tests/test_cluster.py). The cluster's scheduler reruns the tasks of a worker lost mid-run
+on the others; the results are gathered by task, in the order of the items, so none is
+lost or counted twice.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from . import __version__, plugins, progress
+from .errors import CimsimError
+from .workers import available_cores, start_worker
+
+CONNECT_TIMEOUT_S = 20
+SCATTER_TRIES = 3
+
+
+class Pool:
+    """Runs a job on items: `map` (all results, in item order) and `submit` (one result later)."""
+
+    def map(self, job: Callable[[Any], Any], items: Sequence[Any], desc: str, unit: str) -> list[Any]:
+        return [job(i) for i in progress.progress(items, desc, unit=unit)]
+
+    def submit(self, job: Callable[[Any], Any], item: Any) -> Callable[[], Any]:
+        """Start job(item); the returned function waits for its result. Here: at once, in this
+        process (the caller's later work may change what the job reads)."""
+        value = job(item)
+        return lambda: value
+
+
+def _init_local(job: Callable[[Any], Any], parent_pid: int, threads: int, no_import_paths: bool) -> None:
+    start_worker(parent_pid, threads)
+    if no_import_paths:
+        plugins.refuse_import_paths()
+    _call_local.job = job
+
+
+def _call_local(item: Any) -> Any:
+    return _call_local.job(item)
+
+
+class LocalPool(Pool):
+    """Spawned worker processes on this machine, each with its share of the cores; each map
+    or submit starts its own (the job reaches a worker once, through its initializer)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def _executor(self, job: Callable[[Any], Any], workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_local,
+            initargs=(job, os.getpid(), max(1, available_cores() // self.workers),
+                      not plugins.import_paths_allowed()))
+
+    def map(self, job: Callable[[Any], Any], items: Sequence[Any], desc: str, unit: str) -> list[Any]:
+        if len(items) <= 1:
+            return super().map(job, items, desc, unit)
+        with self._executor(job, min(self.workers, len(items))) as ex:
+            return list(progress.progress(ex.map(_call_local, items, chunksize=2), desc, total=len(items),
+                                          unit=unit))
+
+    def submit(self, job: Callable[[Any], Any], item: Any) -> Callable[[], Any]:
+        ex = self._executor(job, 1)
+        fut = ex.submit(_call_local, item)
+
+        def result() -> Any:
+            try:
+                return fut.result()
+            finally:
+                ex.shutdown()
+        return result
+
+
+def _call_remote(job: Callable[[Any], Any], item: Any, no_import_paths: bool) -> Any:
+    """A job on a cluster worker: one BLAS and one MVM thread per task (dask runs a task per
+    worker thread), quiet, and the caller's --no-plugins."""
+    from threadpoolctl import threadpool_limits
+
+    from .kernels import mvm
+    from .sweep.runner import _undo_small_malloc_trim
+
+    _undo_small_malloc_trim()
+    if no_import_paths:
+        plugins.refuse_import_paths()
+    with threadpool_limits(1), mvm.threads(1), progress.quiet():
+        return job(item)
+
+
+class DaskPool(Pool):
+    """A dask.distributed cluster: the job is scattered to every worker once per map or submit;
+    a worker lost mid-run has its tasks rerun by the scheduler."""
+
+    def __init__(self, address: str) -> None:
+        if address not in _CLIENTS:
+            raise CimsimError(f"--scheduler {address}: not connected (use cluster.connected)")
+        self.address, self.client = address, _CLIENTS[address]
+
+    def _scatter(self, job: Callable[[Any], Any]) -> Any:
+        """The job on every worker, once. A worker lost while it receives it breaks the
+        transfer: scatter again to the workers there are then (the nanny restarts the lost one)."""
+        for attempt in range(SCATTER_TRIES):
+            try:
+                return self.client.scatter(job, broadcast=True, hash=False)
+            except Exception as e:         # CommClosedError, OSError: a worker went away
+                if attempt + 1 == SCATTER_TRIES:
+                    raise CimsimError(f"--scheduler {self.address}: could not send the work to the cluster's "
+                                      f"workers {SCATTER_TRIES} times ({type(e).__name__}: {e})") from None
+                self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+
+    def _tasks(self, job: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        remote_job = self._scatter(job)
+        flag = not plugins.import_paths_allowed()
+        return [self.client.submit(_call_remote, remote_job, item, flag, pure=False) for item in items]
+
+    def map(self, job: Callable[[Any], Any], items: Sequence[Any], desc: str, unit: str) -> list[Any]:
+        from dask.distributed import as_completed
+
+        futs = self._tasks(job, items)
+        for _ in progress.progress(as_completed(futs), desc, total=len(futs), unit=unit):
+            pass
+        return self._gather(futs)
+
+    def submit(self, job: Callable[[Any], Any], item: Any) -> Callable[[], Any]:
+        futs = self._tasks(job, [item])
+        return lambda: self._gather(futs)[0]
+
+    def _gather(self, futs: list[Any]) -> list[Any]:
+        from distributed import KilledWorker
+
+        try:
+            return self.client.gather(futs)
+        except KilledWorker as e:   # the scheduler reran it on other workers, and they died too
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise CimsimError(f"--scheduler {self.address}: a task failed on the cluster: "
+                              f"{type(e).__name__}: {first}") from None
+
+
+_CLIENTS: dict[str, Any] = {}       # the clients of the runs under way, by address
+
+
+@contextmanager
+def connected(address: str | None) -> Iterator[None]:
+    """Inside the block, this process holds a client of the dask scheduler at `address`
+    (nothing for None; an outer block's client is reused), closed at the end. Entered before
+    any work (cli.cmd_run, api.run), so a wrong address or version costs seconds."""
+    if not address or address in _CLIENTS:
+        yield
+        return
+    _CLIENTS[address] = connect(address)
+    try:
+        yield
+    finally:
+        _CLIENTS.pop(address).close()
+
+
+def connect(address: str) -> Any:
+    """A client of the dask scheduler at `address`, refused unless every worker runs this
+    cimsim version."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise CimsimError("--scheduler needs dask.distributed: pip install 'cimsim[dask]'") from None
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise CimsimError(f"--scheduler {address}: cannot reach a dask scheduler there ({e}); "
+                          "expected an address such as tcp://host:8786") from None
+    try:
+        versions = client.run(lambda: __import__("cimsim").__version__)   # by value: any worker
+    except Exception as e:
+        client.close()
+        raise CimsimError(f"--scheduler {address}: cannot ask its workers for their cimsim version "
+                          f"({type(e).__name__}: {e}); is cimsim installed on them?") from None
+    other = {w: v for w, v in versions.items() if v != __version__}
+    if not versions:
+        client.close()
+        raise CimsimError(f"--scheduler {address}: the cluster has no workers")
+    if other:
+        client.close()
+        w, v = sorted(other.items())[0]
+        raise CimsimError(f"--scheduler {address}: worker {w} runs cimsim {v}, this run is cimsim "
+                          f"{__version__} ({len(other)} of {len(versions)} workers differ); install the "
+                          "same version on the cluster")
+    return client
+
+
+def pool(workers: int = 1, scheduler: str | None = None) -> Pool:
+    """The pool a run's independent work goes to."""
+    if scheduler:
+        return DaskPool(scheduler)
+    return LocalPool(workers) if workers > 1 else Pool()

@@ -1,0 +1,118 @@
+"""A run's independent work on local processes and on a dask cluster: the same report bytes,
+located refusals before any work (unreachable scheduler, another cimsim version)."""
+import json
+import os
+import time
+
+import pytest
+
+from cimsim import cluster
+from cimsim.cli import main
+
+WORKLOAD = """
+name: tiny_cluster
+seed: 0
+model: {name: lrt_cnn, width: 6, hidden: 16}
+pretrain: {epochs: 3, batch: 32, lr: 0.003}
+phases:
+  - {name: before, kind: inference, split: test, samples: 40, ci_chips: 3}
+  - name: adapt
+    kind: train
+    split: train
+    samples: 24
+    window_samples: 8
+    algorithm: {name: lrt, rank: 2, batch_conv: 4, batch_fc: 8}
+    scenario: {kind: analog_drift, drift_sigma: 0.02, drift_every_samples: 5}
+  - {name: mc, kind: monte_carlo, split: test, samples: 30, chips: 2, sigmas: [0.05], policies: [none, all]}
+"""
+
+
+def run(root, tmp_path, name, *extra):
+    w = tmp_path / "w.yaml"
+    w.write_text(WORKLOAD)
+    out = tmp_path / name
+    code = main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(out), *extra])
+    assert code == 0
+    return (out / "report.json").read_text()
+
+
+def test_local_processes_and_a_dask_cluster_give_the_same_report(root, tmp_path):
+    """Chips of the inference and Monte-Carlo phases and the train phase's baseline, sent to
+    2 local processes and to a 2-worker LocalCluster: the report of the run in one process."""
+    distributed = pytest.importorskip("dask.distributed")
+    alone = run(root, tmp_path, "alone")
+    assert run(root, tmp_path, "local", "--workers", "2") == alone.replace("alone", "local")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        dask = run(root, tmp_path, "dask", "--scheduler", c.scheduler_address)
+    assert dask == alone.replace("alone", "dask")
+
+
+def test_unreachable_scheduler_is_one_line_before_any_work(root, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    t0 = time.perf_counter()
+    w = tmp_path / "w.yaml"
+    w.write_text(WORKLOAD)
+    code = main(["run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(tmp_path / "o"),
+                 "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "--scheduler tcp://127.0.0.1:9: cannot reach a dask scheduler there" in err
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "o").exists()
+
+
+def test_a_cluster_of_another_cimsim_version_is_refused(root, tmp_path, capsys, monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(cluster, "__version__", "0.0.0-this")
+    w = tmp_path / "w.yaml"
+    w.write_text(WORKLOAD)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as c:
+        code = main(["run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(tmp_path / "o"),
+                     "--scheduler", c.scheduler_address])
+    err = capsys.readouterr().err.strip()
+    import cimsim
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"runs cimsim {cimsim.__version__}, this run is cimsim 0.0.0-this" in err
+
+
+KILLER = """
+import multiprocessing, os, pathlib, signal
+from cimsim.device.nvm import RramDevice
+
+marker = pathlib.Path({marker!r})
+if multiprocessing.parent_process() is not None and not marker.exists():   # a worker, once
+    marker.write_text("killed")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Device(RramDevice):
+    \"\"\"The built-in RRAM cell; its module kills the first worker process that imports it.\"\"\"
+"""
+
+
+def test_a_worker_lost_mid_run_loses_and_repeats_nothing(root, tmp_path, monkeypatch):
+    """The arch's device plugin kills the first cluster worker that loads the chip (as it
+    receives the work); the nanny restarts it, the work is sent again, and the report is the
+    one-process run's, every chip once."""
+    distributed = pytest.importorskip("dask.distributed")
+    marker = tmp_path / "killed.txt"
+    (tmp_path / "killer.py").write_text(KILLER.format(marker=str(marker)))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
+    arch = tmp_path / "arch.yaml"
+    arch.write_text((root / "arch" / "rram_64x64.yaml").read_text().replace(
+        "  class: rram ", '  class: "killer:Device" ', 1))
+    w = tmp_path / "w.yaml"
+    w.write_text(WORKLOAD.split("  - name: adapt")[0])          # the inference phase of 3 chips
+    args = ["-q", "run", str(arch), str(w)]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        assert main([*args, "--out", str(tmp_path / "dask"), "--scheduler", c.scheduler_address]) == 0
+    assert marker.exists()
+    assert main([*args, "--out", str(tmp_path / "alone")]) == 0
+    dask = (tmp_path / "dask" / "report.json").read_text()
+    assert dask == (tmp_path / "alone" / "report.json").read_text().replace("alone", "dask")
+    assert len(json.loads(dask)["phases"][0]["accuracy_over_chips"]["per_chip"]) == 3
