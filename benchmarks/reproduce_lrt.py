@@ -49,6 +49,7 @@ def workload(scenario: str, rule: str, samples: int, rank: int, seed: int = 0,
     data = yaml.safe_load(Path(path).read_text())
     adapt = copy.deepcopy(data["phases"][1])
     adapt["samples"] = samples
+    adapt["baseline"] = False             # the table's own `none` row is the no-learning run
     adapt["algorithm"]["name"] = "sgd" if rule == "sgd_term" else rule
     if rule == "sgd_term":
         adapt["algorithm"]["sgd_step"] = "term"
@@ -78,16 +79,17 @@ def one(args: tuple) -> tuple:
     import cimsim
     from cimsim.study import run_study
 
-    scenario, rule, samples, rank, seed, path, results = args
+    scenario, rule, samples, rank, seed, path, results, arch_path = args
     kept = None
     if results:
         code = source_digest(Path(cimsim.__file__).parent)
-        digest = hashlib.sha256(ARCH.read_bytes() + Path(path).read_bytes() + code).hexdigest()[:10]
+        files = Path(arch_path).read_bytes() + Path(path).read_bytes()
+        digest = hashlib.sha256(files + code).hexdigest()[:10]
         kept = Path(results) / (f"{Path(path).stem}_{scenario}_{rule}_r{rank}_s{seed}_n{samples}"
                                 f"_{digest}.json")
         if kept.exists():
             return tuple(json.loads(kept.read_text()))
-    arch = load_arch(ARCH)
+    arch = load_arch(arch_path)
     t0 = time.perf_counter()
     rep = run_study(arch, workload(scenario, rule, samples, rank, seed, path)).to_json()
     ph = rep["phases"][0]
@@ -181,6 +183,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--ranks", type=int, nargs="*", default=[1, 2, 4, 8])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--arch", default=str(ARCH), help="arch file (default arch/rram_64x64.yaml)")
     ap.add_argument("--skip-table", action="store_true")
     ap.add_argument("--seeds", type=int, default=1, help="chips and streams per cell (seeds 0..N-1)")
     ap.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
@@ -196,14 +199,16 @@ def main() -> None:
     seeds = range(a.seeds)
     wl = Path(a.workload)
     keep = a.results
-    jobs = [] if a.skip_table else [(s, r, a.samples, 4, z, wl, keep) for s in a.scenarios for r in a.rules
-                                    for z in seeds]
-    jobs += [("analog_drift", "lrt", a.samples, k, z, wl, keep) for k in a.ranks if k != 4 for z in seeds]
+    arch = Path(a.arch)
+    jobs = [] if a.skip_table else [(s, r, a.samples, 4, z, wl, keep, arch) for s in a.scenarios
+                                    for r in a.rules for z in seeds]
+    jobs += [("analog_drift", "lrt", a.samples, k, z, wl, keep, arch) for k in a.ranks if k != 4
+             for z in seeds]
     threads = a.threads or max(1, (os.cpu_count() or 1) // a.workers)
     with ProcessPoolExecutor(a.workers, initializer=_limit_threads, initargs=(threads,)) as ex:
         results = list(ex.map(one, jobs))
     if results:
-        print(f"online phase: {a.samples} samples, {wl.name} on arch/rram_64x64.yaml, "
+        print(f"online phase: {a.samples} samples, {wl.name} on {arch.name}, "
               f"seeds 0..{a.seeds - 1} (mean +- std over seeds)")
         print(f"{'scenario':20s} {'rule':10s} {'rank':>4s} {'EMA acc':>13s} {'mean acc':>13s} "
               f"{'max writes/cell':>17s} {'aux bytes':>9s} {'wall s':>7s} {'max requests/weight':>20s}")
