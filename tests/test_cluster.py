@@ -98,13 +98,14 @@ def test_a_worker_lost_mid_run_loses_and_repeats_nothing(root, tmp_path, monkeyp
     one-process run's, every chip once."""
     distributed = pytest.importorskip("dask.distributed")
     marker = tmp_path / "killed.txt"
-    (tmp_path / "killer.py").write_text(KILLER.format(marker=str(marker)))
+    # a module name of its own: test_sweep's killer module would stay imported under `killer`
+    (tmp_path / "cluster_killer.py").write_text(KILLER.format(marker=str(marker)))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
     arch = tmp_path / "arch.yaml"
     arch.write_text((root / "arch" / "rram_64x64.yaml").read_text().replace(
-        "  class: rram ", '  class: "killer:Device" ', 1))
+        "  class: rram ", '  class: "cluster_killer:Device" ', 1))
     w = tmp_path / "w.yaml"
     w.write_text(WORKLOAD.split("  - name: adapt")[0])          # the inference phase of 3 chips
     args = ["-q", "run", str(arch), str(w)]
