@@ -25,15 +25,18 @@ CHIP = ROOT / "arch" / "rram_128x128_chip.yaml"
 LRT = ROOT / "workloads" / "lrt_fashion.yaml"
 
 
-def train_rate(rule: str, samples: int, batch: int | None = None) -> tuple[float, float]:
-    """(samples per second of the online loop, wall s) of one train phase of `rule` (no baseline)."""
+def train_rate(rule: str, samples: int, batch: int | None = None,
+               step: str = "sample") -> tuple[float, float]:
+    """(samples per second of the online loop, wall s) of one train phase of `rule` (no baseline;
+    `step`: SGD's sgd_step)."""
     from cimsim import api
     from cimsim.learning import online
     from cimsim.progress import quiet
     from cimsim.session import WallClock
 
     phase = (f"[{{name: adapt, kind: train, split: train, samples: {samples}, baseline: false, "
-             f"algorithm: {{name: {rule}, rank: 4, lr: 0.003}}, scenario: {{kind: control}}}}]")
+             f"algorithm: {{name: {rule}, rank: 4, lr: 0.003, sgd_step: {step}}}, "
+             "scenario: {kind: control}}]")
     wall = WallClock()
     keep = online.STREAM_BATCH
     online.STREAM_BATCH = batch or keep
@@ -70,7 +73,7 @@ def main() -> None:
     lrt, t_lrt = train_rate("lrt", args.samples)
     print(f"  lrt (rank 4)             {lrt:6.2f} samples/s  ({t_lrt:.1f} s; 10,000 samples: "
           f"{10_000 / lrt / 60:.1f} min; target >= 5 samples/s)")
-    term, t_term = train_rate("sgd_term", args.samples)
+    term, t_term = train_rate("sgd", args.samples, step="term")
     print(f"  sgd per term             {term:6.2f} samples/s  ({t_term:.1f} s)")
     one, t_one = train_rate("none", args.samples, batch=1)
     many, t_many = train_rate("none", args.samples)
