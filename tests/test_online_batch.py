@@ -30,7 +30,7 @@ def test_keys_split_a_call_into_independent_samples():
 def test_batched_stream_equals_the_per_sample_loop(tmp_path, root, monkeypatch, rule, scenario):
     """Drift events every 10 samples cut the batches of 7 unevenly; `lrt` runs its no-learning
     baseline as a batched stream; the net's batch norm makes signed inputs (two passes)."""
-    monkeypatch.setattr(online, "STREAM_BATCH", 7)
+    monkeypatch.setattr(online, "STREAM_BATCH", 7)     # 16x16 inputs: STREAM_VALUES allows 16
     code, batched = run_tiny(tmp_path / "batched", root, rule, scenario, samples=33)
     monkeypatch.setattr(online, "STREAM_BATCH", 1)
     code1, single = run_tiny(tmp_path / "single", root, rule, scenario, samples=33)

@@ -77,7 +77,9 @@ def run_online(chip_net: Net, engines: dict[str, AnalogLayer], data: Dataset, ph
     return res
 
 
-STREAM_BATCH = 64          # samples per batched forward of a stream without learning
+STREAM_BATCH = 64          # at most this many samples per batched forward of a stream without learning,
+STREAM_VALUES = 4096       # and at most this many input values: larger batches of large images only
+                           # spill the im2col matrices out of cache (benchmarks/bench_online.py)
 
 
 def _stream(net: Net, engines: dict[str, AnalogLayer], xs: np.ndarray, ys: np.ndarray, scenario: Any,
@@ -87,13 +89,14 @@ def _stream(net: Net, engines: dict[str, AnalogLayer], xs: np.ndarray, ys: np.nd
     batch in which each sample is its own call of every layer (functional.separate_samples:
     its own read-noise key and counts), giving what the per-sample loop gives, byte for byte."""
     n, every = len(ys), scenario.params.drift_every_samples if scenario.drifts else 0
+    batch = max(1, min(STREAM_BATCH, STREAM_VALUES // max(1, xs[0].size)))
     with bar(n, desc, unit="sample") as pb:
         t = 0
         while t < n:
             if every and t > 0 and t % every == 0:
                 scenario.event(engines, rng)
                 res.drift_events += 1
-            end = min(n, t + STREAM_BATCH, (t // every + 1) * every if every else n)
+            end = min(n, t + batch, (t // every + 1) * every if every else n)
             with separate_samples(engines.values(), end - t):
                 logits = net.forward(xs[t:end], train=False)
             res.correct[t:end] = logits.argmax(axis=1) == ys[t:end]
