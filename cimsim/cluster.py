@@ -22,7 +22,7 @@ from typing import Any
 
 from . import __version__, plugins, progress
 from .errors import CimsimError
-from .workers import available_cores, start_worker
+from .workers import available_cores, start_worker, undo_small_malloc_trim
 
 CONNECT_TIMEOUT_S = 20
 SCATTER_TRIES = 3
@@ -90,9 +90,8 @@ def _call_remote(job: Callable[[Any], Any], item: Any, no_import_paths: bool) ->
     from threadpoolctl import threadpool_limits
 
     from .kernels import mvm
-    from .sweep.runner import _undo_small_malloc_trim
 
-    _undo_small_malloc_trim()
+    undo_small_malloc_trim()
     if no_import_paths:
         plugins.refuse_import_paths()
     with threadpool_limits(1), mvm.threads(1), progress.quiet():

@@ -16,7 +16,6 @@ text; the client writes every file. The report bytes do not depend on where a po
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import traceback
@@ -35,7 +34,7 @@ from ..errors import CimsimError
 from ..hw.chip import build_chip
 from ..nn.network import input_hashes
 from ..util import atomic_write, stable_hash
-from ..workers import available_cores, start_worker
+from ..workers import available_cores, start_worker, undo_small_malloc_trim
 from .grid import Grid
 
 
@@ -103,22 +102,6 @@ def point_dir(out: Path, key: str) -> Path:
     return out / "points" / key
 
 
-def _undo_small_malloc_trim() -> None:
-    """dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's
-    mmap threshold at 128 KiB: every large numpy array is then mmap'd and page-faulted
-    afresh, and a point runs ~2x slower (measured: 29 s vs 14 s). Raise both thresholds
-    again (glibc only; elsewhere nothing to do)."""
-    if not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 32 << 20)
-    libc.mallopt(m_trim_threshold, 64 << 20)
-
-
 def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
     """One full run (the task a worker executes): {"report": JSON text} or {"error": message,
     "traceback": text}. Never raises, so one failing point cannot stop a sweep."""
@@ -129,7 +112,7 @@ def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
     from ..report.writer import dumps
     from ..study import WallClock
 
-    _undo_small_malloc_trim()
+    undo_small_malloc_trim()
     if threads:                  # a pool worker (start_worker set this up already) or a dask task
         threadpool_limits(1)
     try:
