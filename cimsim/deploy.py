@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import plugins
-from .device.conductance import row_chunk_max
+from .device.conductance import quantise_weights, row_chunk_max
 from .energy import programming_energy_pj
 from .errors import FitError
-from .functional import SEED_STREAM_PROGRAM, SEED_STREAM_READ, AnalogLayer
+from .functional import SEED_STREAM_PROGRAM, SEED_STREAM_READ, AnalogLayer, input_codes, input_scale
 from .hw.chip import Chip
+from .hw.tile import TileModel
 from .learning.tsb import FinetuneStats
-from .mapping import ChipMap, map_layers
+from .mapping import ChipMap, LayerMap, map_layers
 from .nn.data import Dataset
 from .nn.layers import BatchNorm, BlockApply, Net, softmax_xent
 from .timing import simulate_programming
@@ -56,6 +57,47 @@ def calibrate(net: Net, data: Dataset, images: int) -> dict[str, float]:
             key = owner.get(k, k)
             maxima[key] = max(maxima.get(key, 0.0), float(np.abs(v).max()))
     return maxima
+
+
+class _PeakProbe:
+    """Stands in for one weight layer's analog engine during ADC calibration: computes the
+    float product (the calibration runs the float network) and keeps the running maximum of
+    the tile's column-sum peaks for the codes the chip's DACs would apply (both passes of
+    signed inputs, as AnalogLayer runs them)."""
+
+    def __init__(self, w: np.ndarray, tile: TileModel, lmap: LayerMap, x_max: float) -> None:
+        self.w, self.tile, self.lmap = w, tile, lmap
+        self.w_int = quantise_weights(w, tile.arch.crossbar.weight_bits)[0]
+        self.x_scale = input_scale(x_max, tile.arch)
+        self.peaks: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        parts = [np.maximum(x, 0)] + ([np.maximum(-x, 0)] if (x < 0).any() else [])
+        for part in parts:
+            p = self.tile.adc_peaks(self.w_int, self.lmap, input_codes(part, self.x_scale, self.tile.arch,
+                                                                       self.lmap))
+            if p is not None:
+                self.peaks = p if self.peaks is None else np.maximum(self.peaks, p)
+        return x @ self.w
+
+
+def calibrate_adc(net: Net, data: Dataset, images: int, x_max: dict[str, float], tile: TileModel,
+                  cmap: ChipMap, only: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray | None]:
+    """Each weight layer's (and shared block's) calibrated ADC peaks (TileModel.adc_peaks) over
+    the calibration images, run through the float network with the DAC codes the chip would
+    apply; None for a tile that calibrates nothing. Made from the target weights when a matrix
+    is programmed, then fixed (online updates do not recalibrate). `only`: calibrate just
+    these layers, with these weights (a TSB block fine-tuned for one chip)."""
+    probe_net = net.copy()
+    nodes = [n for n in [*probe_net.weight_layers(), *probe_net.blocks()] if only is None or n.name in only]
+    probes = {n.name: _PeakProbe(n.W if only is None else only[n.name], tile, cmap.layer(n.name),
+                                 x_max[n.name]) for n in nodes}
+    for n in nodes:
+        n.engine = probes[n.name]
+    x = data.x_train[:images]
+    for i in range(0, len(x), 128):
+        probe_net.forward(x[i:i + 128])
+    return {k: p.peaks for k, p in probes.items()}
 
 
 def fisher_diagonal(net: Net, data: Dataset, images: int) -> dict[str, np.ndarray]:
@@ -97,14 +139,33 @@ def deploy(s: Session, net: Net, policy: str | None = None, chip_index: int | No
     if memo_key not in s.memo:
         s.memo[memo_key] = calibrate(run_net, s.data, w.deploy.calibration_images)
     x_max = s.memo[memo_key]
+    calibrated = hw.arch.adc.range_mode != "per_layer"
+    # the peaks depend on the network, the cells' encoding and the inputs' planes, not on the
+    # non-idealities an ablation or a Monte-Carlo sigma changes
+    a = hw.arch
+    peaks_key = ("adc_peaks", pol.changes_network, a.crossbar, a.dac, a.device.bits_per_cell)
+    if calibrated and peaks_key not in s.memo:         # the network as pretrained: the same on every chip
+        s.memo[peaks_key] = calibrate_adc(run_net, s.data, w.deploy.calibration_images, x_max, hw.tile, cmap)
+        s.memo[peaks_key, "weights"] = {n.name: n.W.copy() for n in [*layers, *blocks]}
     which = [] if chip_index is None else [chip_index]
     rng = s.rng(SEED_STREAM_PROGRAM, *which)
     verify_rng = s.rng(SEED_STREAM_PROGRAM, *which, SEED_STREAM_VERIFY)
     read_base = [w.seed, SEED_STREAM_READ, *which]
 
+    def adc_peaks(name: str, weights: np.ndarray) -> np.ndarray | None:
+        """The calibrated peaks of the matrix being programmed: the deployment's, unless a
+        policy changed its weights for this chip (a fine-tuned TSB block: calibrated anew)."""
+        if not calibrated:
+            return None
+        if np.array_equal(s.memo[peaks_key, "weights"].get(name), weights):
+            return s.memo[peaks_key][name]
+        return calibrate_adc(run_net, s.data, w.deploy.calibration_images, x_max, hw.tile, cmap,
+                             only={name: weights})[name]
+
     def engine(i: int, name: str, weights: np.ndarray) -> AnalogLayer:
         key = int(np.random.SeedSequence(read_base + [i]).generate_state(1)[0])
-        return AnalogLayer(name, weights, hw.tile, cmap.layer(name), x_max[name], rng, key)
+        return AnalogLayer(name, weights, hw.tile, cmap.layer(name), x_max[name], rng, key,
+                           adc_peaks(name, weights))
 
     engines = {n.name: engine(i, n.name, n.W) for i, n in enumerate(layers)}
     dep = Deployment(run_net, cmap, engines, policy,

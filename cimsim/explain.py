@@ -52,7 +52,8 @@ def explain(ctx: Session, images: int = 200, chips: int = 3) -> dict | None:
         accs = []
         for c in range(k):
             dep = deploy(on, ctx.net, chip_index=c or None)
-            accs.append(chip_accuracy(dep, x, y, on.chip, t_s, ph.params.drift_compensation and t_s > 0))
+            accs.append(chip_accuracy(dep, x, y, on.chip, t_s, ph.params.drift_compensation and t_s > 0,
+                                      ph.params.drift_compensation_readout))
         return sum(accs) / k
 
     t_s = ph.params.time_after_programming_s

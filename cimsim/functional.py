@@ -34,15 +34,16 @@ class AnalogLayer:
     (hw/tile.py) does the physics and owns the costs."""
 
     def __init__(self, name: str, w: np.ndarray, tile: TileModel, lmap: LayerMap, x_max: float,
-                 rng: np.random.Generator, read_key: int) -> None:
+                 rng: np.random.Generator, read_key: int, adc_peaks: np.ndarray | None = None) -> None:
         arch = tile.arch
         self.name, self.arch, self.lmap, self.tile = name, arch, lmap, tile
         self.k, self.n = w.shape
         self.w_int, self.w_scale = quantise_weights(w, arch.crossbar.weight_bits)
         self.cells: ProgrammedArray = self.tile.program(self.w_int, rng)
         self.x_levels = 2 ** arch.dac.input_bits - 1
-        self.x_scale = (x_max / self.x_levels) if x_max > 0 else 1.0
+        self.x_scale = input_scale(x_max, arch)
         self.read_key = read_key
+        self.adc_peaks = adc_peaks     # calibrated column-sum peaks (TileModel.adc_peaks), fixed
         self.t_s = 0.0          # reads happen this long after programming (device time model)
         self.gain = 1.0         # digital output gain (global drift compensation)
         self.state = None       # the tile's read-out state of these cells (TileModel.load)
@@ -74,21 +75,26 @@ class AnalogLayer:
         c.refresh()
         return c
 
-    def at_time(self, t_s: float, compensate: bool) -> AnalogLayer:
+    def at_time(self, t_s: float, compensate: bool, readout: str = "ones") -> AnalogLayer:
         """A view of this layer read t_s seconds after programming (its cells are shared, not
-        changed). compensate: global drift compensation (aihwkit's GlobalDriftCompensation):
-        the periphery reads an all-ones input once after programming and once at t_s and
-        scales the outputs by the ratio of the mean absolute column outputs, one digital
-        gain per layer. The two calibration reads are taken as exact and are not costed."""
+        changed). compensate: global drift compensation: the periphery reads the array once
+        after programming and once at t_s and scales the outputs by the ratio of the mean
+        absolute outputs, one digital gain per layer. readout `ones`: one all-ones input (the
+        mean |column sum|); `one_hot`: each row alone (the mean |weight|, aihwkit's
+        GlobalDriftCompensation, whose readout tensor is the identity). The calibration reads
+        are taken as exact and are not costed."""
         view = copy.copy(self)
         view.gain = 1.0
         if float(t_s) != self.t_s:            # else the layer's own loaded state is the view's
             view.t_s = float(t_s)
             view.refresh()
         if compensate and t_s > 0:
-            now = np.abs(view.tile.decode(dataclasses.replace(self.cells, g=view.tile.conductances(view)))
-                         .sum(axis=0)).mean()
-            ref = np.abs(self.tile.decode(self.cells).sum(axis=0)).mean()
+            w_now = view.tile.decode(dataclasses.replace(self.cells, g=view.tile.conductances(view)))
+            w_ref = self.tile.decode(self.cells)
+            if readout == "one_hot":
+                now, ref = np.abs(w_now).mean(), np.abs(w_ref).mean()
+            else:
+                now, ref = np.abs(w_now.sum(axis=0)).mean(), np.abs(w_ref.sum(axis=0)).mean()
             view.gain = float(ref / now) if now > 0 else 1.0
         return view
 
@@ -135,11 +141,23 @@ class AnalogLayer:
     def _pass(self, xp: np.ndarray, calls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One pass of non-negative inputs, one call number per sample: outputs and codes."""
         m = xp.shape[0]
-        codes = np.zeros((m, self.lmap.row_chunks * self.arch.crossbar.rows), np.int32)
-        codes[:, : self.k] = np.clip(np.rint(xp / self.x_scale), 0, self.x_levels)
+        codes = input_codes(xp, self.x_scale, self.arch, self.lmap)
         acc, clipped = self.tile.mvm(self, codes, [self.noise_key(int(c)) for c in calls])
         self.tile.count(self.counts, self.lmap, m, clipped)
         return acc, codes
+
+
+def input_scale(x_max: float, arch: ArchSpec) -> float:
+    """A layer's DAC step: its calibrated largest input over the DAC's highest code."""
+    return (x_max / (2 ** arch.dac.input_bits - 1)) if x_max > 0 else 1.0
+
+
+def input_codes(xp: np.ndarray, x_scale: float, arch: ArchSpec, lmap: LayerMap) -> np.ndarray:
+    """Non-negative inputs (M, K) -> the DAC codes (M, row chunks x rows) int32 the crossbars
+    see, rows past K (padding to whole crossbars) at zero."""
+    codes = np.zeros((xp.shape[0], lmap.row_chunks * arch.crossbar.rows), np.int32)
+    codes[:, : xp.shape[1]] = np.clip(np.rint(xp / x_scale), 0, 2 ** arch.dac.input_bits - 1)
+    return codes
 
 
 @contextmanager

@@ -144,6 +144,28 @@ def test_adc_offset_and_inl_match_the_reference(inl):
     assert np.any(y != analog_mvm(x, g, key=3, **args)[0])
 
 
+@pytest.mark.parametrize("inl", [0.0, 0.8])
+def test_per_column_adc_ranges_match_the_reference(inl):
+    """Each converted column with its own LSB (per-slice / per-array ranges): the kernel equals
+    the reference, and a range equal for every column gives the single-range kernel's result."""
+    rng = np.random.default_rng(12)
+    m, chunks, rows, n, s = 23, 2, 16, 4, 3
+    x = rng.integers(0, 256, (m, chunks * rows)).astype(np.int32)
+    g = rng.normal(0, 1.5, (chunks, rows, s * n)).astype(np.float32)
+    col_step = rng.uniform(0.2, 0.6, (chunks, s * n)).astype(np.float32)
+    args = kw(n, lo=-20.0, hi=20.0, sigma=0.0)
+    y, clipped = analog_mvm(x, g, key=3, inl=inl, col_step=col_step, **args)
+    ref = analog_mvm_reference(x, g, inl=inl, col_step=col_step, **args)
+    np.testing.assert_allclose(y, ref, rtol=1e-9, atol=1e-6)
+    assert clipped > 0
+    same = np.full((chunks, s * n), 0.37, np.float32)
+    np.testing.assert_allclose(analog_mvm(x, g, key=3, inl=inl, col_step=same, **args)[0],
+                               analog_mvm(x, g, key=3, inl=inl, **args)[0], rtol=1e-6)
+    noisy = dict(args, sigma_cell=0.4)          # the noise stream is the single-range kernel's
+    np.testing.assert_allclose(analog_mvm(x, g, key=5, inl=inl, col_step=same, **noisy)[0],
+                               analog_mvm(x, g, key=5, inl=inl, **noisy)[0], rtol=1e-6)
+
+
 def test_adc_transfer_curve_closed_form():
     """One column, one row, one plane: the code of each input is round(u + offset + bow)."""
     step, lo, hi, inl, off = 1.0, -8.0, 7.0, 1.2, 0.3

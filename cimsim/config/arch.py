@@ -66,6 +66,15 @@ class DeviceSpec:
     clip_to_range: bool = spec(False, doc="programming error and verify pulses cannot take a cell "
                                           "outside [g_min, g_max] (false: unclipped Gaussian error, the "
                                           "TSB authors' model)")
+    program_error: str = spec("cimsim", choices=("cimsim", "crosssim", "aihwkit"),
+                              doc="convention of the one-shot programming error (docs/models.md): cimsim "
+                                  "(N(0, program_sigma) of the range on pulsed cells only, cells left at "
+                                  "g_min exact; clipped only with clip_to_range); crosssim (CrossSim's: "
+                                  "N(0, program_sigma) on every cell, both devices of a pair, always clipped "
+                                  "to [g_min, g_max]); aihwkit (aihwkit's PCMLikeNoiseModel: a std that is a "
+                                  "polynomial of the target conductance, 0.26348 + 1.9650 x - 1.1731 x^2 uS "
+                                  "at x = g/g_max, scaled by g_max / 25 uS, on every cell, clamped at 0 uS; "
+                                  "program_sigma unused)")
     stuck_at: StuckAtSpec = spec(StuckAtSpec())
     endurance_cycles: float = spec(1e6, lo=1.0, doc="writes a cell survives")
     write: WritePulseSpec = spec(WritePulseSpec())
@@ -145,7 +154,19 @@ class AdcSpec:
                          "sar (time ~ bits, energy as Murmann's survey fit), flash (energy and area ~ "
                          "2^bits - 1, time constant), ramp (energy and time ~ 2^bits)")
     range_fraction: float = spec(0.25, lo=0.0, hi=1.0, lo_open=True,
-                                 doc="ADC full scale / largest possible column sum; < 1 clips")
+                                 doc="range per_layer: ADC full scale / largest possible column sum; "
+                                     "< 1 clips")
+    range_mode: str = spec("per_layer", key="range", choices=("per_layer", "per_slice", "per_array"),
+                           doc="what shares one ADC full scale: per_layer (range_fraction of the largest "
+                               "possible column sum, the same for every layer); per_slice (each weight "
+                               "slice of a layer its own, calibrated: a reference per slice that the "
+                               "time-shared ADC switches between); per_array (each crossbar its own, "
+                               "calibrated: one trimmed reference per crossbar's ADCs, as CrossSim "
+                               "calibrates per array). Calibrated ranges are the largest column sum the "
+                               "deployment's calibration images give on the target conductances")
+    calibration_margin: float = spec(1.0, lo=0.0, hi=16.0, lo_open=True,
+                                     doc="range per_slice / per_array: full scale = this x the calibrated "
+                                         "largest column sum (< 1 clips the largest sums for finer steps)")
     area_um2: float = spec(1200.0, lo=0.0, doc="one ADC at reference_bits (ISAAC: 0.0096 mm2 / 8)")
     offset_sigma_lsb: float = spec(0.0, lo=0.0, hi=1e3, doc="std of each ADC's static input-referred "
                                    "offset (LSB), drawn once per chip")
@@ -155,6 +176,17 @@ class AdcSpec:
                                     "(averaging conversions, sub-LSB) and subtracts it from every "
                                     "conversion: removes the static offset and the INL at zero in the mean")
     node_nm: float | None = node(32.0, "its CMOS constants")
+
+    def validate(self, src: Source, path: tuple) -> None:
+        """A key of the other kind of range is an error, not ignored."""
+        default = {f.name: f.default for f in dataclasses.fields(self)}
+        fraction, margin = self.range_fraction, self.calibration_margin
+        if self.range_mode != "per_layer" and fraction != default["range_fraction"]:
+            raise src.error(path + ("range_fraction",), f"no range_fraction with range {self.range_mode} "
+                            "(its full scale is calibrated; calibration_margin scales it)", fraction)
+        if self.range_mode == "per_layer" and margin != default["calibration_margin"]:
+            raise src.error(path + ("calibration_margin",), "no calibration_margin with range per_layer "
+                            "(it scales calibrated ranges: range per_slice or per_array)", margin)
 
 
 @dataclass(frozen=True)

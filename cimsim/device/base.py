@@ -56,7 +56,11 @@ class DeviceModel(abc.ABC):
         parameters of its own adds its own (paths under device.params)."""
         d = self.spec
         lo, hi = d.stuck_at.low_rate, d.stuck_at.high_rate
-        return [NonIdeality(f"programming error (sigma {d.program_sigma:g})", {"device.program_sigma": 0.0}),
+        prog = (NonIdeality(f"programming error (sigma {d.program_sigma:g})", {"device.program_sigma": 0.0})
+                if d.program_error == "cimsim" else
+                NonIdeality(f"programming error ({d.program_error}'s convention)",
+                            {"device.program_error": "cimsim", "device.program_sigma": 0.0}))
+        return [prog,
                 NonIdeality(f"read noise (sigma {d.read_sigma:g})", {"device.read_sigma": 0.0}),
                 NonIdeality(f"cells stuck at g_min ({lo:g})", {"device.stuck_at.low_rate": 0.0}),
                 NonIdeality(f"cells stuck at g_max ({hi:g})", {"device.stuck_at.high_rate": 0.0})]

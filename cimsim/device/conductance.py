@@ -11,6 +11,12 @@ clips it to [g_min, g_max] (a cell cannot be programmed past its rails). A cell 
 is g_min is left in its reset state and gets no pulse, hence no programming error (the
 absolute spread of the high-resistance state is ~1% of the range, below the read
 noise). Stuck cells sit at level 0 (g_min) or L (g_max).
+
+`device.program_error` selects the peers' conventions instead (docs/models.md): CrossSim's
+(the same Gaussian on every cell, both devices of a pair, always clipped to the range: a cell
+at g_min can only move up, which shrinks a weight by 0.40 sigma on average) and aihwkit's
+(PCMLikeNoiseModel: a conductance-dependent std from its fitted polynomial, on every cell,
+clamped at 0 uS). Under both, every cell is programmed, so every cell counts one pulse.
 """
 from __future__ import annotations
 
@@ -73,22 +79,76 @@ def row_chunks_hit(hit: np.ndarray, parallel: int) -> int:
     return int(np.unique(k * chunks + col // parallel).size)
 
 
+AIHWKIT_PROG_COEFF_US = (0.26348, 1.9650, -1.1731)   # aihwkit PCMLikeNoiseModel.prog_coeff, uS
+AIHWKIT_PROG_G_MAX_US = 25.0                         # the g_max its coefficients were fitted at
+
+
+def aihwkit_program_sigma_us(g_target_us: np.ndarray, g_max_us: float) -> np.ndarray:
+    """aihwkit's programming-noise std (uS) of cells at target conductance g_target_us: its
+    polynomial in g/g_max, rescaled from the fit's 25 uS to g_max."""
+    x = np.asarray(g_target_us, np.float64) / g_max_us
+    c0, c1, c2 = AIHWKIT_PROG_COEFF_US
+    return (c0 + c1 * x + c2 * x * x) * (g_max_us / AIHWKIT_PROG_G_MAX_US)
+
+
+def program_error_variance(levels: np.ndarray, arch: ArchSpec) -> np.ndarray:
+    """Per-cell variance (level units squared) of the one-shot programming error before any
+    clipping, under the arch's convention."""
+    dev = arch.device
+    if dev.program_error == "aihwkit":
+        return (aihwkit_program_sigma_us(dev.g_min_us + levels * dev.g_step_us, dev.g_max_us)
+                / dev.g_step_us) ** 2
+    var = (dev.program_sigma * dev.levels) ** 2
+    if dev.program_error == "crosssim":
+        return np.full(levels.shape, var)
+    return np.where(levels > 0, var, 0.0)
+
+
 def program(levels: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> ProgrammedArray:
-    """One-shot programming (no verify): one pulse per cell whose target is above g_min."""
+    """One-shot programming (no verify): one pulse per cell whose target is above g_min
+    (program_error cimsim), or per cell (the peers' conventions)."""
     dev = arch.device
     L = dev.levels
     g = levels.astype(np.float32)
+    if dev.program_error != "cimsim":
+        return _program_everywhere(levels, g, arch, rng)
     pulsed = levels > 0
     if dev.program_sigma > 0:
         err = rng.standard_normal(levels.shape).astype(np.float32) * np.float32(dev.program_sigma * L)
         g += np.where(pulsed, err, np.float32(0.0))
         if dev.clip_to_range:
             np.clip(g, 0.0, float(L), out=g)
-    stuck = np.zeros(levels.shape, np.int8)
+    stuck = stuck_cells(g, arch, rng)
+    return ProgrammedArray(levels, g, stuck, pulsed.astype(np.uint16), np.zeros(levels.shape, np.uint16))
+
+
+def stuck_cells(g: np.ndarray, arch: ArchSpec, rng: np.random.Generator) -> np.ndarray:
+    """Draw the stuck-at faults (int8: -1 at g_min, +1 at g_max, 0 healthy) and put the stuck
+    cells of g (level units, in place) at their rail."""
+    dev = arch.device
+    stuck = np.zeros(g.shape, np.int8)
     if dev.stuck_at.low_rate > 0 or dev.stuck_at.high_rate > 0:
-        u = rng.random(levels.shape)
+        u = rng.random(g.shape)
         stuck[u < dev.stuck_at.low_rate] = -1
         stuck[(u >= dev.stuck_at.low_rate) & (u < dev.stuck_at.low_rate + dev.stuck_at.high_rate)] = 1
         g[stuck == -1] = 0.0
-        g[stuck == 1] = float(L)
-    return ProgrammedArray(levels, g, stuck, pulsed.astype(np.uint16), np.zeros(levels.shape, np.uint16))
+        g[stuck == 1] = float(dev.levels)
+    return stuck
+
+
+def _program_everywhere(levels: np.ndarray, g: np.ndarray, arch: ArchSpec,
+                        rng: np.random.Generator) -> ProgrammedArray:
+    """The peers' conventions: every cell programmed with its error. CrossSim: N(0, sigma L),
+    clipped to [0, L]; aihwkit: N(0, its polynomial std), clamped at 0 uS."""
+    dev = arch.device
+    L = dev.levels
+    z = rng.standard_normal(levels.shape)
+    if dev.program_error == "crosssim":
+        g = np.clip(g + (z * (dev.program_sigma * L)).astype(np.float32), 0.0, float(L)).astype(np.float32)
+    else:
+        g_us = dev.g_min_us + levels * dev.g_step_us
+        g_us = np.maximum(g_us + aihwkit_program_sigma_us(g_us, dev.g_max_us) * z, 0.0)
+        g = ((g_us - dev.g_min_us) / dev.g_step_us).astype(np.float32)
+    stuck = stuck_cells(g, arch, rng)
+    every = np.ones(levels.shape, np.uint16)
+    return ProgrammedArray(levels, g, stuck, every, np.zeros(levels.shape, np.uint16))

@@ -16,7 +16,9 @@ al., Nat. Commun. 11, 2473, 2020; aihwkit's `PCMLikeNoiseModel`):
 with g_T the target and g_p the programmed conductance (uS, g_min included), t0 = 20 s
 (the first read of the drift fit) and t_read = 250 ns. Conductances never go below zero.
 t = 0 is the cell as programmed (no drift, no accumulated noise): the model's fit starts at
-t0, so any t > 0 is read on the fitted curve, as aihwkit's t_inference = 0 reads at t0.
+t0, so any t > 0 is read on the fitted curve. aihwkit reads t_inference = 0 at t0 with the 1/f
+noise accumulated until then (Q(x_p) sqrt(ln((t0 + t_read) / (2 t_read))), about 4.2 Q);
+`noise_at_t0: true` does the same.
 
 Modelling choices (docs/models.md): the 1/f term is frozen for one evaluation (as in
 aihwkit: its low frequencies dominate, so one inference sees one draw); its per-cell
@@ -50,6 +52,10 @@ class PcmParams:
                            doc="duration of one read in the 1/f fit (Nandakumar et al. 2019: 250 ns)")
     drift_scale: float = spec(1.0, lo=0.0, hi=100.0, doc="scales every drift exponent nu")
     read_noise_scale: float = spec(1.0, lo=0.0, hi=100.0, doc="scales the 1/f noise")
+    noise_at_t0: bool = spec(False, doc="the 1/f noise accumulated until t0 is there already when the "
+                                        "chip is read as programmed (t = 0 reads at t0, as aihwkit's "
+                                        "t_inference = 0); false: a read at t = 0 sees the cells as "
+                                        "programmed")
 
 
 def drift_exponent_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,9 +78,12 @@ class PcmDevice(RramDevice):
     def at_time(self, cells: ProgrammedArray, t_s: float, key: int) -> np.ndarray:
         """Conductances (level units) t_s seconds after programming; `key` seeds this
         matrix's drift exponents and noise pattern (the same at every t)."""
-        if t_s <= 0 or not (self.params.drift or self.params.read_noise_1f):
+        p = self.params
+        at_t0 = p.noise_at_t0 and p.read_noise_1f
+        if (t_s <= 0 and not at_t0) or not (p.drift or p.read_noise_1f):
             return cells.g
-        dev, p = self.spec, self.params
+        dev = self.spec
+        t_s = max(t_s, 0.0)
         step = dev.g_step_us
         g_p = (dev.g_min_us + cells.g.astype(np.float64) * step)             # uS
         g_t = dev.g_min_us + cells.levels.astype(np.float64) * step

@@ -35,10 +35,10 @@ import numpy as np
 from ..config.arch import ArchSpec
 from ..config.nonideal import NonIdeality
 from ..device.base import DeviceModel, ModelError, NoParams
-from ..device.conductance import ProgrammedArray, row_chunks_hit
+from ..device.conductance import ProgrammedArray, program_error_variance, row_chunks_hit
 from ..device.verify import verify_loop
 from ..device.write import WriteResult
-from ..kernels.mvm import analog_mvm
+from ..kernels.mvm import analog_mvm, bit_planes
 from ..mapping import LayerMap
 from ..trace import NodeTrace
 from .activity import input_activity, mean_cell_conductance_us
@@ -83,6 +83,9 @@ class TileModel(abc.ABC):
             raise ModelError(("crossbar", "cols"),
                              f"at least {self.columns_per_weight()} columns (the columns of one weight)",
                              self.arch.crossbar.cols)
+        if self.arch.adc.range_mode != "per_layer" and type(self).adc_peaks is TileModel.adc_peaks:
+            raise ModelError(("adc", "range"), f"per_layer (tile {type(self).__name__} calibrates no "
+                             "per-slice or per-array ADC ranges)", self.arch.adc.range_mode)
 
     def nonidealities(self) -> list[NonIdeality]:
         """What makes this tile's read-out imperfect, as arch settings that turn each off
@@ -114,6 +117,13 @@ class TileModel(abc.ABC):
     def program(self, w_int: np.ndarray, rng: np.random.Generator) -> ProgrammedArray:
         """Program a matrix once (no verify): the device's one-shot programming."""
         return self.device.program(self.encode(w_int), rng)
+
+    def adc_peaks(self, w_int: np.ndarray, lmap: LayerMap, codes: np.ndarray) -> np.ndarray | None:
+        """Deployment calibration of the converters' ranges: the largest column sums of input
+        codes (M, row chunks x rows) on the target cells of integer weights w_int, as this tile
+        wants them kept (the layer holds the running maximum as `layer.adc_peaks`; `mvm` reads
+        its ranges from them). Default: None (nothing to calibrate)."""
+        return None
 
     def load(self, layer: AnalogLayer) -> Any:
         """What `mvm` needs from the layer's cells as they read now (after they changed): the
@@ -186,6 +196,8 @@ class CrossbarState:
     adc_offset: np.ndarray | None       # (row chunks, S*N) static offset of each column's ADC
     adc_zero: np.ndarray | None         # (N,) what offset calibration subtracts per output
     row_g_us: np.ndarray | None         # (K,) each matrix row's total conductance (read energy)
+    col_step: np.ndarray | None = None  # (row chunks, S*N) LSB of each column's conversions
+                                        # (calibrated ranges; None: the layer's one range)
 
 
 class CrossbarTile(TileModel):
@@ -212,6 +224,51 @@ class CrossbarTile(TileModel):
             return full_scale / 2 ** (bits - 1), -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
         return full_scale / (2 ** bits - 1), 0.0, 2.0 ** bits - 1
 
+    def col_steps(self, layer: AnalogLayer) -> np.ndarray | None:
+        """(row chunks, S*N) float32 LSB of each kernel column's conversions under calibrated
+        ranges (adc.range per_slice / per_array), from the layer's calibrated peaks: full scale
+        = calibration_margin x the largest peak its range covers (at least one level). None:
+        one range for the layer (per_layer)."""
+        adc = self.arch.adc
+        if adc.range_mode == "per_layer" or layer.adc_peaks is None:
+            return None
+        c, s, n = layer.lmap.row_chunks, layer.cells.g.shape[1], layer.n
+        peaks = np.asarray(layer.adc_peaks, np.float64).reshape(c, s, n)
+        if adc.range_mode == "per_slice":
+            fs = np.broadcast_to(peaks.max(axis=(0, 2))[None, :, None], peaks.shape)
+        else:                                    # per_array: the crossbar of weight n is n // wpg
+            group = np.arange(n) // self.weights_per_column_group()
+            per_xb = np.zeros((c, group[-1] + 1))
+            np.maximum.at(per_xb, (slice(None), group), peaks.max(axis=1))
+            fs = np.broadcast_to(per_xb[:, None, group], peaks.shape)
+        fs = adc.calibration_margin * np.maximum(fs, 1.0)
+        bits = self.adc_bits(layer.lmap)
+        # the peak maps onto the highest code (signed: 2**(bits-1) - 1, two's complement)
+        span = max(2.0 ** (bits - 1) - 1, 1.0) if self.encoding.signed_columns else 2.0 ** bits - 1
+        return np.ascontiguousarray((fs / span).reshape(c, s * n), dtype=np.float32)
+
+    def adc_peaks(self, w_int: np.ndarray, lmap: LayerMap, codes: np.ndarray) -> np.ndarray | None:
+        """(row chunks, S*N) largest |column sum| of each kernel column over input codes, on the
+        target levels of w_int (no programming error, drift or IR drop: a chip-independent
+        calibration made once per deployment), every input plane. None under per_layer."""
+        if self.arch.adc.range_mode == "per_layer":
+            return None
+        levels = self.encode(w_int).astype(np.float32)            # (P, S, K, N)
+        eff = levels[0] - levels[1] if levels.shape[0] == 2 else levels[0]
+        g = self.kernel_layout(eff, lmap.row_chunks)
+        xt, _ = bit_planes(codes, self.arch.input_planes, self.arch.dac.bit_serial, lmap.row_chunks)
+        return np.abs(np.matmul(xt, g)).max(axis=1)
+
+    def kernel_layout(self, eff: np.ndarray, chunks: int) -> np.ndarray:
+        """(S, K, N) effective conductances -> the kernel's (row chunks, rows, S*N), rows past K
+        at zero."""
+        s, k, n = eff.shape
+        rows = self.arch.crossbar.rows
+        g = np.zeros((s, chunks * rows, n), np.float32)
+        g[:, :k] = eff
+        g = g.reshape(s, chunks, rows, n).transpose(1, 2, 0, 3)
+        return np.ascontiguousarray(g.reshape(chunks, rows, s * n))
+
     def adc_bits(self, lm: LayerMap) -> int:
         """Bits of a layer's conversions (deploy.adc_bits, else the arch's)."""
         return lm.adc_bits or self.arch.adc.bits
@@ -222,8 +279,12 @@ class CrossbarTile(TileModel):
     def nonidealities(self) -> list[NonIdeality]:
         """The converters (resolution and range, offset and INL) and the bit lines' IR drop."""
         adc, ohm = self.arch.adc, self.arch.crossbar.wire_ohm_per_cell
-        return [NonIdeality(f"ADC: {adc.bits} bits over {adc.range_fraction:g} of the column range",
-                            {"adc.bits": IDEAL_ADC_BITS, "adc.range_fraction": 1.0}),
+        ideal: dict[str, Any] = {"adc.bits": IDEAL_ADC_BITS, "adc.range_fraction": 1.0}
+        where = f"{adc.range_fraction:g} of the column range"
+        if adc.range_mode != "per_layer":
+            ideal.update({"adc.range": "per_layer", "adc.calibration_margin": 1.0})
+            where = f"calibrated {adc.range_mode.replace('_', '-')} ranges"
+        return [NonIdeality(f"ADC: {adc.bits} bits over {where}", ideal),
                 NonIdeality(f"ADC offset {adc.offset_sigma_lsb:g} LSB / INL {adc.inl_lsb:g} LSB",
                             {"adc.offset_sigma_lsb": 0.0, "adc.inl_lsb": 0.0}),
                 NonIdeality(f"IR drop ({ohm:g} ohm per cell)", {"crossbar.wire_ohm_per_cell": 0.0})]
@@ -239,7 +300,7 @@ class CrossbarTile(TileModel):
         """The effective conductances laid out as (row chunks, rows, S*N) for the kernel, the
         ADCs' offsets and calibration, and with the conductance read energy each matrix row's
         total physical conductance (uS)."""
-        rows, chunks = self.arch.crossbar.rows, layer.lmap.row_chunks
+        chunks = layer.lmap.row_chunks
         g = self.conductances(layer)                            # (P, S, K, N) level units
         row_g_us = None
         if self.arch.crossbar.read_energy == "conductance":
@@ -249,16 +310,12 @@ class CrossbarTile(TileModel):
         if self.arch.crossbar.wire_ohm_per_cell > 0:
             g = self.ir_drop(g, chunks)
         adc = self.arch.adc
-        offset = self.adc_offsets(layer) if adc.offset_sigma_lsb > 0 else None
-        zero = (self.zero_codes(layer, offset) if adc.offset_calibration
+        col_step = self.col_steps(layer)
+        offset = self.adc_offsets(layer, col_step) if adc.offset_sigma_lsb > 0 else None
+        zero = (self.zero_codes(layer, offset, col_step) if adc.offset_calibration
                 and (adc.offset_sigma_lsb > 0 or adc.inl_lsb != 0) else None)
         eff = g[0] - g[1] if g.shape[0] == 2 else g[0]          # (S, K, N)
-        s = eff.shape[0]
-        g = np.zeros((s, chunks * rows, layer.n), np.float32)
-        g[:, : layer.k] = eff
-        kernel_g = np.ascontiguousarray(
-            g.reshape(s, chunks, rows, layer.n).transpose(1, 2, 0, 3).reshape(chunks, rows, s * layer.n))
-        return CrossbarState(kernel_g, offset, zero, row_g_us)
+        return CrossbarState(self.kernel_layout(eff, chunks), offset, zero, row_g_us, col_step)
 
     def ir_drop(self, g: np.ndarray, chunks: int) -> np.ndarray:
         """Conductances (P, S, K, N) in level units as the columns see them through bit-line IR
@@ -273,10 +330,11 @@ class CrossbarTile(TileModel):
         out = (seen - dev.g_min_us) / dev.g_step_us
         return out.reshape(p, s, chunks * rows, n)[:, :, :k].astype(np.float32)
 
-    def adc_offsets(self, layer: AnalogLayer) -> np.ndarray:
+    def adc_offsets(self, layer: AnalogLayer, col_step: np.ndarray | None = None) -> np.ndarray:
         """(row chunks, S*N) static offsets (level units) of the ADC that converts each kernel
         column: each crossbar's `per_crossbar` ADCs take its conversions in turn, and each ADC
-        has one offset drawn from the layer's read key (the same chip, the same offsets)."""
+        has one offset drawn from the layer's read key (the same chip, the same offsets), in
+        LSB of the range it converts (col_step: each column's own)."""
         lm, s, n = layer.lmap, layer.cells.g.shape[1], layer.n
         per_xb = self.arch.adc.per_crossbar
         wpg = self.weights_per_column_group()
@@ -285,9 +343,13 @@ class CrossbarTile(TileModel):
             (lm.row_chunks, lm.col_groups, per_xb)) * (self.arch.adc.offset_sigma_lsb * step)
         ns, ss = np.arange(n)[None, :], np.arange(s)[:, None]
         adc = ((ns % wpg) * s + ss) % per_xb                   # (S, N): the ADC of weight n, slice s
-        return draws[:, ns // wpg, adc].reshape(lm.row_chunks, s * n).astype(np.float32)
+        out = draws[:, ns // wpg, adc].reshape(lm.row_chunks, s * n)
+        if col_step is not None:
+            out = out / step * col_step
+        return out.astype(np.float32)
 
-    def zero_codes(self, layer: AnalogLayer, offset: np.ndarray | None) -> np.ndarray:
+    def zero_codes(self, layer: AnalogLayer, offset: np.ndarray | None,
+                   col_step: np.ndarray | None = None) -> np.ndarray:
         """(N,) what offset calibration subtracts from each output per MVM: every conversion's
         level at zero input (its offset and the INL there), shift-added as the conversions are.
         The periphery estimates it to sub-LSB precision by averaging many zero-input
@@ -297,12 +359,16 @@ class CrossbarTile(TileModel):
         arch = self.arch
         step, lo, hi = self.adc_scale(self.adc_bits(layer.lmap))
         s, n = layer.cells.g.shape[1], layer.n
+        lsb = step if col_step is None else col_step.astype(np.float64)
         off = (offset if offset is not None
-               else np.zeros((layer.lmap.row_chunks, s * n), np.float32)).astype(np.float64) / step
+               else np.zeros((layer.lmap.row_chunks, s * n), np.float32)).astype(np.float64) / lsb
         d0 = np.clip((0.0 - 0.5 * (lo + hi)) / (0.5 * (hi - lo)), -1.0, 1.0)
         c0 = np.clip(off + arch.adc.inl_lsb * (1.0 - d0 * d0), lo, hi)   # (C, S*N), in LSB
         planes = sum(2.0 ** p for p in range(arch.input_planes)) if arch.dac.bit_serial else 1.0
         slices = np.array([2.0 ** (k * arch.device.bits_per_cell) for k in range(s)])
+        if col_step is not None:
+            c0 = c0 * lsb
+            return (c0.reshape(-1, s, n) * slices[None, :, None]).sum(axis=(0, 1)) * planes
         return (c0.reshape(-1, s, n) * slices[None, :, None]).sum(axis=(0, 1)) * step * planes
 
     def mvm(self, layer: AnalogLayer, codes: np.ndarray, keys: Sequence[int]) -> tuple[np.ndarray, int]:
@@ -314,7 +380,7 @@ class CrossbarTile(TileModel):
             bit_serial=arch.dac.bit_serial, bits_per_cell=arch.device.bits_per_cell,
             step=step, code_lo=lo, code_hi=hi,
             sigma_cell=self.sigma_cell, key=keys,
-            offset=st.adc_offset, inl=arch.adc.inl_lsb)
+            offset=st.adc_offset, inl=arch.adc.inl_lsb, col_step=st.col_step)
         if st.adc_zero is not None:
             acc -= st.adc_zero
         if self.encoding.offset:                   # the stored offset times the input sum
@@ -375,6 +441,9 @@ class CrossbarTile(TileModel):
     def weight_variance(self, layer: AnalogLayer) -> np.ndarray:
         """Pulsed cells' programming errors, weighted by their slice's significance."""
         b = self.arch.device.bits_per_cell
+        weight = np.array([4.0 ** (s * b) for s in range(layer.cells.levels.shape[1])])
+        if self.arch.device.program_error != "cimsim":          # the peers' conventions: per cell
+            var = program_error_variance(layer.cells.levels, self.arch)
+            return np.einsum("pskn,s->kn", var, weight)
         pulsed = (layer.cells.levels > 0).astype(np.float64)           # (P, S, K, N)
-        weight = np.array([4.0 ** (s * b) for s in range(pulsed.shape[1])])
         return np.einsum("pskn,s->kn", pulsed, weight) * self.device.program_sigma_levels ** 2

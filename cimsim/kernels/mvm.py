@@ -178,6 +178,62 @@ def adc_shift_add_inl(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float
 
 
 @njit(cache=True, nogil=True, fastmath=True)
+def adc_shift_add_ranged(partial: np.ndarray, sum_sq: np.ndarray, sigma_cell: float, y: np.ndarray,
+                         n_out: int, col_step: np.ndarray, code_lo: float, code_hi: float,
+                         plane_weight: np.ndarray, bits_per_cell: int, keys: np.ndarray, m0: int,
+                         group_rows: int, inl: float) -> int:
+    """`adc_shift_add_inl` with an ADC range of each converted column of its own: col_step
+    (C, S*n_out) is the LSB (level units) of the conversions of crossbar row chunk c, kernel
+    column j (per-slice or per-array ranges, hw/tile.py). Each code is scaled by its own LSB
+    before the shift-add, in float64."""
+    n_chunks, pm, sn = partial.shape
+    n_planes = plane_weight.shape[0]
+    m_vec = pm // n_planes
+    n_slices = sn // n_out
+    lo, hi = np.float32(code_lo), np.float32(code_hi)
+    scale, mean = np.float32(_IH_SCALE), np.float32(_IH_MEAN)
+    bow, one = np.float32(inl), np.float32(1.0)
+    mid = np.float32(0.5 * (code_lo + code_hi))
+    ihalf = np.float32(2.0 / (code_hi - code_lo)) if code_hi > code_lo else np.float32(0.0)
+    inv = np.empty((n_chunks, sn), np.float32)
+    lsb = np.empty((n_chunks, sn), np.float64)        # LSB x 2**(s * bits_per_cell) of column j
+    for c in range(n_chunks):
+        for j in range(sn):
+            inv[c, j] = np.float32(1.0 / col_step[c, j])
+            lsb[c, j] = np.float64(col_step[c, j]) * 2.0 ** ((j // n_out) * bits_per_cell)
+    u = np.empty(sn, np.float32)
+    codes = np.zeros(sn, np.float64)
+    clipped = 0
+    for m in range(m_vec):
+        grp = (m0 + m) // group_rows
+        key, local = keys[grp], m0 + m - grp * group_rows
+        for p in range(n_planes):
+            for c in range(n_chunks):
+                sd = np.float32(sigma_cell * np.sqrt(sum_sq[p, c, m])) * scale
+                row = p * m_vec + m
+                base = np.uint64(((p * n_chunks + c) * group_rows + local) * sn)
+                if sd > 0:
+                    for j in range(sn):
+                        z = _gauss_raw(key, base + np.uint64(j)) - mean
+                        u[j] = (partial[c, row, j] + sd * z) * inv[c, j]
+                else:
+                    for j in range(sn):
+                        u[j] = partial[c, row, j] * inv[c, j]
+                for j in range(sn):
+                    d = min(max((u[j] - mid) * ihalf, -one), one)
+                    q = np.floor(u[j] + bow * (one - d * d) + np.float32(0.5))
+                    qc = min(max(q, lo), hi)
+                    clipped += qc != q
+                    codes[j] += qc * lsb[c, j]
+            w = plane_weight[p]
+            for s in range(n_slices):
+                for n in range(n_out):
+                    y[m, n] += codes[s * n_out + n] * w
+            codes[:] = 0
+    return clipped
+
+
+@njit(cache=True, nogil=True, fastmath=True)
 def bit_planes(x_int: np.ndarray, planes: int, bit_serial: bool,
                n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
     """(M, C*R) codes -> planes (C, P*M, R) float32, bit p of each code (or the code itself),
@@ -255,7 +311,8 @@ def use_threads(n: int) -> None:
 def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit_serial: bool,
                bits_per_cell: int, step: float, code_lo: float, code_hi: float,
                sigma_cell: float, key: int | Sequence[int], offset: np.ndarray | None = None,
-               inl: float = 0.0, block_bytes: int = 512 << 10) -> tuple[np.ndarray, int]:
+               inl: float = 0.0, col_step: np.ndarray | None = None,
+               block_bytes: int = 512 << 10) -> tuple[np.ndarray, int]:
     """y (M, n_out) float64 in (x code x weight code) units, and the count of clipped conversions.
 
     x_int: (M, C*R) integer codes (rows padded to whole crossbars); g: (C, R, S*n_out) float32.
@@ -268,7 +325,8 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
     as if it were a call of its own with that key: several samples in one call give each
     the results it gets alone (the online loop's batched stream, learning/online.py).
     offset: (C, S*n_out) float32 static ADC offsets in level units (None: none); inl: the
-    ADCs' integral nonlinearity in LSB (adc_shift_add).
+    ADCs' integral nonlinearity in LSB (adc_shift_add); col_step: (C, S*n_out) LSB of each
+    column's conversions (per-slice or per-array ADC ranges; None: `step` for all).
     """
     n_chunks, rows, sn = g.shape
     m = x_int.shape[0]
@@ -289,6 +347,9 @@ def analog_mvm(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes: int, bit
         partial = np.matmul(xt, g)                                # (C, P*mb, S*N)
         if offset is not None:
             partial += offset[:, None, :]
+        if col_step is not None:
+            return adc_shift_add_ranged(partial, sq, sigma_cell, y[m0:m0 + mb], n_out, col_step, code_lo,
+                                        code_hi, weights, bits_per_cell, ukeys, m0, group, inl)
         if inl:
             return adc_shift_add_inl(partial, sq, sigma_cell, y[m0:m0 + mb], n_out, step, code_lo, code_hi,
                                      weights, bits_per_cell, ukeys, m0, group, inl)

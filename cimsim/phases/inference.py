@@ -45,7 +45,12 @@ class InferenceParams:
                                            doc="the chip is read this long after programming (the device's "
                                                "time model, e.g. PCM drift and 1/f noise; 0: as programmed)")
     drift_compensation: bool = spec(False, doc="global drift compensation (one digital gain per layer from "
-                                               "an all-ones read, as aihwkit's GlobalDriftCompensation)")
+                                               "a read after programming and one at the read "
+                                               "time)")
+    drift_compensation_readout: str = spec("ones", choices=("ones", "one_hot"),
+                                           doc="the compensation's reads: ones (one all-ones input: the "
+                                               "mean |column sum|) or one_hot (every row alone: the mean "
+                                               "|weight|, aihwkit's GlobalDriftCompensation)")
     accuracy_vs_time_s: list[float] = spec([], doc="also measure accuracy at these times after programming, "
                                                    "with and without compensation (table accuracy_vs_time, "
                                                    "figure)")
@@ -93,17 +98,18 @@ class InferenceResult(PhaseResult):
         return self.images
 
 
-def at_time(engines: dict, t_s: float, compensate: bool) -> dict:
+def at_time(engines: dict, t_s: float, compensate: bool, readout: str = "ones") -> dict:
     """Views of the chip's layers read t_s seconds after programming (functional.AnalogLayer)."""
-    return {k: e.at_time(t_s, compensate) for k, e in engines.items()}
+    return {k: e.at_time(t_s, compensate, readout) for k, e in engines.items()}
 
 
 def accuracy(dep: Deployment, x: np.ndarray, y: np.ndarray, chip: Chip, t_s: float = 0.0,
-             compensate: bool = False) -> float:
+             compensate: bool = False, readout: str = "ones") -> float:
     """Test accuracy of one programmed chip read t_s seconds after programming, through views
     of its layers (at_time), so its own read counters, hence the read noise of later phases,
     are untouched and every call sees the same noise stream."""
-    return float((run(dep.net, at_time(dep.engines, t_s, compensate), x, chip.arch)[0].argmax(1) == y).mean())
+    views = at_time(dep.engines, t_s, compensate, readout)
+    return float((run(dep.net, views, x, chip.arch)[0].argmax(1) == y).mean())
 
 
 @dataclass
@@ -120,13 +126,15 @@ class ChipAccuracy:
     compensate: bool
     times_s: tuple[float, ...]
     session: Session | None = None
+    readout: str = "ones"
 
     def __call__(self, which: Deployment | int) -> tuple[float | None, list[tuple[float, float]]]:
         own = isinstance(which, Deployment)
         dep = which if own else deploy(self.session, self.session.net, chip_index=which)
-        acc = None if own else accuracy(dep, self.x, self.y, self.chip, self.t_s, self.compensate)
+        acc = (None if own else
+               accuracy(dep, self.x, self.y, self.chip, self.t_s, self.compensate, self.readout))
         return acc, [(accuracy(dep, self.x, self.y, self.chip, t, False),
-                      accuracy(dep, self.x, self.y, self.chip, t, True)) for t in self.times_s]
+                      accuracy(dep, self.x, self.y, self.chip, t, True, self.readout)) for t in self.times_s]
 
 
 class InferencePhase(PhaseKind):
@@ -158,7 +166,8 @@ class InferencePhase(PhaseKind):
             x, y = x[: ph.samples], y[: ph.samples]
         p = ph.params
         timed = p.time_after_programming_s > 0 or p.drift_compensation
-        engines = (at_time(dep.engines, p.time_after_programming_s, p.drift_compensation) if timed
+        readout = p.drift_compensation_readout
+        engines = (at_time(dep.engines, p.time_after_programming_s, p.drift_compensation, readout) if timed
                    else dep.engines)
         t0 = time.perf_counter()
         logits, trace = run(dep.net, engines, x, chip.arch)
@@ -169,7 +178,7 @@ class InferencePhase(PhaseKind):
                             ctx.w.deploy.pipeline)
         over = curve = None
         job = ChipAccuracy(x, y, chip, p.time_after_programming_s, p.drift_compensation,
-                           tuple(p.accuracy_vs_time_s), dataclasses.replace(ctx, dep=None))
+                           tuple(p.accuracy_vs_time_s), dataclasses.replace(ctx, dep=None), readout)
         t0 = time.perf_counter()
         chips = [job(dep)]
         if p.ci_chips > 1 and not ctx.chip_changed:

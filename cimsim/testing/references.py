@@ -12,10 +12,11 @@ def analog_mvm_reference(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes
                          bit_serial: bool, bits_per_cell: int, step: float, code_lo: float,
                          code_hi: float, sigma_cell: float,
                          rng: np.random.Generator | None = None, offset: np.ndarray | None = None,
-                         inl: float = 0.0) -> np.ndarray:
+                         inl: float = 0.0, col_step: np.ndarray | None = None) -> np.ndarray:
     """Plain-numpy reference of `analog_mvm`: explicit loops over planes, crossbars and slices,
     Gaussian read noise drawn per cell and summed (not the column shortcut); the ADC offset
-    added to each column's current, the INL bow to its value in LSB."""
+    added to each column's current, the INL bow to its value in LSB; col_step (C, S*n_out):
+    each column's own LSB (per-slice / per-array ranges), else `step` for all."""
     n_chunks, rows, sn = g.shape
     n_slices = sn // n_out
     m = x_int.shape[0]
@@ -33,10 +34,11 @@ def analog_mvm_reference(x_int: np.ndarray, g: np.ndarray, *, n_out: int, planes
                     col = col + np.einsum("mr,mrn->mn", xc, cell_noise)
                 if offset is not None:
                     col = col + offset[c, s * n_out:(s + 1) * n_out]
-                u = col / step
+                lsb = step if col_step is None else col_step[c, s * n_out:(s + 1) * n_out].astype(np.float64)
+                u = col / lsb
                 d = np.clip((u - 0.5 * (code_lo + code_hi)) / (0.5 * (code_hi - code_lo)), -1.0, 1.0)
                 code = np.clip(np.floor(u + inl * (1.0 - d * d) + 0.5), code_lo, code_hi)
-                y += code * step * weight * 2.0 ** (s * bits_per_cell)
+                y += code * lsb * weight * 2.0 ** (s * bits_per_cell)
     return y
 
 
