@@ -6,9 +6,11 @@ a batch of 1024 vectors, programming error sigma 0 / 0.05 / 0.1, ADCs of 4 / 6 /
 input, one conversion). Printed: the relative RMS error ||Y - X W||_F / ||X W||_F of cimsim
 against the float product, in each convention (docs/models.md), mean over seeds:
 
-  shipped    the shipped default: cimsim's programming error (pulsed cells only, unclipped),
-             one ADC range per layer at range_fraction 0.25 of the largest possible sum
-  per_slice  cimsim's error, calibrated ranges per weight slice
+  per_layer  the shipped default before issue 28: cimsim's programming error (pulsed cells
+             only, unclipped), one ADC range per layer at range_fraction 0.25 of the largest
+             possible column sum (arch/pcm_256x256.yaml used 0.02 for its multi-bit inputs,
+             tuned to sparse ReLU activations: on these dense inputs it clips, error 0.45-0.53)
+  per_slice  cimsim's error, calibrated ranges per weight slice (the shipped files since issue 28)
   per_array  cimsim's error, calibrated ranges per crossbar
   crosssim   CrossSim's conventions: error on every cell clipped to the range, per-array ranges
   aihwkit    aihwkit's PCM programming polynomial on every cell (sigma not used), per-array ranges
@@ -36,7 +38,7 @@ from cimsim.hw.chip import build_chip
 from cimsim.mapping import map_layers
 
 CONVENTIONS = {                       # name: (device.program_error, adc.range)
-    "shipped": ("cimsim", "per_layer"),
+    "per_layer": ("cimsim", "per_layer"),
     "per_slice": ("cimsim", "per_slice"),
     "per_array": ("cimsim", "per_array"),
     "crosssim": ("crosssim", "per_array"),

@@ -52,10 +52,11 @@ def test_ideal_chip_and_cases_come_from_the_models(root):
     assert (base.device.stuck_at.low_rate, base.device.stuck_at.high_rate) == (0.0, 0.0)
     adc = base.adc
     assert (adc.bits, adc.range_fraction, adc.offset_sigma_lsb, adc.inl_lsb) == (24, 1.0, 0, 0)
+    assert adc.range_mode == "per_layer"          # the ideal converter's one range covers every sum
     assert base.crossbar.wire_ohm_per_cell == 0.0
     assert list(each) == ["programming error (sigma 0.02)", "read noise (sigma 0.01)",
                           "cells stuck at g_min (0.001)", "cells stuck at g_max (0.001)",
-                          "ADC: 8 bits over 0.25 of the column range"]    # offset, INL, IR drop are 0 here
+                          "ADC: 8 bits over calibrated per-slice ranges"]    # offset, INL, IR drop are 0 here
     ideal, real = _leaves(to_dict(base)), _leaves(to_dict(a))
     for name, (arch, t) in each.items():
         got = _leaves(to_dict(arch))

@@ -65,11 +65,12 @@ def test_explain_ideal_chip_matches_an_ideal_run(root):
     ideal = cimsim.run(arch, w, overrides={
         "workload.phases.0.samples": 24, "workload.phases.0.ci_chips": 3,
         "arch.device.program_sigma": 0, "arch.device.read_sigma": 0, "arch.device.stuck_at.low_rate": 0,
-        "arch.device.stuck_at.high_rate": 0, "arch.adc.bits": 24, "arch.adc.range_fraction": 1.0})
+        "arch.device.stuck_at.high_rate": 0, "arch.adc.bits": 24, "arch.adc.range": "per_layer",
+        "arch.adc.range_fraction": 1.0})
     assert ex["ideal_chip"] == pytest.approx(ideal.phase("test").accuracy_over_chips.mean)
     assert ex["this_chip"] == pytest.approx(np.mean(rep.phase("test").accuracy_over_chips.per_chip))
     assert set(ex["each_alone"]) == {"programming error (sigma 0.02)", "read noise (sigma 0.01)",
                                      "cells stuck at g_min (0.001)", "cells stuck at g_max (0.001)",
-                                     "ADC: 8 bits over 0.25 of the column range"}
+                                     "ADC: 8 bits over calibrated per-slice ranges"}
     assert ex["dominant"] == min(ex["each_alone"], key=ex["each_alone"].get)
     assert "dominant:" in rep.summary()

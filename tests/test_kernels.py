@@ -96,7 +96,7 @@ def ideal_arch(**adc) -> ArchSpec:
     return dataclasses.replace(
         a, device=dataclasses.replace(a.device, program_sigma=0.0, read_sigma=0.0,
                                       stuck_at=StuckAtSpec(0.0, 0.0)),
-        adc=dataclasses.replace(a.adc, bits=24, range_fraction=1.0, **adc))
+        adc=dataclasses.replace(a.adc, bits=24, range_mode="per_layer", range_fraction=1.0, **adc))
 
 
 @pytest.mark.parametrize("arch", [
@@ -215,7 +215,8 @@ def test_offset_calibration_removes_whole_lsb_offsets_exactly(bit_serial):
     subtracting each ADC's zero-input code gives the offset-free outputs bit for bit."""
     dac = DacSpec(input_bits=8, bit_serial=bit_serial)
     a = dataclasses.replace(ideal_arch(), dac=dac)
-    a = dataclasses.replace(a, adc=dataclasses.replace(a.adc, bits=12, range_fraction=0.5))
+    adc = dataclasses.replace(a.adc, bits=12, range_mode="per_layer", range_fraction=0.5)
+    a = dataclasses.replace(a, adc=adc)
     rng = np.random.default_rng(3)
     w = rng.normal(0, 0.2, (90, 7)).astype(np.float32)
     x = np.abs(rng.normal(0, 1, (25, 90))).astype(np.float32)

@@ -7,7 +7,8 @@ from cimsim.cli import main
 
 IDEAL = ["--set", "arch.device.program_sigma=0", "--set", "arch.device.read_sigma=0",
          "--set", "arch.device.stuck_at.low_rate=0", "--set", "arch.device.stuck_at.high_rate=0",
-         "--set", "arch.adc.bits=16", "--set", "arch.adc.range_fraction=1",
+         "--set", "arch.adc.bits=16", "--set", "arch.adc.range=per_layer",
+         "--set", "arch.adc.range_fraction=1",
          "--set", "workload.phases.0.ci_chips=1"]
 
 

@@ -156,7 +156,7 @@ class AdcSpec:
     range_fraction: float = spec(0.25, lo=0.0, hi=1.0, lo_open=True,
                                  doc="range per_layer: ADC full scale / largest possible column sum; "
                                      "< 1 clips")
-    range_mode: str = spec("per_layer", key="range", choices=("per_layer", "per_slice", "per_array"),
+    range_mode: str = spec("per_slice", key="range", choices=("per_layer", "per_slice", "per_array"),
                            doc="what shares one ADC full scale: per_layer (range_fraction of the largest "
                                "possible column sum, the same for every layer); per_slice (each weight "
                                "slice of a layer its own, calibrated: a reference per slice that the "

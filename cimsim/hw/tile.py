@@ -282,7 +282,7 @@ class CrossbarTile(TileModel):
         ideal: dict[str, Any] = {"adc.bits": IDEAL_ADC_BITS, "adc.range_fraction": 1.0}
         where = f"{adc.range_fraction:g} of the column range"
         if adc.range_mode != "per_layer":
-            ideal.update({"adc.range": "per_layer", "adc.calibration_margin": 1.0})
+            ideal.update({"adc.range_mode": "per_layer", "adc.calibration_margin": 1.0})
             where = f"calibrated {adc.range_mode.replace('_', '-')} ranges"
         return [NonIdeality(f"ADC: {adc.bits} bits over {where}", ideal),
                 NonIdeality(f"ADC offset {adc.offset_sigma_lsb:g} LSB / INL {adc.inl_lsb:g} LSB",
