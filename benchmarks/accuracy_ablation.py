@@ -21,7 +21,8 @@ def main() -> None:
     work = load_workload(ROOT / "workloads" / "resnet_inference.yaml")
     a = arch.spec
     dev0 = dataclasses.replace(a.device, program_sigma=0.0, read_sigma=0.0, stuck_at=StuckAtSpec(0.0, 0.0))
-    adc0 = dataclasses.replace(a.adc, bits=16, range_fraction=1.0)
+    adc0 = dataclasses.replace(a.adc, bits=16, range_mode="per_layer", range_fraction=1.0,
+                               calibration_margin=1.0)
     ideal = dataclasses.replace(a, device=dev0, adc=adc0)
     cases = {
         "ideal devices and converters": ideal,
@@ -35,7 +36,7 @@ def main() -> None:
             ideal, device=dataclasses.replace(dev0, stuck_at=StuckAtSpec(a.device.stuck_at.low_rate, 0.0))),
         "+ stuck-at high only": dataclasses.replace(
             ideal, device=dataclasses.replace(dev0, stuck_at=StuckAtSpec(0.0, a.device.stuck_at.high_rate))),
-        f"+ {a.adc.bits}-bit ADC at range {a.adc.range_fraction}": dataclasses.replace(ideal, adc=a.adc),
+        f"+ {a.adc.bits}-bit ADC, range {a.adc.range_mode}": dataclasses.replace(ideal, adc=a.adc),
         "shipped chip (all of the above)": a,
     }
     for label, spec in cases.items():

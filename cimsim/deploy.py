@@ -59,6 +59,9 @@ def calibrate(net: Net, data: Dataset, images: int) -> dict[str, float]:
     return maxima
 
 
+PROBE_ROWS = 8192      # input rows per ADC-calibration block
+
+
 class _PeakProbe:
     """Stands in for one weight layer's analog engine during ADC calibration: computes the
     float product (the calibration runs the float network) and keeps the running maximum of
@@ -72,12 +75,14 @@ class _PeakProbe:
         self.peaks: np.ndarray | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        parts = [np.maximum(x, 0)] + ([np.maximum(-x, 0)] if (x < 0).any() else [])
-        for part in parts:
-            p = self.tile.adc_peaks(self.w_int, self.lmap, input_codes(part, self.x_scale, self.tile.arch,
-                                                                       self.lmap))
-            if p is not None:
-                self.peaks = p if self.peaks is None else np.maximum(self.peaks, p)
+        signed = bool((x < 0).any())
+        for r0 in range(0, len(x), PROBE_ROWS):             # the codes of a conv layer's rows in blocks
+            rows = x[r0:r0 + PROBE_ROWS]
+            for part in [np.maximum(rows, 0)] + ([np.maximum(-rows, 0)] if signed else []):
+                codes = input_codes(part, self.x_scale, self.tile.arch, self.lmap)
+                p = self.tile.adc_peaks(self.w_int, self.lmap, codes)
+                if p is not None:
+                    self.peaks = p if self.peaks is None else np.maximum(self.peaks, p)
         return x @ self.w
 
 

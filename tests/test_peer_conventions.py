@@ -211,3 +211,22 @@ def test_calibrated_ranges_follow_the_weights_each_chip_programs(trained, root):
     w0 = net.weight_layers()[0].W
     backbone = calibrate_adc(dep.net, data, 64, x_max, e.tile, dep.cmap, only={first: w0})
     np.testing.assert_array_equal(dep.engines[first].adc_peaks, backbone[first])
+
+
+def test_calibration_in_blocks_gives_the_same_peaks(monkeypatch):
+    """The calibration cuts a layer's input rows (and the tile its column sums) into blocks,
+    so that a conv layer's im2col rows never sit in memory at once: the peaks do not depend
+    on the blocking."""
+    import cimsim.deploy as deploy_mod
+
+    arch = _arch(program_sigma=0.0, read_sigma=0.0)
+    layer, w = _layer(arch, 70, 12, seed=7)
+    x = np.random.default_rng(8).normal(0, 1, (40, 70)).astype(np.float32)     # signed: two passes
+    probe = deploy_mod._PeakProbe(w, layer.tile, layer.lmap, float(np.abs(x).max()))
+    probe(x)
+    monkeypatch.setattr(deploy_mod, "PROBE_ROWS", 7)
+    small = deploy_mod._PeakProbe(w, layer.tile, layer.lmap, float(np.abs(x).max()))
+    small(x)
+    np.testing.assert_array_equal(probe.peaks, small.peaks)
+    codes = input_codes(np.maximum(-x, 0), probe.x_scale, arch, layer.lmap)
+    assert np.all(probe.peaks >= layer.tile.adc_peaks(probe.w_int, layer.lmap, codes))

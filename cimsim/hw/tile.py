@@ -256,8 +256,16 @@ class CrossbarTile(TileModel):
         levels = self.encode(w_int).astype(np.float32)            # (P, S, K, N)
         eff = levels[0] - levels[1] if levels.shape[0] == 2 else levels[0]
         g = self.kernel_layout(eff, lmap.row_chunks)
-        xt, _ = bit_planes(codes, self.arch.input_planes, self.arch.dac.bit_serial, lmap.row_chunks)
-        return np.abs(np.matmul(xt, g)).max(axis=1)
+        planes = self.arch.input_planes
+        # vectors in blocks whose planes and column sums take ~32 MiB (a conv layer's im2col
+        # rows x planes x columns would take gigabytes at once)
+        per_vector = 4 * planes * lmap.row_chunks * (g.shape[1] + g.shape[2])
+        block = max(1, (32 << 20) // per_vector)
+        peak = np.zeros((g.shape[0], g.shape[2]), np.float32)
+        for m0 in range(0, codes.shape[0], block):
+            xt, _ = bit_planes(codes[m0:m0 + block], planes, self.arch.dac.bit_serial, lmap.row_chunks)
+            np.maximum(peak, np.abs(np.matmul(xt, g)).max(axis=1), out=peak)
+        return peak
 
     def kernel_layout(self, eff: np.ndarray, chunks: int) -> np.ndarray:
         """(S, K, N) effective conductances -> the kernel's (row chunks, rows, S*N), rows past K
