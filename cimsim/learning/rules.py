@@ -6,6 +6,9 @@
   whose quantised update is non-zero).
 - lrt: bias_only + a rank-r accumulator per weight matrix in SRAM, written every B samples
   if enough entries change (Gural et al. 2020).
+- mixed_precision: bias_only + a dense accumulator chi per weight matrix in SRAM; a cell is
+  written only when its accumulated update reaches the device's step epsilon, and chi keeps
+  the remainder (Nandakumar et al., Front. Neurosci. 2020; aihwkit's MixedPrecisionCompound).
 
 Learning arithmetic is counted in vector-unit operations (`digital.op_energy_pj` each): one
 multiply or one add, counted from the code's own loops. An SGD step on a parameter is a
@@ -90,6 +93,36 @@ class LrtParams(RuleParams):
     batch_fc: int = spec(100, lo=1, doc="samples between write attempts, FC layers")
     rho_min: float = spec(0.01, lo=0.0, hi=1.0, doc="write only if this share of dW is non-zero")
     max_norm: bool = spec(True, doc="normalise L and R by their running max (beta 0.999)")
+
+
+@dataclass(frozen=True)
+class MixedPrecisionParams(RuleParams):
+    """The accumulator chi and its transfer threshold (Nandakumar et al. 2020)."""
+
+    epsilon_codes: int = spec(1, lo=1, hi=2 ** 15,
+                              doc="transfer threshold epsilon in weight codes: a weight is written when "
+                                  "|chi| reaches it, by whole multiples of it (1: the device's step, one "
+                                  "level of the least significant slice; below it a write cannot be made)")
+    chi_bits: int = spec(16, lo=4, hi=32, doc="bits of each accumulator entry (signed fixed point)")
+    chi_range_eps: int = spec(8, lo=1, hi=2 ** 15,
+                              doc="chi saturates at +-this x epsilon (a power of 2; its LSB is "
+                                  "epsilon x chi_range_eps / 2**(chi_bits-1))")
+    stochastic_rounding: bool = spec(False, doc="round each update onto chi's grid stochastically (unbiased; "
+                                                "matters at few chi_bits) instead of to the nearest step")
+
+    def validate(self, src: object, path: tuple) -> None:
+        r = self.chi_range_eps
+        if r & (r - 1):
+            raise src.error(path + ("chi_range_eps",), "a power of 2", r)
+        if r >= 2 ** (self.chi_bits - 1):
+            top = 2 ** (self.chi_bits - 1)
+            raise src.error(path + ("chi_range_eps",), f"below 2**(chi_bits - 1) = {top} "
+                            "(chi needs at least one bit below epsilon)", r)
+
+
+def buffer_share_bytes(e: AnalogLayer, arch: ArchSpec) -> int:
+    """SRAM a layer's rule state may use: its tiles' shares of their buffers."""
+    return int(e.lmap.tiles * arch.sram_buffer.capacity_kib * 1024 / arch.sram_buffer.tiles_per_buffer)
 
 
 class Rule:
@@ -349,3 +382,69 @@ def make_rule(spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], ar
               seed: int, arch_file: str) -> Rule:
     """The rule `algorithm.name` names (registered name or import path)."""
     return plugins.load("rule", spec.name)(spec, net, engines, arch, seed, arch_file)
+
+
+class MixedPrecision(Rule):
+    """Mixed-precision training: the per-sample SGD update accumulates in a dense digital
+    matrix chi (SRAM, chi_bits fixed point); every weight whose |chi| reaches epsilon is
+    written by n = floor(|chi| / epsilon) steps of epsilon, and chi keeps the remainder."""
+
+    Params = MixedPrecisionParams
+
+    def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
+                 seed: int = 0, arch_file: str = "arch"):
+        super().__init__(spec, net, engines, arch, seed, arch_file)
+        p = self.params
+        # chi in units of its LSB: integers in +-(2**(chi_bits-1) - 1), epsilon = 2**(chi_bits-1) / range
+        self.chi_max = 2 ** (p.chi_bits - 1) - 1
+        self.eps_lsb = 2 ** (p.chi_bits - 1) // p.chi_range_eps
+        self.chi = {n.name: np.zeros(n.W.shape, np.int64) for n in net.weight_layers()}
+        self.rng = np.random.default_rng([seed, 13])
+        self.saturated = self.transfers = 0
+        for name, chi in self.chi.items():
+            need, cap = int(chi.size * p.chi_bits / 8), buffer_share_bytes(engines[name], arch)
+            if need > cap:
+                raise FitError(f"{arch_file}: sram_buffer.capacity_kib: mixed precision needs {need} bytes "
+                               f"for layer '{name}''s {p.chi_bits}-bit accumulator but its "
+                               f"{engines[name].lmap.tiles} tile(s)' share of their buffers holds {cap}; "
+                               "enlarge sram_buffer.capacity_kib or lower algorithm.chi_bits")
+
+    def wants_dense_gradient(self) -> bool:
+        return True
+
+    @property
+    def aux_bytes(self) -> int:
+        return int(sum(c.size for c in self.chi.values()) * self.params.chi_bits / 8)
+
+    @property
+    def dense_bytes(self) -> int:
+        return self.aux_bytes
+
+    def report(self) -> dict:
+        return {"transfers": self.transfers, "chi_saturations": self.saturated}
+
+    def weight_step(self, t: int, log: StepLog) -> None:
+        p = self.params
+        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
+        for n in self.net.weight_layers():
+            e, chi = self.engines[n.name], self.chi[n.name]
+            w_max = e.w_scale * qmax
+            # the SGD update of the normalised weights, in chi's LSB (epsilon_codes codes = eps_lsb)
+            u = -p.lr * w_max * n.dW.astype(np.float64) * qmax * (self.eps_lsb / p.epsilon_codes)
+            step = (np.floor(u + self.rng.random(u.shape)) if p.stochastic_rounding else np.rint(u))
+            chi += step.astype(np.int64)
+            over = np.abs(chi) > self.chi_max
+            if over.any():
+                self.saturated += int(over.sum())
+                np.clip(chi, -self.chi_max, self.chi_max, out=chi)
+            pulses = np.abs(chi) // self.eps_lsb                  # n = floor(|chi| / epsilon)
+            d = np.sign(chi) * pulses
+            chi -= d * self.eps_lsb
+            log.digital_ops += 4 * chi.size                      # scale, add, compare, subtract
+            nbytes = int(chi.size * p.chi_bits / 8)
+            log.sram_read_bytes += nbytes
+            log.sram_write_bytes += nbytes
+            if pulses.any():
+                self.transfers += 1
+                self.requests[n.name] += d != 0
+                self.write(n.name, d * p.epsilon_codes / qmax, log)
