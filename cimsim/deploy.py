@@ -221,4 +221,29 @@ def programming_report(dep: Deployment, chip: Chip) -> dict:
     if dep.finetune is not None:
         out["finetune"] = {"images": dep.finetune.images, "steps": dep.finetune.steps,
                            "macs": dep.finetune.macs}
+    ranges = adc_ranges(dep, chip)
+    if ranges:
+        out["adc_ranges"] = ranges
+    return out
+
+
+def adc_ranges(dep: Deployment, chip: Chip) -> list[dict]:
+    """Calibrated ADC ranges (adc.range per_slice / per_array), per layer and weight slice:
+    the full scale as a fraction of the largest possible column sum of a crossbar (what
+    range_fraction states for one range per layer); per_array: the largest crossbar's."""
+    a = chip.arch
+    col_steps = getattr(chip.tile, "col_steps", None)
+    if a.adc.range_mode == "per_layer" or col_steps is None:
+        return []
+    plane_max = 1 if a.dac.bit_serial else 2 ** a.dac.input_bits - 1
+    worst = a.crossbar.rows * a.device.levels * plane_max
+    out = []
+    for name, e in dep.engines.items():
+        steps = col_steps(e)
+        if steps is None:
+            continue
+        bits = chip.tile.adc_bits(e.lmap)
+        span = max(2.0 ** (bits - 1) - 1, 1.0) if chip.tile.encoding.signed_columns else 2.0 ** bits - 1
+        fs = steps.reshape(e.lmap.row_chunks, e.cells.g.shape[1], e.n).max(axis=(0, 2)) * span
+        out.append({"layer": name, "full_scale_fraction": [round(float(f) / worst, 6) for f in fs]})
     return out

@@ -211,6 +211,15 @@ def test_calibrated_ranges_follow_the_weights_each_chip_programs(trained, root):
     w0 = net.weight_layers()[0].W
     backbone = calibrate_adc(dep.net, data, 64, x_max, e.tile, dep.cmap, only={first: w0})
     np.testing.assert_array_equal(dep.engines[first].adc_peaks, backbone[first])
+    # the report states each layer's ranges per slice, as a fraction of the worst-case sum
+    from cimsim.deploy import programming_report
+    from cimsim.hw.chip import build_chip
+
+    rows = programming_report(dep, build_chip(arch))["adc_ranges"]
+    assert [r["layer"] for r in rows] == list(dep.engines)
+    fs = dep.engines[first].tile.col_steps(dep.engines[first]).reshape(1, 4, -1).max(axis=(0, 2)) * 127
+    assert rows[0]["full_scale_fraction"] == [round(float(f) / (64 * 3), 6) for f in fs]
+    assert all(r["full_scale_fraction"][3] < min(r["full_scale_fraction"][:3]) for r in rows)
 
 
 def test_calibration_in_blocks_gives_the_same_peaks(monkeypatch):
