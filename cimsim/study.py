@@ -15,6 +15,7 @@ from .errors import ConfigError, FitError
 from .explain import explain as explain_losses
 from .hw.chip import build_chip
 from .kernels import mvm
+from .learning.rules import check_rule_fits
 from .mapping import ChipMap, map_layers
 from .nn.layers import Net
 from .nn.models import model_label
@@ -71,6 +72,9 @@ def fit_check(s: Session, net: Net) -> ChipMap:
                 raise FitError(f"{s.arch_file}: chip.tiles: {e}{hint}") from None
             m = combined_map(plan_rounds(_weight_shapes(n), chip, s.arch_file, bits), chip.arch)
         cmap = cmap or m
+    for ph in w.phases:              # a learning rule's SRAM state must fit its layers' buffers too
+        if ph.kind == "train" and w.deploy.functional:
+            check_rule_fits(ph.params.algorithm, net, cmap, chip.arch, w.seed, s.arch_file)
     return cmap
 
 

@@ -113,3 +113,16 @@ def test_aux_memory_is_the_accumulator_and_must_fit(tmp_path, root):
             "--set", "workload.phases.1.algorithm.name=mixed_precision"]
     assert main([*args, "--set", "workload.phases.1.algorithm.chi_range_eps=6"]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_an_accumulator_that_does_not_fit_fails_before_any_work(tmp_path, root, capsys):
+    """16-bit chi for every ResNet-8 layer does not fit the default chip's buffer shares: the
+    run stops at the fit check, before pretraining and the phases, naming layer and bytes."""
+    from cimsim.cli import main
+
+    args = ["run", str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_lrt.yaml"),
+            "--out", str(tmp_path / "o"), "--set", "workload.phases.1.algorithm.name=mixed_precision"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "mixed precision needs 18432 bytes" in err and "holds 16384" in err
+    assert "float model" not in err and "phase" not in err and not (tmp_path / "o").exists()

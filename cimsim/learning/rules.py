@@ -29,6 +29,7 @@ from ..config.workload import AlgorithmSpec
 from ..errors import FitError
 from ..functional import AnalogLayer
 from ..kernels.lowrank import factors, lowrank_update
+from ..mapping import ChipMap, LayerMap
 from ..nn.layers import BatchNorm, Conv2d, Linear, Net
 
 JACOBI_SWEEPS = 5   # sweeps of the one-sided Jacobi SVD per term: it converges quadratically
@@ -376,6 +377,25 @@ class Lrt(Rule):
         st.qr[...] = 0.0
         st.cx[...] = 0.0
         st.samples = 0
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A layer's placement alone: what a rule's constructor reads to check that its state fits."""
+
+    lmap: LayerMap
+
+
+def check_rule_fits(spec: AlgorithmSpec, net: Net, cmap: ChipMap, arch: ArchSpec, seed: int,
+                    arch_file: str) -> None:
+    """Build the rule on a copy of the network and the layers' placements alone, before any
+    training or programming: state that does not fit its layers' buffers (LRT's factors, mixed
+    precision's accumulator) fails here, in seconds (FitError), not after the phases before it."""
+    placed = {n.name: _Placed(cmap.layer(n.name)) for n in net.weight_layers()}
+    try:
+        make_rule(spec, net.copy(), placed, arch, seed, arch_file)
+    except AttributeError:      # a plugin rule that reads more of its layers when built: checked
+        return                  # when its phase builds it on the programmed chip
 
 
 def make_rule(spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
