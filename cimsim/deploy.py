@@ -232,18 +232,15 @@ def adc_ranges(dep: Deployment, chip: Chip) -> list[dict]:
     the full scale as a fraction of the largest possible column sum of a crossbar (what
     range_fraction states for one range per layer); per_array: the largest crossbar's."""
     a = chip.arch
-    col_steps = getattr(chip.tile, "col_steps", None)
-    if a.adc.range_mode == "per_layer" or col_steps is None:
+    full_scales = getattr(chip.tile, "col_full_scales", None)      # tiles with calibrated ranges
+    if a.adc.range_mode == "per_layer" or full_scales is None:
         return []
     plane_max = 1 if a.dac.bit_serial else 2 ** a.dac.input_bits - 1
     worst = a.crossbar.rows * a.device.levels * plane_max
     out = []
     for name, e in dep.engines.items():
-        steps = col_steps(e)
-        if steps is None:
-            continue
-        bits = chip.tile.adc_bits(e.lmap)
-        span = max(2.0 ** (bits - 1) - 1, 1.0) if chip.tile.encoding.signed_columns else 2.0 ** bits - 1
-        fs = steps.reshape(e.lmap.row_chunks, e.cells.g.shape[1], e.n).max(axis=(0, 2)) * span
-        out.append({"layer": name, "full_scale_fraction": [round(float(f) / worst, 6) for f in fs]})
+        fs = full_scales(e)
+        if fs is not None:
+            fs = fs.reshape(e.lmap.row_chunks, e.cells.g.shape[1], e.n).max(axis=(0, 2))
+            out.append({"layer": name, "full_scale_fraction": [round(float(f) / worst, 6) for f in fs]})
     return out

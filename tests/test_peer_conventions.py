@@ -217,7 +217,9 @@ def test_calibrated_ranges_follow_the_weights_each_chip_programs(trained, root):
 
     rows = programming_report(dep, build_chip(arch))["adc_ranges"]
     assert [r["layer"] for r in rows] == list(dep.engines)
-    fs = dep.engines[first].tile.col_steps(dep.engines[first]).reshape(1, 4, -1).max(axis=(0, 2)) * 127
+    e0 = dep.engines[first]
+    fs = e0.tile.col_full_scales(e0).reshape(1, 4, -1).max(axis=(0, 2))
+    np.testing.assert_allclose(e0.tile.col_steps(e0) * 127, e0.tile.col_full_scales(e0), rtol=1e-6)
     assert rows[0]["full_scale_fraction"] == [round(float(f) / (64 * 3), 6) for f in fs]
     assert all(r["full_scale_fraction"][3] < min(r["full_scale_fraction"][:3]) for r in rows)
 

@@ -224,11 +224,11 @@ class CrossbarTile(TileModel):
             return full_scale / 2 ** (bits - 1), -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
         return full_scale / (2 ** bits - 1), 0.0, 2.0 ** bits - 1
 
-    def col_steps(self, layer: AnalogLayer) -> np.ndarray | None:
-        """(row chunks, S*N) float32 LSB of each kernel column's conversions under calibrated
-        ranges (adc.range per_slice / per_array), from the layer's calibrated peaks: full scale
-        = calibration_margin x the largest peak its range covers (at least one level). None:
-        one range for the layer (per_layer)."""
+    def col_full_scales(self, layer: AnalogLayer) -> np.ndarray | None:
+        """(row chunks, S*N) full scale (level units) of each kernel column's conversions under
+        calibrated ranges (adc.range per_slice / per_array), from the layer's calibrated peaks:
+        calibration_margin x the largest peak its range covers (at least one level). None: one
+        range for the layer (per_layer)."""
         adc = self.arch.adc
         if adc.range_mode == "per_layer" or layer.adc_peaks is None:
             return None
@@ -241,11 +241,18 @@ class CrossbarTile(TileModel):
             per_xb = np.zeros((c, group[-1] + 1))
             np.maximum.at(per_xb, (slice(None), group), peaks.max(axis=1))
             fs = np.broadcast_to(per_xb[:, None, group], peaks.shape)
-        fs = adc.calibration_margin * np.maximum(fs, 1.0)
+        return (adc.calibration_margin * np.maximum(fs, 1.0)).reshape(c, s * n)
+
+    def col_steps(self, layer: AnalogLayer) -> np.ndarray | None:
+        """(row chunks, S*N) float32 LSB of each kernel column's conversions under calibrated
+        ranges: its full scale on the highest code (signed: 2**(bits-1) - 1, two's complement).
+        None: one range for the layer (per_layer)."""
+        fs = self.col_full_scales(layer)
+        if fs is None:
+            return None
         bits = self.adc_bits(layer.lmap)
-        # the peak maps onto the highest code (signed: 2**(bits-1) - 1, two's complement)
         span = max(2.0 ** (bits - 1) - 1, 1.0) if self.encoding.signed_columns else 2.0 ** bits - 1
-        return np.ascontiguousarray((fs / span).reshape(c, s * n), dtype=np.float32)
+        return np.ascontiguousarray(fs / span, dtype=np.float32)
 
     def adc_peaks(self, w_int: np.ndarray, lmap: LayerMap, codes: np.ndarray) -> np.ndarray | None:
         """(row chunks, S*N) largest |column sum| of each kernel column over input codes, on the
@@ -374,9 +381,8 @@ class CrossbarTile(TileModel):
         c0 = np.clip(off + arch.adc.inl_lsb * (1.0 - d0 * d0), lo, hi)   # (C, S*N), in LSB
         planes = sum(2.0 ** p for p in range(arch.input_planes)) if arch.dac.bit_serial else 1.0
         slices = np.array([2.0 ** (k * arch.device.bits_per_cell) for k in range(s)])
-        if col_step is not None:
-            c0 = c0 * lsb
-            return (c0.reshape(-1, s, n) * slices[None, :, None]).sum(axis=(0, 1)) * planes
+        if col_step is not None:               # each column's own LSB, before the columns are summed
+            c0, step = c0 * lsb, 1.0
         return (c0.reshape(-1, s, n) * slices[None, :, None]).sum(axis=(0, 1)) * step * planes
 
     def mvm(self, layer: AnalogLayer, codes: np.ndarray, keys: Sequence[int]) -> tuple[np.ndarray, int]:

@@ -123,7 +123,7 @@ class MixedPrecisionParams(RuleParams):
 
 def buffer_share_bytes(e: AnalogLayer, arch: ArchSpec) -> int:
     """SRAM a layer's rule state may use: its tiles' shares of their buffers."""
-    return int(e.lmap.tiles * arch.sram_buffer.capacity_kib * 1024 / arch.sram_buffer.tiles_per_buffer)
+    return int(e.lmap.tiles * int(arch.sram_buffer.capacity_kib * 1024) / arch.sram_buffer.tiles_per_buffer)
 
 
 class Rule:
@@ -286,7 +286,6 @@ class Lrt(Rule):
                  seed: int = 0, arch_file: str = "arch"):
         super().__init__(spec, net, engines, arch, seed, arch_file)
         p = self.params
-        capacity_bytes = int(arch.sram_buffer.capacity_kib * 1024)
         r = p.rank
         self.state = {n.name: LrtState(np.zeros((r, n.W.shape[0]), np.float32),
                                        np.zeros((r, n.W.shape[1]), np.float32), np.zeros(r),
@@ -298,7 +297,7 @@ class Lrt(Rule):
         bits = p.state_bits
         for name, st in self.state.items():
             need = int((st.ql.size + st.qr.size) * bits / 8)
-            cap = int(engines[name].lmap.tiles * capacity_bytes / arch.sram_buffer.tiles_per_buffer)
+            cap = buffer_share_bytes(engines[name], arch)
             if need > cap:
                 fit = int(cap // ((st.ql.shape[1] + st.qr.shape[1]) * bits / 8))
                 hint = (f"rank {fit} would fit (algorithm.rank), or enlarge sram_buffer.capacity_kib"
