@@ -26,6 +26,7 @@ from .trace import NodeTrace, Trace
 
 SEED_STREAM_PROGRAM = 1   # rng stream ids under the workload seed
 SEED_STREAM_READ = 2
+SEED_STREAM_UPDATE = 31   # under a layer's read key: the cycle-to-cycle noise of its write pulses
 
 
 class AnalogLayer:
@@ -43,6 +44,7 @@ class AnalogLayer:
         self.x_levels = 2 ** arch.dac.input_bits - 1
         self.x_scale = input_scale(x_max, arch)
         self.read_key = read_key
+        self.update_rng = np.random.default_rng([read_key, SEED_STREAM_UPDATE])
         self.adc_peaks = adc_peaks     # calibrated column-sum peaks (TileModel.adc_peaks), fixed
         self.t_s = 0.0          # reads happen this long after programming (device time model)
         self.gain = 1.0         # digital output gain (global drift compensation)
@@ -71,9 +73,23 @@ class AnalogLayer:
         c.cells = ProgrammedArray(cl.levels.copy(), cl.g.copy(), cl.stuck.copy(), cl.pulses_per_cell.copy(),
                                   cl.reads_per_cell.copy())
         c.writes, c.w_int = self.writes.copy(), self.w_int.copy()
+        c.update_rng = copy.deepcopy(self.update_rng)
         c.counts = NodeTrace(self.name, "", ())
         c.refresh()
         return c
+
+    def second_array(self, name: str, rng: np.random.Generator, read_key: int) -> AnalogLayer:
+        """A matrix of this one's shape, placement and weight scale that starts at zero on cells
+        of its own (Tiki-Taka's A), read one input line at a time: its DAC's full code is 1.0 and,
+        under calibrated ADC ranges, its ADCs span one line's largest column sum."""
+        planes_max = 1 if self.arch.dac.bit_serial else 2 ** self.arch.dac.input_bits - 1
+        peaks = (None if self.adc_peaks is None else
+                 np.full(np.shape(self.adc_peaks), self.arch.device.levels * planes_max, np.float32))
+        a = AnalogLayer(name, np.zeros((self.k, self.n), np.float32), self.tile, self.lmap, 1.0, rng,
+                        read_key, peaks)
+        a.w_scale = self.w_scale
+        a.refresh()
+        return a
 
     def at_time(self, t_s: float, compensate: bool, readout: str = "ones") -> AnalogLayer:
         """A view of this layer read t_s seconds after programming (its cells are shared, not

@@ -126,3 +126,18 @@ def test_an_accumulator_that_does_not_fit_fails_before_any_work(tmp_path, root, 
     err = capsys.readouterr().err
     assert "mixed precision needs 18432 bytes" in err and "holds 16384" in err
     assert "float model" not in err and "phase" not in err and not (tmp_path / "o").exists()
+
+
+def test_epsilon_below_the_device_step_is_refused(tmp_path, root, capsys):
+    """A pulse of 0.5 of the range moves a 2-bit cell by 1.5 levels: a threshold of 1 code
+    cannot be written; refused at the fit check (exit 2, nothing written), naming the keys."""
+    from cimsim.cli import main
+
+    args = ["run", str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_lrt.yaml"),
+            "--out", str(tmp_path / "o"), "--set", "workload.phases.1.algorithm.name=mixed_precision",
+            "--set", "workload.phases.1.algorithm.chi_bits=8",
+            "--set", "arch.device.update.model=linear_step", "--set", "arch.device.update.step_fraction=0.5"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "device.update.step_fraction" in err and "epsilon_codes >= 2" in err
+    assert "float model" not in err and not (tmp_path / "o").exists()

@@ -51,6 +51,40 @@ class WriteVerifySpec:
 
 
 @dataclass(frozen=True)
+class UpdateSpec:
+    """How a cell answers the pulses of on-chip learning (device/update.py). The defaults of
+    the step parameters are aihwkit's ReRamSBPresetDevice (a fit to Gong et al., Nat. Commun.
+    9, 2102, 2018): dw_min 0.002 over its weight range 2.0, cycle-to-cycle std 3.75 steps."""
+
+    model: str = spec("ideal", choices=("ideal", "linear_step", "soft_bounds", "pcm_set_only"),
+                      doc="ideal: a write moves a cell exactly to its new level (one write per cell); "
+                          "linear_step / soft_bounds: bidirectional pulse trains whose step depends on "
+                          "direction and state; pcm_set_only: SET-only devices, RESET and pair refresh")
+    step_fraction: float = spec(0.001, lo=0.0, lo_open=True, hi=1.0,
+                                doc="nominal conductance change of one pulse / (g_max - g_min)")
+    up_down: float = spec(0.0, lo=-0.99, hi=0.99,
+                          doc="directional asymmetry beta: up steps are (1 + beta), down steps "
+                              "(1 - beta) times the nominal step (aihwkit up_down)")
+    gamma_up: float = spec(0.0, lo=0.0, hi=1.0, doc="linear_step and pcm_set_only: an up step shrinks by "
+                                                    "gamma_up x the share of the range below the cell "
+                                                    "(1: soft bound at g_max)")
+    gamma_down: float = spec(0.0, lo=0.0, hi=1.0, doc="linear_step: a down step shrinks by gamma_down x "
+                                                      "the share of the range above the cell")
+    cycle_sigma: float = spec(0.0, lo=0.0, hi=100.0,
+                              doc="cycle-to-cycle std of each pulse's step, in units of the nominal step "
+                                  "(aihwkit dw_min_std, additive)")
+    refresh_upper: float = spec(0.75, lo=0.0, hi=1.0, doc="pcm_set_only: refresh a pair whose larger device "
+                                                          "is above this share of the range ...")
+    refresh_lower: float = spec(0.25, lo=0.0, hi=1.0, doc="... and whose smaller device is above this one "
+                                                          "(aihwkit OneSidedUnitCell's thresholds)")
+
+    def validate(self, src: Source, path: tuple) -> None:
+        if self.refresh_lower > self.refresh_upper:
+            raise src.error(path + ("refresh_lower",), f"<= refresh_upper = {self.refresh_upper:g}",
+                            self.refresh_lower)
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     """NVM cell physics. Variation and noise are relative to the range g_max - g_min."""
 
@@ -79,12 +113,19 @@ class DeviceSpec:
     endurance_cycles: float = spec(1e6, lo=1.0, doc="writes a cell survives")
     write: WritePulseSpec = spec(WritePulseSpec())
     write_verify: WriteVerifySpec = spec(WriteVerifySpec())
+    update: UpdateSpec = spec(UpdateSpec())
     params: Any = spec(None, doc="the device model's own parameters (its Params dataclass)")
 
     def validate(self, src: Source, path: tuple) -> None:
         if self.g_max_us <= self.g_min_us:
             raise src.error(path + ("g_max_us",), f"a value > g_min_us = {self.g_min_us:g}",
                             self.g_max_us)
+        u = self.update
+        bounded = u.model == "soft_bounds" or u.model == "pcm_set_only" or u.gamma_up or u.gamma_down
+        if u.model != "ideal" and bounded and not self.clip_to_range:
+            raise src.error(path + ("clip_to_range",), f"true with update model {u.model} (its steps depend "
+                            "on where a cell sits in [g_min, g_max], so the cells need those bounds)",
+                            self.clip_to_range)
         _check_params(self, "device", src, path)
 
     @property

@@ -97,8 +97,10 @@ class DeviceModel(abc.ABC):
 
     # --- life after deployment
     @abc.abstractmethod
-    def write(self, cells: ProgrammedArray, writes: np.ndarray, new_levels: np.ndarray) -> WriteResult:
-        """Move cells to new target levels in place; count per-cell writes; wear cells out."""
+    def write(self, cells: ProgrammedArray, writes: np.ndarray, new_levels: np.ndarray,
+              rng: np.random.Generator | None = None) -> WriteResult:
+        """Move cells to new target levels in place; count per-cell writes; wear cells out.
+        rng: the written matrix's own stream for any randomness of the write (update noise)."""
 
     @abc.abstractmethod
     def drift(self, cells: ProgrammedArray, sigma_levels: float, rng: np.random.Generator) -> None:

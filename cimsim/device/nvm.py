@@ -13,6 +13,7 @@ import numpy as np
 
 from .base import DeviceModel
 from .conductance import ProgrammedArray, program
+from .update import pulsed_write
 from .write import WriteResult, analog_drift, digital_drift, write_levels
 
 
@@ -38,8 +39,14 @@ class RramDevice(DeviceModel):
         err = rng.standard_normal(d.shape).astype(np.float32) * np.float32(self.spec.program_sigma)
         return d + err * np.abs(d)
 
-    def write(self, cells: ProgrammedArray, writes: np.ndarray, new_levels: np.ndarray) -> WriteResult:
-        return write_levels(cells, writes, new_levels, self.endurance_cycles())
+    def write(self, cells: ProgrammedArray, writes: np.ndarray, new_levels: np.ndarray,
+              rng: np.random.Generator | None = None) -> WriteResult:
+        """Incremental write to new levels: exact moves (update model `ideal`), or pulse trains
+        of the arch's update model (device/update.py; rng draws their cycle-to-cycle noise)."""
+        if self.spec.update.model == "ideal":
+            return write_levels(cells, writes, new_levels, self.endurance_cycles())
+        return pulsed_write(cells, writes, new_levels, self.spec, self.endurance_cycles(),
+                            self.arch.write_driver.parallel_cells, rng or np.random.default_rng(0))
 
     def drift(self, cells: ProgrammedArray, sigma_levels: float, rng: np.random.Generator) -> None:
         analog_drift(cells, sigma_levels, self.levels, rng)

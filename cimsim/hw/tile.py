@@ -162,7 +162,7 @@ class TileModel(abc.ABC):
         """Write new integer weights into the layer's cells (counts writes, wears cells). A
         driver operation pulses the written cells of one row chunk of parallel_cells cells (as
         programming does, deploy.programming_report): sparse writes cost a row each."""
-        res = self.device.write(layer.cells, layer.writes, self.encode(w_int_new))
+        res = self.device.write(layer.cells, layer.writes, self.encode(w_int_new), layer.update_rng)
         if res.written is None:                  # a device that does not say which cells it pulsed
             return res
         ops = row_chunks_hit(res.written, self.arch.write_driver.parallel_cells)

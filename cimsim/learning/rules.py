@@ -17,6 +17,7 @@ multiply by the rate and a subtract (2); a rank-1 term u v^T is one multiply-add
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -26,7 +27,7 @@ from .. import plugins
 from ..config.arch import ArchSpec
 from ..config.schema import spec
 from ..config.workload import AlgorithmSpec
-from ..errors import FitError
+from ..errors import ConfigError, FitError
 from ..functional import AnalogLayer
 from ..kernels.lowrank import factors, lowrank_update
 from ..mapping import ChipMap, LayerMap
@@ -160,6 +161,11 @@ class Rule:
 
     def report(self) -> dict:
         """This rule's own counters for the train phase's result (its `lrt` block); none here."""
+        return {}
+
+    @property
+    def aux_engines(self) -> dict[str, AnalogLayer]:
+        """Analog arrays of the rule's own (written from zero in the phase): none here."""
         return {}
 
     def _bias_step(self, log: StepLog) -> None:
@@ -420,6 +426,14 @@ class MixedPrecision(Rule):
         self.chi = {n.name: np.zeros(n.W.shape, np.int64) for n in net.weight_layers()}
         self.rng = np.random.default_rng([seed, 13])
         self.saturated = self.transfers = 0
+        dev = arch.device
+        step = dev.update.step_fraction * dev.levels           # one pulse, in levels of the LSB slice
+        if dev.update.model != "ideal" and p.epsilon_codes < step:
+            raise ConfigError(arch_file, "device.update.step_fraction",
+                              "a pulse no larger than the mixed-precision threshold algorithm.epsilon_codes "
+                              f"= {p.epsilon_codes} level(s) of the least significant slice (one pulse moves "
+                              f"{step:g} levels; use epsilon_codes >= {math.ceil(step)})",
+                              dev.update.step_fraction)
         for name, chi in self.chi.items():
             need, cap = int(chi.size * p.chi_bits / 8), buffer_share_bytes(engines[name], arch)
             if need > cap:
@@ -467,3 +481,168 @@ class MixedPrecision(Rule):
                 self.transfers += 1
                 self.requests[n.name] += d != 0
                 self.write(n.name, d * p.epsilon_codes / qmax, log)
+
+
+@dataclass(frozen=True)
+class TikiTakaParams(RuleParams):
+    """Tiki-Taka's two arrays and the transfer between them (Gokmen and Haensch 2020; v2:
+    Gokmen 2021). `lr` is A's rate (every sample's gradient is written into A)."""
+
+    version: int = spec(2, choices=(1, 2), doc="1: A's reads are written into C directly (aihwkit "
+                                               "TransferCompound); 2: through the digital filter H, "
+                                               "which writes C only when it crosses a threshold "
+                                               "(aihwkit BufferedTransferCompound)")
+    transfer_every: int = spec(1, lo=1, doc="samples between transfers (aihwkit transfer_every)")
+    columns_per_transfer: int = spec(1, lo=1, doc="input lines of A read per transfer, in turn (aihwkit "
+                                                  "n_reads_per_transfer: a one-hot read of one input "
+                                                  "gives one of its (out, in) columns, a row of cimsim's "
+                                                  "(K, N) matrix)")
+    transfer_lr: float = spec(0.1, lo=0.0, lo_open=True, hi=1e3,
+                              doc="C's rate: the share of A's read added to C (v1) or to H (v2)")
+    threshold_codes: int = spec(1, lo=1, hi=2 ** 15,
+                                doc="v2: H writes C by this many weight codes when |H| reaches it "
+                                    "(aihwkit thres_scale x the device granularity)")
+    max_steps_per_transfer: int = spec(1, lo=1, hi=2 ** 15,
+                                       doc="v2: at most this many thresholds written per transfer "
+                                           "(aihwkit's desired_bl = 1 of the transfer update)")
+    h_bits: int = spec(16, lo=4, hi=32, doc="v2: bits of each entry of H in SRAM (fixed point)")
+    h_range_thresholds: int = spec(8, lo=1, hi=2 ** 15,
+                                   doc="v2: H saturates at +-this x threshold_codes (its LSB is "
+                                       "threshold x h_range_thresholds / 2**(h_bits-1))")
+    stochastic_rounding: bool = spec(True, doc="round A's and v1's C updates onto the weight codes "
+                                               "stochastically (the expected pulse count of aihwkit's "
+                                               "stochastic pulse trains) instead of to the nearest code")
+
+    def validate(self, src: object, path: tuple) -> None:
+        if self.h_range_thresholds >= 2 ** (self.h_bits - 1):
+            raise src.error(path + ("h_range_thresholds",),
+                            f"below 2**(h_bits - 1) = {2 ** (self.h_bits - 1)}", self.h_range_thresholds)
+
+
+class TikiTaka(Rule):
+    """Tiki-Taka: every sample's per-sample SGD update is written into a second analog array A
+    of each weight matrix (its own cells, on tiles of its own); every `transfer_every` samples
+    the next `columns_per_transfer` input lines of A are read through the tile (one-hot DAC
+    inputs, the ADC calibrated for one line at full code) and added to the weight array C:
+    directly (v1) or through H, a dense digital filter in SRAM that writes C by whole
+    thresholds and keeps the remainder (v2). Forward passes see C alone (aihwkit's gamma 0)."""
+
+    Params = TikiTakaParams
+
+    def __init__(self, spec: AlgorithmSpec, net: Net, engines: dict[str, AnalogLayer], arch: ArchSpec,
+                 seed: int = 0, arch_file: str = "arch"):
+        super().__init__(spec, net, engines, arch, seed, arch_file)
+        p = self.params
+        names = [n.name for n in net.weight_layers()]
+        used = max(e.lmap.first_tile + e.lmap.tiles for e in engines.values())
+        need = sum(engines[k].lmap.tiles for k in names)
+        if used + need > arch.chip.tiles:
+            raise FitError(f"{arch_file}: chip.tiles: tiki_taka needs a second array A of every weight "
+                           f"matrix on tiles of its own: {need} more tiles beside the {used} the network "
+                           f"uses, but the chip has {arch.chip.tiles}; enlarge chip.tiles")
+        self.a_tiles = need
+        self.h_max = 2 ** (p.h_bits - 1) - 1
+        self.thr_lsb = 2 ** (p.h_bits - 1) // p.h_range_thresholds
+        if p.version == 2:
+            for k in names:
+                lm = engines[k].lmap
+                need_b, cap = int(lm.rows * lm.cols * p.h_bits / 8), buffer_share_bytes(engines[k], arch)
+                if need_b > cap:
+                    raise FitError(f"{arch_file}: sram_buffer.capacity_kib: tiki_taka v2 needs {need_b} "
+                                   f"bytes for layer '{k}''s {p.h_bits}-bit filter H but its {lm.tiles} "
+                                   f"tile(s)' share of their buffers holds {cap}; enlarge "
+                                   "sram_buffer.capacity_kib or lower algorithm.h_bits")
+        self.h = {k: np.zeros((engines[k].lmap.rows, engines[k].lmap.cols), np.int64) for k in names} \
+            if p.version == 2 else {}
+        self.rng = np.random.default_rng([seed, 17])
+        self.arrays: dict[str, AnalogLayer] = {}      # A of each layer, made on the programmed chip
+        self.next_line = dict.fromkeys(names, 0)
+        self.transfers = self.transfer_reads = self.h_saturations = 0
+        self.reads_per_layer = dict.fromkeys(names, 0)
+
+    def wants_dense_gradient(self) -> bool:
+        return True
+
+    @property
+    def aux_bytes(self) -> int:
+        return int(sum(h.size for h in self.h.values()) * self.params.h_bits / 8)
+
+    @property
+    def dense_bytes(self) -> int:
+        return self.aux_bytes
+
+    @property
+    def aux_engines(self) -> dict[str, AnalogLayer]:
+        """The A arrays (analog state of their own: their writes are the phase's writes too)."""
+        return {a.name: a for a in self.arrays.values()}
+
+    def report(self) -> dict:
+        return {"transfers": self.transfers, "transfer_reads": self.transfer_reads,
+                "a_array_tiles": self.a_tiles, "h_saturations": self.h_saturations}
+
+    def _a(self, name: str) -> AnalogLayer:
+        if name not in self.arrays:
+            c = self.engines[name]
+            key = int(np.random.SeedSequence([c.read_key, 17]).generate_state(1)[0])
+            self.arrays[name] = c.second_array(f"{name}.A", self.rng, key)
+        return self.arrays[name]
+
+    def _round(self, u: np.ndarray) -> np.ndarray:
+        return np.floor(u + self.rng.random(u.shape)) if self.params.stochastic_rounding else np.rint(u)
+
+    def _write(self, e: AnalogLayer, key: str, d: np.ndarray, log: StepLog) -> None:
+        """Add integer codes d to a matrix's weights (clipped to the codes) through its tile."""
+        if not d.any():
+            return
+        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
+        res = e.update(np.clip(e.w_int + d.astype(np.int32), -qmax, qmax))
+        self.cells_worn += res.cells_worn
+        if res.cells_written:       # timed on C's layer's drivers (timing.py): A's own would overlap C's
+            log.writes[key] = log.writes.get(key, 0) + res.cells_written
+            log.row_ops[key] = log.row_ops.get(key, 0) + res.row_ops
+
+    def weight_step(self, t: int, log: StepLog) -> None:
+        p = self.params
+        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
+        for n in self.net.weight_layers():
+            c, a = self.engines[n.name], self._a(n.name)
+            # SGD on A, in C's normalised weights (A holds C's weight scale): codes of the update
+            u = -p.lr * c.w_scale * qmax * n.dW.astype(np.float64) * qmax
+            d = self._round(u).astype(np.int64)
+            self.requests[n.name] += n.dW != 0
+            log.digital_ops += 2 * n.dW.size
+            self._write(a, n.name, d, log)
+            if (t + 1) % p.transfer_every == 0:
+                self._transfer(n.name, c, a, log)
+
+    def _transfer(self, name: str, c: AnalogLayer, a: AnalogLayer, log: StepLog) -> None:
+        p = self.params
+        k = a.k
+        lines = (self.next_line[name] + np.arange(p.columns_per_transfer)) % k
+        self.next_line[name] = int((lines[-1] + 1) % k)
+        onehot = np.zeros((len(lines), k), np.float32)
+        onehot[np.arange(len(lines)), lines] = 1.0
+        read = a(onehot).astype(np.float64) / a.w_scale              # A's lines, in weight codes
+        self.transfers += 1
+        self.transfer_reads += len(lines)
+        self.reads_per_layer[name] += len(lines)
+        d = np.zeros(c.w_int.shape, np.int64)
+        if p.version == 1:
+            d[lines] = self._round(p.transfer_lr * read)
+            log.digital_ops += 2 * read.size
+        else:
+            h = self.h[name]
+            h[lines] += np.rint(p.transfer_lr * read * self.thr_lsb / p.threshold_codes).astype(np.int64)
+            over = np.abs(h[lines]) > self.h_max
+            if over.any():
+                self.h_saturations += int(over.sum())
+                h[lines] = np.clip(h[lines], -self.h_max, self.h_max)
+            steps = np.clip(np.trunc(h[lines] / self.thr_lsb), -p.max_steps_per_transfer,
+                            p.max_steps_per_transfer).astype(np.int64)
+            h[lines] -= steps * self.thr_lsb
+            d[lines] = steps * p.threshold_codes
+            log.digital_ops += 4 * read.size
+            nbytes = int(read.size * p.h_bits / 8)
+            log.sram_read_bytes += nbytes
+            log.sram_write_bytes += nbytes
+        self._write(c, name, d, log)

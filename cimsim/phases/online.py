@@ -275,9 +275,11 @@ def writes_made(engines: dict, before: dict[str, np.ndarray], rule: Any, n: int,
     `events` write events): totals, histogram, per layer, heat maps and the rule's write
     requests."""
     per_layer, all_counts, heat = {}, [], {}
+    engines = {**engines, **(rule.aux_engines if rule else {})}   # a rule's own arrays start at 0
     for k, e in engines.items():
-        heat[k] = write_heatmap(e.writes - before[k])
-        d = (e.writes - before[k]).ravel()
+        d = e.writes - before[k] if k in before else e.writes
+        heat[k] = write_heatmap(d)
+        d = d.ravel()
         all_counts.append(d)
         per_layer[k] = LayerWrites(int(d.size), int(d.sum()), int(d.max()), float(d.mean()),
                                    int((e.cells.stuck == 2).sum()))
@@ -307,6 +309,15 @@ def endurance_of(wmax: int, n: int, budget: float, rate_hz: float) -> Endurance:
                      at_sample_rate_hz=rate_hz)
 
 
+def add_line_reads(comp: dict[str, float], fwd: dict, trace: Any, layer: str, reads: int) -> None:
+    """A rule's reads of a second array of `layer` (Tiki-Taka's transfers), one input line each:
+    each costs, component by component, what one input vector of the layer costs in the forward."""
+    for n in trace.nodes:
+        if n.layer == layer and n.vectors and reads:
+            for c, pj in fwd["per_node_component_pj"].get(n.name, {}).items():
+                comp[c] = comp.get(c, 0.0) + pj / n.vectors * reads
+
+
 def online_costs(ph: PhaseSpec, ctx: Session, res: Any, pulses: int) -> tuple[Energy, OnlineLatency]:
     """Energy (the forward of one sample, identical for every sample, x samples, plus the
     learning arithmetic, SRAM traffic and write pulses; idle draw over the stream) and the
@@ -320,6 +331,8 @@ def online_costs(ph: PhaseSpec, ctx: Session, res: Any, pulses: int) -> tuple[En
     comp["sram_read"] += chip.sram.read_pj(res.sram_read_bytes)
     comp["sram_write"] += chip.sram.write_pj(res.sram_write_bytes)
     comp["write_pulses"] = programming_energy_pj(pulses, 0, chip)["total_pj"]
+    for layer, reads in getattr(res.rule, "reads_per_layer", {}).items():
+        add_line_reads(comp, fwd, tr1, layer, reads)
     t1 = time.perf_counter()
     fwd_t = simulate(tr1, chip, dep.cmap, images=1)
     learn = [chip.digital.op_cycles(ops) for ops in res.ops_per_sample]
