@@ -25,7 +25,7 @@ sample (the run's energy per sample minus the no-learning run's on the same chip
 seed); projected lifetime (the busiest cell against the endurance budget at 10 samples/s).
 
     python benchmarks/compare_training.py [--samples 500] [--seeds 3] [--workers 2]
-        [--chips rram pcm] [--results DIR] [--markdown]
+        [--chips rram pcm] [--methods ...] [--scenarios ...] [--results DIR] [--markdown]
 
 A results folder keeps each run's row (keyed by its settings and a digest of cimsim's
 sources and the files), so a long table can be built in parts.
@@ -184,6 +184,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chips", nargs="*", default=list(CHIPS))
     ap.add_argument("--methods", nargs="*", default=list(METHODS))
+    ap.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
     ap.add_argument("--results", default="", help="folder keeping each run's row (reused on a rerun)")
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
@@ -202,7 +203,7 @@ def main() -> None:
             print(f"  {c:5s} {m:16s} " + "  ".join(f"lr {r['lr']:g}: {r['mean']:.3f}" for r in rs)
                   + f"  -> {pick['lr']:g}")
     jobs = [(c, sc, m, best.get((c, m), 0.0), s, a.samples, a.results, digest)
-            for c in a.chips for sc in SCENARIOS for m in a.methods for s in range(a.seeds)]
+            for c in a.chips for sc in a.scenarios for m in a.methods for s in range(a.seeds)]
     rows = run_all(jobs, a.workers)
     print(f"\n{a.samples} samples per run, {a.seeds} seed(s) per cell (mean ± std over seeds), "
           f"{len(tune) + len(jobs)} runs, {time.perf_counter() - t0:.0f} s")

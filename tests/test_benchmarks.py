@@ -79,3 +79,22 @@ def test_peer_parity_measures_what_its_table_says(root):
     err = {c: bench.rel_error(c, 64, 64, 0.0, 8, True, 0) for c in conventions}
     assert err["per_slice"] < 0.7 * err["per_layer"] < 0.02
     assert err["crosssim"] == err["per_array"]
+
+
+@pytest.mark.slow
+def test_compare_training_tunes_then_tabulates(root, tmp_path, trained):
+    """benchmarks/compare_training.py on a tiny stream: the rate of each learning method is the
+    best of its grid by mean online accuracy; each table row is the mean over seeds, with the
+    learning energy taken against the no-learning run of the same seed; rows are kept."""
+    cmd = [sys.executable, str(root / "benchmarks" / "compare_training.py"), "--samples", "8", "--seeds", "2",
+           "--chips", "rram", "--methods", "sgd", "none", "--scenarios", "control", "--workers", "1",
+           "--results", str(tmp_path / "rows")]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=root).stdout
+    tune = next(ln for ln in out.splitlines() if ln.strip().startswith("rram  sgd"))
+    rates = [float(x.split(":")[0]) for x in tune.split("lr ")[1:]]
+    accs = [float(x.split(":")[1].split()[0]) for x in tune.split("lr ")[1:]]
+    assert rates == [0.003, 0.01, 0.03] and float(tune.split("-> ")[1]) == rates[accs.index(max(accs))]
+    rows = {ln.split()[2]: ln.split("  ") for ln in out.splitlines() if ln.startswith("rram  control")}
+    assert set(rows) == {"sgd", "none"}
+    assert rows["none"][9] == "0.0" and rows["none"][6] == "0"          # no writes, no learning energy
+    assert len(list((tmp_path / "rows").glob("*.json"))) == 3 + 4
