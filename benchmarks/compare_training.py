@@ -48,8 +48,8 @@ WORKLOAD = ROOT / "workloads" / "resnet_lrt.yaml"
 SCENARIOS = ("control", "distribution_shift", "analog_drift", "digital_drift")
 METHODS = ("lrt", "mixed_precision", "tiki_taka", "sgd", "bias_only", "none")
 TUNE_SCENARIO = "analog_drift"
-LR_GRID = {"lrt": (0.001, 0.003, 0.01), "mixed_precision": (0.003, 0.01, 0.03),
-           "tiki_taka": (0.003, 0.01, 0.03), "sgd": (0.003, 0.01, 0.03)}
+LR_GRID = {"lrt": (0.0003, 0.001, 0.003, 0.01), "mixed_precision": (0.001, 0.003, 0.01, 0.03),
+           "tiki_taka": (0.003, 0.01, 0.03, 0.1), "sgd": (0.001, 0.003, 0.01, 0.03)}
 # what fits the default chip's SRAM shares (16-bit chi or H needs 18,432 B for one ResNet-8
 # layer against its 16,384 B share): 8-bit state, as the fit check reports
 METHOD_PARAMS = {"mixed_precision": {"chi_bits": 8}, "tiki_taka": {"version": 2, "h_bits": 8}}

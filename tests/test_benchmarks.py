@@ -93,8 +93,8 @@ def test_compare_training_tunes_then_tabulates(root, tmp_path, trained):
     tune = next(ln for ln in out.splitlines() if ln.strip().startswith("rram  sgd"))
     rates = [float(x.split(":")[0]) for x in tune.split("lr ")[1:]]
     accs = [float(x.split(":")[1].split()[0]) for x in tune.split("lr ")[1:]]
-    assert rates == [0.003, 0.01, 0.03] and float(tune.split("-> ")[1]) == rates[accs.index(max(accs))]
+    assert rates == [0.001, 0.003, 0.01, 0.03] and float(tune.split("-> ")[1]) == rates[accs.index(max(accs))]
     rows = {ln.split()[2]: ln.split("  ") for ln in out.splitlines() if ln.startswith("rram  control")}
     assert set(rows) == {"sgd", "none"}
     assert rows["none"][9] == "0.0" and rows["none"][6] == "0"          # no writes, no learning energy
-    assert len(list((tmp_path / "rows").glob("*.json"))) == 3 + 4
+    assert len(list((tmp_path / "rows").glob("*.json"))) == 4 + 4

@@ -9,7 +9,7 @@ from cimsim.config.arch import ArchSpec, DeviceSpec, UpdateSpec
 from cimsim.config.schema import Source
 from cimsim.device.conductance import ProgrammedArray
 from cimsim.device.nvm import RramDevice
-from cimsim.device.update import pulse_train, pulses_for
+from cimsim.device.update import pulse_response, pulse_train, pulses_for
 from cimsim.errors import ConfigError
 
 L = 3          # 2-bit cells
@@ -70,6 +70,44 @@ def test_cycle_noise_statistics():
     sd = a * sigma * np.sqrt(n)
     assert abs(g.mean() - n * a) < 5 * sd / np.sqrt(m)
     assert abs(g.std() / sd - 1) < 5 / np.sqrt(2 * m)
+
+
+@pytest.mark.parametrize("model, gamma, beta", [("linear_step", 0.0, 0.2), ("linear_step", 0.5, -0.3),
+                                                ("soft_bounds", 1.0, 0.1)])
+def test_closed_form_is_the_pulse_train(model, gamma, beta):
+    """Without noise the writes' closed form (pulse_response) is the pulse-by-pulse train,
+    bounds included (trains of up to 900 pulses from every level, both directions)."""
+    dev = _dev(model=model, step_fraction=0.004, up_down=beta, gamma_up=gamma, gamma_down=gamma)
+    g0 = np.repeat(np.linspace(0, L, 13), 6)
+    n = np.tile(np.array([1, 7, 60, 250, 600, 900]), 13)
+    for up in (True, False):
+        d = np.full(g0.shape, up)
+        want = pulse_train(g0, n, d, dev, np.random.default_rng(0))
+        np.testing.assert_allclose(pulse_response(g0, n, d, dev, np.random.default_rng(0)), want,
+                                   rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.6])
+def test_closed_form_noise_is_the_train_s(gamma):
+    """With cycle noise, far from the bounds, both give the Gaussian of the linear recurrence
+    z' = r z + c (1 + sigma xi): mean r^n z0 + c (1 - r^n)/(1 - r), variance
+    c^2 sigma^2 (1 - r^2n)/(1 - r^2); each within 5 se (mean) and 5 sqrt(2/m) (std)."""
+    sigma, n, m = 0.7, 50, 20_000
+    dev = _dev(model="linear_step", step_fraction=0.002, gamma_up=gamma, cycle_sigma=sigma)
+    c, r = 0.002 * L, 1 - 0.002 * L * gamma / L
+    g0 = np.full(m, 0.8)
+    mean = r ** n * 0.8 + (c * (1 - r ** n) / (1 - r) if gamma else c * n)
+    sd = c * sigma * np.sqrt((1 - r ** (2 * n)) / (1 - r * r) if gamma else n)
+    for f in (pulse_train, pulse_response):
+        g = f(g0, np.full(m, n), np.ones(m, bool), dev, np.random.default_rng(3))
+        assert abs(g.mean() - mean) < 5 * sd / np.sqrt(m), f.__name__
+        assert abs(g.std() / sd - 1) < 5 / np.sqrt(2 * m), f.__name__
+
+
+def test_a_pulse_must_be_smaller_than_the_range():
+    with pytest.raises(ConfigError, match="step_fraction.*< 1"):
+        spec = UpdateSpec(model="linear_step", step_fraction=0.6, up_down=0.9)
+        spec.validate(Source("a.yaml"), ("device", "update"))
 
 
 def test_pulses_counted_and_driver_operations():

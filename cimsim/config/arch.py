@@ -79,6 +79,9 @@ class UpdateSpec:
                                                           "(aihwkit OneSidedUnitCell's thresholds)")
 
     def validate(self, src: Source, path: tuple) -> None:
+        if self.step_fraction * (1 + abs(self.up_down)) >= 1:
+            raise src.error(path + ("step_fraction",), "a pulse smaller than the whole range: step_fraction "
+                            f"x (1 + |up_down|) < 1 (up_down {self.up_down:g})", self.step_fraction)
         if self.refresh_lower > self.refresh_upper:
             raise src.error(path + ("refresh_lower",), f"<= refresh_upper = {self.refresh_upper:g}",
                             self.refresh_lower)

@@ -25,7 +25,9 @@ can only be SET gradually (a decrease needs an abrupt RESET). `device.update.mod
   g_min (one pulse each, abrupt and exact) and the difference re-SET onto one device. A
   single (offset-encoded) device that must decrease is RESET and SET up to its target.
 
-The controller is open loop: it pulses n = max(1, round(|d| / s)) pulses for a move of d
+Writes use the pulse train's closed form (pulse_response: one random draw per cell however
+many pulses), tested against the pulse-by-pulse definition (pulse_train). The controller is
+open loop: it pulses n = max(1, round(|d| / s)) pulses for a move of d
 levels (d the change of the cell's nominal level), and the cell lands where the model puts
 it; its nominal level moves on regardless, so the model's error stays in the cell. Every
 pulse counts as one write of that cell (endurance and pulse energy); the write driver pulses a
@@ -63,7 +65,8 @@ def pulses_for(d: np.ndarray, dev: DeviceSpec) -> np.ndarray:
 def pulse_train(g: np.ndarray, n: np.ndarray, up: np.ndarray, dev: DeviceSpec,
                 rng: np.random.Generator) -> np.ndarray:
     """Conductances (level units) of cells at g after n[i] pulses each, up (True) or down,
-    applied one pulse at a time (the model's definition; its numpy reference is itself)."""
+    applied one pulse at a time: the model's definition, and the reference pulse_response (the
+    closed form writes use) is tested against."""
     u, big_l = dev.update, float(dev.levels)
     s = nominal_step(dev)
     gam_up, gam_down = gammas(u)
@@ -79,6 +82,34 @@ def pulse_train(g: np.ndarray, n: np.ndarray, up: np.ndarray, dev: DeviceSpec,
     return g
 
 
+def pulse_response(g: np.ndarray, n: np.ndarray, up: np.ndarray, dev: DeviceSpec,
+                   rng: np.random.Generator) -> np.ndarray:
+    """pulse_train in closed form, one draw per cell instead of one per pulse. Measured from
+    the bound a train moves away from (z = g up, L - g down), one pulse is the linear map
+    z' = r z + c (1 + sigma xi) with c the step and r = 1 - c gamma / L, so n pulses give
+        z_n = r^n z_0 + c (1 - r^n) / (1 - r) + c sigma sqrt((1 - r^(2n)) / (1 - r^2)) xi
+    (c n and c sigma sqrt(n) at gamma = 0): exactly the train's distribution while it stays
+    inside [0, L]. The bounds clip once, at the end: without noise that is exact too (the map
+    is increasing, so a clipped train stays at its bound: min(z_n, L)); with noise, a train
+    that the noise would push past a bound and back ends slightly otherwise (docs/models.md)."""
+    u, big_l = dev.update, float(dev.levels)
+    s = nominal_step(dev)
+    gam_up, gam_down = gammas(u)
+    c = np.where(up, s * (1 + u.up_down), s * (1 - u.up_down))
+    q = c * np.where(up, gam_up, gam_down) / big_l                 # 1 - r, in [0, 1) (UpdateSpec)
+    z0 = np.where(up, g, big_l - g).astype(np.float64)
+    nf = n.astype(np.float64)
+    lr = np.log1p(-q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_sum = np.where(q > 0, -np.expm1(nf * lr) / q, nf)       # sum of r^k, k < n
+        var_sum = np.where(q > 0, -np.expm1(2 * nf * lr) / (q * (2 - q)), nf)
+    z = np.exp(nf * lr) * z0 + c * mean_sum
+    if u.cycle_sigma:
+        z += c * u.cycle_sigma * np.sqrt(var_sum) * rng.standard_normal(z.shape)
+    z = np.clip(z, 0.0, big_l)
+    return np.where(up, z, big_l - z)
+
+
 def pulsed_write(cells: ProgrammedArray, writes: np.ndarray, new: np.ndarray, dev: DeviceSpec,
                  endurance: float, parallel: int, rng: np.random.Generator) -> WriteResult:
     """Move cells towards nominal levels `new` (in place) by pulse trains of the update model;
@@ -90,7 +121,7 @@ def pulsed_write(cells: ProgrammedArray, writes: np.ndarray, new: np.ndarray, de
         ok = cells.stuck == 0
         pulses = np.where(ok, pulses_for(d, dev), 0)
         hit = pulses > 0
-        cells.g[hit] = pulse_train(cells.g[hit], pulses[hit], d[hit] > 0, dev, rng).astype(np.float32)
+        cells.g[hit] = pulse_response(cells.g[hit], pulses[hit], d[hit] > 0, dev, rng).astype(np.float32)
         cells.levels[...] = new
     return _count(cells, writes, pulses, endurance, parallel)
 
@@ -131,6 +162,6 @@ def _set_only(cells: ProgrammedArray, new: np.ndarray, dev: DeviceSpec,
     n = np.where(ok, pulses_for(set_by, dev), 0)
     hit = n > 0
     up = np.ones(int(hit.sum()), bool)
-    cells.g[hit] = pulse_train(cells.g[hit], n[hit], up, dev, rng).astype(np.float32)
+    cells.g[hit] = pulse_response(cells.g[hit], n[hit], up, dev, rng).astype(np.float32)
     cells.levels[...] = new_lv
     return reset.astype(np.int64) + n
