@@ -1,4 +1,4 @@
-"""Command line: cimsim run | sweep | plot | compare | validate | list."""
+"""Command line: cimsim run | sweep | plot | compare | validate | list | init."""
 from __future__ import annotations
 
 import argparse
@@ -102,22 +102,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _load_report(path: str) -> RunReport:
     """A report.json (or a folder holding one); clear errors for missing or foreign files."""
-    import json
+    from .api import read_report
 
-    from .results import RunReport
-
-    p = Path(path)
-    if p.is_dir():
-        p = p / "report.json"
-    try:
-        rep = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(str(p), "", "an existing report.json written by cimsim run") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(str(p), "", f"valid JSON ({e.msg} at line {e.lineno})") from None
-    if not isinstance(rep, dict) or "phases" not in rep or "cimsim_version" not in rep:
-        raise ConfigError(str(p), "", "a report.json written by cimsim run (keys cimsim_version, phases)")
-    return RunReport.from_json(rep, str(p))
+    return read_report(path)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -255,7 +242,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for folder in ("arch", "workloads"):
         files = sorted(Path(folder).glob("*.yaml"))
         print(f"{folder}/: " + (", ".join(f.name for f in files) if files else "(none here)"))
-    print("more: cimsim list tiles|devices|chip-parts|models|algorithms|scenarios|phases")
+    from .catalogue import KINDS
+
+    print("more: cimsim list " + "|".join(KINDS))
     return 0
 
 
@@ -318,11 +307,11 @@ def main(argv: list[str] | None = None) -> int:
                 "workloads, also check that each network fits the chip")
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)
-    ls = command("list", help="list tiles, devices, models, algorithms, scenarios or phase kinds "
-                 "(no argument: the arch and workload files here)")
-    ls.add_argument("kind", nargs="?",
-                    choices=("tiles", "devices", "chip-parts", "models", "algorithms", "scenarios",
-                             "phases"))
+    from .catalogue import KINDS
+
+    ls = command("list", help="list what a file can name: " + ", ".join(KINDS)
+                 + " (no argument: the arch and workload files here)")
+    ls.add_argument("kind", nargs="?", choices=KINDS)
     ls.set_defaults(fn=cmd_list)
     i = command("init", help="copy the shipped arch and workload files into a folder of your own")
     i.add_argument("folder", nargs="?", default=".", help="where (default: here); nothing is overwritten")
