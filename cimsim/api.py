@@ -103,11 +103,13 @@ class Report:
         """The CSV tables as records (pandas.DataFrame(rep.tables()["energy"]))."""
         return tables(self.result)
 
-    def write(self, out_dir: str | Path, plot: bool = False) -> list[Path]:
-        """report.json, the CSV tables (and with `plot`, the PNG figures) into out_dir, as
-        `cimsim run --out` writes them; returns the paths."""
+    def write(self, out_dir: str | Path, plot: bool = False, fmt: str = "png",
+              dpi: float = 150.0) -> list[Path]:
+        """report.json, the CSV tables (and with `plot`, the figures as `fmt`: png, pdf or
+        svg, at `dpi`) into out_dir, as `cimsim run --out` writes them; returns the paths."""
         with OutputFolder(out_dir, "out_dir") as folder:
-            return write_staged(folder, lambda stage: write_all(self.result, stage, plot), replace=True)[0]
+            return write_staged(folder, lambda stage: write_all(self.result, stage, plot, fmt, dpi),
+                                replace=True)[0]
 
 
 def read_report(path: str | Path) -> RunReport:

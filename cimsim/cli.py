@@ -41,13 +41,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     with connected(args.scheduler), OutputFolder(out) as folder:
         report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain,
                          scheduler=args.scheduler).result
-        paths, stale = write_staged(folder, lambda stage: write_all(report, stage, args.plot), replace=True)
+        paths, stale = write_staged(folder, lambda stage: write_all(report, stage, args.plot, args.format,
+                                                                    args.dpi), replace=True)
     total = time.perf_counter() - t0
     print(summary(report))
     csvs = [p for p in paths if p.suffix == ".csv"]
     print(f"report: {paths[0]} (+ {len(csvs)} CSV tables)")
     if args.plot:
-        print(f"figures: {sum(p.suffix == '.png' for p in paths)} PNG in {out}")
+        print(f"figures: {sum(p.suffix == '.' + args.format for p in paths)} {args.format.upper()} in {out}")
     if stale:
         progress.say(f"removed {len(stale)} file(s) an earlier run wrote in {out}: {', '.join(stale)}")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in wall.seconds.items())
@@ -89,7 +90,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         finally:                                    # also on Ctrl-C: the table of what is finished
             table = rows(points, grid.swept, out)
             write_csv(table, out / "results.csv")
-        pngs = save_figures(figures(table, grid.swept, grid.name), out)
+        pngs = save_figures(figures(table, grid.swept, grid.name), out, args.format, args.dpi)
         counts = {s: sum(p.status == s for p in points) for s in ("done", "cached", "failed", "invalid")}
         print(f"sweep {grid.name}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
               + f" of {len(points)} points in {time.perf_counter() - t0:.1f} s")
@@ -118,9 +119,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         with _report_content(args.report):       # everything drawn and tabled before anything is written
             figs = figures(rep)
             tables(rep)
-        paths, _ = write_staged(folder, lambda stage: [*save_figures(figs, stage), *write_tables(rep, stage)],
-                                replace=False)
-    pngs = [p for p in paths if p.suffix == ".png"]
+        paths, _ = write_staged(folder, lambda stage: [*save_figures(figs, stage, args.format, args.dpi),
+                                                       *write_tables(rep, stage)], replace=False)
+    pngs = [p for p in paths if p.suffix == "." + args.format]
     csvs = [p for p in paths if p.suffix == ".csv"]
     for p in pngs:
         print(p)
@@ -133,14 +134,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .report.plots import save_figures
 
     reps = [_load_report(p) for p in args.reports]
-    names = args.names.split(",") if args.names else [_short_name(p) for p in args.reports]
+    names = args.names.split(",") if args.names else [_short_name(p, r) for p, r in zip(args.reports, reps)]
     if len(names) != len(reps):
         raise ConfigError("--names", "", f"{len(reps)} comma-separated names", args.names)
     with OutputFolder(args.out) if args.out else contextlib.nullcontext() as folder:
         with _report_content(", ".join(args.reports)):
             text = table(reps, names)
             figs = compare_figures(reps, names) if args.out else {}
-        pngs = (write_staged(folder, lambda stage: save_figures(figs, stage), replace=False)[0]
+        pngs = (write_staged(folder, lambda stage: save_figures(figs, stage, args.format, args.dpi),
+                             replace=False)[0]
                 if folder else [])
     print(text)
     if args.out:
@@ -162,9 +164,17 @@ def _report_content(where: str):
                           note=f"{type(e).__name__}: {e}") from None
 
 
-def _short_name(path: str) -> str:
+def _short_name(path: str, rep: RunReport | None = None) -> str:
+    """A report's column name: its folder's, or for a sweep point (points/HASH/) its overrides
+    ("bits=4, rank=2"), not the hash."""
     p = Path(path)
-    return (p if p.is_dir() else p.parent).name or p.stem
+    folder = p if p.is_dir() else p.parent
+    over = (rep.inputs.get("overrides") or {}) if rep is not None else {}
+    if folder.parent.name == "points" and over:
+        from .sweep.results import point_name
+
+        return point_name({k: v for k, v in sorted(over.items())})
+    return folder.name or p.stem
 
 
 def _is_grid(path: str) -> bool:
@@ -248,6 +258,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dpi(text: str) -> float:
+    """--dpi: a resolution a figure can be drawn at."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of dots per inch, got {text!r}") from None
+    if not 10 <= v <= 2400:
+        raise argparse.ArgumentTypeError(f"expected dots per inch in [10, 2400], got {text}")
+    return v
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cimsim", description=__doc__)
     p.add_argument("--version", action="version", version=f"cimsim {__version__}")
@@ -263,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def command(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[quiet], **kw)
+
+    def figure_options(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--format", choices=("png", "pdf", "svg"), default="png",
+                       help="figure files: PNG, or vector PDF / SVG for a paper (default png)")
+        c.add_argument("--dpi", type=_dpi, default=150.0, help="PNG resolution, dots per inch (default 150)")
 
     r = command("run", help="run a workload on a chip and write report.json")
     r.add_argument("arch")
@@ -281,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="run that work on a dask.distributed cluster (tcp://host:8786) instead; the "
                         "report is identical; needs cimsim[dask] and the same cimsim version on the workers")
+    figure_options(r)
     r.set_defaults(fn=cmd_run)
     s = command("sweep", help="run a grid of settings: one report per point, results.csv, "
                 "Pareto plots; resumable")
@@ -293,15 +320,18 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", help="output folder (default results/sweep-GRIDNAME)")
     s.add_argument("--set", action="append", metavar="arch|workload.KEY=VALUE",
                    help="override one key on every point")
+    figure_options(s)
     s.set_defaults(fn=cmd_sweep)
     pl = command("plot", help="write PNG figures (and CSV tables) of a report")
     pl.add_argument("report", help="report.json or the folder holding it")
     pl.add_argument("--out", help="output folder (default: the report's folder)")
+    figure_options(pl)
     pl.set_defaults(fn=cmd_plot)
     c = command("compare", help="headline metrics of reports side by side (+ overlay figures)")
     c.add_argument("reports", nargs="+", help="report.json files or their folders")
     c.add_argument("--names", help="comma-separated column names (default: the folders' names)")
     c.add_argument("--out", help="write overlay figures (PNG) to this folder")
+    figure_options(c)
     c.set_defaults(fn=cmd_compare)
     v = command("validate", help="check arch, workload or sweep grid files; given an arch and "
                 "workloads, also check that each network fits the chip")
