@@ -103,11 +103,37 @@ class Report:
         """The CSV tables as records (pandas.DataFrame(rep.tables()["energy"]))."""
         return tables(self.result)
 
-    def write(self, out_dir: str | Path, plot: bool = False) -> list[Path]:
-        """report.json, the CSV tables (and with `plot`, the PNG figures) into out_dir, as
-        `cimsim run --out` writes them; returns the paths."""
+    def write(self, out_dir: str | Path, plot: bool = False, fmt: str = "png",
+              dpi: float = 150.0) -> list[Path]:
+        """report.json, the CSV tables (and with `plot`, the figures as `fmt`: png, pdf or
+        svg, at `dpi`) into out_dir, as `cimsim run --out` writes them; returns the paths."""
         with OutputFolder(out_dir, "out_dir") as folder:
-            return write_staged(folder, lambda stage: write_all(self.result, stage, plot), replace=True)[0]
+            return write_staged(folder, lambda stage: write_all(self.result, stage, plot, fmt, dpi),
+                                replace=True)[0]
+
+
+def read_report(path: str | Path) -> RunReport:
+    """The typed result of a saved report.json (or of the folder holding one); ConfigError for
+    a missing file or one cimsim did not write."""
+    _check_path(path, "path")
+    p = Path(path)
+    if p.is_dir():
+        p = p / "report.json"
+    try:
+        rep = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(str(p), "", "an existing report.json written by cimsim run") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(str(p), "", f"valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(rep, dict) or "phases" not in rep or "cimsim_version" not in rep:
+        raise ConfigError(str(p), "", "a report.json written by cimsim run (keys cimsim_version, phases)")
+    return RunReport.from_json(rep, str(p))
+
+
+def load_report(path: str | Path) -> Report:
+    """A saved run, as `run` returns it: rep = cimsim.load_report("results/x/report.json");
+    rep.summary(), rep.phase("test").accuracy, rep.tables()."""
+    return Report(read_report(path))
 
 
 def run(arch: str | Path | Loaded, workload: str | Path | Loaded, overrides: dict[str, Any] | None = None,

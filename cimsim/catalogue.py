@@ -1,5 +1,5 @@
-"""What a workload or arch file can name: tiles, devices, chip parts, models, algorithms,
-scenarios, phase kinds.
+"""What a workload or arch file can name: tiles, devices, chip parts, models, algorithms
+(learning rules and deployment policies, also listed apart), scenarios, phase kinds.
 
 `cimsim list KIND` prints one line per entry: the name to write in the YAML, a one-line
 description (the implementing class's docstring) and where it comes from. Every entry comes
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import plugins
 
-KINDS = ("tiles", "devices", "chip-parts", "models", "algorithms", "scenarios", "phases")
+KINDS = ("tiles", "devices", "chip-parts", "models", "algorithms", "rules", "policies", "scenarios", "phases")
 
 _GROUPS = {   # registry kind -> heading (where the name is written)
     "tile": "tiles (arch file: tile.class)", "device": "devices (arch file: device.class)",
@@ -22,7 +22,8 @@ _GROUPS = {   # registry kind -> heading (where the name is written)
     "noc": "networks on chip (arch file: chip.noc.class)",
     "offchip": "off-chip interfaces (arch file: offchip.class)"}
 _KINDS = {"tiles": ("tile",), "devices": ("device",), "chip-parts": ("sram", "digital", "noc", "offchip"),
-          "models": ("model",), "algorithms": ("rule", "policy"), "scenarios": ("scenario",),
+          "models": ("model",), "algorithms": ("rule", "policy"), "rules": ("rule",),
+          "policies": ("policy",), "scenarios": ("scenario",),
           "phases": ("phase",)}
 
 

@@ -1,4 +1,4 @@
-"""Command line: cimsim run | sweep | plot | compare | validate | list."""
+"""Command line: cimsim run | sweep | plot | compare | validate | list | init."""
 from __future__ import annotations
 
 import argparse
@@ -41,13 +41,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     with connected(args.scheduler), OutputFolder(out) as folder:
         report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain,
                          scheduler=args.scheduler).result
-        paths, stale = write_staged(folder, lambda stage: write_all(report, stage, args.plot), replace=True)
+        paths, stale = write_staged(folder, lambda stage: write_all(report, stage, args.plot, args.format,
+                                                                    args.dpi), replace=True)
     total = time.perf_counter() - t0
     print(summary(report))
     csvs = [p for p in paths if p.suffix == ".csv"]
     print(f"report: {paths[0]} (+ {len(csvs)} CSV tables)")
     if args.plot:
-        print(f"figures: {sum(p.suffix == '.png' for p in paths)} PNG in {out}")
+        print(f"figures: {sum(p.suffix == '.' + args.format for p in paths)} {args.format.upper()} in {out}")
     if stale:
         progress.say(f"removed {len(stale)} file(s) an earlier run wrote in {out}: {', '.join(stale)}")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in wall.seconds.items())
@@ -89,7 +90,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         finally:                                    # also on Ctrl-C: the table of what is finished
             table = rows(points, grid.swept, out)
             write_csv(table, out / "results.csv")
-        pngs = save_figures(figures(table, grid.swept, grid.name), out)
+        pngs = save_figures(figures(table, grid.swept, grid.name), out, args.format, args.dpi)
         counts = {s: sum(p.status == s for p in points) for s in ("done", "cached", "failed", "invalid")}
         print(f"sweep {grid.name}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
               + f" of {len(points)} points in {time.perf_counter() - t0:.1f} s")
@@ -102,22 +103,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _load_report(path: str) -> RunReport:
     """A report.json (or a folder holding one); clear errors for missing or foreign files."""
-    import json
+    from .api import read_report
 
-    from .results import RunReport
-
-    p = Path(path)
-    if p.is_dir():
-        p = p / "report.json"
-    try:
-        rep = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(str(p), "", "an existing report.json written by cimsim run") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(str(p), "", f"valid JSON ({e.msg} at line {e.lineno})") from None
-    if not isinstance(rep, dict) or "phases" not in rep or "cimsim_version" not in rep:
-        raise ConfigError(str(p), "", "a report.json written by cimsim run (keys cimsim_version, phases)")
-    return RunReport.from_json(rep, str(p))
+    return read_report(path)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -131,9 +119,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         with _report_content(args.report):       # everything drawn and tabled before anything is written
             figs = figures(rep)
             tables(rep)
-        paths, _ = write_staged(folder, lambda stage: [*save_figures(figs, stage), *write_tables(rep, stage)],
-                                replace=False)
-    pngs = [p for p in paths if p.suffix == ".png"]
+        paths, _ = write_staged(folder, lambda stage: [*save_figures(figs, stage, args.format, args.dpi),
+                                                       *write_tables(rep, stage)], replace=False)
+    pngs = [p for p in paths if p.suffix == "." + args.format]
     csvs = [p for p in paths if p.suffix == ".csv"]
     for p in pngs:
         print(p)
@@ -146,14 +134,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .report.plots import save_figures
 
     reps = [_load_report(p) for p in args.reports]
-    names = args.names.split(",") if args.names else [_short_name(p) for p in args.reports]
+    names = args.names.split(",") if args.names else [_short_name(p, r) for p, r in zip(args.reports, reps)]
     if len(names) != len(reps):
         raise ConfigError("--names", "", f"{len(reps)} comma-separated names", args.names)
     with OutputFolder(args.out) if args.out else contextlib.nullcontext() as folder:
         with _report_content(", ".join(args.reports)):
             text = table(reps, names)
             figs = compare_figures(reps, names) if args.out else {}
-        pngs = (write_staged(folder, lambda stage: save_figures(figs, stage), replace=False)[0]
+        pngs = (write_staged(folder, lambda stage: save_figures(figs, stage, args.format, args.dpi),
+                             replace=False)[0]
                 if folder else [])
     print(text)
     if args.out:
@@ -175,9 +164,17 @@ def _report_content(where: str):
                           note=f"{type(e).__name__}: {e}") from None
 
 
-def _short_name(path: str) -> str:
+def _short_name(path: str, rep: RunReport | None = None) -> str:
+    """A report's column name: its folder's, or for a sweep point (points/HASH/) its overrides
+    ("bits=4, rank=2"), not the hash."""
     p = Path(path)
-    return (p if p.is_dir() else p.parent).name or p.stem
+    folder = p if p.is_dir() else p.parent
+    over = (rep.inputs.get("overrides") or {}) if rep is not None else {}
+    if folder.parent.name == "points" and over:
+        from .sweep.results import point_name
+
+        return point_name({k: v for k, v in sorted(over.items())})
+    return folder.name or p.stem
 
 
 def _is_grid(path: str) -> bool:
@@ -255,8 +252,21 @@ def cmd_list(args: argparse.Namespace) -> int:
     for folder in ("arch", "workloads"):
         files = sorted(Path(folder).glob("*.yaml"))
         print(f"{folder}/: " + (", ".join(f.name for f in files) if files else "(none here)"))
-    print("more: cimsim list tiles|devices|chip-parts|models|algorithms|scenarios|phases")
+    from .catalogue import KINDS
+
+    print("more: cimsim list " + "|".join(KINDS))
     return 0
+
+
+def _dpi(text: str) -> float:
+    """--dpi: a resolution a figure can be drawn at."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of dots per inch, got {text!r}") from None
+    if not 10 <= v <= 2400:
+        raise argparse.ArgumentTypeError(f"expected dots per inch in [10, 2400], got {text}")
+    return v
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     def command(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[quiet], **kw)
 
+    def figure_options(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--format", choices=("png", "pdf", "svg"), default="png",
+                       help="figure files: PNG, or vector PDF / SVG for a paper (default png)")
+        c.add_argument("--dpi", type=_dpi, default=150.0, help="PNG resolution, dots per inch (default 150)")
+
     r = command("run", help="run a workload on a chip and write report.json")
     r.add_argument("arch")
     r.add_argument("workload")
@@ -292,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="run that work on a dask.distributed cluster (tcp://host:8786) instead; the "
                         "report is identical; needs cimsim[dask] and the same cimsim version on the workers")
+    figure_options(r)
     r.set_defaults(fn=cmd_run)
     s = command("sweep", help="run a grid of settings: one report per point, results.csv, "
                 "Pareto plots; resumable")
@@ -304,25 +320,28 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", help="output folder (default results/sweep-GRIDNAME)")
     s.add_argument("--set", action="append", metavar="arch|workload.KEY=VALUE",
                    help="override one key on every point")
+    figure_options(s)
     s.set_defaults(fn=cmd_sweep)
     pl = command("plot", help="write PNG figures (and CSV tables) of a report")
     pl.add_argument("report", help="report.json or the folder holding it")
     pl.add_argument("--out", help="output folder (default: the report's folder)")
+    figure_options(pl)
     pl.set_defaults(fn=cmd_plot)
     c = command("compare", help="headline metrics of reports side by side (+ overlay figures)")
     c.add_argument("reports", nargs="+", help="report.json files or their folders")
     c.add_argument("--names", help="comma-separated column names (default: the folders' names)")
     c.add_argument("--out", help="write overlay figures (PNG) to this folder")
+    figure_options(c)
     c.set_defaults(fn=cmd_compare)
     v = command("validate", help="check arch, workload or sweep grid files; given an arch and "
                 "workloads, also check that each network fits the chip")
     v.add_argument("files", nargs="+")
     v.set_defaults(fn=cmd_validate)
-    ls = command("list", help="list tiles, devices, models, algorithms, scenarios or phase kinds "
-                 "(no argument: the arch and workload files here)")
-    ls.add_argument("kind", nargs="?",
-                    choices=("tiles", "devices", "chip-parts", "models", "algorithms", "scenarios",
-                             "phases"))
+    from .catalogue import KINDS
+
+    ls = command("list", help="list what a file can name: " + ", ".join(KINDS)
+                 + " (no argument: the arch and workload files here)")
+    ls.add_argument("kind", nargs="?", choices=KINDS)
     ls.set_defaults(fn=cmd_list)
     i = command("init", help="copy the shipped arch and workload files into a folder of your own")
     i.add_argument("folder", nargs="?", default=".", help="where (default: here); nothing is overwritten")

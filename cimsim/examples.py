@@ -1,6 +1,6 @@
-"""The shipped arch and workload files, wherever cimsim is installed: the repository checkout
-(editable install) or the wheel's data files (`share/cimsim`, setup.cfg). `cimsim init DIR`
-copies them into a folder of your own."""
+"""The shipped arch and workload files and examples/ (an ONNX model, a tile plugin), wherever
+cimsim is installed: the repository checkout (editable install) or the wheel's data files
+(`share/cimsim`, setup.cfg). `cimsim init DIR` copies them into a folder of your own."""
 from __future__ import annotations
 
 import filecmp
@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 FOLDERS = ("arch", "workloads", "workloads/sweeps")
+EXAMPLE_SUFFIXES = (".py", ".yaml", ".onnx", ".toml")      # examples/: what setup.cfg ships
 
 
 def examples_root() -> Path:
@@ -27,12 +28,15 @@ def examples_root() -> Path:
 
 
 def copy_examples(dest: Path) -> tuple[list[Path], list[Path]]:
-    """Copy every shipped YAML into dest (same relative paths). Files already there with the
-    same content are skipped; a different file there is never overwritten (ConfigError
+    """Copy every shipped YAML and the examples/ folder into dest (same relative paths). Files
+    already there with the same content are skipped; a different file there is never overwritten (ConfigError
     naming it, before anything is copied). Returns (copied, already present)."""
     root = examples_root()
     pairs = [(src, dest / folder / src.name) for folder in FOLDERS
              for src in sorted((root / folder).glob("*.yaml"))]
+    pairs += [(src, dest / src.relative_to(root)) for src in sorted((root / "examples").rglob("*"))
+              if src.is_file() and src.suffix in EXAMPLE_SUFFIXES
+              and "__pycache__" not in src.parts]
     clash = [d for s, d in pairs
              if d.exists() and not (d.is_file() and filecmp.cmp(s, d, shallow=False))]
     if clash:

@@ -199,8 +199,9 @@ COUNT_KEYS = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "register
 
 
 def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec,
-        batch: int = 64) -> tuple[np.ndarray, Trace]:
-    """Run images x through the chip; return logits and the phase's trace."""
+        batch: int = 64, desc: str = "inference") -> tuple[np.ndarray, Trace]:
+    """Run images x through the chip; return logits and the phase's trace. `desc` names the
+    progress bar (a chip of many: its number)."""
     nb = act_bytes(arch)
     net = net.copy()                                 # engines attached to a copy: nothing to undo
     traces = {n.name: NodeTrace(n.name, n.kind, n.inputs, images=len(x)) for n in net.nodes}
@@ -214,7 +215,7 @@ def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec
         e.counts = NodeTrace(e.name, "", ())
     outs = []
     starts = range(0, len(x), batch)
-    for i in progress(starts, "inference", unit="batch") if len(starts) > 4 else starts:
+    for i in progress(starts, desc, unit="batch") if len(starts) > 4 else starts:
         acts = {"input": x[i:i + batch]}
         for n in net.nodes:
             xs = [acts[k] for k in n.inputs]

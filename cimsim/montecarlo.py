@@ -23,10 +23,11 @@ from .results import AccuracySummary, PhaseResult, Result, optional
 from .session import Session
 
 
-def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chip) -> tuple[float, dict]:
+def evaluate(dep: Deployment, x: np.ndarray, y: np.ndarray, mode: str, chip: Chip,
+             desc: str = "inference") -> tuple[float, dict]:
     """Test accuracy of one programmed chip (and, in crossbar mode, the inference energy)."""
     if mode == "crossbar":
-        logits, trace = run(dep.net, dep.engines, x, chip.arch)
+        logits, trace = run(dep.net, dep.engines, x, chip.arch, desc=desc)
         return float((logits.argmax(1) == y).mean()), phase_energy(trace, chip, dep.cmap)
     net = dep.net.copy()                              # the chip's weights on a copy
     for n in net.weight_layers():
@@ -117,7 +118,8 @@ class ChipJobs:
         si, policy, c = job
         s = self.on_sigma(si)
         dep = deploy(s, s.net, policy=policy, chip_index=c, fisher=self.fisher)
-        acc, en = evaluate(dep, self.x, self.y, self.evaluate, s.chip)
+        acc, en = evaluate(dep, self.x, self.y, self.evaluate, s.chip,
+                           f"sigma {self.sigmas[si]:g}, {policy}, chip {c}")
         pr = programming_report(dep, s.chip)
         row = {"fraction_verified": pr["fraction_verified"], "pulses": pr["pulses"],
                "verify_pulses": pr["verify_pulses"],

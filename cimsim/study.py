@@ -162,7 +162,7 @@ def _run_study(arch: Loaded, workload: Loaded, wall: WallClock | None, workers: 
     return RunReport(
         cimsim_version=__version__,
         inputs=_inputs(s),
-        model=ModelInfo(name=model_label(w.model), parameters=_parameters(s.net),
+        model=ModelInfo(name=model_label(w.model), parameters=s.net.parameter_count(),
                         float_test_accuracy=s.float_acc,
                         pretrain_key=(pretrain_key(w, a, input_hashes(w, s.workload_file))
                                       if origin in ("pretrained", "cached") else None)),
@@ -192,10 +192,6 @@ def _inputs(s: Session) -> dict:
     }
 
 
-def _parameters(net: Net) -> int:
-    return int(sum(v.size for k, v in net.state().items() if k.endswith((".W", ".b", ".gamma", ".beta"))))
-
-
 def cost_only_study(s: Session) -> RunReport:
     """deploy.functional: false: energy, latency and utilisation of every inference phase from
     the layer shapes (no pretraining, no programming, no analog model, no accuracy)."""
@@ -208,7 +204,7 @@ def cost_only_study(s: Session) -> RunReport:
     return RunReport(
         cimsim_version=__version__,
         inputs=_inputs(s),
-        model=ModelInfo(name=model_label(w.model), parameters=_parameters(net), float_test_accuracy=None,
+        model=ModelInfo(name=model_label(w.model), parameters=net.parameter_count(), float_test_accuracy=None,
                         pretrain_key=None),
         mapping=cmap.summary(),
         area=chip.area(),

@@ -1,6 +1,7 @@
 """The Python API mirrors `cimsim run` byte for byte."""
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -57,11 +58,15 @@ def test_bad_input_raises_the_cli_message(tmp_path, root):
 
 
 def test_init_copies_the_shipped_files_and_never_overwrites(tmp_path, root, capsys):
-    shipped = sorted(p.relative_to(root) for d in ("arch", "workloads", "workloads/sweeps")
-                     for p in (root / d).glob("*.yaml"))
+    shipped = sorted([p.relative_to(root) for d in ("arch", "workloads", "workloads/sweeps")
+                      for p in (root / d).glob("*.yaml")]
+                     + [p.relative_to(root) for p in (root / "examples").rglob("*")
+                        if p.is_file() and "__pycache__" not in p.parts])
+    assert Path("examples/onnx_model/digits_cnn.onnx") in shipped
+    assert Path("examples/custom_tile/cimsim_sramcim/__init__.py") in shipped
     dest = tmp_path / "mine"
     assert main(["init", str(dest)]) == 0
-    got = sorted(p.relative_to(dest) for p in dest.rglob("*.yaml"))
+    got = sorted(p.relative_to(dest) for p in dest.rglob("*") if p.is_file())
     assert got == shipped and all((dest / p).read_bytes() == (root / p).read_bytes() for p in got)
     assert main(["init", str(dest)]) == 0                    # again: everything already there
     assert f"0 file(s) copied into {dest}, {len(shipped)} already there" in capsys.readouterr().out
@@ -98,3 +103,32 @@ def test_the_api_checks_its_arguments(root):
             call()
     assert cimsim.load_arch(arch, {"adc.bits": np.int64(6)}).spec.adc.bits == 6
     assert cimsim.load_arch(arch, {"adc.bits": np.int64(6)}).overrides == {"adc.bits": "6"}
+
+
+def test_discoverable_api(tmp_path, root, capsys):
+    """dir(cimsim) shows the API (loaded lazily); a saved report loads back as the Report
+    that run returns; `cimsim list` has rules and policies apart; --help names every command."""
+    assert {"Report", "load_arch", "load_report", "load_workload", "run"} <= set(dir(cimsim))
+    assert "workers" not in dir(cimsim)
+    from test_train import run_tiny
+
+    assert run_tiny(tmp_path, root, "none", samples=10)[0] == 0
+    rep = cimsim.load_report(tmp_path / "out-none")
+    rep.write(tmp_path / "o")
+    assert rep.to_json() == (tmp_path / "out-none" / "report.json").read_text()
+    assert cimsim.load_report(tmp_path / "o" / "report.json").to_json() == rep.to_json()
+    assert rep.phase("adapt").samples == 10
+    with pytest.raises(ConfigError, match="an existing report.json"):
+        cimsim.load_report(tmp_path / "none")
+    capsys.readouterr()
+    assert main(["list", "policies"]) == 0
+    out = capsys.readouterr().out
+    assert "tsb" in out and "lrt" not in out
+    assert main(["list", "rules"]) == 0
+    out = capsys.readouterr().out
+    assert "tiki_taka" in out and "tsb" not in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("run", "sweep", "plot", "compare", "validate", "list", "init"):
+        assert f"    {cmd} " in out

@@ -186,7 +186,7 @@ def test_wrong_input_shape_and_class_count(tmp_path):
         load_onnx(path, (8, 8, 1), 10, "w.yaml")
 
 
-def test_example_export_round_trip_and_workload(tmp_path, root, monkeypatch):
+def test_example_export_round_trip_and_workload(tmp_path, root, monkeypatch, capsys):
     """examples/onnx_model: a cimsim net exported with the example's exporter and imported
     back gives the same logits; its shipped model runs as a workload."""
     script = root / "examples" / "onnx_model" / "make_model.py"
@@ -207,6 +207,14 @@ def test_example_export_round_trip_and_workload(tmp_path, root, monkeypatch):
     back = load_onnx(path, (16, 16, 1), 10, "w.yaml")
     x = np.random.default_rng(5).random((3, 16, 16, 1), dtype=np.float32)
     np.testing.assert_allclose(back.forward(x), net.forward(x), rtol=1e-4, atol=1e-5)
+    # the script writes where it is told (default: the current folder, never the shipped file)
+    # and counts parameters as the run's report does
+    shipped = (root / "examples" / "onnx_model" / "digits_cnn.onnx").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    mod.main(["--epochs", "1"])
+    made = load_onnx(tmp_path / "digits_cnn.onnx", (16, 16, 1), 10, "w.yaml")
+    assert f"digits_cnn.onnx: {made.parameter_count()} parameters" in capsys.readouterr().out
+    assert (root / "examples" / "onnx_model" / "digits_cnn.onnx").read_bytes() == shipped
     monkeypatch.setenv("CIMSIM_CACHE", str(tmp_path / "cache"))
     wl = tmp_path / "wl.yaml"
     wl.write_text(textwrap.dedent(f"""\

@@ -175,3 +175,32 @@ def test_read_times_are_an_inference_phase_s(tmp_path, root):
         w = cimsim.load_workload(root / "workloads" / "resnet_lrt.yaml", {f"phases.1.{key}": value})
         with pytest.raises(CimsimError, match=rf"phases\[1\]\.{key}: .*is a key of the inference phase"):
             plugins.resolve_workload(w.spec, w.source)          # when the run loads the phase kinds
+
+
+def test_a_time_model_that_changes_nothing_is_said(tmp_path, root, capsys, monkeypatch):
+    """PCM read at t = 0 is the chip as programmed: the run says so (stderr, summary and the
+    phase's notes) instead of silently giving the RRAM numbers; the per-chip progress bars
+    carry the chip's number."""
+    import json
+
+    from cimsim import functional
+    from cimsim.cli import main
+
+    seen = []
+    real = functional.progress
+    monkeypatch.setattr(functional, "progress",
+                        lambda it, desc, **kw: seen.append(desc) or real(it, desc, **kw))
+    out = tmp_path / "o"
+    args = ["run", str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_inference.yaml"),
+            "--out", str(out), "--set", "workload.phases.0.ci_chips=2"]
+    assert main([*args, "--set", "arch.device.class=pcm"]) == 0
+    cap = capsys.readouterr()
+    assert "warning: phase test: the pcm device's time model changes nothing" in cap.err
+    assert "  note: the pcm device's time model changes nothing" in cap.out
+    assert json.loads((out / "report.json").read_text())["phases"][0]["notes"]
+    assert seen == ["chip 0", "chip 1"]
+    at_t0 = ["--set", "arch.device.class=pcm", "--set", "arch.device.params.noise_at_t0=true"]
+    assert main([*args, *at_t0]) == 0
+    assert "notes" not in json.loads((out / "report.json").read_text())["phases"][0]
+    assert main(args) == 0                                 # RRAM has no time model: nothing to say
+    assert "notes" not in json.loads((out / "report.json").read_text())["phases"][0]

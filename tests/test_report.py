@@ -73,7 +73,7 @@ def test_figures_show_the_report_data(lrt_run):
     # axis unit), so phases of different lengths compare
     ax = figs["energy"].axes[0]
     assert ax.get_ylabel().startswith("energy (") and ax.get_title() == "phases, per image or sample"
-    unit = {"pJ": 1, "nJ": 1e3, "uJ": 1e6, "mJ": 1e9, "J": 1e12}[ax.get_ylabel()[8:-1]]
+    unit = {"pJ": 1, "nJ": 1e3, "µJ": 1e6, "mJ": 1e9, "J": 1e12}[ax.get_ylabel()[8:-1]]
     heights = {}
     for p in ax.patches:
         x = round(p.get_x() + p.get_width() / 2)
@@ -153,6 +153,20 @@ def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
     assert table([rep], ["x"]).splitlines()[0].strip() == "x"
 
 
+def test_compare_names_a_sweep_point_by_its_swept_values(lrt_run, tmp_path, capsys):
+    """A report under a sweep's points/HASH/ is a column named by its overrides, not its hash."""
+    out, rep = lrt_run
+    data = json.loads((out / "report.json").read_text())
+    data["inputs"]["overrides"] = {"arch.adc.bits": "4", "workload.phases.1.algorithm.rank": "2"}
+    point = tmp_path / "points" / "0123abcd"
+    point.mkdir(parents=True)
+    (point / "report.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["compare", str(out), str(point)]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "bits=4, rank=2" in head and "0123abcd" not in head and out.name in head
+
+
 def test_plot_of_a_missing_or_foreign_file_is_a_clear_error(tmp_path, capsys):
     assert main(["plot", str(tmp_path / "nope.json")]) == 2
     assert "report.json written by cimsim run" in capsys.readouterr().err
@@ -190,6 +204,28 @@ def test_plot_writes_the_same_csv_bytes_as_the_run(lrt_run, tmp_path):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
 
 
+def test_figures_as_vector_files_and_at_a_chosen_resolution(lrt_run, tmp_path, capsys):
+    """--format pdf / svg writes vector figures, the same bytes on every draw (no dates, fixed
+    ids); --dpi scales a PNG's pixels; a resolution out of range is refused (exit 2)."""
+    out, _ = lrt_run
+    for fmt, magic in (("pdf", b"%PDF-"), ("svg", b"<?xml")):
+        a, b = tmp_path / f"{fmt}a", tmp_path / f"{fmt}b"
+        for d in (a, b):
+            assert main(["-q", "plot", str(out), "--out", str(d), "--format", fmt]) == 0
+        files = sorted(a.glob(f"*.{fmt}"))
+        assert {p.stem for p in files} == {p.stem for p in out.glob("*.png")}
+        for p in files:
+            assert p.read_bytes().startswith(magic) and p.read_bytes() == (b / p.name).read_bytes(), p.name
+    assert main(["-q", "plot", str(out), "--out", str(tmp_path / "hi"), "--dpi", "300"]) == 0
+    w150, h150, _ = png_size(out / "energy.png")
+    w300, h300, _ = png_size(tmp_path / "hi" / "energy.png")
+    # twice the pixels, but for the tight bounding box's rounding (a few pixels)
+    assert abs(w300 / w150 - 2) < 0.01 and abs(h300 / h150 - 2) < 0.01
+    with pytest.raises(SystemExit) as e:
+        main(["plot", str(out), "--dpi", "0"])
+    assert e.value.code == 2 and "dots per inch in [10, 2400]" in capsys.readouterr().err
+
+
 def test_a_component_has_one_colour_in_every_figure():
     """Energy bars of two different reports colour each component alike (by name, not by
     its rank in the report)."""
@@ -206,14 +242,42 @@ def test_a_component_has_one_colour_in_every_figure():
     assert component_color("tia") == component_color("tia") != component_color("adc")
 
 
-def test_legend_lists_only_visible_components():
+def test_legend_lists_every_component_drawn():
+    """However thin its slice (noc: 0.1% of the bar), every component drawn is in the legend."""
     from cimsim.report.plots import energy_figure
 
     fig = energy_figure(_energy_report({"adc": 1000.0, "dac": 10.0, "noc": 1.0}, images=2))
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels == ["adc", "dac"]                       # noc: 0.1% of the bar, drawn, not listed
+    assert labels == ["adc", "dac", "noc"]
     heights = sorted(p.get_height() for p in fig.axes[0].patches)
     assert heights == pytest.approx([0.5, 5.0, 500.0])   # per image: 1000 pJ / 2 images
+
+
+def _legend_colours(fig) -> set:
+    from matplotlib.colors import to_hex
+
+    out = set()
+    for leg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)]:
+        for h in (leg.legend_handles if leg else []):
+            if hasattr(h, "get_facecolor"):
+                out.add(to_hex(h.get_facecolor()))
+    return out
+
+
+def test_every_drawn_colour_is_in_a_legend(lrt_run):
+    """In every figure of a run, each colour of a drawn bar is in a legend, unless the axes
+    draws its bars in one colour only (a single series needs none)."""
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Rectangle
+
+    _, rep = lrt_run
+    for stem, fig in figures(rep).items():
+        listed = _legend_colours(fig)
+        for ax in fig.axes:
+            drawn = {to_hex(p.get_facecolor()) for p in ax.patches
+                     if isinstance(p, Rectangle) and p.get_width() * p.get_height() != 0}
+            if len(drawn) > 1:
+                assert drawn <= listed, (stem, ax.get_title(), drawn - listed)
 
 
 def test_layers_figure_and_accuracy_cost_scatter(lrt_run):

@@ -161,6 +161,32 @@ def test_pareto_axes_carry_si_units():
     assert labels and all(lab.endswith("mJ") for lab in labels)
 
 
+def test_pareto_labels_never_overlap_and_name_the_swept_values():
+    """Close points on the front (the issue's "bits=4, rank=2" over "rank=4"): every label is
+    placed clear of the others and inside the axes, names the point by its swept values, and
+    the accuracy axis says which accuracy it is."""
+    from cimsim.sweep.results import figures
+
+    pts = [(1.00e-3, 0.800, 4, 2), (1.02e-3, 0.803, 4, 4), (1.04e-3, 0.806, 6, 2), (1.06e-3, 0.809, 6, 4),
+           (2e-3, 0.85, 8, 2), (2.05e-3, 0.852, 8, 4)]
+    table = [{"energy_total_j": e, "energy_per_image_j": None, "max_writes_per_cell": None,
+              "latency_per_image_s": None, "accuracy": None, "online_accuracy_ema": a,
+              "best_mc_accuracy": None, "arch.adc.bits": b, "workload.phases.1.algorithm.rank": r}
+             for e, a, b, r in pts]
+    swept = ("arch.adc.bits", "workload.phases.1.algorithm.rank")
+    fig = figures(table, swept, "g")["pareto_energy_total_j"]
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "online accuracy (EMA, last train phase)"
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    texts = [t for t in ax.texts if "bits=" in t.get_text()]
+    assert sorted(t.get_text() for t in texts) == sorted(f"bits={b}, rank={k}" for *_, b, k in pts)
+    boxes = [t.get_window_extent(r) for t in texts]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)
+
+
 EVIL = """
 import pathlib
 pathlib.Path({marker!r}).write_text("imported")

@@ -265,3 +265,24 @@ def test_phases_do_not_leak_network_state(tmp_path, root):
     assert runs["after_train"]["mc"]["results"] == runs["alone"]["mc"]["results"]
     adapt = runs["after_train"]["adapt"]
     assert adapt["writes"]["total_cell_writes"] > 0            # the chip did change
+
+
+def test_test_accuracy_after_the_stream_with_and_without_learning(tmp_path, root):
+    """A train phase tests its chip, and its no-learning baseline's chip, on the test split after
+    the stream. Without read noise these equal what an inference phase after it reads: the
+    learned chip's in the same run, the unlearned chip's in a run of the `none` rule."""
+    after = "  - {name: after, kind: inference, split: test, ci_chips: 1}\n"
+    quiet = ["--set", "arch.device.read_sigma=0"]
+    reps = {}
+    for rule in ("lrt", "none"):
+        w = tmp_path / f"{rule}.yaml"
+        w.write_text(WORKLOAD.format(samples=20, rule=rule, scenario="analog_drift") + after)
+        out = tmp_path / rule
+        args = ["-q", "run", str(root / "arch" / "rram_64x64.yaml"), str(w), "--out", str(out), *quiet]
+        assert main(args) == 0
+        reps[rule] = json.loads((out / "report.json").read_text())["phases"]
+    learned = reps["lrt"][0]["accuracy"]
+    assert learned["test_after_stream"] == reps["lrt"][1]["accuracy"]
+    assert learned["baseline"]["test_after_stream"] == reps["none"][1]["accuracy"]
+    assert reps["none"][0]["accuracy"]["test_after_stream"] == reps["none"][1]["accuracy"]
+    assert "baseline" not in reps["none"][0]["accuracy"]

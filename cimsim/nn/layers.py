@@ -579,6 +579,12 @@ class Net:
     def state(self) -> dict[str, np.ndarray]:
         return {f"{n.name}.{k}": v for n in self.nodes for k, v in n.params().items()}
 
+    def parameter_count(self) -> int:
+        """Trained parameters: weights, biases and batch-norm scales and shifts (the running
+        statistics in state() are not parameters); what the report's model block counts."""
+        trained = (".W", ".b", ".gamma", ".beta")
+        return int(sum(v.size for k, v in self.state().items() if k.endswith(trained)))
+
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         for n in self.nodes:
             for k, v in n.params().items():

@@ -12,9 +12,11 @@ import numpy as np
 from ..config.schema import spec
 from ..config.workload import PhaseSpec, WorkloadSpec
 from ..deploy import Deployment, deploy
+from ..device.base import DeviceModel
 from ..functional import run
 from ..hw.chip import Chip
 from ..montecarlo import summarise
+from ..progress import warn
 from ..report.units import duration, si
 from ..results import (
     AccuracyOverChips,
@@ -92,10 +94,20 @@ class InferenceResult(PhaseResult):
     drift_compensation: bool | None = optional()
     accuracy_over_chips: AccuracyOverChips | None = optional()
     accuracy_vs_time: list[TimePoint] | None = optional()
+    notes: list[str] | None = optional()              # settings that change nothing in this phase
 
     @property
     def count(self) -> int:
         return self.images
+
+
+def idle_time_model(dep: Deployment, chip: Chip) -> bool:
+    """The device has a model of time after programming (DeviceModel.at_time), yet a read at
+    t = 0 sees every cell as programmed: at t = 0 that model changes nothing."""
+    device = chip.tile.device
+    if type(device).at_time is DeviceModel.at_time:
+        return False
+    return all(device.at_time(e.cells, 0.0, e.read_key) is e.cells.g for e in dep.engines.values())
 
 
 def at_time(engines: dict, t_s: float, compensate: bool, readout: str = "ones") -> dict:
@@ -104,12 +116,12 @@ def at_time(engines: dict, t_s: float, compensate: bool, readout: str = "ones") 
 
 
 def accuracy(dep: Deployment, x: np.ndarray, y: np.ndarray, chip: Chip, t_s: float = 0.0,
-             compensate: bool = False, readout: str = "ones") -> float:
+             compensate: bool = False, readout: str = "ones", desc: str = "inference") -> float:
     """Test accuracy of one programmed chip read t_s seconds after programming, through views
     of its layers (at_time), so its own read counters, hence the read noise of later phases,
     are untouched and every call sees the same noise stream."""
     views = at_time(dep.engines, t_s, compensate, readout)
-    return float((run(dep.net, views, x, chip.arch)[0].argmax(1) == y).mean())
+    return float((run(dep.net, views, x, chip.arch, desc=desc)[0].argmax(1) == y).mean())
 
 
 @dataclass
@@ -131,10 +143,13 @@ class ChipAccuracy:
     def __call__(self, which: Deployment | int) -> tuple[float | None, list[tuple[float, float]]]:
         own = isinstance(which, Deployment)
         dep = which if own else deploy(self.session, self.session.net, chip_index=which)
+        name = f"chip {0 if own else which}"
         acc = (None if own else
-               accuracy(dep, self.x, self.y, self.chip, self.t_s, self.compensate, self.readout))
-        return acc, [(accuracy(dep, self.x, self.y, self.chip, t, False),
-                      accuracy(dep, self.x, self.y, self.chip, t, True, self.readout)) for t in self.times_s]
+               accuracy(dep, self.x, self.y, self.chip, self.t_s, self.compensate, self.readout, name))
+        return acc, [(accuracy(dep, self.x, self.y, self.chip, t, False, desc=f"{name}, {duration(t)}"),
+                      accuracy(dep, self.x, self.y, self.chip, t, True, self.readout,
+                               f"{name}, {duration(t)}, compensated"))
+                     for t in self.times_s]
 
 
 class InferencePhase(PhaseKind):
@@ -170,7 +185,7 @@ class InferencePhase(PhaseKind):
         engines = (at_time(dep.engines, p.time_after_programming_s, p.drift_compensation, readout) if timed
                    else dep.engines)
         t0 = time.perf_counter()
-        logits, trace = run(dep.net, engines, x, chip.arch)
+        logits, trace = run(dep.net, engines, x, chip.arch, desc="chip 0" if p.ci_chips > 1 else "inference")
         ctx.wall.add("functional", t0)
         acc = float((logits.argmax(1) == y).mean())
         conv = trace.total("adc_conversions")
@@ -187,6 +202,12 @@ class InferencePhase(PhaseKind):
             over = AccuracyOverChips(**summarise(accs).to_json(), chips=len(accs), per_chip=accs)
         if len(chips) > 1 or p.accuracy_vs_time_s:
             ctx.wall.add("chips", t0)
+        notes = None
+        if not timed and not p.accuracy_vs_time_s and idle_time_model(dep, chip):
+            notes = [f"the {chip.arch.device.model} device's time model changes nothing: the phase reads the "
+                     "chip as programmed (time_after_programming_s 0); set time_after_programming_s or "
+                     "accuracy_vs_time_s to see it"]
+            warn(f"phase {ph.name}: {notes[0]}")
         if p.accuracy_vs_time_s:
             curve = [TimePoint(t, len(chips), *(float(np.mean([c[1][i][k] for c in chips])) for k in (0, 1)))
                      for i, t in enumerate(p.accuracy_vs_time_s)]
@@ -196,7 +217,7 @@ class InferencePhase(PhaseKind):
             adc_clip_fraction=trace.total("adc_clipped") / conv if conv else 0.0, nodes=trace.to_rows(),
             time_after_programming_s=p.time_after_programming_s if timed else None,
             drift_compensation=p.drift_compensation if timed else None,
-            accuracy_over_chips=over, accuracy_vs_time=curve)
+            accuracy_over_chips=over, accuracy_vs_time=curve, notes=notes)
 
     def _cost_only(self, ph: PhaseSpec, ctx: Session) -> InferenceResult:
         """The trace from layer shapes, then the same timing and energy models as a functional
@@ -250,7 +271,8 @@ class InferencePhase(PhaseKind):
         return [f"phase {r.name} ({r.images} images){when}: {acc} | "
                 f"energy {si(en.per_image_pj * 1e-12, 'J')}/image ({share}{alt}) | "
                 f"latency {si(lat.first_image_latency_s, 's')}/image, "
-                f"throughput {lat.throughput_images_per_s:.4g} images/s{effs}", *curve]
+                f"throughput {lat.throughput_images_per_s:.4g} images/s{effs}", *curve,
+                *(f"  note: {n}" for n in r.notes or [])]
 
     def tables(self, r: InferenceResult) -> dict[str, list[dict]]:
         over = r.accuracy_over_chips.per_chip if r.accuracy_over_chips else []

@@ -20,7 +20,7 @@ from ..functional import AnalogLayer, run
 from ..learning.online import run_online
 from ..nn.data import Dataset
 from ..nn.layers import Net
-from ..report.units import si
+from ..report.units import duration, si
 from ..results import Energy, PhaseResult, Result, RunReport, optional
 from ..session import Session
 from ..timing import simulate, simulate_online
@@ -39,6 +39,9 @@ class TrainParams:
     baseline: bool = spec(True, doc="also run the `none` rule (no learning) on the same stream from the "
                                     "same chip state, a copy; report and figure show both")
     window_samples: int = spec(200, lo=1, doc="accuracy window for the time series")
+    test_after: bool = spec(True, doc="also test the chip after the stream on the test split, and the "
+                                      "no-learning baseline's chip too (what learning did to the test "
+                                      "accuracy, beside the online accuracy)")
     sample_rate_hz: float = spec(10.0, lo=0.0, lo_open=True,
                                  doc="samples per second in deployment, for lifetime in years")
 
@@ -61,6 +64,7 @@ class Baseline(Result):
     last_window: float
     windows: list[float]
     ema_values: list[float]
+    test_after_stream: float | None = optional()    # its chip on the test split after the stream
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class OnlineAccuracy(Result):
     windows: list[Window]
     segment_boundaries: list[int]
     baseline: Baseline | None = optional()
+    test_after_stream: float | None = optional()    # the learned chip on the test split after the stream
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,7 @@ def write_heatmap(counts: np.ndarray, max_rows: int = 32, max_cols: int = 64) ->
 
 
 
+YEAR_S = 365.25 * 86400
 EMA_POINTS = 500           # the report keeps about this many points of the EMA series
 
 
@@ -243,7 +249,17 @@ class BaselineJob:
         res = run_online(self.net, self.engines, self.data, self.ph, self.arch, self.seed, self.arch_file)
         ema, windows = online_accuracy(res.correct, self.ph.params)
         every = ema_stride(self.ph.samples)
-        return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every])
+        test = (test_accuracy(self.net, self.engines, self.data, self.arch)
+                if self.ph.params.test_after else None)
+        return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every], test)
+
+
+def test_accuracy(net: Net, engines: dict[str, AnalogLayer], data: Dataset, arch: ArchSpec) -> float:
+    """The chip's accuracy on the test split, read through views of its layers (their read
+    counters, hence the read noise of the phases after, stay as they were)."""
+    x, y = data.split("test")
+    views = {k: e.at_time(e.t_s, False) for k, e in engines.items()}
+    return float((run(net, views, x, arch, desc="test after the stream")[0].argmax(1) == y).mean())
 
 
 def no_learning_baseline(ph: PhaseSpec, ctx: Session) -> Callable[[], Baseline | None]:
@@ -367,7 +383,9 @@ def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
         algorithm=ph.params.algorithm.name, scenario=ph.params.scenario.kind,
         accuracy=OnlineAccuracy(
             online_ema_final=ema[-1], online_mean=float(res.correct.mean()), last_window=windows[-1].accuracy,
-            windows=windows, segment_boundaries=boundaries, baseline=baseline()),
+            windows=windows, segment_boundaries=boundaries, baseline=baseline(),
+            test_after_stream=test_accuracy(dep.net, dep.engines, ctx.data, chip.arch)
+            if ph.params.test_after else None),
         writes=writes,
         endurance=endurance_of(writes.max_per_cell, n, chip.tile.endurance_cycles(),
                                ph.params.sample_rate_hz),
@@ -419,11 +437,16 @@ class OnlinePhase(PhaseKind):
     def summary(self, r: TrainResult) -> list[str]:
         acc, wr, en, end = r.accuracy, r.writes, r.energy, r.endurance
         years = end.years_to_first_wear_out
-        life = (f"{years:.3g} years at {end.at_sample_rate_hz:g} samples/s" if years
+        rate = f"at {end.at_sample_rate_hz:g} samples/s"
+        life = (f"{duration(years * YEAR_S)} ({years:.3g} years) {rate}" if years
                 else "unlimited (no wear-out)" if end.budget_cycles is None else "no writes")
         base = acc.baseline
         vs = (f" (no learning on the same stream: {base.online_ema_final:.4f}, last window "
               f"{base.last_window:.4f})" if base else "")
+        if acc.test_after_stream is not None:
+            none = (f" (no learning: {base.test_after_stream:.4f})"
+                    if base and base.test_after_stream is not None else "")
+            vs += f", test accuracy after the stream {acc.test_after_stream:.4f}{none}"
         return [f"phase {r.name} ({r.algorithm}, {r.scenario}, {r.samples} samples): "
                 f"online accuracy {acc.online_ema_final:.4f} (EMA), "
                 f"last window {acc.last_window:.4f}{vs} | "

@@ -52,7 +52,7 @@ def table(reports: list[dict], names: list[str]) -> str:
     """A terminal table: one row per metric, one column per report (rows all '-' dropped)."""
     heads = [headline(r) for r in reports]
     keys = [k for k in heads[0] if any(h[k] is not None for h in heads)]
-    # values in J or s carry their own SI unit (4.5 mJ, 214 us): the row label drops "(J)"/"(s)"
+    # values in J or s carry their own SI unit (4.5 mJ, 214 µs): the row label drops "(J)"/"(s)"
     labels = {k: k[:-4] if k.endswith((" (J)", " (s)")) else k for k in keys}
     width = max(len(v) for v in labels.values())
     cols = [max(len(n), 10) for n in names]
@@ -75,9 +75,9 @@ def energy_overlay(reports: list[RunReport], names: list[str]) -> Figure | None:
     colors = [plt.get_cmap("tab10")(names.index(n) % 10) for n, *_ in rows]
     ax.bar(range(len(rows)), [v / div for *_, v in rows], color=colors)
     for i, (*_, v) in enumerate(rows):
-        ax.annotate(f"{v / div:.3g}", (i, v / div), ha="center", va="bottom", fontsize=7,
+        ax.annotate(f"{v / div:.3g}", (i, v / div), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(range(len(rows)), labels, fontsize=7)
+    ax.set_xticks(range(len(rows)), labels, fontsize=8)
     ax.set_ylabel(f"energy ({unit})")
     ax.set_title("Energy per image or sample, by phase")
     fig.tight_layout()

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3,
                      "axes.spines.top": False, "axes.spines.right": False, "font.size": 9,
                      "legend.fontsize": 8, "legend.frameon": False})
-ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ"), (1.0, "pJ"))
-TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))
+ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"), (1.0, "pJ"))
+TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 
 
 # one colour per energy component in every figure of every report (tab20 entries); a
@@ -65,27 +65,55 @@ def _time_unit(seconds: float) -> tuple[float, str]:
     return 1e-9, "ns"
 
 
-LEGEND_MIN_SHARE = 0.005   # a component under this share of every bar is drawn but not listed
 
 
 def si_axis(ax, axis: str, unit: str) -> None:
-    """Tick labels of one axis in SI-prefixed units (4.5 mJ, 214 us), no offset or exponent."""
+    """Tick labels of one axis in SI-prefixed units (4.5 mJ, 214 µs), no offset or exponent."""
     fmt = EngFormatter(unit=unit, sep=" ")
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
 
 
+LABEL_OFFSETS = ((5, 4), (5, -12), (-5, 4), (-5, -12), (5, 14), (5, -22), (-5, 14), (-5, -22),
+                 (5, 24), (5, -32), (-5, 24), (-5, -32))       # points, tried in turn
+
+
+def place_labels(ax, points: list[tuple[float, float]], texts: list[str], **kw) -> list:
+    """Annotate each point with its text at the first offset (LABEL_OFFSETS) where the label
+    overlaps no label placed before, no point and stays inside the axes; a label that fits
+    nowhere goes to the last offset with a leader line. Returns the annotations."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    pts = ax.transData.transform(np.asarray(points, float)) if points else np.zeros((0, 2))
+    box_ax = ax.get_window_extent(renderer)
+    placed, out = [], []
+    for (x, y), text in zip(points, texts):
+        for k, (dx, dy) in enumerate(LABEL_OFFSETS):
+            last = k == len(LABEL_OFFSETS) - 1
+            a = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
+                            ha="left" if dx > 0 else "right", fontsize=8, **kw,
+                            arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6} if last else None)
+            bb = a.get_window_extent(renderer).expanded(1.05, 1.1)
+            clear = (not any(bb.overlaps(p) for p in placed) and box_ax.contains(bb.x0, bb.y0)
+                     and box_ax.contains(bb.x1, bb.y1)
+                     and not any(bb.contains(px, py) for px, py in pts))
+            if clear or last:
+                placed.append(bb)
+                out.append(a)
+                break
+            a.remove()
+    return out
+
+
 def _stacked(ax, bars: list[tuple[str, dict[str, float]]], comps: list[str], colors: dict) -> None:
-    """Stacked bars of components with the total (in a readable unit) on top; the legend lists
-    only components visible in some bar (at least LEGEND_MIN_SHARE of it)."""
+    """Stacked bars of components with the total (in a readable unit) on top; every component
+    drawn is in the legend, however thin its slice."""
     div, unit = _unit(max(sum(d.values()) for _, d in bars))
     x = np.arange(len(bars))
     bottom = np.zeros(len(bars))
-    totals = np.array([sum(d.values()) for _, d in bars]) / div
     for c in comps:
         vals = np.array([d.get(c, 0.0) for _, d in bars]) / div
         if vals.any():
-            seen = np.any(vals >= LEGEND_MIN_SHARE * np.where(totals > 0, totals, np.inf))
-            ax.bar(x, vals, 0.6, bottom=bottom, label=c.replace("_", " ") if seen else None, color=colors[c])
+            ax.bar(x, vals, 0.6, bottom=bottom, label=c.replace("_", " "), color=colors[c])
         bottom += vals
     for xi, tot in zip(x, bottom):
         ax.annotate(f"{tot:.3g} {unit}", (xi, tot), ha="center", va="bottom", fontsize=8,
@@ -130,7 +158,7 @@ def energy_figure(report: RunReport) -> Figure | None:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle("Energy by phase and component (legend: components of at least 0.5% of a bar)")
+    fig.suptitle("Energy by phase and component")
     fig.tight_layout()
     return fig
 
@@ -144,23 +172,32 @@ def latency_figure(name: str, lat: Any, clock_mhz: float, item: str = "image") -
     if not (util or busy or timeline):
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.6]})
+    # one axis for every phase: busy share of the phase's time, linear, each bar's value written
     if util:
         keys = sorted(util, key=lambda k: -util[k])
-        a1.barh([k.replace("_mean", " (mean)") for k in keys], [100 * util[k] for k in keys],
-                color=["0.6" if k.endswith("_mean") else "tab:blue" for k in keys])
-        a1.set_xlabel("utilisation (% of the phase's makespan)")
-        a1.set_title(f"{name}: utilisation per resource")
+        vals = [100 * util[k] for k in keys]
+        labels = [k.replace("_mean", " (mean)") for k in keys]
+        means = [k.endswith("_mean") for k in keys]
     else:
         total = getattr(lat, "total_cycles", 1) or 1
         keys = sorted((k for k in busy if busy[k] > 0), key=lambda k: -busy[k])
         vals = [100 * busy[k] / total for k in keys]
-        a1.barh(keys, vals, color="tab:blue")
-        if vals and min(vals) < max(vals) / 100:
-            a1.set_xscale("log")
-        a1.set_xlabel("busy (% of the phase's duration)")
-        a1.set_title(f"{name}: busy time per resource")
+        labels, means = keys, [False] * len(keys)
+    y = np.arange(len(keys))
+    for mean, color, label in ((False, "tab:blue", "the resource"), (True, "0.6", "mean over its units")):
+        pick = [i for i, m in enumerate(means) if m == mean]
+        if pick:
+            a1.barh(y[pick], [vals[i] for i in pick], color=color, label=label)
+    for yi, v in zip(y, vals):
+        a1.annotate(f"{v:.3g}%", (v, yi), xytext=(2, 0), textcoords="offset points", va="center", fontsize=8)
+    a1.set_yticks(y, labels)
+    a1.set_xlim(0, max([*vals, 1.0]) * 1.18)
+    a1.set_xlabel(f"busy (% of the phase's {'makespan' if util else 'duration'})")
+    a1.set_title(f"{name}: busy time per resource")
+    if any(means):
+        a1.legend(loc="lower right")
     a1.invert_yaxis()
-    a1.tick_params(axis="y", labelsize=7)
+    a1.tick_params(axis="y", labelsize=8)
     if timeline:
         end = max(iv["end_cycle"] for iv in timeline)
         div, unit = _time_unit(end / (clock_mhz * 1e6))
@@ -182,7 +219,7 @@ def latency_figure(name: str, lat: Any, clock_mhz: float, item: str = "image") -
                            label=f"{what} {iv['image']}" if per_item else None)
         if not per_item:
             a2.set_title(f"activity timeline, first {len(items)} {what}s (SimPy busy intervals)")
-        a2.set_yticks(range(len(resources)), resources, fontsize=7)
+        a2.set_yticks(range(len(resources)), resources, fontsize=8)
         a2.invert_yaxis()
         a2.set_xlabel(f"time ({unit})")
         if per_item:
@@ -222,7 +259,7 @@ def online_figure(ph: TrainResult) -> Figure | None:
             segs.append((w.segment, w.start))
     if len(segs) > 1:
         for seg, start in segs:
-            ax.annotate(seg, (start, 1.0), fontsize=6, rotation=90, va="top", ha="left", color="0.35",
+            ax.annotate(seg, (start, 1.0), fontsize=8, rotation=90, va="top", ha="left", color="0.35",
                         xytext=(2, -2), textcoords="offset points")
     ax.set_ylim(0, 1.05)
     ax.set_xlim(0, ph.samples)
@@ -251,6 +288,11 @@ def writes_figure(ph: TrainResult) -> Figure | None:
     ax.bar(x, cells, 0.8, color="tab:blue")
     ax.set_xticks(x, [_bin_label(a, b) for a, b in zip(lo, hi)], rotation=45 if len(x) > 8 else 0)
     ax.set_yscale("log")
+    ax.set_ylim(0.5, max([*cells, 1]) * 3)      # one cell stands out; an empty bin is no bar at all
+    for xi, c in zip(x, cells):
+        if c:
+            ax.annotate(f"{c}", (xi, c), ha="center", va="bottom", fontsize=8, xytext=(0, 1),
+                        textcoords="offset points")
     ax.grid(axis="x", visible=False)
     inside = [i for i, (a, b) in enumerate(zip(lo, hi)) if budget is not None and a <= budget < b]
     if budget is None:
@@ -292,9 +334,9 @@ def heatmap_figure(ph: TrainResult, order: list[str] | None = None) -> Figure | 
                        interpolation="nearest",
                        extent=(0, h.cells_per_row, h.matrix_rows, 0))
         ax.set_title(name, fontsize=8)
-        ax.set_xlabel("cell in row (polarity, slice, output)", fontsize=6)
-        ax.set_ylabel("weight row", fontsize=6)
-        ax.tick_params(labelsize=6)
+        ax.set_xlabel("cell in row (polarity, slice, output)", fontsize=8)
+        ax.set_ylabel("weight row", fontsize=8)
+        ax.tick_params(labelsize=8)
         ax.grid(False)
     for ax in axes.ravel()[len(names):]:
         ax.set_axis_off()
@@ -352,17 +394,15 @@ def layers_figure(name: str, energy: Energy, latency: Latency, images: int,
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
     y = np.arange(len(nodes))
     left = np.zeros(len(nodes))
-    total = sum(sum(d.values()) for d in en.values()) / n
     for c in comps:
         vals = np.array([en.get(k, {}).get(c, 0.0) for k in nodes]) * 1e-12 / n
         if vals.any():
-            seen = vals.max() >= LEGEND_MIN_SHARE * total * 1e-12
-            a1.barh(y, vals, left=left, color=component_color(c), label=c.replace("_", " ") if seen else None)
+            a1.barh(y, vals, left=left, color=component_color(c), label=c.replace("_", " "))
         left += vals
     si_axis(a1, "x", "J")
     a1.set_xlabel("energy per image")
     a1.set_title(f"{name}: energy per node and component")
-    a1.legend(loc="lower right", fontsize=7)
+    a1.legend(loc="lower right", fontsize=8)
     stages = (("compute_cycles", "compute", "tab:blue"), ("noc_cycles", "NoC transfer", "tab:orange"),
               ("sram_cycles", "buffer access", "tab:green"))
     left = np.zeros(len(nodes))
@@ -374,8 +414,8 @@ def layers_figure(name: str, energy: Energy, latency: Latency, images: int,
     si_axis(a2, "x", "s")
     a2.set_xlabel("busy time per image on each resource (closed-form stage times, stacked)")
     a2.set_title("latency per node and stage")
-    a2.legend(loc="lower right", fontsize=7)
-    a1.set_yticks(y, nodes, fontsize=7)
+    a2.legend(loc="lower right", fontsize=8)
+    a1.set_yticks(y, nodes, fontsize=8)
     a1.invert_yaxis()
     fig.tight_layout()
     return fig
@@ -471,7 +511,7 @@ def accuracy_cost_overlay(last: list[tuple[str, InferenceResult]]) -> Figure | N
             c = plt.get_cmap("tab10")(i % 10)
             ax.errorbar(pt[col], pt[1], yerr=[[pt[1] - pt[2]], [pt[3] - pt[1]]], fmt="o", color=c,
                         capsize=3)
-            ax.annotate(pt[0], (pt[col], pt[1]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            ax.annotate(pt[0], (pt[col], pt[1]), textcoords="offset points", xytext=(5, 4), fontsize=8)
         xs = [pt[col] for pt in points]
         if min(xs) > 0 and max(xs) / min(xs) > 20:
             ax.set_xscale("log")
@@ -505,22 +545,33 @@ def montecarlo_overlay(mcs: list[tuple[str, MonteCarloResult]]) -> Figure | None
     ax.set_ylabel("test accuracy (mean, 95% CI)")
     ax.set_ylim(0, 1.02)
     ax.set_title("Accuracy over chips vs variation")
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def save_figures(figs: dict[str, Figure], out_dir: str | Path) -> list[Path]:
-    """Write each figure as out_dir/STEM.png (atomically) and close it."""
+FORMATS = ("png", "pdf", "svg")
+# no dates or random ids in the files: the same report draws the same bytes
+_NO_DATES = {"png": None, "pdf": {"CreationDate": None, "ModDate": None}, "svg": {"Date": None}}
+
+
+def save_figures(figs: dict[str, Figure], out_dir: str | Path, fmt: str = "png",
+                 dpi: float = 150.0) -> list[Path]:
+    """Write each figure as out_dir/STEM.FMT (png, or vector pdf / svg; `dpi` sets a PNG's
+    pixels and the raster parts of the others), atomically, and close it."""
+    if fmt not in FORMATS:
+        plt.close("all")
+        raise CimsimError(f"figure format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     paths = []
     for stem, fig in figs.items():
         try:
-            path = inside(out_dir, f"{stem}.png")         # a name from a report never leaves the folder
+            path = inside(out_dir, f"{stem}.{fmt}")       # a name from a report never leaves the folder
         except ValueError as e:
             plt.close("all")
             raise CimsimError(f"figure {stem!r}: {e}") from None
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight")
+        with plt.rc_context({"svg.hashsalt": "cimsim"}):
+            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_NO_DATES[fmt])
         plt.close(fig)
         data = buf.getvalue()
         atomic_write(path, lambda f, data=data: f.write(data), binary=True)

@@ -43,16 +43,18 @@ def write_report(report: RunReport | dict, out_dir: str | Path) -> Path:
     return path
 
 
-def write_all(report: RunReport | dict, folder: str | Path, plot: bool = False) -> list[Path]:
-    """report.json and the CSV tables (and with `plot`, the PNG figures) into `folder`: what a
-    run writes, staged by report/outdir.py before it is swapped into the output folder."""
+def write_all(report: RunReport | dict, folder: str | Path, plot: bool = False, fmt: str = "png",
+              dpi: float = 150.0) -> list[Path]:
+    """report.json and the CSV tables (and with `plot`, the figures: PNG, PDF or SVG) into
+    `folder`: what a run writes, staged by report/outdir.py before it is swapped into the
+    output folder."""
     from .tables import write_tables
 
     paths = [write_report(report, folder), *write_tables(report, folder)]
     if plot:
         from .plots import figures, save_figures
 
-        paths += save_figures(figures(report), folder)
+        paths += save_figures(figures(report), folder, fmt, dpi)
     return paths
 
 
@@ -73,7 +75,7 @@ def summary(report: RunReport | dict) -> str:
     ]
     if "pulses" in dp:
         lines.append(
-            f"programming ({dp['policy']}): {dp['pulses']} pulses ({dp['verify_pulses']} in verify "
+            f"programming (policy {dp['policy']}): {dp['pulses']} pulses ({dp['verify_pulses']} in verify "
             f"loops), {dp['verify_reads']} verify reads, {dp['fraction_verified']:.2%} of weights verified, "
             f"{_si(dp['energy']['total_pj'] * 1e-12, 'J')}, {_si(dp['time_s'], 's')}, "
             f"{dp['stuck_cells']} stuck cells")

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..report.compare import headline
-from ..report.plots import plt, si_axis
+from ..report.plots import place_labels, plt, si_axis
 from ..results import RunReport
 from ..util import atomic_write
 from .runner import Point, point_dir
@@ -73,6 +73,16 @@ def _accuracy_column(table: list[dict]) -> str | None:
     return None
 
 
+ACCURACY_LABELS = {"online_accuracy_ema": "online accuracy (EMA, last train phase)",
+                   "accuracy": "test accuracy (last inference phase)",
+                   "best_mc_accuracy": "accuracy (best Monte-Carlo policy, mean over chips)"}
+
+
+def point_name(values: dict) -> str:
+    """A point by its swept values ("bits=4, rank=2": the last part of each key path)."""
+    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in values.items())
+
+
 PLOTS = (("energy_total_j", "energy of the whole run", "J"),
          ("energy_per_image_j", "inference energy per image", "J"),
          ("max_writes_per_cell", "max writes per cell", ""),
@@ -95,17 +105,17 @@ def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, F
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         ax.scatter(cost, acc, s=22, color="tab:gray", label="points", zorder=2)
         ax.plot(cost[front], acc[front], "-o", color="tab:red", ms=5, label="Pareto front", zorder=3)
-        for i in front:
-            ax.annotate(", ".join(f"{k.split('.')[-1]}={ok[i][k]}" for k in swept), (cost[i], acc[i]),
-                        textcoords="offset points", xytext=(4, 4), fontsize=7,
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
         if cost.min() > 0 and cost.max() / cost.min() > 20:
             ax.set_xscale("log")
         if unit:
             si_axis(ax, "x", unit)
         ax.set_xlabel(label)
-        ax.set_ylabel(acc_col.replace("_", " "))
+        ax.set_ylabel(ACCURACY_LABELS[acc_col])
         ax.set_title(f"{name}: {label} vs accuracy ({len(ok)} points)")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        place_labels(ax, [(cost[i], acc[i]) for i in front],
+                     [point_name({k: ok[i][k] for k in swept}) for i in front],
+                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
         figs[f"pareto_{col}"] = fig
     return figs

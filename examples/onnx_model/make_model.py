@@ -3,8 +3,12 @@
 (NCHW input, OIHW kernels, Gemm with transB=1, Flatten before it).
 
     pip install 'cimsim[onnx]'
-    python examples/onnx_model/make_model.py            # writes digits_cnn.onnx here
-    cimsim run arch/rram_64x64.yaml examples/onnx_model/workload.yaml
+    python examples/onnx_model/make_model.py --out my_cnn.onnx    # default: digits_cnn.onnx in the
+                                                                  # current folder
+    cimsim run arch/rram_64x64.yaml examples/onnx_model/workload.yaml   # runs the shipped file
+
+To run your export, point `model.onnx` of a copy of workload.yaml at it. The parameter count
+printed is the one `cimsim run` reports (weights, biases, batch-norm scales and shifts).
 """
 from __future__ import annotations
 
@@ -93,7 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     from cimsim.nn.network import workload_data
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=str(HERE / "digits_cnn.onnx"))
+    p.add_argument("--out", default="digits_cnn.onnx",
+                   help="where to write the model (default: digits_cnn.onnx in the current folder; the "
+                        "shipped examples/onnx_model/digits_cnn.onnx stays as it is)")
     p.add_argument("--epochs", type=int, default=15)
     args = p.parse_args(argv)
     # the network to export: a layer list trained in float, as any cimsim workload
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     train_float(net, data, w.pretrain, w.seed)
     acc = float((net.predict(data.x_test) == data.y_test).mean())
     export(net, data.input_shape, Path(args.out))
-    print(f"{args.out}: {sum(v.size for v in net.state().values())} values, float test accuracy {acc:.4f}")
+    print(f"{args.out}: {net.parameter_count()} parameters, float test accuracy {acc:.4f}")
 
 
 if __name__ == "__main__":
