@@ -118,10 +118,9 @@ def one(job: tuple) -> dict:
            "aux_bytes": ph["aux_memory"]["peak_bytes"], "energy_pj": ph["energy"]["per_sample_pj"],
            "years": ph["endurance"]["years_to_first_wear_out"], "wall_s": time.perf_counter() - t0}
     if kept is not None:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        tmp = kept.with_suffix(".tmp")
-        tmp.write_text(json.dumps(row))
-        tmp.replace(kept)
+        from cimsim.util import atomic_write
+
+        atomic_write(kept, lambda f: f.write(json.dumps(row)))
     return row
 
 
