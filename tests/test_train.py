@@ -286,3 +286,28 @@ def test_test_accuracy_after_the_stream_with_and_without_learning(tmp_path, root
     assert learned["baseline"]["test_after_stream"] == reps["none"][1]["accuracy"]
     assert reps["none"][0]["accuracy"]["test_after_stream"] == reps["none"][1]["accuracy"]
     assert "baseline" not in reps["none"][0]["accuracy"]
+
+
+def test_several_streams_give_a_mean_and_interval(tmp_path, root):
+    """seeds: 3 runs the rule on two more streams from copies of the chip: the phase's own
+    stream (and everything else in the report) is the one seeds: 1 gives, the spread is over
+    the three, and two worker processes give the same bytes."""
+    def run(name, *extra):
+        code, path = run_tiny(tmp_path / name, root, "lrt", "analog_drift", samples=20, extra=extra)
+        assert code == 0
+        return json.loads(path.read_text())
+    one = run("one")
+    three = run("three", "--set", "workload.phases.0.seeds=3")
+    three_phases = json.dumps(three["phases"])
+    acc = three["phases"][0]["accuracy"]
+    seeds = acc.pop("over_seeds")
+    assert acc == one["phases"][0]["accuracy"]
+    assert three["phases"][0]["writes"] == one["phases"][0]["writes"]
+    assert seeds["streams"] == 3 and seeds["per_stream_ema_final"][0] == acc["online_ema_final"]
+    emas = np.array(seeds["per_stream_ema_final"])
+    assert len(set(emas.tolist())) > 1                           # the streams differ
+    s = seeds["online_ema_final"]
+    assert s["mean"] == pytest.approx(emas.mean()) and s["std"] == pytest.approx(emas.std(ddof=1))
+    assert s["ci95"][0] <= s["mean"] <= s["ci95"][1]
+    two = run("two", "--set", "workload.phases.0.seeds=3", "--workers", "2")
+    assert json.dumps(two["phases"]) == three_phases

@@ -21,7 +21,7 @@ from ..learning.online import run_online
 from ..nn.data import Dataset
 from ..nn.layers import Net
 from ..report.units import duration, si
-from ..results import Energy, PhaseResult, Result, RunReport, optional
+from ..results import AccuracySummary, Energy, PhaseResult, Result, RunReport, optional
 from ..session import Session
 from ..timing import simulate, simulate_online
 from .base import PhaseKind
@@ -39,6 +39,10 @@ class TrainParams:
     baseline: bool = spec(True, doc="also run the `none` rule (no learning) on the same stream from the "
                                     "same chip state, a copy; report and figure show both")
     window_samples: int = spec(200, lo=1, doc="accuracy window for the time series")
+    seeds: int = spec(1, lo=1, hi=100, doc="streams the rule runs, each from the same chip as it is when the "
+                                          "phase starts (stream, drift events and rule randomness of its "
+                                          "own): the online accuracy's mean and 95% interval over them; "
+                                          "the first stream is the one that changes the chip")
     test_after: bool = spec(True, doc="also test the chip after the stream on the test split, and the "
                                       "no-learning baseline's chip too (what learning did to the test "
                                       "accuracy, beside the online accuracy)")
@@ -68,6 +72,17 @@ class Baseline(Result):
 
 
 @dataclass(frozen=True)
+class OverSeeds(Result):
+    """The online accuracy over the phase's streams (`seeds`): stream 0 is the phase's own."""
+
+    streams: int
+    online_ema_final: AccuracySummary
+    online_mean: AccuracySummary
+    per_stream_ema_final: list[float]
+    per_stream_mean: list[float]
+
+
+@dataclass(frozen=True)
 class OnlineAccuracy(Result):
     online_ema_final: float
     online_mean: float
@@ -76,6 +91,7 @@ class OnlineAccuracy(Result):
     segment_boundaries: list[int]
     baseline: Baseline | None = optional()
     test_after_stream: float | None = optional()    # the learned chip on the test split after the stream
+    over_seeds: OverSeeds | None = optional()       # with seeds > 1
 
 
 @dataclass(frozen=True)
@@ -262,6 +278,60 @@ def test_accuracy(net: Net, engines: dict[str, AnalogLayer], data: Dataset, arch
     return float((run(net, views, x, arch, desc="test after the stream")[0].argmax(1) == y).mean())
 
 
+SEED_STREAM_STREAMS = 43     # under the workload seed: the seeds of a train phase's further streams
+
+
+def stream_seed(seed: int, k: int) -> int:
+    """The seed of stream k of a train phase: the workload's for stream 0 (the phase's own)."""
+    if k == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, SEED_STREAM_STREAMS, k]).generate_state(1)[0])
+
+
+@dataclass
+class StreamJob:
+    """A job (cluster.py): the phase's rule on stream k (k >= 1), from copies of the chip's
+    cells and network taken when the job was made; each call copies them again, so streams
+    never see each other's writes. Returns (final EMA, mean online accuracy)."""
+
+    ph: PhaseSpec
+    net: Net
+    engines: dict[str, AnalogLayer]
+    data: Dataset
+    arch: ArchSpec
+    seed: int
+    arch_file: str
+
+    def __call__(self, k: int) -> tuple[float, float]:
+        engines = {name: e.clone() for name, e in self.engines.items()}
+        res = run_online(self.net.copy(), engines, self.data, self.ph, self.arch,
+                         stream_seed(self.seed, k), self.arch_file)
+        ema, _ = online_accuracy(res.correct, self.ph.params)
+        return ema[-1], float(res.correct.mean())
+
+
+def more_streams(ph: PhaseSpec, ctx: Session) -> list[tuple[float, float]]:
+    """Streams 1 .. seeds-1 of the phase's rule, each from a copy of the chip as it is now."""
+    if ph.params.seeds <= 1:
+        return []
+    dep = ctx.dep
+    t0 = time.perf_counter()
+    job = StreamJob(ph, dep.net.copy(), {k: e.clone() for k, e in dep.engines.items()}, ctx.data,
+                    ctx.chip.arch, ctx.w.seed, ctx.arch_file)
+    got = ctx.pool().map(job, list(range(1, ph.params.seeds)), "streams", "stream")
+    ctx.wall.add("streams", t0)
+    return got
+
+
+def over_seeds(first: tuple[float, float], more: list[tuple[float, float]]) -> OverSeeds | None:
+    from ..montecarlo import summarise
+
+    if not more:
+        return None
+    emas, means = [first[0], *(m[0] for m in more)], [first[1], *(m[1] for m in more)]
+    return OverSeeds(len(emas), summarise(emas), summarise(means), emas, means)
+
+
 def no_learning_baseline(ph: PhaseSpec, ctx: Session) -> Callable[[], Baseline | None]:
     """The `none` rule on the same stream, from a copy of the chip as it is now (its drift
     scenario included), so a rule's online accuracy reads against doing nothing. Started on
@@ -367,6 +437,7 @@ def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
     """Online learning on the chip: accuracy over time, writes, endurance, aux memory, cost."""
     dep, chip = ctx.dep, ctx.chip
     baseline = no_learning_baseline(ph, ctx)
+    more = more_streams(ph, ctx)
     before = {k: e.writes.copy() for k, e in dep.engines.items()}
     t0 = time.perf_counter()
     res = run_online(dep.net, dep.engines, ctx.data, ph, chip.arch, ctx.w.seed, ctx.arch_file)
@@ -385,7 +456,8 @@ def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
             online_ema_final=ema[-1], online_mean=float(res.correct.mean()), last_window=windows[-1].accuracy,
             windows=windows, segment_boundaries=boundaries, baseline=baseline(),
             test_after_stream=test_accuracy(dep.net, dep.engines, ctx.data, chip.arch)
-            if ph.params.test_after else None),
+            if ph.params.test_after else None,
+            over_seeds=over_seeds((ema[-1], float(res.correct.mean())), more)),
         writes=writes,
         endurance=endurance_of(writes.max_per_cell, n, chip.tile.endurance_cycles(),
                                ph.params.sample_rate_hz),
@@ -447,8 +519,13 @@ class OnlinePhase(PhaseKind):
             none = (f" (no learning: {base.test_after_stream:.4f})"
                     if base and base.test_after_stream is not None else "")
             vs += f", test accuracy after the stream {acc.test_after_stream:.4f}{none}"
+        spread = ""
+        if acc.over_seeds:
+            o = acc.over_seeds.online_ema_final
+            spread = (f"; over {acc.over_seeds.streams} streams: mean {o.mean:.4f}, "
+                      f"95% CI [{o.ci95[0]:.3f}, {o.ci95[1]:.3f}]")
         return [f"phase {r.name} ({r.algorithm}, {r.scenario}, {r.samples} samples): "
-                f"online accuracy {acc.online_ema_final:.4f} (EMA), "
+                f"online accuracy {acc.online_ema_final:.4f} (EMA{spread}), "
                 f"last window {acc.last_window:.4f}{vs} | "
                 f"max writes/cell {wr.max_per_cell}, density {wr.density:.2e}, "
                 f"aux memory {r.aux_memory.peak_bytes} B | "
@@ -491,7 +568,10 @@ class OnlinePhase(PhaseKind):
         years = [r.endurance.years_to_first_wear_out for r in results if r.endurance.years_to_first_wear_out]
         base = last.accuracy.baseline
         none = {"online accuracy EMA, no learning (last train)": base.online_ema_final} if base else {}
-        return {"online accuracy EMA (last train)": last.accuracy.online_ema_final, **none,
+        seeds = last.accuracy.over_seeds
+        spread = ({"online accuracy EMA, mean over streams (last train)": seeds.online_ema_final.mean}
+                  if seeds else {})
+        return {"online accuracy EMA (last train)": last.accuracy.online_ema_final, **spread, **none,
                 "online time per sample (s)": last.latency.total_s / last.samples,
                 "max writes per cell": max(r.writes.max_per_cell for r in results),
                 "aux memory (B)": max(r.aux_memory.peak_bytes for r in results),
