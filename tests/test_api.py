@@ -132,3 +132,14 @@ def test_discoverable_api(tmp_path, root, capsys):
     out = capsys.readouterr().out
     for cmd in ("run", "sweep", "plot", "compare", "validate", "list", "init"):
         assert f"    {cmd} " in out
+
+
+def test_every_source_folder_is_a_package_the_wheel_ships(root):
+    """A folder of modules without __init__.py is left out of a wheel by setup.cfg's
+    find_packages (cimsim.device, .nn and .kernels were, before 2026-12-07): a non-editable
+    install would not import."""
+    from setuptools import find_packages
+
+    folders = {p.parent.relative_to(root).as_posix().replace("/", ".")
+               for p in (root / "cimsim").rglob("*.py") if "__pycache__" not in p.parts}
+    assert folders == set(find_packages(str(root), include=["cimsim*"]))
