@@ -398,3 +398,42 @@ def test_bad_labels_and_an_empty_layer_list_are_refused(tmp_path):
             load_npz(DatasetSpec(name="npz", path=str(p)))
     with pytest.raises(ConfigError, match=r"model\.layers: expected at least one layer"):
         from_text(WorkloadSpec, "model: {layers: []}\nphases: [{name: t}]\n")
+
+
+def test_to_npz_converts_an_image_folder_and_arrays(tmp_path, root, capsys):
+    """examples/data/to_npz.py: a torchvision ImageFolder layout (labels from the sorted class
+    folders) and four .npy arrays both become an .npz cimsim loads, pixel for pixel."""
+    import importlib.util
+
+    from PIL import Image
+
+    from cimsim.config.workload import DatasetSpec
+    from cimsim.nn.data import load_npz
+
+    spec = importlib.util.spec_from_file_location("to_npz", root / "examples" / "data" / "to_npz.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+    want = {}
+    for split, n in (("train", 3), ("test", 2)):
+        for label, cls in enumerate(("cat", "dog")):                      # sorted: cat 0, dog 1
+            (tmp_path / "imgs" / split / cls).mkdir(parents=True)
+            for i in range(n):
+                a = rng.integers(0, 256, (6, 6), dtype=np.uint8)
+                Image.fromarray(a, "L").save(tmp_path / "imgs" / split / cls / f"{i}.png")
+                want.setdefault(split, []).append((a, label))
+    mod.main(["--folder", str(tmp_path / "imgs"), "--out", str(tmp_path / "f.npz")])
+    assert "6 training and 4 test inputs of shape (6, 6, 1), 2 classes" in capsys.readouterr().out
+    d = load_npz(DatasetSpec(name="npz", path=str(tmp_path / "f.npz")))
+    np.testing.assert_allclose(d.x_train[..., 0], np.stack([a for a, _ in want["train"]]) / 255.0, rtol=1e-6)
+    assert d.y_train.tolist() == [lab for _, lab in want["train"]] and d.classes == 2
+    for k, v in (("xtr", d.x_train), ("ytr", d.y_train), ("xte", d.x_test), ("yte", d.y_test)):
+        np.save(tmp_path / f"{k}.npy", v)
+    mod.main(["--x-train", str(tmp_path / "xtr.npy"), "--y-train", str(tmp_path / "ytr.npy"),
+              "--x-test", str(tmp_path / "xte.npy"), "--y-test", str(tmp_path / "yte.npy"),
+              "--out", str(tmp_path / "a.npz")])
+    back = load_npz(DatasetSpec(name="npz", path=str(tmp_path / "a.npz")))
+    np.testing.assert_array_equal(back.x_test, d.x_test)
+    with pytest.raises(SystemExit, match="not both"):
+        mod.main(["--folder", str(tmp_path / "imgs"), "--x-train", "x.npy", "--out", str(tmp_path / "z.npz")])
+    assert not (tmp_path / "z.npz").exists()
