@@ -334,3 +334,16 @@ def test_report_json_reads_back_to_the_same_typed_report(lrt_run):
         with pytest.raises(ReportError, match=rf"{'.'.join(map(str, path))}: expected {expected}"):
             RunReport.from_json(bad)
     assert issubclass(ReportError, CimsimError)            # exit status 2 from the CLI
+
+
+def test_summary_says_what_fills_the_chip(lrt_run):
+    """The mapping line names the three largest area components with their shares, so a low
+    TOPS/mm2 reads against what fills the chip (the default chip: off-chip interface, routers)."""
+    import cimsim
+
+    out, rep = lrt_run
+    parts = rep["area"]["per_component_mm2"]
+    top = sorted(parts, key=lambda k: -parts[k])[:3]
+    want = ", ".join(f"{k.replace('_', ' ')} {parts[k] / rep['area']['total_mm2']:.0%}" for k in top)
+    line = cimsim.load_report(out).summary().splitlines()[1]
+    assert line.endswith(f"mm2 ({want})") and top[0] == "offchip_interface"

@@ -58,6 +58,16 @@ def write_all(report: RunReport | dict, folder: str | Path, plot: bool = False, 
     return paths
 
 
+def _area_parts(area: dict) -> str:
+    """The three largest area components, so TOPS/mm2 reads against what fills the chip."""
+    parts = area.get("per_component_mm2") or {}
+    total = area.get("total_mm2") or 0.0
+    if not parts or not total:
+        return ""
+    top = sorted(parts, key=lambda k: -parts[k])[:3]
+    return " (" + ", ".join(f"{k.replace('_', ' ')} {parts[k] / total:.0%}" for k in top) + ")"
+
+
 def summary(report: RunReport | dict) -> str:
     """A short human summary of a report."""
     rep = as_report(report)
@@ -71,7 +81,7 @@ def summary(report: RunReport | dict) -> str:
          f"{mp['tiles_total']}, ")
         + f"{mp['crossbars_used']} crossbars, "
         f"{mp['utilisation_of_allocated_tiles']:.1%} of allocated cells used"
-        + f"; chip area {rep.area['total_mm2']:.3g} mm2",
+        + f"; chip area {rep.area['total_mm2']:.3g} mm2" + _area_parts(rep.area),
     ]
     if "pulses" in dp:
         lines.append(
