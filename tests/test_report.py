@@ -151,6 +151,13 @@ def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
     a1 = figs["compare_online_writes"].axes[0]
     assert len(a1.get_lines()) == 2 and a1.get_legend() is not None
     assert table([rep], ["x"]).splitlines()[0].strip() == "x"
+    # long report names: each report one colour in the legend; tick labels never overlap
+    long = ["adc bits 4, rank 2, sigma 0.05", "adc bits 8, rank 4, sigma 0.05", "baseline chip"]
+    ax = compare_figures([rep] * 3, long)["compare_energy"].axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == long
+    ax.figure.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
+    assert len(boxes) == 9 and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
 def test_compare_names_a_sweep_point_by_its_swept_values(lrt_run, tmp_path, capsys):

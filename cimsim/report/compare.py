@@ -71,17 +71,33 @@ def energy_overlay(reports: list[RunReport], names: list[str]) -> Figure | None:
         return None
     div, unit = _unit(max(v for *_, v in rows))
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(rows) + 2), 3.8))
-    labels = [f"{n}\n{ph}" for n, ph, _ in rows]
-    colors = [plt.get_cmap("tab10")(names.index(n) % 10) for n, *_ in rows]
-    ax.bar(range(len(rows)), [v / div for *_, v in rows], color=colors)
+    for n in dict.fromkeys(n for n, *_ in rows):          # one colour per report, in the legend
+        idx = [i for i, r in enumerate(rows) if r[0] == n]
+        color = plt.get_cmap("tab10")(names.index(n) % 10)
+        ax.bar(idx, [rows[i][2] / div for i in idx], color=color, label=n)
     for i, (*_, v) in enumerate(rows):
         ax.annotate(f"{v / div:.3g}", (i, v / div), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xticks(range(len(rows)), [ph.replace(" (", "\n(") for _, ph, _ in rows], fontsize=8)
     ax.set_ylabel(f"energy ({unit})")
     ax.set_title("Energy per image or sample, by phase")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="report")
     fig.tight_layout()
+    untangle_ticks(ax)
     return fig
+
+
+def untangle_ticks(ax) -> None:
+    """Tilt the x tick labels when any two overlap (long names, many bars)."""
+    fig = ax.figure
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in ax.get_xticklabels() if t.get_text()]
+    if any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]):
+        for t in ax.get_xticklabels():
+            t.set_rotation(35)
+            t.set_horizontalalignment("right")
+            t.set_rotation_mode("anchor")
+        fig.tight_layout()
 
 
 def compare_figures(reports: list[RunReport | dict], names: list[str]) -> dict[str, Figure]:
