@@ -354,3 +354,39 @@ def test_summary_says_what_fills_the_chip(lrt_run):
     want = ", ".join(f"{k.replace('_', ' ')} {parts[k] / rep['area']['total_mm2']:.0%}" for k in top)
     line = cimsim.load_report(out).summary().splitlines()[1]
     assert line.endswith(f"mm2 ({want})") and top[0] == "offchip_interface"
+
+
+def test_long_figures_keep_to_thirty_rows_that_never_touch():
+    """A 70-node network's layer figure and a 70-resource timeline keep 30 rows (the rest as
+    one "other" row, its values the sum or the busiest), their labels clear of each other."""
+    from types import SimpleNamespace
+
+    from cimsim.report.plots import MAX_ROWS, latency_figure, layers_figure
+
+    nodes = [f"layer{i}.conv" for i in range(70)]
+    en = SimpleNamespace(per_node_component_pj={k: {"adc": 100.0 + i, "crossbar": 10.0}
+                                                for i, k in enumerate(nodes)})
+    lat = SimpleNamespace(per_node_cycles_per_image={
+        k: {"compute_cycles": 50 + i, "noc_cycles": 5, "sram_cycles": 2} for i, k in enumerate(nodes)})
+    fig = layers_figure("x", en, lat, 1, 1000.0)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == MAX_ROWS and labels[-1] == "other 41 nodes"
+    assert labels[:-1] == nodes[41:]                      # the largest, in the network's order
+    total = sum(p.get_width() for p in ax.patches)
+    assert total * 1e12 == pytest.approx(sum(sum(d.values()) for d in en.per_node_component_pj.values()))
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.get_yticklabels()]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    util = {f"tiles:{k}": (i + 1) / 100 for i, k in enumerate(nodes)}
+    timeline = [{"resource": f"tiles:{k}", "image": 0, "start_cycle": i, "end_cycle": i + 1}
+                for i, k in enumerate(nodes)]
+    fig = latency_figure("x", SimpleNamespace(utilisation=util, timeline=timeline), 1000.0)
+    a1, a2 = fig.axes[:2]
+    assert [len(a.get_yticklabels()) for a in (a1, a2)] == [MAX_ROWS, MAX_ROWS]
+    assert a1.get_yticklabels()[-1].get_text() == "other 41 (the busiest)"
+    assert a2.get_yticklabels()[-1].get_text() == "other 41 resources"
+    fig.canvas.draw()
+    for a in (a1, a2):
+        boxes = [t.get_window_extent() for t in a.get_yticklabels()]
+        assert not any(p.overlaps(q) for i, p in enumerate(boxes) for q in boxes[i + 1:])

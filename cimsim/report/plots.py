@@ -73,6 +73,9 @@ def si_axis(ax, axis: str, unit: str) -> None:
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
 
 
+MAX_ROWS = 30     # rows of a per-node or per-resource figure before the smallest merge into one
+
+
 LABEL_OFFSETS = ((5, 4), (5, -12), (-5, 4), (-5, -12), (5, 14), (5, -22), (-5, 14), (-5, -22),
                  (5, 24), (5, -32), (-5, 24), (-5, -32))       # points, tried in turn
 
@@ -119,6 +122,8 @@ def _stacked(ax, bars: list[tuple[str, dict[str, float]]], comps: list[str], col
         ax.annotate(f"{tot:.3g} {unit}", (xi, tot), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(x, [b for b, _ in bars])
+    pad = max(0, 3 - len(bars)) / 2               # one or two bars keep a bar's width, not the plot's
+    ax.set_xlim(-0.6 - pad, len(bars) - 0.4 + pad)
     ax.set_ylabel(f"energy ({unit})")
     ax.set_ylim(0, bottom.max() * 1.12 if bottom.max() > 0 else 1)
     ax.grid(axis="x", visible=False)
@@ -171,7 +176,9 @@ def latency_figure(name: str, lat: Any, clock_mhz: float, item: str = "image") -
     timeline = lat.timeline
     if not (util or busy or timeline):
         return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.6]})
+    rows = max(len(util or busy or {}), len({iv["resource"] for iv in timeline or []}))
+    height = max(4.6, 0.22 * min(rows, MAX_ROWS) + 1.5)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, height), gridspec_kw={"width_ratios": [1, 1.6]})
     # one axis for every phase: busy share of the phase's time, linear, each bar's value written
     if util:
         keys = sorted(util, key=lambda k: -util[k])
@@ -183,6 +190,11 @@ def latency_figure(name: str, lat: Any, clock_mhz: float, item: str = "image") -
         keys = sorted((k for k in busy if busy[k] > 0), key=lambda k: -busy[k])
         vals = [100 * busy[k] / total for k in keys]
         labels, means = keys, [False] * len(keys)
+    if len(keys) > MAX_ROWS:                  # the busiest resources; the others as their busiest
+        n_rest = len(keys) - MAX_ROWS + 1
+        keys, vals = keys[:MAX_ROWS], vals[:MAX_ROWS - 1] + [max(vals[MAX_ROWS - 1:])]
+        labels = labels[:MAX_ROWS - 1] + [f"other {n_rest} (the busiest)"]
+        means = means[:MAX_ROWS - 1] + [False]
     y = np.arange(len(keys))
     for mean, color, label in ((False, "tab:blue", "the resource"), (True, "0.6", "mean over its units")):
         pick = [i for i, m in enumerate(means) if m == mean]
@@ -206,7 +218,9 @@ def latency_figure(name: str, lat: Any, clock_mhz: float, item: str = "image") -
         for iv in timeline:
             first[iv["resource"]] = min(first.get(iv["resource"], iv["start_cycle"]), iv["start_cycle"])
         resources = sorted(first, key=lambda r: (first[r], r))     # ties by name: the same bytes every run
-        row = {r: i for i, r in enumerate(resources)}
+        row = {r: min(i, MAX_ROWS - 1) for i, r in enumerate(resources)}
+        if len(resources) > MAX_ROWS:           # the later resources share the last row
+            resources = resources[:MAX_ROWS - 1] + [f"other {len(resources) - MAX_ROWS + 1} resources"]
         items = sorted({iv["image"] for iv in timeline})
         what = item
         per_item = len(items) <= 8          # few items: colour by item, else by resource
@@ -388,6 +402,17 @@ def layers_figure(name: str, energy: Energy, latency: Latency, images: int,
     if not en or not lat or not n:
         return None
     nodes = list(lat)
+    if len(nodes) > MAX_ROWS:                 # the largest nodes by energy, the rest as one row
+        keep = set(sorted(nodes, key=lambda k: (-sum(en.get(k, {}).values()), k))[:MAX_ROWS - 1])
+        rest = [k for k in nodes if k not in keep]
+        other = f"other {len(rest)} nodes"
+        comps_rest = sorted({c for k in rest for c in en.get(k, {})})
+        en = {**{k: en[k] for k in keep if k in en},
+              other: {c: sum(en.get(k, {}).get(c, 0.0) for k in rest) for c in comps_rest}}
+        stages_rest = ("compute_cycles", "noc_cycles", "sram_cycles")
+        lat = {**{k: lat[k] for k in nodes if k in keep},
+               other: {s: sum(lat[k].get(s, 0) for k in rest) for s in stages_rest}}
+        nodes = [k for k in nodes if k in keep] + [other]
     comps = sorted({c for d in en.values() for c in d},
                    key=lambda c: (-sum(d.get(c, 0) for d in en.values()), c))
     height = max(3.5, 0.22 * len(nodes) + 1.5)
