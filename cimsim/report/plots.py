@@ -152,7 +152,7 @@ def energy_figure(report: RunReport) -> Figure | None:
     colors = {c: component_color(c) for c in comps}
     panels = [(phases, "phases, per image or sample")] if phases else []
     if prog:
-        panels.append(([(f"programming\n({report.deploy['policy']})", prog)], "programming, once"))
+        panels.append(([(f"programming\n(policy {report.deploy['policy']})", prog)], "programming, once"))
     fig, axes = plt.subplots(1, len(panels), figsize=(1.4 * sum(len(p) for p, _ in panels) + 4.5, 4.2),
                              squeeze=False, gridspec_kw={"width_ratios": [max(len(p), 1) for p, _ in panels]})
     for ax, (bars, title) in zip(axes[0], panels):
