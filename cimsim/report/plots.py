@@ -38,7 +38,7 @@ TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
 COMPONENT_COLORS = {
     "adc": 0, "dac": 2, "crossbar": 4, "shift_add": 6, "digital": 8, "sram_read": 10,
     "sram_write": 11, "noc": 12, "offchip": 14, "write_pulses": 16, "write_drivers": 17,
-    "idle (leakage)": 15, "cell_pulses": 16, "verify_reads": 18, "readback": 19,
+    "idle (leakage)": 15, "cell_pulses": 16, "verify_reads": 18, "readback": 19, "registers": 7,
 }
 
 
