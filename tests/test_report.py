@@ -352,8 +352,12 @@ def test_summary_says_what_fills_the_chip(lrt_run):
     parts = rep["area"]["per_component_mm2"]
     top = sorted(parts, key=lambda k: -parts[k])[:3]
     want = ", ".join(f"{k.replace('_', ' ')} {parts[k] / rep['area']['total_mm2']:.0%}" for k in top)
-    line = cimsim.load_report(out).summary().splitlines()[1]
+    text = cimsim.load_report(out).summary()
+    line = text.splitlines()[1]
     assert line.endswith(f"mm2 ({want})") and top[0] == "offchip_interface"
+    import re
+
+    assert "µJ/image" in text and not re.search(r"\d u[Js]\b", text)       # µ, as in the figures
 
 
 def test_long_figures_keep_to_thirty_rows_that_never_touch():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 
 def si(value: float, unit: str) -> str:
-    """value in `unit` with an SI prefix (p .. plain), 3 significant digits."""
-    for factor, prefix in ((1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, "")):
+    """value in `unit` with an SI prefix (p .. plain; µ as in the figures), 3 significant digits."""
+    for factor, prefix in ((1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, "")):
         if abs(value) < factor * 1000 or prefix == "":
             return f"{value / factor:.3g} {prefix}{unit}"
     return f"{value:.3g} {unit}"
