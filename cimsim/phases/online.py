@@ -249,9 +249,9 @@ def online_accuracy(correct: np.ndarray, p: TrainParams) -> tuple[list[float], l
 
 
 @dataclass
-class BaselineJob:
-    """A job (cluster.py): the `none` rule on the phase's stream, from copies of the chip's
-    cells and network taken when the job was made (the learning run then changes the chip)."""
+class ChipCopyJob:
+    """What a job (cluster.py) that runs a stream needs: the phase, copies of the chip's network
+    and cells taken when the job was made (the learning run then changes the chip), the data."""
 
     ph: PhaseSpec
     net: Net
@@ -260,6 +260,11 @@ class BaselineJob:
     arch: ArchSpec
     seed: int
     arch_file: str
+
+
+@dataclass
+class BaselineJob(ChipCopyJob):
+    """The `none` rule on the phase's stream, from the copies."""
 
     def __call__(self, _: Any = None) -> Baseline:
         res = run_online(self.net, self.engines, self.data, self.ph, self.arch, self.seed, self.arch_file)
@@ -289,18 +294,9 @@ def stream_seed(seed: int, k: int) -> int:
 
 
 @dataclass
-class StreamJob:
-    """A job (cluster.py): the phase's rule on stream k (k >= 1), from copies of the chip's
-    cells and network taken when the job was made; each call copies them again, so streams
-    never see each other's writes. Returns (final EMA, mean online accuracy)."""
-
-    ph: PhaseSpec
-    net: Net
-    engines: dict[str, AnalogLayer]
-    data: Dataset
-    arch: ArchSpec
-    seed: int
-    arch_file: str
+class StreamJob(ChipCopyJob):
+    """The phase's rule on stream k (k >= 1), from the copies; each call copies them again, so
+    streams never see each other's writes. Returns (final EMA, mean online accuracy)."""
 
     def __call__(self, k: int) -> tuple[float, float]:
         engines = {name: e.clone() for name, e in self.engines.items()}
