@@ -124,8 +124,9 @@ class DeviceSpec:
             raise src.error(path + ("g_max_us",), f"a value > g_min_us = {self.g_min_us:g}",
                             self.g_max_us)
         u = self.update
-        bounded = u.model == "soft_bounds" or u.model == "pcm_set_only" or u.gamma_up or u.gamma_down
-        if u.model != "ideal" and bounded and not self.clip_to_range:
+        bounded = u.model in ("soft_bounds", "pcm_set_only") or (u.model == "linear_step"
+                                                                  and (u.gamma_up or u.gamma_down))
+        if bounded and not self.clip_to_range:
             raise src.error(path + ("clip_to_range",), f"true with update model {u.model} (its steps depend "
                             "on where a cell sits in [g_min, g_max], so the cells need those bounds)",
                             self.clip_to_range)

@@ -45,8 +45,11 @@ class RramDevice(DeviceModel):
         of the arch's update model (device/update.py; rng draws their cycle-to-cycle noise)."""
         if self.spec.update.model == "ideal":
             return write_levels(cells, writes, new_levels, self.endurance_cycles())
+        if rng is None:
+            raise ValueError("a pulsed update model draws its noise from the written matrix's own stream: "
+                             "pass rng (the tile passes AnalogLayer.update_rng)")
         return pulsed_write(cells, writes, new_levels, self.spec, self.endurance_cycles(),
-                            self.arch.write_driver.parallel_cells, rng or np.random.default_rng(0))
+                            self.arch.write_driver.parallel_cells, rng)
 
     def drift(self, cells: ProgrammedArray, sigma_levels: float, rng: np.random.Generator) -> None:
         analog_drift(cells, sigma_levels, self.levels, rng)

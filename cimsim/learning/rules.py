@@ -27,6 +27,7 @@ from .. import plugins
 from ..config.arch import ArchSpec
 from ..config.schema import spec
 from ..config.workload import AlgorithmSpec
+from ..device.update import nominal_step
 from ..errors import ConfigError, FitError
 from ..functional import AnalogLayer
 from ..kernels.lowrank import factors, lowrank_update
@@ -192,17 +193,21 @@ class Rule:
     def write(self, name: str, delta: np.ndarray, log: StepLog) -> None:
         """Quantise an update of the normalised weights (W / max|W|, the [-1, 1) grid of the
         LRT paper) to the layer's weight codes and write the cells that change."""
-        e = self.engines[name]
         qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
-        d = np.rint(delta * qmax).astype(np.int32)
+        self.write_codes(self.engines[name], name, np.rint(delta * qmax).astype(np.int32), log)
+
+    def write_codes(self, e: AnalogLayer, key: str, d: np.ndarray, log: StepLog) -> None:
+        """Add integer codes d to a matrix's weights (clipped to the codes) through its tile,
+        counting the cells written and the driver operations under `key` (the layer the timing
+        model drives them on) and the cells worn."""
         if not d.any():
             return
-        new = np.clip(e.w_int + d, -qmax, qmax)
-        res = e.update(new)
+        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
+        res = e.update(np.clip(e.w_int + d.astype(np.int32), -qmax, qmax))
         self.cells_worn += res.cells_worn
         if res.cells_written:
-            log.writes[name] = log.writes.get(name, 0) + res.cells_written
-            log.row_ops[name] = log.row_ops.get(name, 0) + res.row_ops
+            log.writes[key] = log.writes.get(key, 0) + res.cells_written
+            log.row_ops[key] = log.row_ops.get(key, 0) + res.row_ops
 
 
 class NoLearning(Rule):
@@ -427,7 +432,7 @@ class MixedPrecision(Rule):
         self.rng = np.random.default_rng([seed, 13])
         self.saturated = self.transfers = 0
         dev = arch.device
-        step = dev.update.step_fraction * dev.levels           # one pulse, in levels of the LSB slice
+        step = nominal_step(dev)                              # one pulse, in levels of the LSB slice
         if dev.update.model != "ideal" and p.epsilon_codes < step:
             raise ConfigError(arch_file, "device.update.step_fraction",
                               "a pulse no larger than the mixed-precision threshold algorithm.epsilon_codes "
@@ -590,17 +595,6 @@ class TikiTaka(Rule):
     def _round(self, u: np.ndarray) -> np.ndarray:
         return np.floor(u + self.rng.random(u.shape)) if self.params.stochastic_rounding else np.rint(u)
 
-    def _write(self, e: AnalogLayer, key: str, d: np.ndarray, log: StepLog) -> None:
-        """Add integer codes d to a matrix's weights (clipped to the codes) through its tile."""
-        if not d.any():
-            return
-        qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
-        res = e.update(np.clip(e.w_int + d.astype(np.int32), -qmax, qmax))
-        self.cells_worn += res.cells_worn
-        if res.cells_written:       # timed on C's layer's drivers (timing.py): A's own would overlap C's
-            log.writes[key] = log.writes.get(key, 0) + res.cells_written
-            log.row_ops[key] = log.row_ops.get(key, 0) + res.row_ops
-
     def weight_step(self, t: int, log: StepLog) -> None:
         p = self.params
         qmax = 2 ** (self.arch.crossbar.weight_bits - 1) - 1
@@ -611,7 +605,7 @@ class TikiTaka(Rule):
             d = self._round(u).astype(np.int64)
             self.requests[n.name] += n.dW != 0
             log.digital_ops += 2 * n.dW.size
-            self._write(a, n.name, d, log)
+            self.write_codes(a, n.name, d, log)    # A timed on C's layer's drivers (A's own overlap)
             if (t + 1) % p.transfer_every == 0:
                 self._transfer(n.name, c, a, log)
 
@@ -645,4 +639,4 @@ class TikiTaka(Rule):
             nbytes = int(read.size * p.h_bits / 8)
             log.sram_read_bytes += nbytes
             log.sram_write_bytes += nbytes
-        self._write(c, name, d, log)
+        self.write_codes(c, name, d, log)

@@ -250,8 +250,8 @@ def online_accuracy(correct: np.ndarray, p: TrainParams) -> tuple[list[float], l
 
 @dataclass
 class ChipCopyJob:
-    """What a job (cluster.py) that runs a stream needs: the phase, copies of the chip's network
-    and cells taken when the job was made (the learning run then changes the chip), the data."""
+    """What a job (cluster.py) that runs a stream needs: the phase, the chip's network and cells
+    (copies, for a job that may run while the phase's own stream changes the chip), the data."""
 
     ph: PhaseSpec
     net: Net
@@ -295,8 +295,8 @@ def stream_seed(seed: int, k: int) -> int:
 
 @dataclass
 class StreamJob(ChipCopyJob):
-    """The phase's rule on stream k (k >= 1), from the copies; each call copies them again, so
-    streams never see each other's writes. Returns (final EMA, mean online accuracy)."""
+    """The phase's rule on stream k (k >= 1); each call copies the chip first, so streams never
+    see each other's writes. Returns (final EMA, mean online accuracy)."""
 
     def __call__(self, k: int) -> tuple[float, float]:
         engines = {name: e.clone() for name, e in self.engines.items()}
@@ -312,8 +312,9 @@ def more_streams(ph: PhaseSpec, ctx: Session) -> list[tuple[float, float]]:
         return []
     dep = ctx.dep
     t0 = time.perf_counter()
-    job = StreamJob(ph, dep.net.copy(), {k: e.clone() for k, e in dep.engines.items()}, ctx.data,
-                    ctx.chip.arch, ctx.w.seed, ctx.arch_file)
+    # map returns when every stream is done, before the phase's own stream changes the chip, and
+    # each call copies the chip itself: the job may hold the chip as it is
+    job = StreamJob(ph, dep.net, dep.engines, ctx.data, ctx.chip.arch, ctx.w.seed, ctx.arch_file)
     got = ctx.pool().map(job, list(range(1, ph.params.seeds)), "streams", "stream")
     ctx.wall.add("streams", t0)
     return got
