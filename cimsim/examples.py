@@ -1,4 +1,4 @@
-"""The shipped arch and workload files and examples/ (an ONNX model, a tile plugin), wherever
+"""The shipped arch and workload files and examples/ (ONNX models, one exported from PyTorch, a tile plugin), wherever
 cimsim is installed: the repository checkout (editable install) or the wheel's data files
 (`share/cimsim`, setup.cfg). `cimsim init DIR` copies them into a folder of your own."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 FOLDERS = ("arch", "workloads", "workloads/sweeps")
-EXAMPLE_SUFFIXES = (".py", ".yaml", ".onnx", ".toml")      # examples/: what setup.cfg ships
+EXAMPLE_SUFFIXES = (".py", ".yaml", ".onnx", ".npz", ".toml")     # examples/: what setup.cfg ships
 
 
 def examples_root() -> Path:

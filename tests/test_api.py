@@ -143,3 +143,18 @@ def test_every_source_folder_is_a_package_the_wheel_ships(root):
     folders = {p.parent.relative_to(root).as_posix().replace("/", ".")
                for p in (root / "cimsim").rglob("*.py") if "__pycache__" not in p.parts}
     assert folders == set(find_packages(str(root), include=["cimsim*"]))
+
+
+def test_every_shipped_example_file_is_in_the_wheel(root):
+    """`cimsim init` copies from the wheel's share/cimsim: every file under arch/, workloads/ and
+    examples/ must match one of setup.cfg's data_files globs (a new example folder was once
+    left out)."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(root / "setup.cfg")
+    globs = [g.strip() for v in cfg["options.data_files"].values() for g in v.split(",") if g.strip()]
+    listed = {p.relative_to(root) for g in globs for p in root.glob(g)}
+    shipped = {p.relative_to(root) for d in ("arch", "workloads", "examples") for p in (root / d).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped - listed == set()

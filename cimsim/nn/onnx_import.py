@@ -36,8 +36,8 @@ from .layers import (
 )
 
 SUPPORTED = ("Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "MaxPool", "AveragePool",
-             "GlobalAveragePool", "Add", "Flatten", "Reshape", "Identity", "Dropout", "Constant",
-             "Softmax (last node only)")
+             "GlobalAveragePool", "ReduceMean (over H and W)", "Add", "Flatten", "Reshape", "Identity",
+             "Dropout", "Constant", "Softmax (last node only)")
 
 
 def note_text(e: BaseException) -> str:
@@ -110,7 +110,7 @@ class _Importer:
 
         if proto.data_location == TensorProto.EXTERNAL:
             raise self.error(node, f"weights stored in the .onnx file ('{proto.name}' is in an external "
-                                   "data file)")
+                                   "data file; from PyTorch: torch.onnx.export(..., external_data=False))")
         dims = list(proto.dims)
         if any(d < 0 for d in dims) or math.prod(dims) * 8 > max_input_bytes():   # 8: float64 values
             raise self.error(node, f"tensor dimensions of at most {max_input_bytes():,} bytes in "
@@ -239,6 +239,12 @@ class _Importer:
         """Identity, Dropout (inference) and a final Softmax (argmax is unchanged)."""
         if len(node.output) > 1 and self.consumers.get(node.output[1]):
             raise self.error(node, "no use of the dropout mask output")
+        if self.is_const(node.input[0]):            # PyTorch's exporter names a shared weight twice
+            if node.input[0] in self.tensors:
+                self.tensors[out] = self.tensors[node.input[0]]
+            else:
+                self.const[out] = self.const[node.input[0]]
+            return
         self.alias[out] = self.act(node, node.input[0])
         if node.input[0] in self.producer:
             self.producer[out] = self.producer[node.input[0]]
@@ -343,6 +349,22 @@ class _Importer:
     def _global_pool(self, node, i: int, a: dict, out: str) -> None:
         self.add(node, out, GlobalAvgPool(self.name_for(node, i), (self.act(node, node.input[0]),)))
 
+    def _reduce_mean(self, node, i: int, a: dict, out: str) -> None:
+        """ReduceMean over the two spatial axes of an NCHW map (PyTorch's export of
+        AdaptiveAvgPool2d((1, 1)) and of x.mean((2, 3))): a global average pool."""
+        x = self.act(node, node.input[0])
+        if len(node.input) > 1 and node.input[1]:          # opset 18: the axes are an input
+            axes_t = self.constant(node, node.input[1])
+            if axes_t.dtype.kind not in "iu":
+                raise self.error(node, "constant integer (int64) axes", str(axes_t.dtype))
+            axes = [int(v) for v in axes_t.reshape(-1)]
+        else:
+            axes = [int(v) for v in a.get("axes", [])]
+        if len(self.shape[x]) != 3 or sorted(v % 4 for v in axes) != [2, 3]:
+            raise self.error(node, "a mean over the H and W axes (2 and 3) of an N x C x H x W map",
+                             axes)
+        self.add(node, out, GlobalAvgPool(self.name_for(node, i), (x,)))
+
     def _flatten(self, node, i: int, a: dict, out: str) -> None:
         """Flatten (axis 1) and a Reshape to one flat vector per sample."""
         x = self.act(node, node.input[0])
@@ -367,6 +389,7 @@ _OPS = {"Constant": _Importer._constant, "Identity": _Importer._identity, "Dropo
         "Conv": _Importer._conv, "Gemm": _Importer._dense, "MatMul": _Importer._dense, "Add": _Importer._add,
         "BatchNormalization": _Importer._batchnorm, "Relu": _Importer._relu, "MaxPool": _Importer._pool,
         "AveragePool": _Importer._pool, "GlobalAveragePool": _Importer._global_pool,
+        "ReduceMean": _Importer._reduce_mean,
         "Flatten": _Importer._flatten, "Reshape": _Importer._flatten}
 
 
