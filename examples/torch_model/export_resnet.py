@@ -41,8 +41,10 @@ def resnet(widths: tuple[int, ...] = (16, 32), blocks: tuple[int, ...] = (1, 1),
             self.relu = nn.ReLU(inplace=True)
             self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(cout)
-            self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                               if stride != 1 or cin != cout else None)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                                nn.BatchNorm2d(cout))
 
         def forward(self, x):
             identity = x if self.downsample is None else self.downsample(x)
@@ -87,8 +89,9 @@ def export(model, sample_shape: tuple[int, int, int], path: Path, dynamo: bool =
                           input_names=["input"], output_names=["logits"],
                           dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
     else:
+        batch = {0: "batch"}
         torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["input"],
-                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+                          output_names=["logits"], dynamic_axes={"input": batch, "logits": batch})
 
 
 def train(model, x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> None:
