@@ -1,6 +1,7 @@
 """The shipped arch and workload files and examples/ (ONNX models, one exported from PyTorch,
 a tile plugin), wherever cimsim is installed: the repository checkout (editable install) or
-the wheel's data files (`share/cimsim`, setup.cfg). `cimsim init DIR` copies them into a folder of your own."""
+the wheel's data files (`share/cimsim`, setup.cfg). `cimsim init DIR` copies them into a folder
+of your own."""
 from __future__ import annotations
 
 import filecmp
