@@ -7,8 +7,9 @@
 
 Overrides are key paths under the file (`load_arch`/`load_workload`) or under `arch.` /
 `workload.` (`run`), as with `--set`. A string value is YAML text, exactly as after `=` on
-the command line, so `run(..., overrides={"arch.adc.bits": "6"})` and `cimsim run ...
---set arch.adc.bits=6` write the same report bytes; other values are used as given. Bad
+the command line; other values are used as given. The report records the value each override
+set, so `run(..., overrides={"arch.adc.bits": 6})`, `{"arch.adc.bits": "6"}` and `cimsim run
+... --set arch.adc.bits=6` write the same report bytes (`"arch.adc.bits": 6`). Bad
 input raises `cimsim.errors.ConfigError` (or another `CimsimError`) with the message the
 CLI prints.
 """
@@ -45,7 +46,7 @@ def _check_overrides(overrides: Any, what: str) -> dict:
 
 def _load(loader: Any, path: str | Path, overrides: dict[str, Any] | None) -> Loaded:
     """Strings are YAML text (as after `--set key=`), other values are used as given; the
-    report records every override as text (config.Loaded.overrides)."""
+    report records every override as the value it set (config.Loaded.overrides)."""
     _check_path(path, "path")
     text, values = {}, {}
     for key, v in _check_overrides(overrides, str(path)).items():

@@ -63,7 +63,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .config import parse_set
     from .report.plots import save_figures
     from .sweep.grid import load_grid
-    from .sweep.results import figures, rows, write_csv
+    from .sweep.results import figures, pareto_accuracy, rows, write_csv
     from .sweep.runner import read_inputs, resolve, run_sweep
 
     grid = load_grid(args.grid)
@@ -90,7 +90,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         finally:                                    # also on Ctrl-C: the table of what is finished
             table = rows(points, grid.swept, out)
             write_csv(table, out / "results.csv")
-        pngs = save_figures(figures(table, grid.swept, grid.name), out, args.format, args.dpi)
+        pngs = save_figures(figures(table, grid.swept, grid.name, pareto_accuracy(points, out)), out,
+                            args.format, args.dpi)
         counts = {s: sum(p.status == s for p in points) for s in ("done", "cached", "failed", "invalid")}
         print(f"sweep {grid.name}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
               + f" of {len(points)} points in {time.perf_counter() - t0:.1f} s")

@@ -27,7 +27,7 @@ def test_run_equals_the_cli_byte_for_byte(tmp_path, root):
                  "--set", "workload.phases.0.samples=4"]) == 0
     rep = cimsim.run(arch, w, overrides={"arch.adc.bits": "6", "workload.phases.0.samples": 4})
     assert rep.to_json() == (out / "report.json").read_text()
-    assert rep["inputs"]["overrides"] == {"arch.adc.bits": "6", "workload.phases.0.samples": "4"}
+    assert rep["inputs"]["overrides"] == {"arch.adc.bits": 6, "workload.phases.0.samples": 4}
     # loaded files with their own overrides give the same report
     same = cimsim.run(cimsim.load_arch(arch, {"adc.bits": 6}),
                       cimsim.load_workload(w, {"phases.0.samples": 4}))
@@ -102,7 +102,8 @@ def test_the_api_checks_its_arguments(root):
         with pytest.raises(CimsimError, match=expect):
             call()
     assert cimsim.load_arch(arch, {"adc.bits": np.int64(6)}).spec.adc.bits == 6
-    assert cimsim.load_arch(arch, {"adc.bits": np.int64(6)}).overrides == {"adc.bits": "6"}
+    assert cimsim.load_arch(arch, {"adc.bits": np.int64(6)}).overrides == {"adc.bits": 6}
+    assert cimsim.load_arch(arch, {"adc.bits": "6"}).overrides == {"adc.bits": 6}
 
 
 def test_discoverable_api(tmp_path, root, capsys):

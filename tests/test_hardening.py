@@ -78,7 +78,7 @@ def test_outputs_have_the_usual_mode_and_overrides_get_their_own_folder(tiny, ro
     folders = sorted(p.name for p in (tmp_path / "results").iterdir())
     assert folders[0] == "rram_64x64__tiny" and folders[1].startswith("rram_64x64__tiny__set-")
     rep = json.loads((tmp_path / "results" / folders[1] / "report.json").read_text())
-    assert rep["inputs"]["overrides"] == {"arch.adc.bits": "6"}
+    assert rep["inputs"]["overrides"] == {"arch.adc.bits": 6}         # the value set, not its text
     umask = os.umask(0)
     os.umask(umask)
     for p in (tmp_path / "results" / folders[0]).iterdir():

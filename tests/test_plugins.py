@@ -464,7 +464,7 @@ def test_a_tile_with_its_own_energy_component_needs_no_other_edit(root):
 PHASE = """
 from dataclasses import dataclass
 
-from cimsim.phases.base import PhaseKind
+from cimsim.phases.base import Headline, PhaseKind
 from cimsim.results import PhaseResult
 
 
@@ -507,8 +507,11 @@ class FloatPhase(PhaseKind):
         ax.bar([n for n, _ in reports], [rs[-1].accuracy for _, rs in reports])
         return {"compare_float": fig}
 
+    def headlines(self, r):
+        return [Headline("float_accuracy", "float accuracy", r.accuracy)]
+
     def headline(self, results):
-        return {"inference accuracy (last)": results[-1].accuracy}
+        return {"images (last)": results[-1].images}
 """
 
 
@@ -536,7 +539,8 @@ def test_a_plugin_phase_kind_owns_its_result_tables_figures_and_overlays(root, t
     rows = list(csv.DictReader((out / "float_accuracy.csv").open()))
     assert rows == [{"phase": "test", "images": "8", "accuracy": repr(block["accuracy"])}]
     assert (out / "float_test.png").exists()
-    assert headline(rep)["inference accuracy (last)"] == block["accuracy"]
+    h = headline(rep)
+    assert h["test.float_accuracy"] == block["accuracy"] and h["images (last)"] == 8
     again = tmp_path / "replot"
     assert main(["plot", str(out), "--out", str(again)]) == 0
     assert (again / "float_test.png").exists()

@@ -141,10 +141,18 @@ def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
     text = capsys.readouterr().out
     h = headline(rep)
     row = next(line for line in text.splitlines() if line.startswith("max writes per cell"))
-    assert row.split()[-2:] == [str(h["max writes per cell"])] * 2 and "online accuracy EMA" in text
+    assert row.split()[-2:] == [str(h["max writes per cell"])] * 2
+    # every phase's named accuracies, in phase order, each phase's headline first
+    names = [ln.split()[0] for ln in text.splitlines() if ln.split() and "." in ln.split()[0]]
+    assert names == ["before.accuracy_mean_over_chips", "before.accuracy_chip0",
+                     "adapt.online_ema_mean_over_seeds", "adapt.online_ema", "adapt.online_ema_no_learning",
+                     "adapt.test_accuracy_after_stream", "adapt.test_accuracy_after_stream_no_learning",
+                     "after.accuracy"], names
+    ema = next(line for line in text.splitlines() if line.startswith("adapt.online_ema "))
+    assert ema.split()[-1] == f"{rep['phases'][1]['accuracy']['online_ema_final']:.4g}"
     from cimsim.report.units import si as _si
     energy = next(line for line in text.splitlines() if line.startswith("energy total"))
-    assert "(J)" not in energy and energy.count(_si(h["energy total (J)"], "J")) == 2   # own SI unit
+    assert "(pJ)" not in energy and energy.count(_si(h["energy total (pJ)"] * 1e-12, "J")) == 2   # own SI unit
     assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["compare_accuracy_cost", "compare_energy",
                                                                "compare_online_writes"]
     figs = compare_figures([rep, rep], ["a", "b"])

@@ -73,10 +73,15 @@ def test_local_pool_and_dask_cluster_give_identical_results_and_resume_skips(roo
     local = table(tmp_path / "local")
     assert [r["status"] for r in local] == ["done"] * 4 and len({r["hash"] for r in local}) == 4
     p0 = json.loads((tmp_path / "local" / "points" / local[0]["hash"] / "report.json").read_text())
-    # the results row is the point's report: its accuracy, and its energy in J (phases + programming)
-    assert float(local[0]["accuracy"]) == p0["phases"][0]["accuracy"]
-    assert float(local[0]["energy_total_j"]) == pytest.approx(
-        (p0["phases"][0]["energy"]["total_pj"] + p0["deploy"]["energy"]["total_pj"]) * 1e-12, rel=1e-12)
+    # the results row is the point's report: its phase's named headline (the mean over the
+    # chips of ci_chips, and chip 0), and its energy in pJ (phases + programming), as report.json
+    over = p0["phases"][0]["accuracy_over_chips"]
+    assert float(local[0]["test.accuracy_mean_over_chips"]) == over["mean"]
+    assert float(local[0]["test.accuracy_chip0"]) == p0["phases"][0]["accuracy"]
+    assert list(local[0])[3:7] == ["arch.adc.bits", "arch.crossbar.rows", "arch.crossbar.cols",
+                                   "test.accuracy_mean_over_chips"]
+    assert float(local[0]["energy_total_pj"]) == pytest.approx(
+        p0["phases"][0]["energy"]["total_pj"] + p0["deploy"]["energy"]["total_pj"], rel=1e-12)
     # every point's report is a full run: same bytes as cimsim run with the point's overrides
     assert main(["-q", "run", str(root / "arch" / "rram_64x64.yaml"),
                  str(root / "workloads" / "resnet_inference.yaml"), "--out", str(tmp_path / "one"),
@@ -94,7 +99,7 @@ def test_local_pool_and_dask_cluster_give_identical_results_and_resume_skips(roo
     for r in local:
         rel = f"points/{r['hash']}/report.json"
         assert (tmp_path / "dask" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
-    assert (tmp_path / "local" / "pareto_energy_total_j.png").stat().st_size > 5000
+    assert (tmp_path / "local" / "pareto_energy_total_pj.png").stat().st_size > 5000
     # resume: a rerun finds every point finished and runs nothing
     stamps = {r["hash"]: (tmp_path / "local" / "points" / r["hash"] / "report.json").stat().st_mtime_ns
               for r in local}
@@ -147,13 +152,12 @@ def test_pareto_axes_carry_si_units():
 
     from cimsim.sweep.results import figures
 
-    table = [{"energy_total_j": e, "energy_per_image_j": None, "max_writes_per_cell": None,
-              "latency_per_image_s": t, "accuracy": a, "online_accuracy_ema": None, "best_mc_accuracy": None,
-              "arch.adc.bits": b}
+    table = [{"energy_total_pj": e * 1e12, "energy_per_image_pj": None, "max_writes_per_cell": None,
+              "latency_per_image_s": t, "test.accuracy": a, "arch.adc.bits": b}
              for e, t, a, b in ((2e-3, 2e-4, 0.8, 6), (4e-3, 3e-4, 0.9, 8), (3e-3, 5e-4, 0.7, 7))]
-    figs = figures(table, ("arch.adc.bits",), "s")
-    assert set(figs) == {"pareto_energy_total_j", "pareto_latency_per_image_s"}
-    ax = figs["pareto_energy_total_j"].axes[0]
+    figs = figures(table, ("arch.adc.bits",), "s", ("test.accuracy", "test: accuracy on test (one chip)"))
+    assert set(figs) == {"pareto_energy_total_pj", "pareto_latency_per_image_s"}
+    ax = figs["pareto_energy_total_pj"].axes[0]
     assert isinstance(ax.xaxis.get_major_formatter(), EngFormatter)
     assert ax.get_xlabel() == "energy of the whole run"
     ax.figure.canvas.draw()
@@ -169,14 +173,14 @@ def test_pareto_labels_never_overlap_and_name_the_swept_values():
 
     pts = [(1.00e-3, 0.800, 4, 2), (1.02e-3, 0.803, 4, 4), (1.04e-3, 0.806, 6, 2), (1.06e-3, 0.809, 6, 4),
            (2e-3, 0.85, 8, 2), (2.05e-3, 0.852, 8, 4)]
-    table = [{"energy_total_j": e, "energy_per_image_j": None, "max_writes_per_cell": None,
-              "latency_per_image_s": None, "accuracy": None, "online_accuracy_ema": a,
-              "best_mc_accuracy": None, "arch.adc.bits": b, "workload.phases.1.algorithm.rank": r}
+    table = [{"energy_total_pj": e * 1e12, "energy_per_image_pj": None, "max_writes_per_cell": None,
+              "latency_per_image_s": None, "adapt.online_ema": a, "arch.adc.bits": b,
+              "workload.phases.1.algorithm.rank": r}
              for e, a, b, r in pts]
     swept = ("arch.adc.bits", "workload.phases.1.algorithm.rank")
-    fig = figures(table, swept, "g")["pareto_energy_total_j"]
+    fig = figures(table, swept, "g", ("adapt.online_ema", "adapt: online accuracy (EMA)"))["pareto_energy_total_pj"]
     ax = fig.axes[0]
-    assert ax.get_ylabel() == "online accuracy (EMA, last train phase)"
+    assert ax.get_ylabel() == "adapt: online accuracy (EMA)"
     fig.canvas.draw()
     r = fig.canvas.get_renderer()
     texts = [t for t in ax.texts if "bits=" in t.get_text()]

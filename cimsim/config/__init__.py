@@ -24,8 +24,9 @@ class Loaded:
     path: str
     sha256: str
     source: Source | None = field(default=None, compare=False, repr=False)   # key lines, for late errors
-    # every key-path override, as YAML text (parsed values as their JSON text), key order
-    overrides: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # every key-path override as the value it set (a number is a number, however it was
+    # given: --set text, an API value), key order
+    overrides: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 TARGETS = ("arch", "workload")
@@ -76,7 +77,7 @@ def _parse_overrides(overrides: dict[str, str], file: str) -> dict[str, Any]:
 
 
 def _plain(v: Any) -> Any:
-    """A numpy scalar as its Python value (for the recorded override text)."""
+    """A numpy scalar as its Python value (for the recorded override)."""
     if hasattr(v, "item"):
         return v.item()
     raise TypeError(f"{type(v).__name__} is not a YAML value")
@@ -90,7 +91,7 @@ def _load(cls: type, path: str | Path, overrides: dict[str, str] | None, raw: by
         for key, value in every.items():
             set_path(data, key, value)
         sha = hashlib.sha256(f"{sha}{sorted(every.items())}".encode()).hexdigest()
-    shown = {**(overrides or {}), **{k: json.dumps(v, default=_plain) for k, v in (values or {}).items()}}
+    shown = {k: json.loads(json.dumps(v, default=_plain)) for k, v in every.items()}
     return Loaded(build(cls, data, src), str(path), sha, src, dict(sorted(shown.items())))
 
 

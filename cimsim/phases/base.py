@@ -4,19 +4,39 @@ A phase kind (registered in plugins.py, kind "phase") owns its whole life: runni
 deployed chip (`run`, returning its typed result, a `results.PhaseResult` subclass named by
 `result_type`), the line the study prints before it (`announce`), its summary lines, its
 rows of the CSV tables, its figures and `cimsim compare` overlays, the policies it deploys
-(for the fit check) and its headline metrics (for `cimsim compare` and sweep results). The
+(for the fit check), its named headline accuracies (`headlines`: the summary, `cimsim compare`,
+the sweep's columns and Pareto axes) and its cost metrics (`headline`). The
 study, the report writer, the tables, the figures and compare only dispatch on the result's
 `kind`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..config.schema import NoParams
 from ..config.workload import PhaseSpec, WorkloadSpec
 from ..results import PhaseResult, RunReport
 from ..session import Session
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One named accuracy of a phase. A phase's first headline is THE headline: the summary
+    leads with it, `cimsim compare` and the sweep's results name it `<phase>.<name>`, and the
+    sweep's Pareto axes plot it. Names say what the number is (accuracy_mean_over_chips,
+    online_ema_mean_over_seeds), so no reader has to guess which chip or stream it is."""
+
+    name: str                                   # a column name: lower case, underscores
+    label: str                                  # for axes and tables
+    value: float
+    ci95: tuple[float, float] | None = None     # the 95% interval of a mean over chips or streams
+
+    def text(self) -> str:
+        """`name value (95% CI [lo, hi])`, as the summary prints it."""
+        ci = f" (95% CI [{self.ci95[0]:.3f}, {self.ci95[1]:.3f}])" if self.ci95 else ""
+        return f"{self.name} {self.value:.4f}{ci}"
 
 
 class PhaseKind(ABC):
@@ -70,6 +90,10 @@ class PhaseKind(ABC):
         """Deployment policies this phase programs chips with (the fit check maps each)."""
         return set()
 
+    def headlines(self, r: PhaseResult) -> list[Headline]:
+        """This phase's named accuracies, THE headline first (none: a phase without accuracy)."""
+        return []
+
     def headline(self, results: list[PhaseResult]) -> dict[str, Any]:
-        """Headline metrics from this kind's results in one report (keys from compare.METRIC_KEYS)."""
+        """Cost metrics from this kind's results in one report (keys from compare.METRIC_KEYS)."""
         return {}

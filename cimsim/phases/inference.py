@@ -31,7 +31,7 @@ from ..results import (
 )
 from ..session import Session
 from ..shape_trace import shape_trace
-from .base import PhaseKind
+from .base import Headline, PhaseKind
 from .costs import cost_tables, phase_costs, reload_costs
 
 
@@ -243,11 +243,8 @@ class InferencePhase(PhaseKind):
         comp = {**en.per_component_pj, **({"idle": en.idle_pj} if en.idle_pj else {})}
         top = sorted(comp, key=lambda k: -comp[k])[:3]
         share = ", ".join(f"{k} {comp[k] / en.total_pj:.0%}" for k in top) if en.total_pj else ""
-        acc = f"accuracy {r.accuracy:.4f}" if r.accuracy is not None else "cost only"
-        oc = r.accuracy_over_chips
-        if oc:
-            acc += (f" (over {oc.chips} chips: mean {oc.mean:.4f}, "
-                    f"95% CI [{oc.ci95[0]:.3f}, {oc.ci95[1]:.3f}])")
+        heads = self.headlines(r)
+        acc = ", ".join(h.text() for h in heads) if heads else "cost only"
         eff = r.efficiency
         effs = (f" | {eff.tops_per_w:.3g} TOPS/W, {eff.pj_per_mac:.3g} pJ/MAC, "
                 f"{eff.tops_per_mm2:.3g} TOPS/mm2"
@@ -296,10 +293,17 @@ class InferencePhase(PhaseKind):
                 if any(r.accuracy is not None for r in rs)]
         return {"compare_accuracy_cost": plots.accuracy_cost_overlay(last)}
 
+    def headlines(self, r: InferenceResult) -> list[Headline]:
+        if r.accuracy is None:
+            return []
+        oc = r.accuracy_over_chips
+        if not oc:
+            return [Headline("accuracy", f"accuracy on {r.split} (one chip)", r.accuracy)]
+        return [Headline("accuracy_mean_over_chips", f"accuracy on {r.split}, mean over {oc.chips} chips",
+                         oc.mean, tuple(oc.ci95)),
+                Headline("accuracy_chip0", f"accuracy on {r.split}, chip 0", r.accuracy)]
+
     def headline(self, results: list[InferenceResult]) -> dict:
         last = results[-1]
-        over = last.accuracy_over_chips
-        return {"inference accuracy (last)": last.accuracy,
-                **({"inference accuracy, mean over chips (last)": over.mean} if over else {}),
-                "energy per image (J)": last.energy.per_image_pj * 1e-12,
+        return {"energy per image (pJ)": last.energy.per_image_pj,
                 "latency per image (s)": last.latency.first_image_latency_s}

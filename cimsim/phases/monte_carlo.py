@@ -13,7 +13,7 @@ from ..montecarlo import MonteCarloResult, run_monte_carlo
 from ..report.units import si
 from ..results import RunReport
 from ..session import Session
-from .base import PhaseKind
+from .base import Headline, PhaseKind
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class MonteCarloPhase(PhaseKind):
         return set(ph.params.policies)
 
     def summary(self, r: MonteCarloResult) -> list[str]:
-        out = [f"phase {r.name}: {r.chips} chips per policy, {r.images} images, "
-               f"evaluate={r.evaluate}, noise-free accuracy {r.noise_free_accuracy:.4f}",
+        out = [f"phase {r.name}: {self.headlines(r)[0].text()} | {r.chips} chips per policy, "
+               f"{r.images} images, evaluate={r.evaluate}, noise-free accuracy {r.noise_free_accuracy:.4f}",
                f"  {'sigma':>5} {'policy':<9} {'accuracy':>8} {'std':>6} {'95% CI':>15} {'gap':>7} "
                f"{'verified':>8} {'verify pulses':>13} {'energy':>9} {'time':>9}"]
         for p in r.results:
@@ -102,5 +102,8 @@ class MonteCarloPhase(PhaseKind):
 
         return {"compare_montecarlo": plots.montecarlo_overlay([(n, r) for n, rs in reports for r in rs])}
 
-    def headline(self, results: list[MonteCarloResult]) -> dict:
-        return {"best MC policy accuracy": max(p.accuracy.mean for r in results for p in r.results)}
+    def headlines(self, r: MonteCarloResult) -> list[Headline]:
+        best = max(r.results, key=lambda p: p.accuracy.mean)
+        return [Headline("best_accuracy_mean_over_chips",
+                         f"accuracy of the best policy ({best.policy} at sigma {best.sigma:g}), mean over "
+                         f"{best.chips} chips", best.accuracy.mean, tuple(best.accuracy.ci95))]

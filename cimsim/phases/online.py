@@ -24,7 +24,7 @@ from ..report.units import duration, si
 from ..results import AccuracySummary, Energy, PhaseResult, Result, RunReport, optional
 from ..session import Session
 from ..timing import simulate, simulate_online
-from .base import PhaseKind
+from .base import Headline, PhaseKind
 from .costs import add_idle, cost_tables, timeline
 
 
@@ -510,20 +510,10 @@ class OnlinePhase(PhaseKind):
         life = (f"{duration(years * YEAR_S)} ({years:.3g} years) {rate}" if years
                 else "unlimited (no wear-out)" if end.budget_cycles is None else "no writes")
         base = acc.baseline
-        vs = (f" (no learning on the same stream: {base.online_ema_final:.4f}, last window "
-              f"{base.last_window:.4f})" if base else "")
-        if acc.test_after_stream is not None:
-            none = (f" (no learning: {base.test_after_stream:.4f})"
-                    if base and base.test_after_stream is not None else "")
-            vs += f", test accuracy after the stream {acc.test_after_stream:.4f}{none}"
-        spread = ""
-        if acc.over_seeds:
-            o = acc.over_seeds.online_ema_final
-            spread = (f"; over {acc.over_seeds.streams} streams: mean {o.mean:.4f}, "
-                      f"95% CI [{o.ci95[0]:.3f}, {o.ci95[1]:.3f}]")
-        return [f"phase {r.name} ({r.algorithm}, {r.scenario}, {r.samples} samples): "
-                f"online accuracy {acc.online_ema_final:.4f} (EMA{spread}), "
-                f"last window {acc.last_window:.4f}{vs} | "
+        heads = ", ".join(h.text() for h in self.headlines(r))
+        windows = f"last window {acc.last_window:.4f}" + (f" (no learning {base.last_window:.4f})"
+                                                          if base else "")
+        return [f"phase {r.name} ({r.algorithm}, {r.scenario}, {r.samples} samples): {heads}; {windows} | "
                 f"max writes/cell {wr.max_per_cell}, density {wr.density:.2e}, "
                 f"aux memory {r.aux_memory.peak_bytes} B | "
                 f"energy {si(en.per_sample_pj * 1e-12, 'J')}/sample | lifetime {life}"]
@@ -560,16 +550,30 @@ class OnlinePhase(PhaseKind):
         trains = [(n, r) for n, rs in reports for r in rs]
         return {"compare_online_writes": plots.online_writes_overlay(trains)}
 
+    def headlines(self, r: TrainResult) -> list[Headline]:
+        acc, base = r.accuracy, r.accuracy.baseline
+        heads = []
+        if acc.over_seeds:
+            o = acc.over_seeds.online_ema_final
+            heads.append(Headline("online_ema_mean_over_seeds", f"online accuracy (EMA), mean over "
+                                  f"{acc.over_seeds.streams} streams", o.mean, tuple(o.ci95)))
+        heads.append(Headline("online_ema", "online accuracy (EMA)" + (", stream 0" if heads else ""),
+                              acc.online_ema_final))
+        if base:
+            heads.append(Headline("online_ema_no_learning", "online accuracy (EMA) without learning, "
+                                  "stream 0", base.online_ema_final))
+        if acc.test_after_stream is not None:
+            heads.append(Headline("test_accuracy_after_stream", "test accuracy after the stream",
+                                  acc.test_after_stream))
+            if base and base.test_after_stream is not None:
+                heads.append(Headline("test_accuracy_after_stream_no_learning",
+                                      "test accuracy after the stream without learning", base.test_after_stream))
+        return heads
+
     def headline(self, results: list[TrainResult]) -> dict:
         last = results[-1]
         years = [r.endurance.years_to_first_wear_out for r in results if r.endurance.years_to_first_wear_out]
-        base = last.accuracy.baseline
-        none = {"online accuracy EMA, no learning (last train)": base.online_ema_final} if base else {}
-        seeds = last.accuracy.over_seeds
-        spread = ({"online accuracy EMA, mean over streams (last train)": seeds.online_ema_final.mean}
-                  if seeds else {})
-        return {"online accuracy EMA (last train)": last.accuracy.online_ema_final, **spread, **none,
-                "online time per sample (s)": last.latency.total_s / last.samples,
+        return {"online time per sample (s)": last.latency.total_s / last.samples,
                 "max writes per cell": max(r.writes.max_per_cell for r in results),
                 "aux memory (B)": max(r.aux_memory.peak_bytes for r in results),
                 "lifetime (years)": min(years) if years else None}

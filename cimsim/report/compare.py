@@ -4,33 +4,53 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from .. import plugins
+from ..phases.base import Headline
 from ..results import PhaseResult, RunReport, as_report, energy_of
 from .plots import _unit, plt
 from .units import si as _si
 
-METRIC_KEYS = ("inference accuracy (last)", "inference accuracy, mean over chips (last)",
-               "online accuracy EMA (last train)", "online accuracy EMA, no learning (last train)",
-               "best MC policy accuracy",
-               "energy total (J)", "energy per image (J)", "latency per image (s)",
+METRIC_KEYS = ("energy total (pJ)", "energy per image (pJ)", "latency per image (s)",
                "online time per sample (s)", "max writes per cell", "aux memory (B)", "lifetime (years)",
-               "programming energy (J)", "weights verified")
+               "programming energy (pJ)", "weights verified")
+
+
+def named_headlines(report: RunReport | dict) -> list[tuple[str, Headline]]:
+    """Every phase's named accuracies as (`<phase>.<name>`, Headline), in phase order, each
+    phase's headline first."""
+    rep = as_report(report)
+    return [(f"{p.name}.{h.name}", h) for p in rep.phases
+            for h in plugins.load("phase", p.kind)().headlines(p)]
+
+
+def study_accuracy(report: RunReport | dict) -> tuple[str, str] | None:
+    """The accuracy a study is judged by, as (column, axis label): the headline of its last
+    train phase, else of its last phase that has one (None: a cost-only run)."""
+    rep = as_report(report)
+    heads = [(p, plugins.load("phase", p.kind)().headlines(p)) for p in rep.phases]
+    heads = [(p, hs[0]) for p, hs in heads if hs]
+    if not heads:
+        return None
+    trains = [ph for ph in heads if ph[0].kind == "train"]
+    p, h = (trains or heads)[-1]
+    return f"{p.name}.{h.name}", f"{p.name}: {h.label}"
 
 
 def headline(report: RunReport | dict) -> dict[str, float | str | None]:
-    """The numbers a reader compares first (None where the report has no such data): each
-    phase kind's own (PhaseKind.headline, from its results), the energy of every phase that
-    has one, and the programming cost."""
+    """The numbers a reader compares first (None where the report has no such data): every
+    phase's named accuracies (`<phase>.<name>`, PhaseKind.headlines), each phase kind's cost
+    metrics (PhaseKind.headline), the energy of every phase that has one, and the programming
+    cost. Energies in pJ, as in report.json."""
     rep = as_report(report)
-    out: dict[str, float | str | None] = dict.fromkeys(METRIC_KEYS)
+    out: dict[str, float | str | None] = {k: h.value for k, h in named_headlines(rep)}
+    out.update(dict.fromkeys(METRIC_KEYS))
     by_kind: dict[str, list[PhaseResult]] = {}
     for p in rep.phases:
         by_kind.setdefault(p.kind, []).append(p)
     for kind, results in by_kind.items():
         out.update(plugins.load("phase", kind)().headline(results))
     prog = rep.deploy.get("energy", {}).get("total_pj")      # None: a cost-only run
-    out["energy total (J)"] = (sum(e.total_pj for p in rep.phases if (e := energy_of(p)))
-                               + (prog or 0.0)) * 1e-12
-    out["programming energy (J)"] = prog * 1e-12 if prog is not None else None
+    out["energy total (pJ)"] = sum(e.total_pj for p in rep.phases if (e := energy_of(p))) + (prog or 0.0)
+    out["programming energy (pJ)"] = prog
     out["weights verified"] = rep.deploy.get("fraction_verified")
     return out
 
@@ -39,8 +59,10 @@ def _fmt(key: str, v) -> str:
     """Values with SI prefixes for the metrics in J or s, plain numbers otherwise."""
     if v is None:
         return "-"
-    if key.endswith("(J)") or key.endswith("(s)"):
-        return _si(v, key[-2])
+    if key.endswith("(pJ)"):
+        return _si(v * 1e-12, "J")
+    if key.endswith("(s)"):
+        return _si(v, "s")
     if key.endswith("(B)"):
         return f"{int(v):,}"
     if v == 0 or 1e-3 <= abs(v) < 1e6:
@@ -52,8 +74,8 @@ def table(reports: list[dict], names: list[str]) -> str:
     """A terminal table: one row per metric, one column per report (rows all '-' dropped)."""
     heads = [headline(r) for r in reports]
     keys = [k for k in heads[0] if any(h[k] is not None for h in heads)]
-    # values in J or s carry their own SI unit (4.5 mJ, 214 µs): the row label drops "(J)"/"(s)"
-    labels = {k: k[:-4] if k.endswith((" (J)", " (s)")) else k for k in keys}
+    # values in J or s carry their own SI unit (4.5 mJ, 214 µs): the row label drops "(pJ)"/"(s)"
+    labels = {k: k.rsplit(" (", 1)[0] if k.endswith((" (pJ)", " (s)")) else k for k in keys}
     width = max(len(v) for v in labels.values())
     cols = [max(len(n), 10) for n in names]
     lines = [" " * width + "  " + "  ".join(n.rjust(c) for n, c in zip(names, cols))]

@@ -9,43 +9,55 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..report.compare import headline
+from ..report.compare import headline, study_accuracy
 from ..report.plots import place_labels, plt, si_axis
 from ..results import RunReport
 from ..util import atomic_write
 from .runner import Point, point_dir
 
-# headline metric -> results column (units in the names)
+# cost metric -> results column (units in the names, as in report.json: energies in pJ)
 METRICS = {
-    "inference accuracy (last)": "accuracy",
-    "online accuracy EMA (last train)": "online_accuracy_ema",
-    "best MC policy accuracy": "best_mc_accuracy",
-    "energy total (J)": "energy_total_j",
-    "energy per image (J)": "energy_per_image_j",
+    "energy total (pJ)": "energy_total_pj",
+    "energy per image (pJ)": "energy_per_image_pj",
     "latency per image (s)": "latency_per_image_s",
     "online time per sample (s)": "online_time_per_sample_s",
     "max writes per cell": "max_writes_per_cell",
     "aux memory (B)": "aux_memory_bytes",
     "lifetime (years)": "lifetime_years",
-    "programming energy (J)": "programming_energy_j",
+    "programming energy (pJ)": "programming_energy_pj",
     "weights verified": "fraction_verified",
 }
 
 
+def _report(out: Path, p: Point) -> RunReport | None:
+    rep = point_dir(out, p.key) / "report.json" if p.key else None
+    return RunReport.from_json(json.loads(rep.read_text()), str(rep)) if rep and rep.exists() else None
+
+
 def rows(points: list[Point], swept: tuple[str, ...], out: Path) -> list[dict]:
-    """One dict per point: index, status, hash, the swept values, the headline metrics."""
+    """One dict per point: index, status, hash, the swept values, every phase's named
+    accuracies (`<phase>.<name>`, the columns of all points), the cost metrics, the error."""
+    heads = [headline(r) if (r := _report(out, p)) else {} for p in points]
+    named = list(dict.fromkeys(k for h in heads for k in h if k not in METRICS and "." in k))
     table = []
-    for p in points:
+    for p, head in zip(points, heads):
         row: dict = {"point": p.index, "status": p.status, "hash": p.key}
         row.update({k: json.dumps(p.values[k]) if isinstance(p.values[k], (list, dict)) else p.values[k]
                     for k in swept})
-        rep = point_dir(out, p.key) / "report.json" if p.key else None
-        head = (headline(RunReport.from_json(json.loads(rep.read_text()), str(rep)))
-                if rep and rep.exists() else {})
+        row.update({col: head.get(col) for col in named})
         row.update({col: head.get(name) for name, col in METRICS.items()})
         row["error"] = p.error.splitlines()[0] if p.error else ""
         table.append(row)
     return table
+
+
+def pareto_accuracy(points: list[Point], out: Path) -> tuple[str, str] | None:
+    """The results column the Pareto plots use and its axis label (compare.study_accuracy of
+    the first point with a report)."""
+    for p in points:
+        if (r := _report(out, p)) is not None:
+            return study_accuracy(r)
+    return None
 
 
 def write_csv(table: list[dict], path: Path) -> None:
@@ -66,40 +78,31 @@ def pareto(cost: np.ndarray, acc: np.ndarray) -> np.ndarray:
     return np.array(sorted(keep, key=lambda i: (cost[i], -acc[i])), dtype=int)
 
 
-def _accuracy_column(table: list[dict]) -> str | None:
-    for col in ("online_accuracy_ema", "accuracy", "best_mc_accuracy"):
-        if any(r[col] is not None for r in table):
-            return col
-    return None
-
-
-ACCURACY_LABELS = {"online_accuracy_ema": "online accuracy (EMA, last train phase)",
-                   "accuracy": "test accuracy (last inference phase)",
-                   "best_mc_accuracy": "accuracy (best Monte-Carlo policy, mean over chips)"}
-
-
 def point_name(values: dict) -> str:
     """A point by its swept values ("bits=4, rank=2": the last part of each key path)."""
     return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in values.items())
 
 
-PLOTS = (("energy_total_j", "energy of the whole run", "J"),
-         ("energy_per_image_j", "inference energy per image", "J"),
-         ("max_writes_per_cell", "max writes per cell", ""),
-         ("latency_per_image_s", "inference latency per image", "s"))
+# results column, axis label, unit, factor to that unit
+PLOTS = (("energy_total_pj", "energy of the whole run", "J", 1e-12),
+         ("energy_per_image_pj", "inference energy per image", "J", 1e-12),
+         ("max_writes_per_cell", "max writes per cell", "", 1.0),
+         ("latency_per_image_s", "inference latency per image", "s", 1.0))
 
 
-def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, Figure]:
-    """Cost vs accuracy for every cost the points have, the Pareto front drawn and labelled."""
-    acc_col = _accuracy_column(table)
+def figures(table: list[dict], swept: tuple[str, ...], name: str,
+            accuracy: tuple[str, str] | None) -> dict[str, Figure]:
+    """Cost vs the study's accuracy (`accuracy`: results column and axis label, from
+    pareto_accuracy) for every cost the points have, the Pareto front drawn and labelled."""
     figs: dict[str, Figure] = {}
-    if acc_col is None:
+    if accuracy is None:
         return figs
-    for col, label, unit in PLOTS:
-        ok = [r for r in table if r[col] is not None and r[acc_col] is not None]
+    acc_col, acc_label = accuracy
+    for col, label, unit, factor in PLOTS:
+        ok = [r for r in table if r.get(col) is not None and r.get(acc_col) is not None]
         if len(ok) < 2:
             continue
-        cost = np.array([r[col] for r in ok], float)
+        cost = np.array([r[col] for r in ok], float) * factor
         acc = np.array([r[acc_col] for r in ok], float)
         front = pareto(cost, acc)
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -110,7 +113,7 @@ def figures(table: list[dict], swept: tuple[str, ...], name: str) -> dict[str, F
         if unit:
             si_axis(ax, "x", unit)
         ax.set_xlabel(label)
-        ax.set_ylabel(ACCURACY_LABELS[acc_col])
+        ax.set_ylabel(acc_label)
         ax.set_title(f"{name}: {label} vs accuracy ({len(ok)} points)")
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
