@@ -105,11 +105,12 @@ class Report:
         return tables(self.result)
 
     def write(self, out_dir: str | Path, plot: bool = False, fmt: str = "png",
-              dpi: float = 150.0) -> list[Path]:
+              dpi: float = 150.0, style: str = "screen") -> list[Path]:
         """report.json, the CSV tables (and with `plot`, the figures as `fmt`: png, pdf or
-        svg, at `dpi`) into out_dir, as `cimsim run --out` writes them; returns the paths."""
+        svg, at `dpi`, in `style` screen or paper: one journal column or page wide, 8 pt
+        text) into out_dir, as `cimsim run --out` writes them; returns the paths."""
         with OutputFolder(out_dir, "out_dir") as folder:
-            return write_staged(folder, lambda stage: write_all(self.result, stage, plot, fmt, dpi),
+            return write_staged(folder, lambda stage: write_all(self.result, stage, plot, fmt, dpi, style),
                                 replace=True)[0]
 
 

@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = api.run(arch, work, workers=workers, wall=wall, explain=args.explain,
                          scheduler=args.scheduler).result
         paths, stale = write_staged(folder, lambda stage: write_all(report, stage, args.plot, args.format,
-                                                                    args.dpi), replace=True)
+                                                                    args.dpi, args.style), replace=True)
     total = time.perf_counter() - t0
     print(summary(report))
     csvs = [p for p in paths if p.suffix == ".csv"]
@@ -91,7 +91,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             table = rows(points, grid.swept, out)
             write_csv(table, out / "results.csv")
         pngs = save_figures(figures(table, grid.swept, grid.name, pareto_accuracy(points, out)), out,
-                            args.format, args.dpi)
+                            args.format, args.dpi, args.style)
         counts = {s: sum(p.status == s for p in points) for s in ("done", "cached", "failed", "invalid")}
         print(f"sweep {grid.name}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
               + f" of {len(points)} points in {time.perf_counter() - t0:.1f} s")
@@ -120,8 +120,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
         with _report_content(args.report):       # everything drawn and tabled before anything is written
             figs = figures(rep)
             tables(rep)
-        paths, _ = write_staged(folder, lambda stage: [*save_figures(figs, stage, args.format, args.dpi),
-                                                       *write_tables(rep, stage)], replace=False)
+        def write(stage: Path) -> list[Path]:
+            return [*save_figures(figs, stage, args.format, args.dpi, args.style), *write_tables(rep, stage)]
+
+        paths, _ = write_staged(folder, write, replace=False)
     pngs = [p for p in paths if p.suffix == "." + args.format]
     csvs = [p for p in paths if p.suffix == ".csv"]
     for p in pngs:
@@ -142,8 +144,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         with _report_content(", ".join(args.reports)):
             text = table(reps, names)
             figs = compare_figures(reps, names) if args.out else {}
-        pngs = (write_staged(folder, lambda stage: save_figures(figs, stage, args.format, args.dpi),
-                             replace=False)[0]
+        pngs = (write_staged(folder, lambda stage: save_figures(figs, stage, args.format, args.dpi,
+                                                                args.style), replace=False)[0]
                 if folder else [])
     print(text)
     if args.out:
@@ -290,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         c.add_argument("--format", choices=("png", "pdf", "svg"), default="png",
                        help="figure files: PNG, or vector PDF / SVG for a paper (default png)")
         c.add_argument("--dpi", type=_dpi, default=150.0, help="PNG resolution, dots per inch (default 150)")
+        c.add_argument("--style", choices=("screen", "paper"), default="screen",
+                       help="paper: one journal column (3.5 in; the page, 7.16 in, for several panels) "
+                            "with 8 pt text, saved at that size (default screen)")
 
     r = command("run", help="run a workload on a chip and write report.json")
     r.add_argument("arch")

@@ -132,6 +132,15 @@ def test_monte_carlo_figure_and_tables(root, tmp_path, trained):
     t = tables(rep)
     assert len(t["montecarlo_chips"]) == 3 * len(ph["results"]) == 18
     assert [r["accuracy_mean"] for r in t["montecarlo"]] == [r["accuracy"]["mean"] for r in ph["results"]]
+    # its headline: the best (policy, sigma) by mean accuracy, named, with its interval
+    from cimsim.report.compare import headline as heads
+    best = max(ph["results"], key=lambda r: r["accuracy"]["mean"])
+    assert heads(rep)["mc.best_accuracy_mean_over_chips"] == best["accuracy"]["mean"]
+    # the paper style holds for the Monte-Carlo figure and overlay too
+    from cimsim.report.paper import texts_outside, to_column, touching_annotations, touching_tick_labels
+    for f in (figures(rep)["montecarlo_mc"], compare_figures([rep, rep], ["a", "b"])["compare_montecarlo"]):
+        to_column(f)
+        assert texts_outside(f) == touching_tick_labels(f) == touching_annotations(f) == []
 
 
 def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
@@ -152,13 +161,24 @@ def test_compare_table_and_overlays(lrt_run, tmp_path, capsys):
     assert ema.split()[-1] == f"{rep['phases'][1]['accuracy']['online_ema_final']:.4g}"
     from cimsim.report.units import si as _si
     energy = next(line for line in text.splitlines() if line.startswith("energy total"))
-    assert "(pJ)" not in energy and energy.count(_si(h["energy total (pJ)"] * 1e-12, "J")) == 2   # own SI unit
+    total = _si(h["energy total (pJ)"] * 1e-12, "J")
+    assert "(pJ)" not in energy and energy.count(total) == 2        # its own SI unit
     assert sorted(p.stem for p in tmp_path.glob("*.png")) == ["compare_accuracy_cost", "compare_energy",
                                                                "compare_online_writes"]
     figs = compare_figures([rep, rep], ["a", "b"])
     a1 = figs["compare_online_writes"].axes[0]
     assert len(a1.get_lines()) == 2 and a1.get_legend() is not None
     assert table([rep], ["x"]).splitlines()[0].strip() == "x"
+    # reports of other phases: one row per <phase>.<name> of any, '-' where a report has none,
+    # every named accuracy before the costs
+    other = json.loads(json.dumps(rep))
+    other["phases"][0]["name"] = "first"
+    rows = [ln.split() for ln in table([rep, other], ["a", "b"]).splitlines()[1:]]
+    by = {r[0]: r[1:] for r in rows}
+    assert by["before.accuracy_chip0"][-1] == "-" and by["first.accuracy_chip0"][0] == "-"
+    assert by["before.accuracy_chip0"][0] == by["first.accuracy_chip0"][1]
+    firsts = [r[0] for r in rows]
+    assert firsts.index("first.accuracy_chip0") < firsts.index("energy")
     # long report names: each report one colour in the legend; tick labels never overlap
     long = ["adc bits 4, rank 2, sigma 0.05", "adc bits 8, rank 4, sigma 0.05", "baseline chip"]
     ax = compare_figures([rep] * 3, long)["compare_energy"].axes[0]
@@ -402,3 +422,47 @@ def test_long_figures_keep_to_thirty_rows_that_never_touch():
     for a in (a1, a2):
         boxes = [t.get_window_extent() for t in a.get_yticklabels()]
         assert not any(p.overlaps(q) for i, p in enumerate(boxes) for q in boxes[i + 1:])
+
+
+def test_paper_style_fits_a_journal_column_with_8pt_text(lrt_run, tmp_path):
+    """--style paper: every figure of a run, of compare and a Pareto plot is one journal column
+    wide (3.5 in; the page, 7.16 in, for several panels), every drawn text is 8 pt, none
+    leaves the figure, no two tick labels of an axis touch nor two texts inside an axes (values
+    on bars, notes, the title), and the file has exactly that
+    size (no tight bounding box that would shrink the text when placed)."""
+    import re
+
+    from cimsim.report.paper import (
+        COLUMN_WIDTH_IN,
+        FONT_PT,
+        PAGE_WIDTH_IN,
+        drawn_texts,
+        texts_outside,
+        to_column,
+        touching_annotations,
+        touching_tick_labels,
+    )
+    from cimsim.report.plots import plt
+    from cimsim.sweep.results import figures as pareto_figures
+
+    out, rep = lrt_run
+    table = [{"energy_total_pj": e, "energy_per_image_pj": None, "max_writes_per_cell": None,
+              "latency_per_image_s": None, "adapt.online_ema": a, "arch.adc.bits": b}
+             for e, a, b in ((2e6, 0.80, 4), (2.1e6, 0.81, 6), (4e6, 0.86, 8))]
+    figs = {**figures(rep), **compare_figures([rep, rep], ["a", "b"]),
+            **pareto_figures(table, ("arch.adc.bits",), "g", ("adapt.online_ema", "adapt: online accuracy"))}
+    assert len(figs) >= 12
+    for stem, fig in figs.items():
+        panels = [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]
+        to_column(fig)
+        width, height = fig.get_size_inches()
+        assert width == (COLUMN_WIDTH_IN if len(panels) == 1 else PAGE_WIDTH_IN), stem
+        assert all(t.get_fontsize() == FONT_PT for t in drawn_texts(fig)), stem
+        assert texts_outside(fig) == [], stem
+        assert touching_tick_labels(fig) == [] and touching_annotations(fig) == [], stem
+        plt.close(fig)
+    assert main(["-q", "plot", str(out), "--out", str(tmp_path / "p"), "--format", "pdf",
+                 "--style", "paper"]) == 0
+    pdf = (tmp_path / "p" / "online_adapt.pdf").read_bytes()
+    box = re.search(rb"/MediaBox \[ *0 0 ([0-9.]+) ([0-9.]+) *\]", pdf)
+    assert float(box.group(1)) == pytest.approx(COLUMN_WIDTH_IN * 72)

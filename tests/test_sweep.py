@@ -178,7 +178,8 @@ def test_pareto_labels_never_overlap_and_name_the_swept_values():
               "workload.phases.1.algorithm.rank": r}
              for e, a, b, r in pts]
     swept = ("arch.adc.bits", "workload.phases.1.algorithm.rank")
-    fig = figures(table, swept, "g", ("adapt.online_ema", "adapt: online accuracy (EMA)"))["pareto_energy_total_pj"]
+    acc = ("adapt.online_ema", "adapt: online accuracy (EMA)")
+    fig = figures(table, swept, "g", acc)["pareto_energy_total_pj"]
     ax = fig.axes[0]
     assert ax.get_ylabel() == "adapt: online accuracy (EMA)"
     fig.canvas.draw()

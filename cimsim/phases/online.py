@@ -567,7 +567,8 @@ class OnlinePhase(PhaseKind):
                                   acc.test_after_stream))
             if base and base.test_after_stream is not None:
                 heads.append(Headline("test_accuracy_after_stream_no_learning",
-                                      "test accuracy after the stream without learning", base.test_after_stream))
+                                      "test accuracy after the stream without learning",
+                                      base.test_after_stream))
         return heads
 
     def headline(self, results: list[TrainResult]) -> dict:

@@ -73,7 +73,11 @@ def _fmt(key: str, v) -> str:
 def table(reports: list[dict], names: list[str]) -> str:
     """A terminal table: one row per metric, one column per report (rows all '-' dropped)."""
     heads = [headline(r) for r in reports]
-    keys = [k for k in heads[0] if any(h[k] is not None for h in heads)]
+    # the rows of every report (phases differ between workloads), those with any value
+    every = list(dict.fromkeys(k for h in heads for k in h))
+    named = [k for k in every if "." in k and k not in METRIC_KEYS]          # <phase>.<name> first
+    keys = [k for k in named + [k for k in every if k not in named]
+            if any(h.get(k) is not None for h in heads)]
     # values in J or s carry their own SI unit (4.5 mJ, 214 µs): the row label drops "(pJ)"/"(s)"
     labels = {k: k.rsplit(" (", 1)[0] if k.endswith((" (pJ)", " (s)")) else k for k in keys}
     width = max(len(v) for v in labels.values())
@@ -81,7 +85,7 @@ def table(reports: list[dict], names: list[str]) -> str:
     lines = [" " * width + "  " + "  ".join(n.rjust(c) for n, c in zip(names, cols))]
     for k in keys:
         lines.append(labels[k].ljust(width) + "  "
-                     + "  ".join(_fmt(k, h[k]).rjust(c) for h, c in zip(heads, cols)))
+                     + "  ".join(_fmt(k, h.get(k)).rjust(c) for h, c in zip(heads, cols)))
     return "\n".join(lines)
 
 

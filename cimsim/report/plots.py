@@ -340,7 +340,8 @@ def heatmap_figure(ph: TrainResult, order: list[str] | None = None) -> Figure | 
     cols = min(4, len(names))
     rows = -(-len(names) // cols)
     vmax = max(1, max(max(max(r) for r in h.max) for h in heat.values()))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.4 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.4 * rows + 0.6), squeeze=False,
+                             layout="constrained")       # keeps the colorbar clear of the panels
     im = None
     for ax, name in zip(axes.ravel(), names):
         h = heat[name]
@@ -355,7 +356,6 @@ def heatmap_figure(ph: TrainResult, order: list[str] | None = None) -> Figure | 
     for ax in axes.ravel()[len(names):]:
         ax.set_axis_off()
     fig.suptitle(f"{ph.name}: writes per cell by layer (max per bin)")
-    fig.tight_layout()
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="writes per cell")
     return fig
@@ -536,7 +536,6 @@ def accuracy_cost_overlay(last: list[tuple[str, InferenceResult]]) -> Figure | N
             c = plt.get_cmap("tab10")(i % 10)
             ax.errorbar(pt[col], pt[1], yerr=[[pt[1] - pt[2]], [pt[3] - pt[1]]], fmt="o", color=c,
                         capsize=3)
-            ax.annotate(pt[0], (pt[col], pt[1]), textcoords="offset points", xytext=(5, 4), fontsize=8)
         xs = [pt[col] for pt in points]
         if min(xs) > 0 and max(xs) / min(xs) > 20:
             ax.set_xscale("log")
@@ -546,6 +545,8 @@ def accuracy_cost_overlay(last: list[tuple[str, InferenceResult]]) -> Figure | N
     axes[0].set_ylabel("test accuracy (mean over chips, 95% CI where run)")
     axes[0].set_ylim(0, 1.02)
     fig.tight_layout()
+    for ax, col, *_ in panels:                   # reports at the same point: labels apart
+        place_labels(ax, [(pt[col], pt[1]) for pt in points], [pt[0] for pt in points])
     return fig
 
 
@@ -580,13 +581,18 @@ FORMATS = ("png", "pdf", "svg")
 _NO_DATES = {"png": None, "pdf": {"CreationDate": None, "ModDate": None}, "svg": {"Date": None}}
 
 
+STYLES = ("screen", "paper")
+
+
 def save_figures(figs: dict[str, Figure], out_dir: str | Path, fmt: str = "png",
-                 dpi: float = 150.0) -> list[Path]:
+                 dpi: float = 150.0, style: str = "screen") -> list[Path]:
     """Write each figure as out_dir/STEM.FMT (png, or vector pdf / svg; `dpi` sets a PNG's
-    pixels and the raster parts of the others), atomically, and close it."""
-    if fmt not in FORMATS:
+    pixels and the raster parts of the others), atomically, and close it. Style `paper`:
+    resized for a two-column journal (report/paper.py) and saved at exactly that size."""
+    if fmt not in FORMATS or style not in STYLES:
         plt.close("all")
-        raise CimsimError(f"figure format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+        what, allowed, got = (("format", FORMATS, fmt) if fmt not in FORMATS else ("style", STYLES, style))
+        raise CimsimError(f"figure {what}: expected one of {', '.join(allowed)}, got {got!r}")
     paths = []
     for stem, fig in figs.items():
         try:
@@ -595,8 +601,13 @@ def save_figures(figs: dict[str, Figure], out_dir: str | Path, fmt: str = "png",
             plt.close("all")
             raise CimsimError(f"figure {stem!r}: {e}") from None
         buf = io.BytesIO()
+        if style == "paper":
+            from .paper import to_column
+
+            to_column(fig)
         with plt.rc_context({"svg.hashsalt": "cimsim"}):
-            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_NO_DATES[fmt])
+            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight" if style == "screen" else None,
+                        metadata=_NO_DATES[fmt])
         plt.close(fig)
         data = buf.getvalue()
         atomic_write(path, lambda f, data=data: f.write(data), binary=True)

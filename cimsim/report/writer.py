@@ -44,8 +44,9 @@ def write_report(report: RunReport | dict, out_dir: str | Path) -> Path:
 
 
 def write_all(report: RunReport | dict, folder: str | Path, plot: bool = False, fmt: str = "png",
-              dpi: float = 150.0) -> list[Path]:
-    """report.json and the CSV tables (and with `plot`, the figures: PNG, PDF or SVG) into
+              dpi: float = 150.0, style: str = "screen") -> list[Path]:
+    """report.json and the CSV tables (and with `plot`, the figures: PNG, PDF or SVG, for
+    the screen or a paper) into
     `folder`: what a run writes, staged by report/outdir.py before it is swapped into the
     output folder."""
     from .tables import write_tables
@@ -54,7 +55,7 @@ def write_all(report: RunReport | dict, folder: str | Path, plot: bool = False, 
     if plot:
         from .plots import figures, save_figures
 
-        paths += save_figures(figures(report), folder, fmt, dpi)
+        paths += save_figures(figures(report), folder, fmt, dpi, style)
     return paths
 
 
