@@ -109,31 +109,29 @@ def texts_outside(fig: Figure) -> list[str]:
     return out
 
 
+def _pairs(texts: list[Text], renderer) -> list[tuple[str, str]]:
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    return [(texts[i].get_text(), texts[j].get_text()) for i in range(len(boxes))
+            for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+
+
+def _near(ax) -> list[Text]:
+    """The texts inside an axes and its title."""
+    return _annotations(ax) + ([ax.title] if ax.title.get_text() else [])
+
+
 def touching_tick_labels(fig: Figure) -> list[tuple[str, str]]:
     """Pairs of tick labels of one axis that overlap."""
     fig.canvas.draw()
     r = fig.canvas.get_renderer()
-    pairs = []
-    for ax in fig.axes:
-        for w in "xy":
-            labs = tick_labels(ax, w)
-            boxes = [t.get_window_extent(r) for t in labs]
-            pairs += [(labs[i].get_text(), labs[j].get_text()) for i in range(len(boxes))
-                      for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
-    return pairs
+    return [p for ax in fig.axes for w in "xy" for p in _pairs(tick_labels(ax, w), r)]
 
 
 def touching_annotations(fig: Figure) -> list[tuple[str, str]]:
     """Pairs of texts inside one axes (values on bars, notes, its title) that overlap."""
     fig.canvas.draw()
     r = fig.canvas.get_renderer()
-    pairs = []
-    for ax in fig.axes:
-        near = _annotations(ax) + ([ax.title] if ax.title.get_text() else [])
-        boxes = [t.get_window_extent(r) for t in near]
-        pairs += [(near[i].get_text(), near[j].get_text()) for i in range(len(boxes))
-                  for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
-    return pairs
+    return [p for ax in fig.axes for p in _pairs(_near(ax), r)]
 
 
 def to_column(fig: Figure) -> Figure:
@@ -168,8 +166,7 @@ def to_column(fig: Figure) -> Figure:
     r = fig.canvas.get_renderer()
     for ax in _panels(fig):                      # notes, values, title that touch: headroom
         for _ in range(4):
-            near = _annotations(ax) + ([ax.title] if ax.title.get_text() else [])
-            if not _touching([t.get_window_extent(r) for t in near]):
+            if not _touching([t.get_window_extent(r) for t in _near(ax)]):
                 break
             lo, hi = ax.get_ylim()
             ax.set_ylim(lo, hi * 10 if ax.get_yscale() == "log" else hi + 0.2 * (hi - lo))
