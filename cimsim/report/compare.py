@@ -75,7 +75,7 @@ def table(reports: list[dict], names: list[str]) -> str:
     heads = [headline(r) for r in reports]
     # the rows of every report (phases differ between workloads), those with any value
     every = list(dict.fromkeys(k for h in heads for k in h))
-    named = [k for k in every if "." in k and k not in METRIC_KEYS]          # <phase>.<name> first
+    named = list(dict.fromkeys(k for r in reports for k, _ in named_headlines(r)))   # <phase>.<name> first
     keys = [k for k in named + [k for k in every if k not in named]
             if any(h.get(k) is not None for h in heads)]
     # values in J or s carry their own SI unit (4.5 mJ, 214 µs): the row label drops "(pJ)"/"(s)"

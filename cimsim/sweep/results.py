@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..report.compare import headline, study_accuracy
+from ..report.compare import headline, named_headlines, study_accuracy
 from ..report.plots import place_labels, plt, si_axis
 from ..results import RunReport
 from ..util import atomic_write
@@ -37,8 +37,9 @@ def _report(out: Path, p: Point) -> RunReport | None:
 def rows(points: list[Point], swept: tuple[str, ...], out: Path) -> list[dict]:
     """One dict per point: index, status, hash, the swept values, every phase's named
     accuracies (`<phase>.<name>`, the columns of all points), the cost metrics, the error."""
-    heads = [headline(r) if (r := _report(out, p)) else {} for p in points]
-    named = list(dict.fromkeys(k for h in heads for k in h if k not in METRICS and "." in k))
+    reports = [_report(out, p) for p in points]
+    heads = [headline(r) if r else {} for r in reports]
+    named = list(dict.fromkeys(k for r in reports if r for k, _ in named_headlines(r)))
     table = []
     for p, head in zip(points, heads):
         row: dict = {"point": p.index, "status": p.status, "hash": p.key}
