@@ -1,13 +1,17 @@
 """`cimsim compare`: headline metrics of several reports side by side, and overlay figures."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from matplotlib.figure import Figure
 
 from .. import plugins
-from ..phases.base import Headline
 from ..results import PhaseResult, RunReport, as_report, energy_of
 from .plots import _unit, plt
 from .units import si as _si
+
+if TYPE_CHECKING:
+    from ..phases.base import Headline
 
 METRIC_KEYS = ("energy total (pJ)", "energy per image (pJ)", "latency per image (s)",
                "online time per sample (s)", "max writes per cell", "aux memory (B)", "lifetime (years)",
