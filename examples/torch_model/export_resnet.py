@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     w = load_workload(HERE / "workload.yaml").spec
     data = workload_data(w, str(HERE / "workload.yaml"))       # the split cimsim will test on
     nchw = lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2), np.float32)  # noqa: E731
+    torch.manual_seed(w.seed)                                   # the initial weights too
     model = resnet(in_channels=data.input_shape[2], classes=data.classes)
     train(model, nchw(data.x_train), data.y_train, args.epochs, w.seed)
     with torch.no_grad():
