@@ -1,10 +1,12 @@
 """The paper style of the figures (`--style paper`): one column of a two-column journal.
 
-A figure drawn for the screen is resized to the column's width, every text set to the
-journal's smallest legible size, titles wrapped to the width, and laid out by matplotlib's
-constrained layout (legends beside the axes included). Saved at exactly that size, so placed
-at 100% in a paper its text is 8 pt. Where tick labels of an axis would touch at that size the
-figure grows taller (row labels) or stands them upright (column labels), so no two overlap.
+A figure drawn for the screen is resized to the column's width (the page's for several
+panels), every text set to the journal's smallest legible size, long texts wrapped, its
+legends gathered under the panels, and laid out by matplotlib's constrained layout. Saved at
+exactly that size, so placed at 100% in a paper its text is 8 pt. Where tick labels of an
+axis would touch at that size the figure grows taller (row labels) or stands them upright
+(column labels), so no two overlap. The checks the tests make (`texts_outside`,
+`touching_tick_labels`, `touching_annotations`) are here too.
 """
 from __future__ import annotations
 
@@ -29,10 +31,6 @@ def _wrap(t: Text, width_in: float) -> None:
         t.set_text("\n".join(textwrap.fill(line, chars) for line in lines))
 
 
-def _touching(boxes: list) -> bool:
-    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
-
-
 def tick_labels(ax, which: str) -> list[Text]:
     """The tick labels an axis draws: with text, at ticks inside the view limits."""
     axis = ax.yaxis if which == "y" else ax.xaxis
@@ -40,10 +38,6 @@ def tick_labels(ax, which: str) -> list[Text]:
     span = (hi - lo) * 1e-9
     return [t for loc, t in zip(axis.get_ticklocs(), axis.get_ticklabels())
             if t.get_text() and t.get_visible() and lo - span <= loc <= hi + span]
-
-
-def _labels(ax, which: str) -> list[Text]:
-    return tick_labels(ax, which)
 
 
 def _annotations(ax) -> list[Text]:
@@ -115,6 +109,10 @@ def _pairs(texts: list[Text], renderer) -> list[tuple[str, str]]:
             for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
 
 
+def _touching(texts: list[Text], renderer) -> bool:
+    return bool(_pairs(texts, renderer))
+
+
 def _near(ax) -> list[Text]:
     """The texts inside an axes and its title."""
     return _annotations(ax) + ([ax.title] if ax.title.get_text() else [])
@@ -166,19 +164,19 @@ def to_column(fig: Figure) -> Figure:
     r = fig.canvas.get_renderer()
     for ax in _panels(fig):                      # notes, values, title that touch: headroom
         for _ in range(4):
-            if not _touching([t.get_window_extent(r) for t in _near(ax)]):
+            if not _touching(_near(ax), r):
                 break
             lo, hi = ax.get_ylim()
             ax.set_ylim(lo, hi * 10 if ax.get_yscale() == "log" else hi + 0.2 * (hi - lo))
             fig.canvas.draw()
     for ax in fig.axes:
-        if _touching([t.get_window_extent(r) for t in _labels(ax, "x")]):   # column labels: upright
-            for t in _labels(ax, "x"):
+        if _touching(tick_labels(ax, "x"), r):                 # column labels: upright
+            for t in tick_labels(ax, "x"):
                 t.set_rotation(90)
                 t.set_horizontalalignment("center")
                 t.set_rotation_mode("default")
         values = [t for t in _annotations(ax) if t.get_ha() == "center"]
-        if _touching([t.get_window_extent(r) for t in values]):   # values on narrow bars: upright
+        if _touching(values, r):                               # values on narrow bars: upright
             for t in values:
                 t.set_rotation(90)
                 t.set_va("bottom")
@@ -194,11 +192,10 @@ def _grow(fig: Figure, width: float) -> None:
         r = fig.canvas.get_renderer()
         need = 1.0
         for ax in fig.axes:
-            rows = _labels(ax, "y")
-            boxes = [t.get_window_extent(r) for t in rows]
-            if len(rows) > 1 and _touching(boxes):
+            rows = tick_labels(ax, "y")
+            if len(rows) > 1 and _touching(rows, r):
                 span = ax.get_window_extent(r).height
-                need = max(need, sum(b.height for b in boxes) * 1.3 / max(span, 1.0))
+                need = max(need, sum(t.get_window_extent(r).height for t in rows) * 1.3 / max(span, 1.0))
         fb = fig.bbox
         if need <= 1.0 and any(b.y0 < fb.y0 or b.y1 > fb.y1
                                for b in (t.get_window_extent(r) for t in drawn_texts(fig))):
