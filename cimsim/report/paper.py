@@ -14,6 +14,7 @@ import textwrap
 
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.ticker import AutoLocator, MaxNLocator
 
 COLUMN_WIDTH_IN = 3.5      # one column of IEEE / ACM two-column pages (3.5 in, 88.9 mm)
 PAGE_WIDTH_IN = 7.16       # both columns (IEEE's figure* width): figures of several panels
@@ -103,14 +104,16 @@ def texts_outside(fig: Figure) -> list[str]:
     return out
 
 
-def _pairs(texts: list[Text], renderer) -> list[tuple[str, str]]:
-    boxes = [t.get_window_extent(renderer) for t in texts]
+def _pairs(texts: list[Text], renderer, pad_pt: float = 0.0) -> list[tuple[str, str]]:
+    """Pairs of texts whose boxes (grown by pad_pt on each side) overlap."""
+    pad = pad_pt * renderer.points_to_pixels(1.0)
+    boxes = [t.get_window_extent(renderer).padded(pad) for t in texts]
     return [(texts[i].get_text(), texts[j].get_text()) for i in range(len(boxes))
             for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
 
 
-def _touching(texts: list[Text], renderer) -> bool:
-    return bool(_pairs(texts, renderer))
+def _touching(texts: list[Text], renderer, pad_pt: float = 0.0) -> bool:
+    return bool(_pairs(texts, renderer, pad_pt))
 
 
 def _near(ax) -> list[Text]:
@@ -170,7 +173,12 @@ def to_column(fig: Figure) -> Figure:
             ax.set_ylim(lo, hi * 10 if ax.get_yscale() == "log" else hi + 0.2 * (hi - lo))
             fig.canvas.draw()
     for ax in fig.axes:
-        if _touching(tick_labels(ax, "x"), r):                 # column labels: upright
+        crowded = _touching(tick_labels(ax, "x"), r, pad_pt=FONT_PT / 2)
+        if crowded and type(ax.xaxis.get_major_locator()) is AutoLocator:   # numbers: fewer ticks
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+            fig.canvas.draw()
+            crowded = _touching(tick_labels(ax, "x"), r)
+        if crowded:                                                 # column labels: upright
             for t in tick_labels(ax, "x"):
                 t.set_rotation(90)
                 t.set_horizontalalignment("center")
