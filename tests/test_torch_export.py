@@ -55,7 +55,8 @@ def test_torch_export_runs_with_the_same_logits(example, tmp_path, dynamo, size)
     """A freshly exported model (random weights, non-trivial batch-norm statistics, eval mode)
     gives PyTorch's logits in cimsim, for the example's network and for resnet18's shape."""
     torch = pytest.importorskip("torch")
-    pytest.importorskip("onnxscript") if dynamo else None
+    if dynamo:
+        pytest.importorskip("onnxscript")
     spec = importlib.util.spec_from_file_location("export_resnet", example / "export_resnet.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

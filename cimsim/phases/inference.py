@@ -17,7 +17,7 @@ from ..functional import run
 from ..hw.chip import Chip
 from ..montecarlo import summarise
 from ..progress import warn
-from ..report.units import duration, si
+from ..report.units import duration, si, top_shares
 from ..results import (
     AccuracyOverChips,
     Efficiency,
@@ -241,8 +241,7 @@ class InferencePhase(PhaseKind):
     def summary(self, r: InferenceResult) -> list[str]:
         lat, en = r.latency, r.energy
         comp = {**en.per_component_pj, **({"idle": en.idle_pj} if en.idle_pj else {})}
-        top = sorted(comp, key=lambda k: -comp[k])[:3]
-        share = ", ".join(f"{k} {comp[k] / en.total_pj:.0%}" for k in top) if en.total_pj else ""
+        share = top_shares(comp, en.total_pj)
         heads = self.headlines(r)
         acc = ", ".join(h.text() for h in heads) if heads else "cost only"
         eff = r.efficiency

@@ -18,23 +18,24 @@ METRIC_KEYS = ("energy total (pJ)", "energy per image (pJ)", "latency per image 
                "programming energy (pJ)", "weights verified")
 
 
+def _phase_headlines(rep: RunReport) -> list[tuple[PhaseResult, list[Headline]]]:
+    """Each phase with its named accuracies (PhaseKind.headlines), in phase order."""
+    return [(p, plugins.load("phase", p.kind)().headlines(p)) for p in rep.phases]
+
+
 def named_headlines(report: RunReport | dict) -> list[tuple[str, Headline]]:
     """Every phase's named accuracies as (`<phase>.<name>`, Headline), in phase order, each
     phase's headline first."""
-    rep = as_report(report)
-    return [(f"{p.name}.{h.name}", h) for p in rep.phases
-            for h in plugins.load("phase", p.kind)().headlines(p)]
+    return [(f"{p.name}.{h.name}", h) for p, hs in _phase_headlines(as_report(report)) for h in hs]
 
 
 def study_accuracy(report: RunReport | dict) -> tuple[str, str] | None:
     """The accuracy a study is judged by, as (column, axis label): the headline of its last
     train phase, else of its last phase that has one (None: a cost-only run)."""
-    rep = as_report(report)
-    heads = [(p, plugins.load("phase", p.kind)().headlines(p)) for p in rep.phases]
-    heads = [(p, hs[0]) for p, hs in heads if hs]
+    heads = [(p, hs[0]) for p, hs in _phase_headlines(as_report(report)) if hs]
+    trains = [ph for ph in heads if ph[0].kind == "train"]
     if not heads:
         return None
-    trains = [ph for ph in heads if ph[0].kind == "train"]
     p, h = (trains or heads)[-1]
     return f"{p.name}.{h.name}", f"{p.name}: {h.label}"
 

@@ -21,3 +21,12 @@ def duration(seconds: float) -> str:
         if seconds >= factor:
             return f"{seconds / factor:.3g} {unit}"
     return si(seconds, "s")
+
+
+def top_shares(parts: dict[str, float], total: float, n: int = 3) -> str:
+    """The n largest parts as shares of total ("adc 67%, crossbar 13%, ..."; "" without a
+    total), names with spaces for underscores."""
+    if not parts or not total:
+        return ""
+    top = sorted(parts, key=lambda k: -parts[k])[:n]
+    return ", ".join(f"{k.replace('_', ' ')} {parts[k] / total:.0%}" for k in top)

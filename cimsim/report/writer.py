@@ -10,6 +10,7 @@ from ..errors import CimsimError
 from ..results import RunReport, as_report
 from ..util import atomic_write
 from .units import si as _si
+from .units import top_shares
 
 
 def _non_finite(data: object, path: str = "") -> str | None:
@@ -61,12 +62,8 @@ def write_all(report: RunReport | dict, folder: str | Path, plot: bool = False, 
 
 def _area_parts(area: dict) -> str:
     """The three largest area components, so TOPS/mm2 reads against what fills the chip."""
-    parts = area.get("per_component_mm2") or {}
-    total = area.get("total_mm2") or 0.0
-    if not parts or not total:
-        return ""
-    top = sorted(parts, key=lambda k: -parts[k])[:3]
-    return " (" + ", ".join(f"{k.replace('_', ' ')} {parts[k] / total:.0%}" for k in top) + ")"
+    shares = top_shares(area.get("per_component_mm2") or {}, area.get("total_mm2") or 0.0)
+    return f" ({shares})" if shares else ""
 
 
 def summary(report: RunReport | dict) -> str:
