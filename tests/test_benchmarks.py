@@ -98,3 +98,48 @@ def test_compare_training_tunes_then_tabulates(root, tmp_path, trained):
     assert set(rows) == {"sgd", "none"}
     assert rows["none"][9] == "0.0" and rows["none"][6] == "0"          # no writes, no learning energy
     assert len(list((tmp_path / "rows").glob("*.json"))) == 4 + 4
+
+
+def test_lrt_grid_table_means_over_seeds(root, tmp_path, trained, capsys):
+    """benchmarks/lrt_grid_table.py on sweep points made from one real report with known
+    figures: per-term SGD is its own column, means and population std over seeds by hand, a
+    cell with fewer seeds says so, the gap line, and an empty folder is exit status 2."""
+    import copy
+    import json
+
+    from cimsim.cli import main as cli
+
+    run = tmp_path / "run"
+    sets = [f"workload.phases.{i}.samples={n}" for i, n in enumerate((10, 12, 10))]
+    files = [str(root / "arch" / "rram_64x64.yaml"), str(root / "workloads" / "resnet_lrt.yaml")]
+    assert cli(["-q", "run", *files, "--out", str(run)] + [a for s in sets for a in ("--set", s)]) == 0
+    base = json.loads((run / "report.json").read_text())
+    capsys.readouterr()
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        import lrt_grid_table as table
+    finally:
+        sys.path.pop(0)
+    assert table.main([str(tmp_path / "empty")]) == 2
+    points = {("sgd", "term", 0): (0.50, 40), ("sgd", "term", 1): (0.70, 60), ("lrt", "sample", 0): (0.80, 4),
+              ("lrt", "sample", 1): (0.90, 6), ("lrt", "sample", 2): (0.85, 5)}
+    for i, ((name, step, seed), (ema, writes)) in enumerate(points.items()):
+        rep = copy.deepcopy(base)
+        rep["inputs"]["workload"]["spec"]["seed"] = seed
+        algo = rep["inputs"]["workload"]["spec"]["phases"][1]["algorithm"]
+        algo.update(name=name, sgd_step=step)
+        rep["phases"][1]["accuracy"]["online_ema_final"] = ema
+        rep["phases"][1]["writes"]["max_per_cell"] = writes
+        d = tmp_path / "sweep" / "points" / f"p{i}"
+        d.mkdir(parents=True)
+        (d / "report.json").write_text(json.dumps(rep))
+    assert table.main([str(tmp_path / "sweep")]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("5 finished point(s)")
+    scenario = base["phases"][1]["scenario"].replace("_", " ")
+    row = next(ln for ln in text.splitlines() if ln.startswith(f"| {scenario} |") and "/" in ln)
+    assert "| sgd_term (per term) | lrt |" in text and "sgd (per sample)" not in text
+    sgd_cell, lrt_cell = row.split(" | ")[1:3]
+    assert sgd_cell.startswith("0.600 +- 0.100 (n=2) (") and sgd_cell.split("; ")[1].startswith("50 / ")
+    assert lrt_cell.startswith("0.850 +- 0.041 (") and lrt_cell.split("; ")[1].startswith("5 / ")
+    assert f"{scenario}: LRT - sgd_term +25.0 points EMA" in text

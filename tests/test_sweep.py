@@ -358,3 +358,21 @@ def test_a_lost_dask_worker_is_retried_not_fatal(root, tmp_path, killer_sweep):
                      "--out", str(tmp_path / "s"), "--scheduler", cluster.scheduler_address])
     assert marker.exists()
     assert code == 0 and [r["status"] for r in table(tmp_path / "s")] == ["done", "done"]
+
+
+def test_every_shipped_grid_resolves_against_the_files_its_header_names(root):
+    """Each grid under workloads/sweeps/ names its command in its header; every point of it
+    resolves to valid, distinct inputs, so a grid whose key path its workload lacks (or a
+    workload edited under its grid) fails here, not hours into a study."""
+    import re
+
+    for path in sorted((root / "workloads" / "sweeps").glob("*.yaml")):
+        m = re.search(r"cimsim sweep (\S+\.yaml) (\S+\.yaml)", path.read_text())
+        assert m, f"{path.name}: its header names no `cimsim sweep ARCH WORKLOAD` command"
+        grid = load_grid(path)
+        points = runner.resolve(grid, runner.read_inputs(str(root / m[1]), str(root / m[2])), {})
+        assert len(points) == len(grid.points) and {p.status for p in points} == {"pending"}, path.name
+        assert len({p.key for p in points}) == len(points), path.name
+    fashion = load_grid(root / "workloads" / "sweeps" / "lrt_fashion_grid.yaml")
+    assert len(fashion.points) == 60 and fashion.swept[0] == "workload.seed"
+    assert [p["workload.seed"] for p in fashion.points[:20]] == [0] * 20    # one whole seed first
