@@ -308,8 +308,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(which one costs the accuracy; report block explain)")
     r.add_argument("--workers", type=int, default=1,
                    help="processes for the run's independent work: the chips of inference and "
-                        "Monte-Carlo phases, the train phases' no-learning baselines (0: one per core); "
-                        "the report is identical")
+                        "Monte-Carlo phases, image shards of an inference phase's own chip (from 8 "
+                        "batches of 64 per process), the train phases' no-learning baselines (0: one "
+                        "per core); the report is identical")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="run that work on a dask.distributed cluster (tcp://host:8786) instead; the "
                         "report is identical; needs cimsim[dask] and the same cimsim version on the workers")

@@ -2,10 +2,11 @@
 (`--workers N`), or a dask.distributed cluster (`--scheduler ADDRESS`).
 
 The independent work of a run: the chips of an inference phase's `ci_chips` and of a
-Monte-Carlo phase, and the no-learning baseline of a train phase (it runs beside the learning
-stream). Each is a job: a picklable callable that carries its context (the session, the
-test images), sent once to each worker (a local worker's initializer, or one broadcast
-`scatter` to the cluster), and called on small items (a chip index). Every job draws from
+Monte-Carlo phase, image shards of an inference phase's own chip (`functional.BatchRange`),
+and the no-learning baseline of a train phase (it runs beside the learning stream). Each is
+a job: a picklable callable that carries its context (the session, the test images),
+sent once to each worker (a local worker's initializer, or one broadcast `scatter` to the
+cluster), and called on small items (a chip index, a range of batches). Every job draws from
 its own seeds, never from shared state, so the report is the same bytes wherever it ran
 (tests/test_cluster.py). The cluster's scheduler reruns the tasks of a worker lost mid-run
 on the others; the results are gathered by task, in the order of the items, so none is
@@ -29,7 +30,10 @@ SCATTER_TRIES = 3
 
 
 class Pool:
-    """Runs a job on items: `map` (all results, in item order) and `submit` (one result later)."""
+    """Runs a job on items: `map` (all results, in item order) and `submit` (one result later).
+    `shards`: into how many pieces to cut one long piece of work (an inference run's images)."""
+
+    shards = 1
 
     def map(self, job: Callable[[Any], Any], items: Sequence[Any], desc: str, unit: str) -> list[Any]:
         return [job(i) for i in progress.progress(items, desc, unit=unit)]
@@ -57,7 +61,7 @@ class LocalPool(Pool):
     or submit starts its own (the job reaches a worker once, through its initializer)."""
 
     def __init__(self, workers: int) -> None:
-        self.workers = workers
+        self.workers = self.shards = workers
 
     def _executor(self, job: Callable[[Any], Any], workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -106,6 +110,7 @@ class DaskPool(Pool):
         if address not in _CLIENTS:
             raise CimsimError(f"--scheduler {address}: not connected (use cluster.connected)")
         self.address, self.client = address, _CLIENTS[address]
+        self.shards = max(1, sum(self.client.nthreads().values()))
 
     def _scatter(self, job: Callable[[Any], Any]) -> Any:
         """The job on every worker, once. A worker lost while it receives it breaks the

@@ -12,6 +12,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .mapping import LayerMap
 from .nn.layers import BlockApply, Net
 from .progress import progress
 from .trace import NodeTrace, Trace
+
+if TYPE_CHECKING:
+    from .cluster import Pool
 
 SEED_STREAM_PROGRAM = 1   # rng stream ids under the workload seed
 SEED_STREAM_READ = 2
@@ -194,44 +198,108 @@ def act_bytes(arch: ArchSpec) -> int:
     return math.ceil(arch.dac.input_bits / 8)
 
 
-COUNT_KEYS = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "register_bits", "adc_conversions",
-              "adc_clipped", "shift_adds", "active_conductance_us", "partial_sum_bytes")
+SHARD_MIN_BATCHES = 8    # a pool gets image shards of at least this many batches (a worker's start
+                         # and the chip's transfer cost seconds: smaller runs stay in this process)
+
+
+def _owners(net: Net, engines: dict[str, AnalogLayer]) -> dict[str, str]:
+    """Node name -> the name of the engine it runs on (a shared block's engine serves several)."""
+    owner = {n.name: n.name for n in net.weight_layers()}
+    owner.update({n.name: n.block.name for n in net.nodes if isinstance(n, BlockApply)})
+    return owner
 
 
 def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec,
-        batch: int = 64, desc: str = "inference") -> tuple[np.ndarray, Trace]:
+        batch: int = 64, desc: str = "inference", pool: Pool | None = None) -> tuple[np.ndarray, Trace]:
     """Run images x through the chip; return logits and the phase's trace. `desc` names the
-    progress bar (a chip of many: its number)."""
-    nb = act_bytes(arch)
-    net = net.copy()                                 # engines attached to a copy: nothing to undo
+    progress bar (a chip of many: its number).
+
+    Batch b's read noise is keyed by its position: each engine's call count starts the batch at
+    (its count before the run) + 2 x (its uses per batch) x b, room for every use's positive and
+    negative pass, and ends the run there for nb batches. So any contiguous range of batches
+    runs alone, anywhere, with the noise it has in the whole run: with a `pool` of several
+    workers, the batches go out as image shards (`BatchRange`), and the per-batch counts come
+    back to be added here in batch order, the same bytes as one process."""
+    owner = _owners(net, engines)
+    uses = {k: list(owner.values()).count(k) for k in set(owner.values())}
+    job = BatchRange(net, engines, x, arch, batch, {k: engines[k].calls for k in uses}, uses)
+    nb = -(-len(x) // batch)
+    per = max(SHARD_MIN_BATCHES, -(-nb // (pool.shards if pool else 1)))
+    ranges = [(b, min(b + per, nb)) for b in range(0, nb, per)]
+    parts = pool.map(job, ranges, desc, "shard") if len(ranges) > 1 else [job(r, desc) for r in ranges]
+    for k, u in uses.items():
+        engines[k].calls = job.bases[k] + 2 * u * nb
     traces = {n.name: NodeTrace(n.name, n.kind, n.inputs, images=len(x)) for n in net.nodes}
-    owner: dict[str, AnalogLayer] = {}
-    for n in net.weight_layers():
-        n.engine = owner[n.name] = engines[n.name]
-    for n in net.nodes:
-        if isinstance(n, BlockApply):
-            n.block.engine = owner[n.name] = engines[n.block.name]
-    for e in set(owner.values()):
-        e.counts = NodeTrace(e.name, "", ())
-    outs = []
-    starts = range(0, len(x), batch)
-    for i in progress(starts, desc, unit="batch") if len(starts) > 4 else starts:
-        acts = {"input": x[i:i + batch]}
+    for _, batches in parts:
+        for deltas in batches:
+            for t, d in zip(traces.values(), deltas):
+                add_counts(t, d)
+    return (np.concatenate([o for o, _ in parts]) if parts else np.zeros((0, 0), np.float32),
+            Trace(list(traces.values())))
+
+
+ADDED = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "register_bits", "adc_conversions",
+         "adc_clipped", "shift_adds", "active_conductance_us", "partial_sum_bytes", "digital_ops",
+         "sram_read_bytes", "sram_write_bytes")
+
+
+def add_counts(t: NodeTrace, d: NodeTrace) -> None:
+    """Add one batch's counts of a node to its trace."""
+    for k in ADDED:
+        setattr(t, k, getattr(t, k) + getattr(d, k))
+    t.in_bytes = [a + b for a, b in zip(t.in_bytes or [0] * len(d.in_bytes), d.in_bytes)]
+    if d.layer:
+        t.planes, t.layer = d.planes, d.layer
+
+
+@dataclasses.dataclass
+class BatchRange:
+    """A job (cluster.py): batches [b0, b1) of `x` through the chip, each with the read-noise
+    keys of its position in the whole run; -> (logits, per batch the counts of every node)."""
+
+    net: Net
+    engines: dict[str, AnalogLayer]
+    x: np.ndarray
+    arch: ArchSpec
+    batch: int
+    bases: dict[str, int]          # engine -> its call count before the run
+    uses: dict[str, int]           # engine -> the nodes it runs per batch
+
+    def __call__(self, span: tuple[int, int], desc: str | None = None
+                 ) -> tuple[np.ndarray, list[list[NodeTrace]]]:
+        """`desc`: this process's progress bar (none in a pool's worker)."""
+        b0, b1 = span
+        nb = act_bytes(self.arch)
+        net = self.net.copy()                            # engines attached to a copy: nothing to undo
+        owner = {k: self.engines[v] for k, v in _owners(net, self.engines).items()}
+        for n in net.weight_layers():
+            n.engine = owner[n.name]
         for n in net.nodes:
-            xs = [acts[k] for k in n.inputs]
-            e = owner.get(n.name)
-            before = [getattr(e.counts, k) for k in COUNT_KEYS] if e is not None else []
-            out = n.forward(xs, train=False)
-            acts[n.name] = out
-            t = traces[n.name]
-            per = out.size
-            t.sram_read_bytes += sum(v.size for v in xs) * nb
-            t.in_bytes = [b + v.size * nb for b, v in zip(t.in_bytes or [0] * len(xs), xs)]
-            t.sram_write_bytes += per * nb
-            if e is not None:
-                for k, b in zip(COUNT_KEYS, before):
-                    setattr(t, k, getattr(t, k) + getattr(e.counts, k) - b)
-                t.planes, t.layer = e.counts.planes, e.name
-            t.digital_ops += n.digital_ops([v.size for v in xs], per)
-        outs.append(acts[net.output])
-    return np.concatenate(outs), Trace([traces[n.name] for n in net.nodes])
+            if isinstance(n, BlockApply):
+                n.block.engine = owner[n.name]
+        outs, batches = [], []
+        span_range = range(b0, b1)
+        for b in progress(span_range, desc, unit="batch") if desc and len(span_range) > 4 else span_range:
+            for k, u in self.uses.items():
+                self.engines[k].calls = self.bases[k] + 2 * u * b
+            xb = self.x[b * self.batch:(b + 1) * self.batch]
+            acts = {"input": xb}
+            deltas = []
+            for n in net.nodes:
+                xs = [acts[k] for k in n.inputs]
+                e = owner.get(n.name)
+                d = NodeTrace(n.name, n.kind, n.inputs)
+                if e is not None:
+                    e.counts = d                         # the tile counts this node's call into d
+                out = n.forward(xs, train=False)
+                acts[n.name] = out
+                d.sram_read_bytes += sum(v.size for v in xs) * nb
+                d.in_bytes = [v.size * nb for v in xs]
+                d.sram_write_bytes += out.size * nb
+                if e is not None:
+                    d.layer = e.name
+                d.digital_ops += n.digital_ops([v.size for v in xs], out.size)
+                deltas.append(d)
+            outs.append(acts[net.output])
+            batches.append(deltas)
+        return (np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)), batches

@@ -117,3 +117,48 @@ def test_a_worker_lost_mid_run_loses_and_repeats_nothing(root, tmp_path, monkeyp
     dask = (tmp_path / "dask" / "report.json").read_text()
     assert dask == (tmp_path / "alone" / "report.json").read_text().replace("alone", "dask")
     assert len(json.loads(dask)["phases"][0]["accuracy_over_chips"]["per_chip"]) == 3
+
+
+SHARDED = """
+name: tiny_shards
+seed: 0
+model: {name: lrt_cnn, width: 6, hidden: 16}
+pretrain: {epochs: 3, batch: 32, lr: 0.003}
+phases:
+  - {name: before, kind: inference, split: test, samples: 300, ci_chips: 1}
+  - {name: again, kind: inference, split: test, samples: 130, ci_chips: 1}
+"""
+
+
+def test_image_shards_of_an_inference_phase_give_the_same_report(root, tmp_path, monkeypatch):
+    """Issue 27, item 4: one chip's test images cut into shards of batches for 2 local processes
+    and for a 2-worker LocalCluster (5 and 3 batches of 64: shards 3 + 2 and 2 + 1): the
+    report of the run in one process, byte for byte (the read noise of a batch is keyed by its
+    position, and the second phase's keys continue after the first's)."""
+    distributed = pytest.importorskip("dask.distributed")
+    from cimsim import functional
+
+    monkeypatch.setattr(functional, "SHARD_MIN_BATCHES", 1)
+    spans = []
+    for cls in (cluster.LocalPool, cluster.DaskPool):
+        def spy(self, job, items, desc, unit, _orig=cls.map):
+            spans.append(list(items) if isinstance(job, functional.BatchRange) else None)
+            return _orig(self, job, items, desc, unit)
+        monkeypatch.setattr(cls, "map", spy)
+    w = tmp_path / "w.yaml"
+    w.write_text(SHARDED)
+
+    def report(name, *extra):
+        out = tmp_path / name
+        arch = str(root / "arch" / "rram_64x64.yaml")
+        assert main(["-q", "run", arch, str(w), "--out", str(out), *extra]) == 0
+        return (out / "report.json").read_text()
+
+    alone = report("alone")
+    assert spans == []
+    assert report("local", "--workers", "2") == alone.replace("alone", "local")
+    assert spans == [[(0, 3), (3, 5)], [(0, 2), (2, 3)]]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        assert report("dask", "--scheduler", c.scheduler_address) == alone.replace("alone", "dask")
+    assert spans[2:] == [[(0, 3), (3, 5)], [(0, 2), (2, 3)]]

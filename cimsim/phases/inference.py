@@ -185,7 +185,8 @@ class InferencePhase(PhaseKind):
         engines = (at_time(dep.engines, p.time_after_programming_s, p.drift_compensation, readout) if timed
                    else dep.engines)
         t0 = time.perf_counter()
-        logits, trace = run(dep.net, engines, x, chip.arch, desc="chip 0" if p.ci_chips > 1 else "inference")
+        logits, trace = run(dep.net, engines, x, chip.arch, desc="chip 0" if p.ci_chips > 1 else "inference",
+                            pool=ctx.pool())
         ctx.wall.add("functional", t0)
         acc = float((logits.argmax(1) == y).mean())
         conv = trace.total("adc_conversions")
