@@ -73,7 +73,7 @@ class LocalPool(Pool):
         if len(items) <= 1:
             return super().map(job, items, desc, unit)
         with self._executor(job, min(self.workers, len(items))) as ex:
-            return list(progress.progress(ex.map(_call_local, items, chunksize=2), desc, total=len(items),
+            return list(progress.progress(ex.map(_call_local, items), desc, total=len(items),
                                           unit=unit))
 
     def submit(self, job: Callable[[Any], Any], item: Any) -> Callable[[], Any]:
