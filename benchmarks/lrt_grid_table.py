@@ -98,9 +98,9 @@ def tables(cells: dict[tuple[str, str], dict[int, dict]]) -> str:
         pts = [f for s in scenarios for f in cells.get((s, r), {}).values()]
         aux = max(f["aux"] for f in pts)
         energy = np.mean([f["energy_mj"] for f in pts])
-        years = np.nanmin([f["years"] for f in pts]) if any(f["years"] == f["years"] for f in pts) else None
+        years = [f["years"] for f in pts if not np.isnan(f["years"])]
         lines.append(f"| {RULE_HEADS[r]} | {aux:,.0f} | {energy:.2f} | "
-                     + ("never written" if years is None else f"{years:.3g}") + " |\n")
+                     + (f"{min(years):.3g}" if years else "never written") + " |\n")
     gaps = []
     for s in scenarios:
         if (s, "lrt") in cells:

@@ -233,23 +233,9 @@ def run(net: Net, engines: dict[str, AnalogLayer], x: np.ndarray, arch: ArchSpec
     for _, batches in parts:
         for deltas in batches:
             for t, d in zip(traces.values(), deltas):
-                add_counts(t, d)
+                t.add(d)
     return (np.concatenate([o for o, _ in parts]) if parts else np.zeros((0, 0), np.float32),
             Trace(list(traces.values())))
-
-
-ADDED = ("vectors", "crossbar_reads", "cell_reads", "dac_drives", "register_bits", "adc_conversions",
-         "adc_clipped", "shift_adds", "active_conductance_us", "partial_sum_bytes", "digital_ops",
-         "sram_read_bytes", "sram_write_bytes")
-
-
-def add_counts(t: NodeTrace, d: NodeTrace) -> None:
-    """Add one batch's counts of a node to its trace."""
-    for k in ADDED:
-        setattr(t, k, getattr(t, k) + getattr(d, k))
-    t.in_bytes = [a + b for a, b in zip(t.in_bytes or [0] * len(d.in_bytes), d.in_bytes)]
-    if d.layer:
-        t.planes, t.layer = d.planes, d.layer
 
 
 @dataclasses.dataclass
@@ -272,11 +258,9 @@ class BatchRange:
         nb = act_bytes(self.arch)
         net = self.net.copy()                            # engines attached to a copy: nothing to undo
         owner = {k: self.engines[v] for k, v in _owners(net, self.engines).items()}
-        for n in net.weight_layers():
-            n.engine = owner[n.name]
         for n in net.nodes:
-            if isinstance(n, BlockApply):
-                n.block.engine = owner[n.name]
+            if n.name in owner:
+                (n.block if isinstance(n, BlockApply) else n).engine = owner[n.name]
         outs, batches = [], []
         span_range = range(b0, b1)
         for b in progress(span_range, desc, unit="batch") if desc and len(span_range) > 4 else span_range:
@@ -293,12 +277,12 @@ class BatchRange:
                     e.counts = d                         # the tile counts this node's call into d
                 out = n.forward(xs, train=False)
                 acts[n.name] = out
-                d.sram_read_bytes += sum(v.size for v in xs) * nb
+                d.sram_read_bytes = sum(v.size for v in xs) * nb
                 d.in_bytes = [v.size * nb for v in xs]
-                d.sram_write_bytes += out.size * nb
+                d.sram_write_bytes = out.size * nb
                 if e is not None:
                     d.layer = e.name
-                d.digital_ops += n.digital_ops([v.size for v in xs], out.size)
+                d.digital_ops = n.digital_ops([v.size for v in xs], out.size)
                 deltas.append(d)
             outs.append(acts[net.output])
             batches.append(deltas)

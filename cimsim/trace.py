@@ -6,7 +6,7 @@ per-image counts are totals / images (the timing model replays images one by one
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass
@@ -44,6 +44,20 @@ class NodeTrace:
 
     def per_image(self, key: str) -> float:
         return getattr(self, key) / self.images if self.images else 0.0
+
+    def add(self, d: NodeTrace) -> None:
+        """Add another run's (a batch's) counts of this node: every counted field, the bytes per
+        input; the layer and its planes from `d` where it ran on one."""
+        for k in COUNTED:
+            setattr(self, k, getattr(self, k) + getattr(d, k))
+        self.in_bytes = [a + b for a, b in zip(self.in_bytes or [0] * len(d.in_bytes), d.in_bytes)]
+        if d.layer:
+            self.planes, self.layer = d.planes, d.layer
+
+
+# the fields NodeTrace.add sums: all but the node's identity, its image count and its settings
+NOT_COUNTED = ("name", "kind", "inputs", "images", "layer", "planes", "adc_bits", "in_bytes")
+COUNTED = tuple(f.name for f in fields(NodeTrace) if f.name not in NOT_COUNTED)
 
 
 @dataclass

@@ -119,12 +119,7 @@ def test_a_worker_lost_mid_run_loses_and_repeats_nothing(root, tmp_path, monkeyp
     assert len(json.loads(dask)["phases"][0]["accuracy_over_chips"]["per_chip"]) == 3
 
 
-SHARDED = """
-name: tiny_shards
-seed: 0
-model: {name: lrt_cnn, width: 6, hidden: 16}
-pretrain: {epochs: 3, batch: 32, lr: 0.003}
-phases:
+SHARDED = WORKLOAD.split("phases:")[0] + """phases:
   - {name: before, kind: inference, split: test, samples: 300, ci_chips: 1}
   - {name: again, kind: inference, split: test, samples: 130, ci_chips: 1}
 """
