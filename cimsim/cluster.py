@@ -9,16 +9,20 @@ sent once to each worker (a local worker's initializer, or one broadcast `scatte
 cluster), and called on small items (a chip index, a range of batches). Every job draws from
 its own seeds, never from shared state, so the report is the same bytes wherever it ran
 (tests/test_cluster.py). The cluster's scheduler reruns the tasks of a worker lost mid-run
-on the others; the results are gathered by task, in the order of the items, so none is
-lost or counted twice.
+on the others; a local pool whose worker died runs the unfinished items on a fresh pool;
+the results are gathered by item, in the order of the items, so none is lost or counted
+twice.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from . import __version__, plugins, progress
@@ -45,46 +49,105 @@ class Pool:
         return lambda: value
 
 
-def _init_local(job: Callable[[Any], Any], parent_pid: int, threads: int, no_import_paths: bool) -> None:
+LOCAL_TRIES = 3      # pools a local map or submit may use: a worker that dies costs one
+
+
+def _init_local(job_path: str, parent_pid: int, threads: int, no_import_paths: bool) -> None:
     start_worker(parent_pid, threads)
     if no_import_paths:
         plugins.refuse_import_paths()
-    _call_local.job = job
+    with open(job_path, "rb") as f:
+        _call_local.job = pickle.load(f)
 
 
 def _call_local(item: Any) -> Any:
     return _call_local.job(item)
 
 
+@contextmanager
+def _job_file(job: Callable[[Any], Any]) -> Iterator[str]:
+    """The job pickled into a temporary file, for the workers' initializer to load. Not in the
+    initializer's arguments: those go down the spawn pipe, and CPython < 3.14 keeps the pipe's
+    read end open while it writes them (gh-118981), so a worker that died reading a payload
+    larger than the pipe (a job with its test images) hung the parent for ever."""
+    with tempfile.TemporaryDirectory(prefix="cimsim-job-") as d:
+        path = os.path.join(d, "job.pickle")
+        with open(path, "wb") as f:
+            pickle.dump(job, f, protocol=pickle.HIGHEST_PROTOCOL)
+        yield path
+
+
 class LocalPool(Pool):
     """Spawned worker processes on this machine, each with its share of the cores; each map
-    or submit starts its own (the job reaches a worker once, through its initializer)."""
+    or submit starts its own (the job reaches a worker once, through its initializer). A worker
+    that dies (killed, out of memory) breaks its pool: the items it took down run again on a
+    fresh pool, the finished ones are kept, at most LOCAL_TRIES pools in all."""
 
     def __init__(self, workers: int) -> None:
         self.workers = self.shards = workers
 
-    def _executor(self, job: Callable[[Any], Any], workers: int) -> ProcessPoolExecutor:
+    def _executor(self, job_path: str, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_local,
-            initargs=(job, os.getpid(), max(1, available_cores() // self.workers),
+            initargs=(job_path, os.getpid(), max(1, available_cores() // self.workers),
                       not plugins.import_paths_allowed()))
+
+    def _run(self, job_path: str, items: Sequence[Any], done: dict[int, Any], tries: int,
+             step: Callable[[], Any]) -> list[Any]:
+        """Every item's result, in item order: those not in `done` on up to `tries` fresh pools."""
+        for _ in range(tries):
+            todo = [i for i in range(len(items)) if i not in done]
+            if not todo:
+                break
+            with self._executor(job_path, min(self.workers, len(todo))) as ex:
+                futs = {ex.submit(_call_local, items[i]): i for i in todo}
+                try:
+                    for f in as_completed(futs):
+                        try:
+                            done[futs[f]] = f.result()
+                        except BrokenProcessPool:
+                            continue
+                        step()
+                except BaseException:
+                    for f in futs:
+                        f.cancel()
+                    raise
+            lost = len(items) - len(done)
+            if lost:
+                progress.say(f"a worker process died; running {lost} unfinished item(s) again")
+        if len(done) < len(items):
+            raise CimsimError(f"--workers {self.workers}: a worker process died on each of {tries} tries "
+                              "(killed, or out of memory?); run with fewer workers")
+        return [done[i] for i in range(len(items))]
 
     def map(self, job: Callable[[Any], Any], items: Sequence[Any], desc: str, unit: str) -> list[Any]:
         if len(items) <= 1:
             return super().map(job, items, desc, unit)
-        with self._executor(job, min(self.workers, len(items))) as ex:
-            return list(progress.progress(ex.map(_call_local, items), desc, total=len(items),
-                                          unit=unit))
+        bar = progress.bar(len(items), desc, unit)
+        try:
+            with _job_file(job) as path:
+                return self._run(path, items, {}, LOCAL_TRIES, lambda: bar.update(1))
+        finally:
+            bar.close()
 
     def submit(self, job: Callable[[Any], Any], item: Any) -> Callable[[], Any]:
-        ex = self._executor(job, 1)
+        files = ExitStack()
+        path = files.enter_context(_job_file(job))      # pickled now: the job as it is at submit
+        ex = self._executor(path, 1)
         fut = ex.submit(_call_local, item)
 
         def result() -> Any:
             try:
-                return fut.result()
+                try:
+                    return fut.result()
+                except BrokenProcessPool:
+                    pass
+                finally:
+                    ex.shutdown()
+                progress.say("a worker process died; running its item again")
+                return self._run(path, [item], {}, LOCAL_TRIES - 1, lambda: None)[0]
             finally:
-                ex.shutdown()
+                files.close()
         return result
 
 

@@ -2,6 +2,8 @@
 located refusals before any work (unreachable scheduler, another cimsim version)."""
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -157,3 +159,78 @@ def test_image_shards_of_an_inference_phase_give_the_same_report(root, tmp_path,
                                   dashboard_address=None) as c:
         assert report("dask", "--scheduler", c.scheduler_address) == alone.replace("alone", "dask")
     assert spans[2:] == [[(0, 3), (3, 5)], [(0, 2), (2, 3)]]
+
+
+
+LOCAL_KILLER = """
+import os, pathlib, signal, sys
+from cimsim.device.nvm import RramDevice
+
+d = pathlib.Path({folder!r})
+if "spawn_main" in " ".join(sys.orig_argv):          # a spawned worker process
+    try:
+        if not (d / "always").exists():
+            os.rename(d / "arm", d / "fired")      # atomic: one worker takes it
+        os.kill(os.getpid(), signal.SIGKILL)
+    except FileNotFoundError:
+        pass
+
+
+class Device(RramDevice):
+    \"\"\"The built-in RRAM cell; its module kills a worker process that imports it while armed.\"\"\"
+"""
+HANG_S = 600      # a guard, not a speed test: these runs take ~15 s; the old code hung for ever
+
+
+@pytest.fixture
+def local_killer(root, tmp_path, monkeypatch):
+    """An arch whose device plugin kills the spawned worker that loads the chip while
+    `tmp_path/arm` exists (one worker), or every worker while `tmp_path/always` exists."""
+    (tmp_path / "local_killer.py").write_text(LOCAL_KILLER.format(folder=str(tmp_path)))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
+    arch = tmp_path / "arch.yaml"
+    arch.write_text((root / "arch" / "rram_64x64.yaml").read_text().replace(
+        "  class: rram ", '  class: "local_killer:Device" ', 1))
+    return arch
+
+
+def run_workers(*args):
+    """`cimsim -q run ARGS --workers 2` in a child process (killed if it hangs)."""
+    return subprocess.run([sys.executable, "-m", "cimsim", "-q", "run", *map(str, args), "--workers", "2"],
+                          capture_output=True, text=True, timeout=HANG_S)
+
+
+def test_a_local_worker_lost_mid_run_loses_and_repeats_nothing(local_killer, tmp_path):
+    """`--workers 2`: a worker killed as it loads the job (the chips of an inference phase; a
+    train phase's baseline, sent alone) has its items run again on a fresh pool: the report
+    of the run in one process, every chip once. (It used to hang: the job went down the spawn
+    pipe, which CPython < 3.14 keeps open in the parent, gh-118981.)"""
+    header, adapt = WORKLOAD.split("  - name: adapt")
+    train_only = header.split("  - {name: before")[0] + "  - name: adapt" + adapt.split("  - {name: mc")[0]
+    for name, text in (("chips", header), ("baseline", train_only)):
+        w = tmp_path / f"{name}.yaml"
+        w.write_text(text)
+        assert main(["-q", "run", str(local_killer), str(w), "--out", str(tmp_path / f"{name}_alone")]) == 0
+        (tmp_path / "arm").write_text("")
+        done = run_workers(local_killer, w, "--out", tmp_path / name)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "fired").exists() and not (tmp_path / "arm").exists()
+        (tmp_path / "fired").unlink()
+        got = (tmp_path / name / "report.json").read_text()
+        assert got == (tmp_path / f"{name}_alone" / "report.json").read_text().replace(f"{name}_alone", name)
+    assert len(json.loads((tmp_path / "chips" / "report.json").read_text())
+               ["phases"][0]["accuracy_over_chips"]["per_chip"]) == 3
+
+
+def test_local_workers_that_always_die_end_the_run_with_one_line(local_killer, tmp_path):
+    """Every worker dies: after LOCAL_TRIES pools, one line and exit 2, no report."""
+    w = tmp_path / "w.yaml"
+    w.write_text(WORKLOAD.split("  - name: adapt")[0])
+    (tmp_path / "always").write_text("")
+    done = run_workers(local_killer, w, "--out", tmp_path / "out")
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"a worker process died on each of {cluster.LOCAL_TRIES} tries" in done.stderr
+    assert not (tmp_path / "out" / "report.json").exists()
