@@ -1,11 +1,12 @@
 """Progress bars on long work: tqdm on a terminal, silent otherwise or with --quiet.
 
 Quiet is scoped, not a module flag: `with quiet(): ...` (the CLI's -q, a sweep point's run)
-silences progress bars and status lines for the work inside it only."""
+silences progress bars and status lines for the work inside it only; `with watched(fn):`
+has every bar inside also tell fn how far it is (a sweep point's progress file)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
@@ -30,14 +31,68 @@ def is_quiet() -> bool:
     return _QUIET.get()
 
 
+Watch = Callable[[str, int, int | None, str], None]      # (desc, done, total, unit)
+_WATCH: ContextVar[Watch | None] = ContextVar("cimsim_watch", default=None)
+
+
+@contextmanager
+def watched(fn: Watch) -> Iterator[None]:
+    """Inside the block every progress bar also tells fn how far it is, at its start and after
+    each step, shown or quiet (a sweep point's progress file: its bars are quiet)."""
+    token = _WATCH.set(fn)
+    try:
+        yield
+    finally:
+        _WATCH.reset(token)
+
+
 def progress(it: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterable[T]:
-    return tqdm(it, desc=desc, total=total, unit=unit, leave=False,
-                disable=is_quiet() or not sys.stderr.isatty())
+    shown = tqdm(it, desc=desc, total=total, unit=unit, leave=False,
+                 disable=is_quiet() or not sys.stderr.isatty())
+    fn = _WATCH.get()
+    if fn is None:
+        return shown
+    if total is None and isinstance(it, Sized):
+        total = len(it)
+    return _watching(shown, fn, desc, total, unit)
 
 
-def bar(total: int, desc: str, unit: str = "it") -> tqdm:
-    """A progress bar advanced by hand (`.update(k)`; close it when done)."""
-    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=is_quiet() or not sys.stderr.isatty())
+def _watching(it: Iterable[T], fn: Watch, desc: str, total: int | None, unit: str) -> Iterator[T]:
+    fn(desc, 0, total, unit)
+    for done, x in enumerate(it, 1):
+        yield x
+        fn(desc, done, total, unit)
+
+
+class Bar:
+    """A progress bar advanced by hand (`.update(k)`; a context manager, or close it)."""
+
+    def __init__(self, total: int, desc: str, unit: str = "it") -> None:
+        self.total, self.desc, self.unit, self.done = total, desc, unit, 0
+        self._shown = tqdm(total=total, desc=desc, unit=unit, leave=False,
+                           disable=is_quiet() or not sys.stderr.isatty())
+        self._watch = _WATCH.get()
+        if self._watch:
+            self._watch(desc, 0, total, unit)
+
+    def update(self, k: int = 1) -> None:
+        self._shown.update(k)
+        self.done += k
+        if self._watch:
+            self._watch(self.desc, self.done, self.total, self.unit)
+
+    def close(self) -> None:
+        self._shown.close()
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def bar(total: int, desc: str, unit: str = "it") -> Bar:
+    return Bar(total, desc, unit)
 
 
 def say(msg: str) -> None:

@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 
 import pytest
 
@@ -376,3 +377,58 @@ def test_every_shipped_grid_resolves_against_the_files_its_header_names(root):
     fashion = load_grid(root / "workloads" / "sweeps" / "lrt_fashion_grid.yaml")
     assert len(fashion.points) == 60 and fashion.swept[0] == "workload.seed"
     assert [p["workload.seed"] for p in fashion.points[:20]] == [0] * 20    # one whole seed first
+
+
+STREAM_WL = """name: stream
+seed: 0
+model: {name: lrt_cnn, width: 6, hidden: 16}
+pretrain: {epochs: 3, batch: 32, lr: 0.003}
+phases:
+  - name: adapt
+    kind: train
+    split: train
+    samples: 150
+    baseline: false
+    algorithm: {name: lrt, rank: 2, batch_conv: 4, batch_fc: 8}
+"""
+
+
+def test_a_running_point_says_how_far_it_is(root, tmp_path, monkeypatch, capsys):
+    """A local sweep's points are quiet, but each keeps its progress in
+    points/HASH/progress.txt (its current bar), and the sweep says it every STATUS_EVERY_S
+    without a finished point; the file is gone once the point is stored."""
+    monkeypatch.setattr(runner, "STATUS_EVERY_S", 0.2)
+    grid = write(tmp_path, "name: g\ngrid:\n  arch.adc.bits: [6, 8]\n")
+    wl = write(tmp_path, STREAM_WL, "w.yaml")
+    assert main(["sweep", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--grid", str(grid),
+                 "--out", str(tmp_path / "s"), "--workers", "2"]) == 0
+    err = capsys.readouterr().err
+    status = re.findall(r"^point ([01]) \(bits=[68]\): online lrt: (\d+)/150 sample, \d+\.\d min in$", err, re.M)
+    assert status and {int(done) for _, done in status} <= set(range(151)), err
+    assert [r["status"] for r in table(tmp_path / "s")] == ["done", "done"]
+    assert not list((tmp_path / "s" / "points").glob("*/progress.txt"))
+
+
+def test_watched_bars_report_every_step_even_when_quiet(tmp_path, monkeypatch):
+    """progress.watched: an iterated bar and a hand-advanced one call the watcher at their
+    start and after each step, under quiet too; PointWatch writes at a bar's start and then
+    at most every WATCH_EVERY_S."""
+    from cimsim import progress
+
+    calls = []
+    with progress.quiet(), progress.watched(lambda *a: calls.append(a)):
+        assert list(progress.progress(range(3), "it", unit="x")) == [0, 1, 2]
+        with progress.bar(10, "hand", unit="y") as b:
+            b.update(4)
+            b.update(6)
+    assert calls == [("it", 0, 3, "x"), ("it", 1, 3, "x"), ("it", 2, 3, "x"), ("it", 3, 3, "x"),
+                     ("hand", 0, 10, "y"), ("hand", 4, 10, "y"), ("hand", 10, 10, "y")]
+    monkeypatch.setattr(runner, "WATCH_EVERY_S", 3600.0)
+    path = tmp_path / "p" / "progress.txt"
+    w = runner.PointWatch(str(path))
+    w("adapt", 0, 150, "sample")
+    assert path.read_text().startswith("adapt: 0/150 sample, 0.0 min in")
+    w("adapt", 10, 150, "sample")                    # within WATCH_EVERY_S: not written
+    assert path.read_text().startswith("adapt: 0/150 sample")
+    w("after", 0, None, "batch")                     # a new bar: written
+    assert path.read_text() == "after: 0/? batch, 0.0 min in\n"

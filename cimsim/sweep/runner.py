@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -102,9 +104,36 @@ def point_dir(out: Path, key: str) -> Path:
     return out / "points" / key
 
 
-def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
+WATCH_EVERY_S = 10.0      # a running point rewrites its progress file at most this often
+STATUS_EVERY_S = 300.0    # a local sweep says how far its running points are this often
+
+
+class PointWatch:
+    """Writes a running point's progress (its current bar, e.g. `adapt: 3500/10000 sample`,
+    and the minutes since the point started) to a file, atomically: at each bar's start and
+    at most every WATCH_EVERY_S after."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.t0, self.last = Path(path), time.monotonic(), -float("inf")
+
+    def __call__(self, desc: str, done: int, total: int | None, unit: str) -> None:
+        now = time.monotonic()
+        if done and now - self.last < WATCH_EVERY_S:
+            return
+        self.last = now
+        of = total if total is not None else "?"
+        line = f"{desc}: {done}/{of} {unit}, {(now - self.t0) / 60:.1f} min in"
+        atomic_write(self.path, lambda f: f.write(line + "\n"))
+
+
+def progress_file(out: Path, key: str) -> Path:
+    return point_dir(out, key) / "progress.txt"
+
+
+def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0, watch: str | None = None) -> dict:
     """One full run (the task a worker executes): {"report": JSON text} or {"error": message,
-    "traceback": text}. Never raises, so one failing point cannot stop a sweep."""
+    "traceback": text}. Never raises, so one failing point cannot stop a sweep. `watch`: a
+    file to keep the point's progress in (PointWatch), local runs only."""
     from threadpoolctl import threadpool_limits
 
     from ..api import run
@@ -117,7 +146,8 @@ def run_point(inp: Inputs, overrides: dict[str, Any], threads: int = 0) -> dict:
         threadpool_limits(1)
     try:
         with progress.quiet(), mvm.threads(threads or mvm.DEFAULT_THREADS), \
-                plugins.no_import_paths(inp.no_import_paths):
+                plugins.no_import_paths(inp.no_import_paths), \
+                (progress.watched(PointWatch(watch)) if watch else nullcontext()):
             a, w = _load(inp, overrides)
             return {"report": dumps(run(a, w, workers=1, wall=WallClock()).result)}   # the one run path
     except CimsimError as e:
@@ -131,6 +161,7 @@ def store(out: Path, p: Point, result: dict) -> None:
     from ..report.tables import write_tables
 
     d = point_dir(out, p.key)
+    progress_file(out, p.key).unlink(missing_ok=True)
     if "report" in result:
         text = result["report"]
         write_tables(json.loads(text), d)
@@ -167,13 +198,17 @@ def warm_cache(points: list[Point], inp: Inputs) -> None:
 LOST_WORKER_RETRIES = 2     # a point whose worker process dies is run again at most this often
 
 
-def _local(todo: list[Point], inp: Inputs, workers: int) -> Iterator[tuple[Point, dict]]:
+def _local(todo: list[Point], inp: Inputs, workers: int, out: Path) -> Iterator[tuple[Point, dict]]:
     """Points on a pool of spawned processes. A worker that dies (killed, out of memory)
     breaks the pool: the points it took down are run again on a fresh pool, up to
-    LOST_WORKER_RETRIES times each, then recorded as failed; the sweep goes on."""
+    LOST_WORKER_RETRIES times each, then recorded as failed; the sweep goes on. Every
+    STATUS_EVERY_S without a finished point, a status line per running point says how far
+    it is (from its progress file)."""
+    for p in todo:
+        progress_file(out, p.key).unlink(missing_ok=True)     # an interrupted sweep's
     if workers <= 1:
         for p in todo:
-            yield p, run_point(inp, p.overrides)
+            yield p, run_point(inp, p.overrides, watch=str(progress_file(out, p.key)))
         return
     threads = max(1, available_cores() // workers)
     lost_count: dict[int, int] = {}
@@ -182,15 +217,21 @@ def _local(todo: list[Point], inp: Inputs, workers: int) -> Iterator[tuple[Point
         lost = []
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start_worker,
                                  initargs=(os.getpid(), threads)) as pool:
-            futs = {pool.submit(run_point, inp, p.overrides, threads): p for p in pending}
+            futs = {pool.submit(run_point, inp, p.overrides, threads, str(progress_file(out, p.key))): p
+                    for p in pending}
             try:
-                for f in as_completed(futs):
-                    try:
-                        res = f.result()
-                    except BrokenProcessPool:
-                        lost.append(futs[f])
-                        continue
-                    yield futs[f], res
+                running = set(futs)
+                while running:
+                    done, running = wait(running, timeout=STATUS_EVERY_S, return_when=FIRST_COMPLETED)
+                    if not done:
+                        _status(sorted((futs[f] for f in running), key=lambda p: p.index), out)
+                    for f in sorted(done, key=lambda f: futs[f].index):
+                        try:
+                            res = f.result()
+                        except BrokenProcessPool:
+                            lost.append(futs[f])
+                            continue
+                        yield futs[f], res
             except BaseException:
                 for f in futs:
                     f.cancel()
@@ -205,6 +246,16 @@ def _local(todo: list[Point], inp: Inputs, workers: int) -> Iterator[tuple[Point
                 pending.append(p)
         if pending:
             progress.say(f"a worker process died; running {len(pending)} unfinished point(s) again")
+
+
+def _status(points: list[Point], out: Path) -> None:
+    """A line per running point (one that has written its progress file)."""
+    for p in points:
+        try:
+            text = progress_file(out, p.key).read_text().strip()
+        except OSError:
+            continue
+        progress.say(f"point {p.index} ({_label(p)}): {text}")
 
 
 def _dask(todo: list[Point], inp: Inputs, address: str) -> Iterator[tuple[Point, dict]]:
@@ -252,7 +303,7 @@ def run_sweep(points: list[Point], inp: Inputs, out: Path, workers: int,
             todo.append(p)
     if todo and not scheduler and workers > 1:
         warm_cache(todo, inp)
-    results = _dask(todo, inp, scheduler) if scheduler else _local(todo, inp, workers)
+    results = _dask(todo, inp, scheduler) if scheduler else _local(todo, inp, workers, out)
     bar = progress.progress(results, "sweep", total=len(todo), unit="point")
     for p, res in bar:
         store(out, p, res)
