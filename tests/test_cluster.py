@@ -94,6 +94,19 @@ class Device(RramDevice):
 """
 
 
+def device_plugin_arch(root, tmp_path, monkeypatch, module, source):
+    """tmp_path/arch.yaml: the 64x64 chip with its device model from `module` (written with
+    `source` in tmp_path, importable here and in worker processes)."""
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
+    arch = tmp_path / "arch.yaml"
+    arch.write_text((root / "arch" / "rram_64x64.yaml").read_text().replace(
+        "  class: rram ", f'  class: "{module}:Device" ', 1))
+    return arch
+
+
 def test_a_worker_lost_mid_run_loses_and_repeats_nothing(root, tmp_path, monkeypatch):
     """The arch's device plugin kills the first cluster worker that loads the chip (as it
     receives the work); the nanny restarts it, the work is sent again, and the report is the
@@ -101,13 +114,8 @@ def test_a_worker_lost_mid_run_loses_and_repeats_nothing(root, tmp_path, monkeyp
     distributed = pytest.importorskip("dask.distributed")
     marker = tmp_path / "killed.txt"
     # a module name of its own: test_sweep's killer module would stay imported under `killer`
-    (tmp_path / "cluster_killer.py").write_text(KILLER.format(marker=str(marker)))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
-    arch = tmp_path / "arch.yaml"
-    arch.write_text((root / "arch" / "rram_64x64.yaml").read_text().replace(
-        "  class: rram ", '  class: "cluster_killer:Device" ', 1))
+    arch = device_plugin_arch(root, tmp_path, monkeypatch, "cluster_killer",
+                              KILLER.format(marker=str(marker)))
     w = tmp_path / "w.yaml"
     w.write_text(WORKLOAD.split("  - name: adapt")[0])          # the inference phase of 3 chips
     args = ["-q", "run", str(arch), str(w)]
@@ -186,14 +194,8 @@ HANG_S = 600      # a guard, not a speed test: these runs take ~15 s; the old co
 def local_killer(root, tmp_path, monkeypatch):
     """An arch whose device plugin kills the spawned worker that loads the chip while
     `tmp_path/arm` exists (one worker), or every worker while `tmp_path/always` exists."""
-    (tmp_path / "local_killer.py").write_text(LOCAL_KILLER.format(folder=str(tmp_path)))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CIMSIM_NO_IMPORT_PATHS", "")
-    arch = tmp_path / "arch.yaml"
-    arch.write_text((root / "arch" / "rram_64x64.yaml").read_text().replace(
-        "  class: rram ", '  class: "local_killer:Device" ', 1))
-    return arch
+    return device_plugin_arch(root, tmp_path, monkeypatch, "local_killer",
+                              LOCAL_KILLER.format(folder=str(tmp_path)))
 
 
 def run_workers(*args):
