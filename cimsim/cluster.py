@@ -92,13 +92,16 @@ class LocalPool(Pool):
             initargs=(job_path, os.getpid(), max(1, available_cores() // self.workers),
                       not plugins.import_paths_allowed()))
 
-    def _run(self, job_path: str, items: Sequence[Any], done: dict[int, Any], tries: int,
-             step: Callable[[], Any]) -> list[Any]:
-        """Every item's result, in item order: those not in `done` on up to `tries` fresh pools."""
-        for _ in range(tries):
+    def _run(self, job_path: str, items: Sequence[Any], step: Callable[[], Any], first: int = 0) -> list[Any]:
+        """Every item's result, in item order, on fresh pools: tries `first` (the pools already
+        broken) to LOCAL_TRIES."""
+        done: dict[int, Any] = {}
+        for attempt in range(first, LOCAL_TRIES):
             todo = [i for i in range(len(items)) if i not in done]
             if not todo:
                 break
+            if attempt:
+                progress.say(f"a worker process died; running {len(todo)} unfinished item(s) again")
             with self._executor(job_path, min(self.workers, len(todo))) as ex:
                 futs = {ex.submit(_call_local, items[i]): i for i in todo}
                 try:
@@ -112,12 +115,9 @@ class LocalPool(Pool):
                     for f in futs:
                         f.cancel()
                     raise
-            lost = len(items) - len(done)
-            if lost:
-                progress.say(f"a worker process died; running {lost} unfinished item(s) again")
         if len(done) < len(items):
-            raise CimsimError(f"--workers {self.workers}: a worker process died on each of {tries} tries "
-                              "(killed, or out of memory?); run with fewer workers")
+            raise CimsimError(f"--workers {self.workers}: a worker process died on each of "
+                              f"{LOCAL_TRIES} tries (killed, or out of memory?); run with fewer workers")
         return [done[i] for i in range(len(items))]
 
     def map(self, job: Callable[[Any], Any], items: Sequence[Any], desc: str, unit: str) -> list[Any]:
@@ -126,7 +126,7 @@ class LocalPool(Pool):
         bar = progress.bar(len(items), desc, unit)
         try:
             with _job_file(job) as path:
-                return self._run(path, items, {}, LOCAL_TRIES, lambda: bar.update(1))
+                return self._run(path, items, lambda: bar.update(1))
         finally:
             bar.close()
 
@@ -144,8 +144,7 @@ class LocalPool(Pool):
                     pass
                 finally:
                     ex.shutdown()
-                progress.say("a worker process died; running its item again")
-                return self._run(path, [item], {}, LOCAL_TRIES - 1, lambda: None)[0]
+                return self._run(path, [item], lambda: None, first=1)[0]
             finally:
                 files.close()
         return result
