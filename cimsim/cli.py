@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(which one costs the accuracy; report block explain)")
     r.add_argument("--workers", type=int, default=1,
                    help="processes for the run's independent work: the chips of inference and "
-                        "Monte-Carlo phases, image shards of an inference phase's own chip (from 8 "
+                        "Monte-Carlo phases, image shards of a long test of the run's own chip (from 8 "
                         "batches of 64 per process), the train phases' no-learning baselines (0: one "
                         "per core); the report is identical")
     r.add_argument("--scheduler", metavar="ADDRESS",

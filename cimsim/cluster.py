@@ -2,7 +2,8 @@
 (`--workers N`), or a dask.distributed cluster (`--scheduler ADDRESS`).
 
 The independent work of a run: the chips of an inference phase's `ci_chips` and of a
-Monte-Carlo phase, image shards of an inference phase's own chip (`functional.BatchRange`),
+Monte-Carlo phase, image shards of a test of the run's own chip (an inference phase, a train
+phase's test after the stream: `functional.BatchRange`),
 and the no-learning baseline of a train phase (it runs beside the learning stream). Each is
 a job: a picklable callable that carries its context (the session, the test images),
 sent once to each worker (a local worker's initializer, or one broadcast `scatter` to the

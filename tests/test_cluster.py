@@ -132,14 +132,20 @@ def test_a_worker_lost_mid_run_loses_and_repeats_nothing(root, tmp_path, monkeyp
 SHARDED = WORKLOAD.split("phases:")[0] + """phases:
   - {name: before, kind: inference, split: test, samples: 300, ci_chips: 1}
   - {name: again, kind: inference, split: test, samples: 130, ci_chips: 1}
+  - name: adapt
+    kind: train
+    split: train
+    samples: 24
+    algorithm: {name: lrt, rank: 2, batch_conv: 4, batch_fc: 8}
 """
 
 
 def test_image_shards_of_an_inference_phase_give_the_same_report(root, tmp_path, monkeypatch):
     """Issue 27, item 4: one chip's test images cut into shards of batches for 2 local processes
-    and for a 2-worker LocalCluster (5 and 3 batches of 64: shards 3 + 2 and 2 + 1): the
-    report of the run in one process, byte for byte (the read noise of a batch is keyed by its
-    position, and the second phase's keys continue after the first's)."""
+    and for a 2-worker LocalCluster (5 and 3 batches of 64: shards 3 + 2 and 2 + 1; a train
+    phase's test after the stream, the 359 test images: 3 + 3): the report of the run in one
+    process, byte for byte (the read noise of a batch is keyed by its position, and each
+    phase's keys continue after the one before)."""
     distributed = pytest.importorskip("dask.distributed")
     from cimsim import functional
 
@@ -162,11 +168,11 @@ def test_image_shards_of_an_inference_phase_give_the_same_report(root, tmp_path,
     alone = report("alone")
     assert spans == []
     assert report("local", "--workers", "2") == alone.replace("alone", "local")
-    assert spans == [[(0, 3), (3, 5)], [(0, 2), (2, 3)]]
+    assert spans == [[(0, 3), (3, 5)], [(0, 2), (2, 3)], [(0, 3), (3, 6)]]
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as c:
         assert report("dask", "--scheduler", c.scheduler_address) == alone.replace("alone", "dask")
-    assert spans[2:] == [[(0, 3), (3, 5)], [(0, 2), (2, 3)]]
+    assert spans[3:] == [[(0, 3), (3, 5)], [(0, 2), (2, 3)], [(0, 3), (3, 6)]]
 
 
 

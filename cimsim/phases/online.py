@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import plugins
+from ..cluster import Pool
 from ..config.arch import ArchSpec
 from ..config.schema import spec
 from ..config.workload import AlgorithmSpec, PhaseSpec, ScenarioSpec, WorkloadSpec
@@ -275,12 +276,14 @@ class BaselineJob(ChipCopyJob):
         return Baseline("none", ema[-1], float(res.correct.mean()), windows[-1], windows, ema[::every], test)
 
 
-def test_accuracy(net: Net, engines: dict[str, AnalogLayer], data: Dataset, arch: ArchSpec) -> float:
+def test_accuracy(net: Net, engines: dict[str, AnalogLayer], data: Dataset, arch: ArchSpec,
+                  pool: Pool | None = None) -> float:
     """The chip's accuracy on the test split, read through views of its layers (their read
-    counters, hence the read noise of the phases after, stay as they were)."""
+    counters, hence the read noise of the phases after, stay as they were); on a `pool`, in
+    image shards (functional.run)."""
     x, y = data.split("test")
     views = {k: e.at_time(e.t_s, False) for k, e in engines.items()}
-    return float((run(net, views, x, arch, desc="test after the stream")[0].argmax(1) == y).mean())
+    return float((run(net, views, x, arch, desc="test after the stream", pool=pool)[0].argmax(1) == y).mean())
 
 
 SEED_STREAM_STREAMS = 43     # under the workload seed: the seeds of a train phase's further streams
@@ -446,14 +449,15 @@ def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
     boundaries = [i for i in range(1, n) if res.segments[i] != res.segments[i - 1]]
     writes = writes_made(dep.engines, before, rule, n, int(sum(len(d) for d in res.writes_per_sample)))
     energy, latency = online_costs(ph, ctx, res, writes.total_cell_writes)
+    base = baseline()            # waited for first: the pool is free for the test's image shards
+    test_after = (test_accuracy(dep.net, dep.engines, ctx.data, chip.arch, ctx.pool())
+                  if ph.params.test_after else None)
     return TrainResult(
         name=ph.name, kind=ph.kind, split=ph.split, samples=n,
         algorithm=ph.params.algorithm.name, scenario=ph.params.scenario.kind,
         accuracy=OnlineAccuracy(
             online_ema_final=ema[-1], online_mean=float(res.correct.mean()), last_window=windows[-1].accuracy,
-            windows=windows, segment_boundaries=boundaries, baseline=baseline(),
-            test_after_stream=test_accuracy(dep.net, dep.engines, ctx.data, chip.arch)
-            if ph.params.test_after else None,
+            windows=windows, segment_boundaries=boundaries, baseline=base, test_after_stream=test_after,
             over_seeds=over_seeds((ema[-1], float(res.correct.mean())), more)),
         writes=writes,
         endurance=endurance_of(writes.max_per_cell, n, chip.tile.endurance_cycles(),
