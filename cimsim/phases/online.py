@@ -450,8 +450,10 @@ def run_train_phase(ph: PhaseSpec, ctx: Session) -> TrainResult:
     writes = writes_made(dep.engines, before, rule, n, int(sum(len(d) for d in res.writes_per_sample)))
     energy, latency = online_costs(ph, ctx, res, writes.total_cell_writes)
     base = baseline()            # waited for first: the pool is free for the test's image shards
+    t2 = time.perf_counter()
     test_after = (test_accuracy(dep.net, dep.engines, ctx.data, chip.arch, ctx.pool())
                   if ph.params.test_after else None)
+    ctx.wall.add("functional", t2)
     return TrainResult(
         name=ph.name, kind=ph.kind, split=ph.split, samples=n,
         algorithm=ph.params.algorithm.name, scenario=ph.params.scenario.kind,
