@@ -109,7 +109,7 @@ STATUS_EVERY_S = 300.0    # a local sweep says how far its running points are th
 
 
 class PointWatch:
-    """Writes a running point's progress (its current bar, e.g. `adapt: 3500/10000 sample`,
+    """Writes a running point's progress (its current bar, e.g. `online lrt: 3500/10000 sample`,
     and the minutes since the point started) to a file, atomically: at each bar's start and
     at most every WATCH_EVERY_S after."""
 
