@@ -138,16 +138,13 @@ class LocalPool(Pool):
         fut = ex.submit(_call_local, item)
 
         def result() -> Any:
-            try:
+            with files:
                 try:
                     return fut.result()
                 except BrokenProcessPool:
-                    pass
+                    return self._run(path, [item], lambda: None, first=1)[0]
                 finally:
                     ex.shutdown()
-                return self._run(path, [item], lambda: None, first=1)[0]
-            finally:
-                files.close()
         return result
 
 

@@ -46,9 +46,13 @@ def watched(fn: Watch) -> Iterator[None]:
         _WATCH.reset(token)
 
 
+def _shown(it: Iterable[T] | None = None, **kw: object) -> tqdm:
+    """The visible bar: on a terminal, unless quiet."""
+    return tqdm(it, leave=False, disable=is_quiet() or not sys.stderr.isatty(), **kw)
+
+
 def progress(it: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterable[T]:
-    shown = tqdm(it, desc=desc, total=total, unit=unit, leave=False,
-                 disable=is_quiet() or not sys.stderr.isatty())
+    shown = _shown(it, desc=desc, total=total, unit=unit)
     fn = _WATCH.get()
     if fn is None:
         return shown
@@ -69,8 +73,7 @@ class Bar:
 
     def __init__(self, total: int, desc: str, unit: str = "it") -> None:
         self.total, self.desc, self.unit, self.done = total, desc, unit, 0
-        self._shown = tqdm(total=total, desc=desc, unit=unit, leave=False,
-                           disable=is_quiet() or not sys.stderr.isatty())
+        self._shown = _shown(total=total, desc=desc, unit=unit)
         self._watch = _WATCH.get()
         if self._watch:
             self._watch(desc, 0, total, unit)

@@ -403,9 +403,8 @@ def test_a_running_point_says_how_far_it_is(root, tmp_path, monkeypatch, capsys)
     assert main(["sweep", str(root / "arch" / "rram_64x64.yaml"), str(wl), "--grid", str(grid),
                  "--out", str(tmp_path / "s"), "--workers", "2"]) == 0
     err = capsys.readouterr().err
-    line = r"^point ([01]) \(bits=[68]\): online lrt: (\d+)/150 sample, \d+\.\d min in$"
-    status = re.findall(line, err, re.M)
-    assert status and {int(done) for _, done in status} <= set(range(151)), err
+    line = r"^point [01] \(bits=[68]\): online lrt: \d+/150 sample, \d+\.\d min in$"
+    assert re.search(line, err, re.M), err
     assert [r["status"] for r in table(tmp_path / "s")] == ["done", "done"]
     assert not list((tmp_path / "s" / "points").glob("*/progress.txt"))
 
